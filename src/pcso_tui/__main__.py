@@ -1,0 +1,3 @@
+from pcso_tui.cli import main
+
+main()

@@ -1,0 +1,113 @@
+"""Configuration: a TOML file, then the environment, then command-line flags.
+
+The file is ``$PCSO_CONFIG`` or ``config.toml`` in the user's config directory
+(``~/.config/pcso-tui/config.toml`` on Linux). Each TOML table fills one section of
+``pcso_tui.domain.settings.Settings``; an unknown section or key, or a value of the wrong type,
+is an error that names it (a typo must not be silently ignored).
+
+    [database]
+    url = "postgresql://pcso@db.example/pcso"
+
+    [workflow]
+    on_proactive_case = "propose"
+    account_threshold = 2
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from pcso_tui.domain.errors import InvalidInput
+from pcso_tui.domain.settings import Settings
+
+ENV_CONFIG = "PCSO_CONFIG"
+ENV_DATABASE_URL = "PCSO_DATABASE_URL"
+
+
+def config_path() -> Path:
+    if os.environ.get(ENV_CONFIG):
+        return Path(os.environ[ENV_CONFIG]).expanduser()
+    from platformdirs import user_config_path
+
+    return user_config_path("pcso-tui") / "config.toml"
+
+
+def state_path() -> Path:
+    """Where the workspace remembers small choices (theme …) between runs."""
+    from platformdirs import user_state_path
+
+    return user_state_path("pcso-tui") / "ui.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    settings: Settings
+    database_url: str | None
+    path: Path | None
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin in (list, tuple):
+        (item, *_) = typing.get_args(hint) or (Any,)
+        return isinstance(value, list) and all(_matches(v, item) for v in value)
+    if origin is dict:
+        return isinstance(value, dict)
+    return isinstance(value, hint)
+
+
+def _build(cls: type, table: dict[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        name = key.replace("-", "_")
+        if name not in fields:
+            known = ", ".join(sorted(fields)) or "none"
+            raise InvalidInput(f"{where}: unknown key {key!r} (known: {known})")
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, dict):
+                raise InvalidInput(f"{where}.{key} must be a table")
+            values[name] = _build(hint, value, f"{where}.{key}")  # type: ignore[arg-type]
+        elif not _matches(value, hint):
+            raise InvalidInput(f"{where}.{key} = {value!r} is not a {getattr(hint, '__name__', hint)}")
+        else:
+            values[name] = tuple(value) if typing.get_origin(hint) is tuple else value
+    return cls(**values)
+
+
+def settings_from(data: dict[str, Any], where: str = "config") -> Settings:
+    return _build(Settings, data, where)
+
+
+def load(path: Path | None = None) -> Config:
+    """Read the config file (missing is fine: defaults apply)."""
+    path = path or config_path()
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"{path}: not valid TOML ({exc})") from None
+    database = data.pop("database", {})
+    if not isinstance(database, dict) or set(database) - {"url"}:
+        raise InvalidInput(f"{path}: [database] takes only `url`")
+    url = os.environ.get(ENV_DATABASE_URL) or database.get("url")
+    return Config(settings=settings_from(data, str(path)), database_url=url, path=path if path.exists() else None)

@@ -1,0 +1,57 @@
+"""Refusals the domain hands back to whoever called it.
+
+Every error carries one clear line for a person and an exit code for scripts. The domain
+raises them before it writes anything, or inside a transaction that is then rolled back,
+so a refused command changes nothing.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A command was refused. ``str(error)`` is the one line to show."""
+
+    code = "error"
+    exit_code = 1
+
+    def __init__(self, message: str, *, details: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = list(details or [])
+
+    def as_dict(self) -> dict[str, object]:
+        return {"error": self.code, "message": self.message, "details": self.details}
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    exit_code = 3
+
+
+class PermissionDenied(DomainError):
+    code = "forbidden"
+    exit_code = 4
+
+
+class IllegalTransition(DomainError):
+    code = "illegal_transition"
+    exit_code = 5
+
+
+class InvalidInput(DomainError):
+    """Input that cannot be accepted; ``details`` names every offending row or field."""
+
+    code = "invalid"
+    exit_code = 6
+
+
+class Conflict(DomainError):
+    """The record changed since the caller read it (or a duplicate would be created)."""
+
+    code = "conflict"
+    exit_code = 7
+
+
+class UnknownUser(DomainError):
+    code = "unknown_user"
+    exit_code = 8

@@ -1,0 +1,33 @@
+"""Built-in plugins, registered through the same manager as third-party ones."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pluggy
+
+from pcso_tui.domain import hookspecs
+
+ENTRY_POINT_GROUP = "pcso_tui"
+
+
+def builtin_plugins() -> list[object]:
+    """The plugins that ship with pcso (each a module or object with hook implementations)."""
+    return []
+
+
+def new_plugin_manager(*, load_entry_points: bool = True) -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    if any(name.startswith("pcso_") for name in vars(hookspecs)):
+        pm.add_hookspecs(hookspecs)
+    for plugin in builtin_plugins():
+        pm.register(plugin)
+    if load_entry_points:
+        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    return pm
+
+
+@cache
+def plugin_manager() -> pluggy.PluginManager:
+    """The process-wide manager: built-ins plus installed third-party plugins."""
+    return new_plugin_manager()

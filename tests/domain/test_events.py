@@ -1,0 +1,132 @@
+"""The event log: written with its change, append-only, followed live across processes."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import textwrap
+
+import pytest
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import DBAPIError
+
+from pcso_tui.domain.feed import EventFollower
+from pcso_tui.domain.models import Account, Event
+from pcso_tui.domain.roles import Actor, Role
+from pcso_tui.domain.service import Domain
+
+
+async def event_count(domain: Domain) -> int:
+    async with domain.reading() as session:
+        return await session.scalar(select(func.count()).select_from(Event))
+
+
+async def test_events_commit_with_their_change(domain: Domain, actors: dict[Role, Actor]) -> None:
+    before = await event_count(domain)
+    async with domain.transaction(actors[Role.ADMIN]) as tx:
+        tx.session.add(Account(number="A-1", name="One", created_at=tx.now))
+        tx.record("account.created", "account", None, number="A-1")
+    assert await event_count(domain) == before + 1
+
+
+async def test_a_failed_command_leaves_neither_change_nor_event(domain: Domain, actors: dict[Role, Actor]) -> None:
+    before = await event_count(domain)
+    with pytest.raises(RuntimeError):
+        async with domain.transaction(actors[Role.ADMIN]) as tx:
+            tx.session.add(Account(number="A-2", name="Two", created_at=tx.now))
+            tx.record("account.created", "account", None)
+            await tx.session.flush()
+            raise RuntimeError("boom")
+    assert await event_count(domain) == before
+    async with domain.reading() as session:
+        assert await session.scalar(select(Account.id).where(Account.number == "A-2")) is None
+
+
+@pytest.mark.parametrize("statement", ["update", "delete"])
+async def test_the_event_log_cannot_be_edited(domain: Domain, actors: dict[Role, Actor], statement: str) -> None:
+    async with domain.transaction(actors[Role.ADMIN]) as tx:
+        tx.record("x", "account", 1)
+    before = await event_count(domain)
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with domain.transaction(actors[Role.ADMIN]) as tx:
+            if statement == "update":
+                await tx.session.execute(update(Event).values(kind="forged"))
+            else:
+                await tx.session.execute(text("DELETE FROM event"))
+    assert await event_count(domain) == before
+    async with domain.reading() as session:
+        assert "forged" not in (await session.scalars(select(Event.kind))).all()
+
+
+async def test_follower_delivers_in_order_to_every_subscriber(domain: Domain, actors: dict[Role, Actor]) -> None:
+    follower = EventFollower(domain.db)
+    await follower.start()
+    first: list[int] = []
+    second: list[str] = []
+    follower.subscribe(lambda events: first.extend(e.id for e in events))
+
+    async def slow(events) -> None:
+        await asyncio.sleep(0)
+        second.extend(e.kind for e in events)
+
+    follower.subscribe(slow)
+    for n in range(3):
+        async with domain.transaction(actors[Role.ADMIN]) as tx:
+            tx.record(f"k{n}", "account", n)
+    await follower.poll()
+    await follower.close()
+    assert second == ["k0", "k1", "k2"]
+    assert first == sorted(first) and len(first) == 3
+
+
+async def test_a_broken_subscriber_does_not_stop_the_others(domain: Domain, actors: dict[Role, Actor]) -> None:
+    follower = EventFollower(domain.db)
+    await follower.start()
+    seen: list[str] = []
+    follower.subscribe(lambda events: 1 / 0)
+    follower.subscribe(lambda events: seen.extend(e.kind for e in events))
+    async with domain.transaction(actors[Role.ADMIN]) as tx:
+        tx.record("still-delivered", "account", 1)
+    await follower.poll()
+    await follower.close()
+    assert seen == ["still-delivered"]
+
+
+WRITER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from pcso_tui.domain.service import Domain
+    from pcso_tui.domain.roles import SYSTEM
+
+    async def main(url, count):
+        domain = await Domain.open(url)
+        for n in range(count):
+            async with domain.transaction(SYSTEM) as tx:
+                tx.record("from-other-process", "account", n)
+        await domain.close()
+
+    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+    """
+)
+
+
+async def test_follower_sees_another_process_within_a_second(database_url: str, domain: Domain) -> None:
+    follower = EventFollower(domain.db, interval=0.1)
+    await follower.start()
+    arrived: list[tuple[int, float]] = []
+    loop = asyncio.get_running_loop()
+    follower.subscribe(lambda events: arrived.extend((e.subject_id, loop.time()) for e in events))
+    task = asyncio.create_task(follower.run())
+    try:
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-c", WRITER, database_url, "20")
+        assert await proc.wait() == 0
+        finished = loop.time()
+        deadline = finished + 1.0
+        while len(arrived) < 20 and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert [sid for sid, _ in arrived] == list(range(20))
+    assert arrived[-1][1] - finished < 1.0
+

@@ -1,0 +1,53 @@
+"""Migrations and models agree, on every backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.migration import MigrationContext
+from alembic.autogenerate import compare_metadata
+from alembic.script import ScriptDirectory
+
+from pcso_tui.domain import schema
+from pcso_tui.domain.db import Database
+from pcso_tui.domain.migrations import HEAD
+from pcso_tui.domain.models import Base
+from pcso_tui.domain.service import Domain
+
+
+def test_head_constant_matches_alembic() -> None:
+    assert ScriptDirectory.from_config(schema.alembic_config()).get_current_head() == HEAD
+
+
+async def test_migrated_schema_equals_the_models(domain: Domain) -> None:
+    async with domain.db.read_engine.connect() as conn:
+        diff = await conn.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+        )
+    assert diff == []
+
+
+async def test_embedded_database_is_upgraded_on_start(tmp_path: Path) -> None:
+    path = tmp_path / "fresh" / "pcso.db"
+    domain = await Domain.open(path)
+    try:
+        assert await schema.current_revision(domain.db) == HEAD
+    finally:
+        await domain.close()
+    # Readable only by owner and group.
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert path.parent.stat().st_mode & 0o007 == 0
+
+
+async def test_server_database_is_not_upgraded_behind_the_admins_back(tmp_path: Path) -> None:
+    import pytest
+
+    from pcso_tui.domain.schema import SchemaOutdated
+
+    with pytest.raises(SchemaOutdated, match="pcso db upgrade"):
+        await Domain.open(tmp_path / "x.db", upgrade=False)
+    database = Database(tmp_path / "x.db")
+    try:
+        assert await schema.current_revision(database) is None
+    finally:
+        await database.dispose()

@@ -1,0 +1,49 @@
+"""The config file: defaults, overrides and typos named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pcso_tui import config
+from pcso_tui.domain.errors import InvalidInput
+
+
+def test_missing_file_means_defaults(tmp_path: Path) -> None:
+    loaded = config.load(tmp_path / "none.toml")
+    assert loaded.settings.workflow.account_threshold == 2
+    assert loaded.path is None
+
+
+def test_values_override_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(config.ENV_DATABASE_URL, raising=False)
+    path = tmp_path / "c.toml"
+    path.write_text('[database]\nurl = "x.db"\n[workflow]\naccount_threshold = 5\n')
+    loaded = config.load(path)
+    assert loaded.settings.workflow.account_threshold == 5
+    assert loaded.database_url == "x.db"
+
+
+def test_environment_beats_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[database]\nurl = "x.db"\n')
+    monkeypatch.setenv(config.ENV_DATABASE_URL, "y.db")
+    assert config.load(path).database_url == "y.db"
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("[workflow]\naccount_treshold = 3\n", "unknown key 'account_treshold'"),
+        ("[workflw]\n", "unknown key 'workflw'"),
+        ('[workflow]\naccount_threshold = "3"\n', "is not a int"),
+        ("[workflow\n", "not valid TOML"),
+        ("[database]\nuri = 1\n", "takes only `url`"),
+    ],
+)
+def test_mistakes_are_named(tmp_path: Path, toml: str, message: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(toml)
+    with pytest.raises(InvalidInput, match=message):
+        config.load(path)
