@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from alembic import command  # noqa: E402
+from alembic import command
 
-from pcso_tui.domain.db import Database  # noqa: E402
-from pcso_tui.domain.schema import MIGRATIONS, alembic_config  # noqa: E402
+from pcso_tui.domain.db import Database
+from pcso_tui.domain.schema import MIGRATIONS, alembic_config
 
 
 async def main() -> None:

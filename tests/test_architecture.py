@@ -10,7 +10,15 @@ from pathlib import Path
 import pcso_tui
 
 PACKAGE = Path(pcso_tui.__file__).parent
-FORBIDDEN_IN_DOMAIN = ("textual", "rich", "pcso_tui.screens", "pcso_tui.widgets", "pcso_tui.app", "pcso_tui.cli", "pcso_tui.plugins")
+FORBIDDEN_IN_DOMAIN = (
+    "textual",
+    "rich",
+    "pcso_tui.screens",
+    "pcso_tui.widgets",
+    "pcso_tui.app",
+    "pcso_tui.cli",
+    "pcso_tui.plugins",
+)
 
 
 def imported_modules(path: Path) -> set[str]:

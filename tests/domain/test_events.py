@@ -129,4 +129,3 @@ async def test_follower_sees_another_process_within_a_second(database_url: str, 
         await asyncio.gather(task, return_exceptions=True)
     assert [sid for sid, _ in arrived] == list(range(20))
     assert arrived[-1][1] - finished < 1.0
-

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic.migration import MigrationContext
 from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from pcso_tui.domain import schema
@@ -21,9 +21,7 @@ def test_head_constant_matches_alembic() -> None:
 
 async def test_migrated_schema_equals_the_models(domain: Domain) -> None:
     async with domain.db.read_engine.connect() as conn:
-        diff = await conn.run_sync(
-            lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
-        )
+        diff = await conn.run_sync(lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata))
     assert diff == []
 
 

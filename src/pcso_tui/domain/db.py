@@ -91,9 +91,7 @@ class Database:
             assert self.url.database is not None
             self.path: Path | None = Path(self.url.database)
             _prepare_sqlite_file(self.path)
-            self.write_engine = create_async_engine(
-                self.url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=600
-            )
+            self.write_engine = create_async_engine(self.url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=600)
             self.read_engine = create_async_engine(self.url, echo=echo, pool_size=4, max_overflow=4)
             _configure_sqlite(self.write_engine, begin="BEGIN IMMEDIATE")
             _configure_sqlite(self.read_engine, begin="BEGIN")

@@ -37,15 +37,12 @@ class Transaction:
 
     def record(self, kind: str, subject_type: str, subject_id: int | None, **payload: Any) -> None:
         """Record that ``kind`` happened to a subject; written when the transaction commits."""
-        self._events.append(
-            {"kind": kind, "subject_type": subject_type, "subject_id": subject_id, "payload": payload}
-        )
+        self._events.append({"kind": kind, "subject_type": subject_type, "subject_id": subject_id, "payload": payload})
 
     def record_many(self, kind: str, subject_type: str, rows: Iterable[tuple[int, dict[str, Any]]]) -> None:
         """Record one event per (subject_id, payload), e.g. one per child case created."""
         self._events.extend(
-            {"kind": kind, "subject_type": subject_type, "subject_id": sid, "payload": payload}
-            for sid, payload in rows
+            {"kind": kind, "subject_type": subject_type, "subject_id": sid, "payload": payload} for sid, payload in rows
         )
 
     @property
@@ -90,9 +87,7 @@ async def events_after(session: AsyncSession, after_id: int, *, limit: int = 100
 
 async def events_of(session: AsyncSession, subject_type: str, subject_id: int) -> list[EventView]:
     rows = await session.execute(
-        select(Event)
-        .where(Event.subject_type == subject_type, Event.subject_id == subject_id)
-        .order_by(Event.id)
+        select(Event).where(Event.subject_type == subject_type, Event.subject_id == subject_id).order_by(Event.id)
     )
     return [event_view(e) for e in rows.scalars()]
 

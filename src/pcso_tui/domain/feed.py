@@ -9,6 +9,7 @@ LISTENs and polls only as a safety net.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -98,10 +99,8 @@ class EventFollower:
                 if len(events) >= self.batch:
                     continue  # more waiting: catch up before sleeping
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=idle)
-                except TimeoutError:
-                    pass
         finally:
             await self.close()
 

@@ -392,9 +392,7 @@ class Case(Base):
 
     __table_args__ = (
         CheckConstraint("kind IN ('reactive','proactive','major','child')", name="kind"),
-        CheckConstraint(
-            "state IN ('new','open','awaiting_info','resolved','closed','canceled')", name="state"
-        ),
+        CheckConstraint("state IN ('new','open','awaiting_info','resolved','closed','canceled')", name="state"),
         CheckConstraint(
             "major_case_state IN ('none','proposed','accepted','rejected','cancelled')",
             name="major_case_state",

@@ -120,9 +120,7 @@ TERMINAL_CASE_STATES = frozenset({CaseState.RESOLVED, CaseState.CLOSED, CaseStat
 
 MAJOR_CASE_TRANSITIONS: Mapping[MajorCaseState, frozenset[MajorCaseState]] = {
     MajorCaseState.NONE: frozenset({MajorCaseState.PROPOSED}),
-    MajorCaseState.PROPOSED: frozenset(
-        {MajorCaseState.ACCEPTED, MajorCaseState.REJECTED, MajorCaseState.CANCELLED}
-    ),
+    MajorCaseState.PROPOSED: frozenset({MajorCaseState.ACCEPTED, MajorCaseState.REJECTED, MajorCaseState.CANCELLED}),
     MajorCaseState.REJECTED: frozenset({MajorCaseState.PROPOSED}),
     MajorCaseState.ACCEPTED: frozenset({MajorCaseState.CANCELLED}),
     MajorCaseState.CANCELLED: frozenset(),

@@ -57,9 +57,7 @@ async def sign_in(domain: Domain, name: str, *, as_name: str | None = None) -> A
         demo = (await session.scalar(select(Setting.value).where(Setting.key == DEMO_SETTING))) is True
         # In a demo world anyone may pick a persona with --as, known to the database or not.
         if user is None and not (demo and as_name):
-            raise UnknownUser(
-                f"no pcso user named {name!r}: ask an admin to run `pcso users add {name} --role agent`"
-            )
+            raise UnknownUser(f"no pcso user named {name!r}: ask an admin to run `pcso users add {name} --role agent`")
         if user is not None and not user.active:
             raise PermissionDenied(f"user {name!r} is deactivated")
         if user is not None and (not as_name or as_name == name):

@@ -1,0 +1,49 @@
+"""The ``pcso`` command.
+
+Every subcommand goes through the same domain commands and queries the screens use, acting
+as the signed-in OS user (or ``--as`` someone, for admins and demo worlds). Lists take
+``--json``. Exit codes scripts can rely on:
+
+    0 ok · 1 error · 2 usage · 3 not found · 4 forbidden · 5 illegal transition
+    6 invalid input · 7 conflict · 8 unknown user · 9 schema outdated · 10 database busy
+
+Heavy modules (the database stack, Textual) are imported inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from pcso_tui.cli.common import CliContext
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", "db_option", envvar="PCSO_DATABASE_URL", metavar="URL", help="Database path or URL.")
+@click.option("--config", "config_option", type=click.Path(path_type=Path), envvar="PCSO_CONFIG", help="Config file.")
+@click.option("--as", "as_name", metavar="NAME", help="Act as another user (admins and demo worlds only).")
+@click.version_option(package_name="pcso-tui")
+@click.pass_context
+def main(ctx: click.Context, db_option: str | None, config_option: Path | None, as_name: str | None) -> None:
+    """pcso: proactive customer service operations in the terminal.
+
+    Without a command, opens the workspace on your role's screen.
+    """
+    ctx.obj = CliContext(db_option=db_option, config_option=config_option, as_name=as_name)
+    if ctx.invoked_subcommand is None:
+        from pcso_tui.app import run_workspace
+
+        sys.exit(run_workspace(ctx.obj))
+
+
+def _register() -> None:
+    # Each area keeps its subcommands in a module of its own.
+    from pcso_tui.cli import db, events, users
+
+    for module in (db, events, users):
+        main.add_command(module.group)
+
+
+_register()

@@ -1,0 +1,108 @@
+"""What every ``pcso`` subcommand shares: the context, running a command, printing results."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from pcso_tui.domain.errors import DomainError
+from pcso_tui.domain.text import one_line
+
+if TYPE_CHECKING:
+    from pcso_tui.config import Config
+    from pcso_tui.domain.roles import Actor
+    from pcso_tui.domain.service import Domain
+
+T = TypeVar("T")
+
+
+@dataclass
+class CliContext:
+    db_option: str | None
+    config_option: Path | None
+    as_name: str | None
+    _config: Config | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            from pcso_tui import config
+
+            self._config = config.load(self.config_option)
+        return self._config
+
+    @property
+    def database_url(self) -> str | None:
+        return self.db_option or self.config.database_url
+
+    @staticmethod
+    def os_user() -> str:
+        return os.environ.get("PCSO_USER") or getpass.getuser()
+
+    async def open_domain(self, *, upgrade: bool | None = None) -> Domain:
+        from pcso_tui.domain.service import Domain
+        from pcso_tui.plugins import plugin_manager
+
+        return await Domain.open(
+            self.database_url, settings=self.config.settings, hooks=plugin_manager().hook, upgrade=upgrade
+        )
+
+    async def sign_in(self, domain: Domain) -> Actor:
+        from pcso_tui.domain.users import sign_in
+
+        return await sign_in(domain, self.os_user(), as_name=self.as_name)
+
+
+def run(coro: Awaitable[T]) -> T:
+    """Run a coroutine; a refusal becomes one line on stderr and its exit code."""
+    try:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    except DomainError as exc:
+        click.echo(f"pcso: {one_line(exc.message)}", err=True)
+        for detail in exc.details:
+            click.echo(f"  {one_line(detail)}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def with_domain(ctx: CliContext, action: Callable[[Domain, Actor], Awaitable[T]], *, sign_in: bool = True) -> T:
+    """Open the domain, sign in, run ``action(domain, actor)``, close."""
+
+    async def go() -> T:
+        domain = await ctx.open_domain()
+        try:
+            actor = await ctx.sign_in(domain) if sign_in else None
+            return await action(domain, actor)  # type: ignore[arg-type]
+        finally:
+            await domain.close()
+
+    return run(go())
+
+
+def emit_json(data: Any) -> None:
+    from pcso_tui.domain.views import to_jsonable
+
+    click.echo(json.dumps(to_jsonable(data), indent=2, ensure_ascii=False))
+
+
+def emit_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Plain aligned columns; every cell made printable (no escape sequences reach the terminal)."""
+    cells = [[one_line("" if v is None else str(v), 60) for v in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    click.echo("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    for row in cells:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+pass_cli = click.make_pass_decorator(CliContext)

@@ -1,0 +1,54 @@
+"""``pcso db``: the database schema."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from pcso_tui.cli.common import CliContext, pass_cli, run
+
+if TYPE_CHECKING:
+    pass
+
+
+@click.group("db")
+def group() -> None:
+    """The database schema."""
+
+
+@group.command("upgrade")
+@pass_cli
+def db_upgrade(ctx: CliContext) -> None:
+    """Apply pending migrations (the embedded database is upgraded on start anyway)."""
+    from pcso_tui.domain import schema
+    from pcso_tui.domain.db import Database
+
+    async def go() -> None:
+        database = Database(ctx.database_url)
+        try:
+            before = await schema.current_revision(database)
+            after = await schema.upgrade(database)
+        finally:
+            await database.dispose()
+        click.echo(f"{database.describe()}: {before or 'empty'} → {after}")
+
+    run(go())
+
+
+@group.command("current")
+@pass_cli
+def db_current(ctx: CliContext) -> None:
+    """Show the schema revision and where the database is."""
+    from pcso_tui.domain import schema
+    from pcso_tui.domain.db import Database
+
+    async def go() -> None:
+        database = Database(ctx.database_url)
+        try:
+            revision = await schema.current_revision(database)
+        finally:
+            await database.dispose()
+        click.echo(f"{database.describe()}: {revision or 'empty'} (this pcso needs {schema.HEAD})")
+
+    run(go())
