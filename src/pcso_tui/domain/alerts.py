@@ -33,13 +33,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import Any
 
-from sqlalchemy import Text, and_, case, cast, exists, func, or_, select, update
+from sqlalchemy import Text, and_, case, cast, exists, func, literal_column, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from pcso_tui.domain import correlation
 from pcso_tui.domain.errors import Conflict, IllegalTransition, InvalidInput, NotFound
@@ -290,6 +293,12 @@ def _string_map(value: Any, path: str, problems: _Problems, *, required: bool = 
     if not isinstance(value, dict):
         problems.add(path, f"must be an object of strings, not {_show(value)}")
         return None
+    # Fast path: every key and value a string, and together storable.
+    try:
+        if _text_problem("".join(chain.from_iterable(value.items()))) is None:
+            return value
+    except TypeError:
+        pass
     bad = False
     for key, item in value.items():
         reason = _text_problem(key) if isinstance(key, str) else "is not a string"
@@ -633,15 +642,11 @@ def _active_window(ci_id: Any, now: datetime) -> Any:
     )
 
 
-async def _lookup_cis(tx: Transaction, names: Sequence[str]) -> dict[str, tuple[int, bool]]:
-    """CI name → (id, in an active maintenance window), for the names that are known CIs."""
-    found: dict[str, tuple[int, bool]] = {}
-    ci = ConfigurationItem
-    for chunk in _chunks(names):
-        rows = await tx.session.execute(select(ci.id, ci.name, _active_window(ci.id, tx.now)).where(ci.name.in_(chunk)))
-        for ci_id, name, maintenance in rows:
-            found[name] = (ci_id, bool(maintenance))
-    return found
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """A value read from the database in its stored form, written back as it is."""
+
+    value: Any
 
 
 @dataclass(slots=True)
@@ -649,39 +654,43 @@ class _Prior:
     id: int
     state: str
     resolved: bool
-    starts_at: datetime
-    last_change_at: datetime
+    # Whether its last state change lies within the flap window (computed in SQL).
+    recent: bool
+    starts_at: Any
+    last_change_at: Any
     flap_score: int
     acknowledged: bool
     acknowledged_by_id: int | None
     severity: str
 
 
-async def _existing(tx: Transaction, fingerprints: Sequence[str]) -> dict[str, _Prior]:
-    """The stored state of these fingerprints (rows locked on PostgreSQL until commit)."""
-    a = Alert.__table__.c
-    found: dict[str, _Prior] = {}
-    for chunk in _chunks(fingerprints):
-        rows = await tx.session.execute(
-            select(
-                a.fingerprint,
-                a.id,
-                a.state,
-                a.ends_at,
-                a.starts_at,
-                a.last_change_at,
-                a.flap_score,
-                a.acknowledged,
-                a.acknowledged_by_id,
-                a.severity,
-            )
-            .where(a.fingerprint.in_(chunk))
-            .with_for_update()
-        )
-        for fp, *rest in rows:
-            aid, state, ends_at, starts_at, last_change, flap, ack, ack_by, severity = rest
-            found[fp] = _Prior(aid, state, ends_at is not None, starts_at, last_change, flap, ack, ack_by, severity)
-    return found
+# The columns an upsert row carries, in the order of the statement's parameters.
+_ROW_KEYS = (
+    "fingerprint",
+    "source",
+    "name",
+    "severity",
+    "state",
+    "acknowledged",
+    "acknowledged_by_id",
+    "maintenance",
+    "summary",
+    "description",
+    "labels",
+    "annotations",
+    "ci_key",
+    "ci_id",
+    "generator_url",
+    "starts_at",
+    "ends_at",
+    "first_seen_at",
+    "last_seen_at",
+    "last_change_at",
+    "receive_count",
+    "flap_score",
+    "version",
+)
+_NAME, _SEVERITY, _CI_KEY = _ROW_KEYS.index("name"), _ROW_KEYS.index("severity"), _ROW_KEYS.index("ci_key")
 
 
 def _upsert_statement(dialect: str) -> Any:
@@ -689,14 +698,229 @@ def _upsert_statement(dialect: str) -> Any:
     first sighting and the incident link; the count adds up and the version bumps."""
     table = Alert.__table__
     ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    keep = {"id", "fingerprint", "first_seen_at", "incident_id", "receive_count", "version"}
-    updates: dict[str, Any] = {c.name: ins.excluded[c.name] for c in table.c if c.name not in keep}
+    keep = {"fingerprint", "first_seen_at", "receive_count", "version"}
+    updates: dict[str, Any] = {key: ins.excluded[key] for key in _ROW_KEYS if key not in keep}
     updates["receive_count"] = table.c.receive_count + ins.excluded.receive_count
-    updates["version"] = table.c.version + 1
+    updates["version"] = table.c.version + literal_column("1")
     return ins.on_conflict_do_update(index_elements=[table.c.fingerprint], set_=updates)
 
 
-_UPSERT: dict[str, Any] = {}
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The upsert compiled once per dialect, and the bind processors of its columns."""
+
+    sql: str
+    # (position, processor) for the columns that have one (times, JSON, booleans).
+    processors: tuple[tuple[int, Any], ...]
+    time_processor: Any
+
+    @classmethod
+    def compile(cls, dialect: Any) -> _Plan:
+        compiled = _upsert_statement(dialect.name).compile(dialect=dialect, column_keys=list(_ROW_KEYS))
+        if tuple(compiled.positiontup or ()) != _ROW_KEYS:  # it binds exactly the row, in order
+            raise RuntimeError(f"unexpected upsert parameters {compiled.positiontup}")
+        columns = Alert.__table__.c
+        found = [
+            (i, columns[key].type.dialect_impl(dialect).bind_processor(dialect)) for i, key in enumerate(_ROW_KEYS)
+        ]
+        time_processor = columns.last_seen_at.type.dialect_impl(dialect).bind_processor(dialect)
+        if dialect.name == "sqlite":
+            found = [(i, _faster_on_sqlite(p)) for i, p in found]
+        return cls(compiled.string, tuple((i, p) for i, p in found if p is not None), time_processor)
+
+    def bind(self, rows: list[list[Any]], now: datetime) -> list[list[Any]]:
+        """Convert the rows in place, as SQLAlchemy would, but ``now`` (shared by all) once."""
+        now_bound = self.time_processor(now)
+        for row in rows:
+            for i, process in self.processors:
+                value = row[i]
+                if value is None:
+                    continue
+                if value is now:
+                    row[i] = now_bound
+                elif value.__class__ is _Stored:
+                    row[i] = value.value
+                else:
+                    row[i] = process(value)
+        return rows
+
+
+_PLANS: dict[str, _Plan] = {}
+_PROBES = (datetime(2026, 1, 2, 3, 4, 5, 60708, tzinfo=UTC), datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC))
+
+
+def _sqlite_time(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: the domain only stores aware UTC times")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _faster_on_sqlite(process: Any) -> Any:
+    """The same conversion, cheaper: C-level ``isoformat`` for times, none for booleans (the
+    driver binds them as 1 and 0). Used only where it gives exactly SQLAlchemy's result."""
+    if process is None:
+        return None
+    try:
+        if all(process(probe) == _sqlite_time(probe) for probe in _PROBES):
+            return _sqlite_time
+    except (TypeError, AttributeError, ValueError):
+        pass
+    try:
+        if process(True) == 1 and process(False) == 0 and process(True) is not True:
+            return None
+    except (TypeError, AttributeError, ValueError):
+        pass
+    return process
+
+
+# One writer of alert states at a time, as on SQLite (whose writers queue for its one lock):
+# two PostgreSQL transactions reading the same fingerprints would both see them as new.
+_ALERT_INGEST_LOCK = 727_010
+
+
+async def _lock_alerts(tx: Transaction) -> None:
+    if tx.dialect == "postgresql":
+        await tx.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ALERT_INGEST_LOCK})
+
+
+_SQLITE_CIS = (
+    "SELECT ci.id, ci.name, EXISTS (SELECT 1 FROM maintenance_window AS mw"
+    " WHERE mw.ci_id = ci.id AND mw.starts_at <= ?1 AND mw.ends_at > ?1)"
+    " FROM ci WHERE ci.name IN (SELECT value FROM json_each(?2))"
+)
+_SQLITE_EXISTING = (
+    "SELECT fingerprint, id, state, ends_at IS NOT NULL, last_change_at > ?1, starts_at, last_change_at,"
+    " flap_score, acknowledged, acknowledged_by_id, severity"
+    " FROM alert WHERE fingerprint IN (SELECT value FROM json_each(?2))"
+)
+_SQLITE_IDS = "SELECT fingerprint, id FROM alert WHERE fingerprint IN (SELECT value FROM json_each(?1))"
+
+
+class _Store:
+    """The four statements ingest runs per batch, in the cheapest form each backend offers.
+
+    Inside the transaction SQLAlchemy began (``BEGIN IMMEDIATE`` on SQLite). On SQLite each
+    statement is one call on the driver's connection — one trip to its thread, where SQLAlchemy's
+    adapter takes three or four — with a list passed as one JSON parameter (``json_each``); on
+    PostgreSQL they are Core statements. The upsert is SQLAlchemy's own statement on both, bound
+    by position and sent with the driver's ``executemany``. See bench/bench_ingest.py.
+    """
+
+    def __init__(self, tx: Transaction, connection: Any, plan: _Plan, driver: Any) -> None:
+        self.tx, self.connection, self.plan, self.driver = tx, connection, plan, driver
+
+    @classmethod
+    async def open(cls, tx: Transaction) -> _Store:
+        connection = await tx.session.connection()
+        plan = _PLANS.get(tx.dialect)
+        if plan is None:
+            plan = _PLANS[tx.dialect] = _Plan.compile(connection.dialect)
+        driver = None
+        if tx.dialect == "sqlite":
+            driver = (await connection.get_raw_connection()).driver_connection
+        else:
+            await _lock_alerts(tx)
+        return cls(tx, connection, plan, driver)
+
+    async def _fetch(self, sql: str, *parameters: Any) -> Iterable[Any]:
+        try:
+            return await self.driver.execute_fetchall(sql, parameters)
+        except sqlite3.Error as exc:  # report it as SQLAlchemy would (a "locked" one becomes StorageBusy)
+            raise DBAPIError.instance(sql, parameters, exc, sqlite3.Error, dialect=self.connection.dialect) from exc
+
+    async def cis(self, names: Sequence[str]) -> dict[str, tuple[int, bool]]:
+        """CI name → (id, in an active maintenance window), for the names that are known CIs."""
+        now = self.tx.now
+        if self.driver is not None:
+            rows: Iterable[Any] = await self._fetch(_SQLITE_CIS, self.plan.time_processor(now), json.dumps(names))
+            return {name: (ci_id, bool(maintenance)) for ci_id, name, maintenance in rows}
+        ci = ConfigurationItem
+        found: dict[str, tuple[int, bool]] = {}
+        for chunk in _chunks(names):
+            query = select(ci.id, ci.name, _active_window(ci.id, now)).where(ci.name.in_(chunk))
+            for ci_id, name, maintenance in await self.connection.execute(query):
+                found[name] = (ci_id, bool(maintenance))
+        return found
+
+    async def existing(self, fingerprints: Sequence[str], cutoff: datetime) -> dict[str, _Prior]:
+        """The stored state of these fingerprints (rows locked on PostgreSQL until commit)."""
+        found: dict[str, _Prior] = {}
+        if self.driver is not None:
+            rows = await self._fetch(_SQLITE_EXISTING, self.plan.time_processor(cutoff), json.dumps(fingerprints))
+            for fp, aid, state, resolved, recent, starts, changed, flap, ack, ack_by, severity in rows:
+                found[fp] = _Prior(
+                    aid,
+                    state,
+                    bool(resolved),
+                    bool(recent),
+                    _Stored(starts),
+                    _Stored(changed),
+                    flap,
+                    bool(ack),
+                    ack_by,
+                    severity,
+                )
+            return found
+        a = Alert.__table__.c
+        for chunk in _chunks(fingerprints):
+            query = (
+                select(
+                    a.fingerprint,
+                    a.id,
+                    a.state,
+                    a.ends_at.is_not(None),
+                    a.last_change_at > cutoff,
+                    a.starts_at,
+                    a.last_change_at,
+                    a.flap_score,
+                    a.acknowledged,
+                    a.acknowledged_by_id,
+                    a.severity,
+                )
+                .where(a.fingerprint.in_(chunk))
+                .with_for_update()
+            )
+            for (
+                fp,
+                aid,
+                state,
+                resolved,
+                recent,
+                starts,
+                changed,
+                flap,
+                ack,
+                ack_by,
+                severity,
+            ) in await self.connection.execute(query):
+                found[fp] = _Prior(
+                    aid, state, bool(resolved), bool(recent), starts, changed, flap, bool(ack), ack_by, severity
+                )
+        return found
+
+    async def upsert(self, rows: list[list[Any]]) -> None:
+        bound = self.plan.bind(rows, self.tx.now)
+        if self.driver is not None:
+            try:
+                await self.driver.executemany(self.plan.sql, bound)
+            except sqlite3.Error as exc:
+                raise DBAPIError.instance(
+                    self.plan.sql, None, exc, sqlite3.Error, dialect=self.connection.dialect
+                ) from exc
+        else:
+            await self.connection.exec_driver_sql(self.plan.sql, [tuple(row) for row in bound])
+
+    async def ids(self, fingerprints: Sequence[str]) -> dict[str, int]:
+        if self.driver is not None:
+            return dict(await self._fetch(_SQLITE_IDS, json.dumps(fingerprints)))  # type: ignore[arg-type]
+        a = Alert.__table__.c
+        found: dict[str, int] = {}
+        for chunk in _chunks(fingerprints):
+            for fp, alert_id in await self.connection.execute(
+                select(a.fingerprint, a.id).where(a.fingerprint.in_(chunk))
+            ):
+                found[fp] = alert_id
+        return found
 
 
 @dataclass(slots=True)
@@ -713,16 +937,19 @@ def _fold(
     ci: tuple[str | None, int | None, bool],
     now: datetime,
     threshold: int,
-    window: timedelta,
     changes: list[_Change],
-) -> dict[str, Any]:
-    """Apply every occurrence of one fingerprint in order; the row to upsert (and the changes)."""
+) -> list[Any]:
+    """Apply every occurrence of one fingerprint in order: the row to upsert, and the changes.
+
+    A state change extends the current run of changes when the last one lies within the flap
+    window (``recent``); within one batch every change happens ``now``, so it always does.
+    """
     if prior is None:
-        state, resolved, flap = None, False, 0
+        state, resolved, recent, flap = None, False, True, 0
         last_change, starts_at = now, None
         acknowledged, acknowledged_by = False, None
     else:
-        state, resolved, flap = prior.state, prior.resolved, prior.flap_score
+        state, resolved, recent, flap = prior.state, prior.resolved, prior.recent, prior.flap_score
         last_change, starts_at = prior.last_change_at, prior.starts_at
         acknowledged, acknowledged_by = prior.acknowledged, prior.acknowledged_by_id
     ends_at: datetime | None = None
@@ -733,17 +960,16 @@ def _fold(
             state = CLOSED if now_resolved else OPEN
             starts_at = alert.starts_at or now
         elif now_resolved != resolved:
-            # A state change: it extends the current run of changes if it came within the window.
-            flap = flap + 1 if now - last_change < window else 1
-            last_change = now
+            flap = flap + 1 if recent else 1
+            last_change, recent = now, True
             state = FLAPPING if flap >= threshold else CLOSED if now_resolved else OPEN
             if not now_resolved:
                 starts_at = alert.starts_at or now
-        elif state == FLAPPING and now - last_change >= window:
+        elif state == FLAPPING and not recent:
             # Quiet for a whole window: it settles into what it now is.
             state = CLOSED if now_resolved else OPEN
             flap = 0
-            last_change = now
+            last_change, recent = now, True
         elif not now_resolved and alert.starts_at is not None:
             starts_at = alert.starts_at
         resolved = now_resolved
@@ -755,31 +981,31 @@ def _fold(
                 acknowledged, acknowledged_by = False, None
     last = occurrences[-1]
     ci_key, ci_id, maintenance = ci
-    return {
-        "fingerprint": fingerprint,
-        "source": last.source,
-        "name": last.name,
-        "severity": last.severity,
-        "state": state,
-        "acknowledged": acknowledged,
-        "acknowledged_by_id": acknowledged_by,
-        "maintenance": maintenance,
-        "summary": last.summary,
-        "description": last.description,
-        "labels": last.labels,
-        "annotations": last.annotations,
-        "ci_key": ci_key,
-        "ci_id": ci_id,
-        "generator_url": last.generator_url,
-        "starts_at": starts_at,
-        "ends_at": ends_at,
-        "first_seen_at": now,
-        "last_seen_at": now,
-        "last_change_at": last_change,
-        "receive_count": len(occurrences),
-        "flap_score": flap,
-        "version": 1,
-    }
+    return [
+        fingerprint,
+        last.source,
+        last.name,
+        last.severity,
+        state,
+        acknowledged,
+        acknowledged_by,
+        maintenance,
+        last.summary,
+        last.description,
+        last.labels,
+        last.annotations,
+        ci_key,
+        ci_id,
+        last.generator_url,
+        starts_at,
+        ends_at,
+        now,  # first_seen_at (kept by the update)
+        now,  # last_seen_at
+        last_change,
+        len(occurrences),  # receive_count: added to the stored count
+        flap,
+        1,  # version (bumped by the update)
+    ]
 
 
 def _transition(before: str | None, after: str) -> str:
@@ -812,10 +1038,11 @@ async def ingest(domain: Domain, actor: Actor, batch: ParsedBatch) -> IngestResu
 
     async with domain.transaction(actor) as tx:
         now = tx.now
-        cis = await _lookup_cis(tx, sorted(names)) if names else {}
-        existing = await _existing(tx, list(grouped))
+        store = await _Store.open(tx)
+        cis = await store.cis(sorted(names)) if names else {}
+        existing = await store.existing(list(grouped), now - window)
         changes: list[_Change] = []
-        rows: list[dict[str, Any]] = []
+        rows: list[list[Any]] = []
         severity_changed: list[str] = []
         unmapped = 0
         for fp, occurrences in grouped.items():
@@ -832,38 +1059,26 @@ async def ingest(domain: Domain, actor: Actor, batch: ParsedBatch) -> IngestResu
                 if candidates[fp]:
                     ci_key = candidates[fp][0][:MAX_CI_KEY]
             prior = existing.get(fp)
-            rows.append(
-                _fold(
-                    fp, occurrences, prior, (ci_key, ci_id, maintenance), now, settings.flap_threshold, window, changes
-                )
-            )
+            ci = (ci_key, ci_id, maintenance)
+            rows.append(_fold(fp, occurrences, prior, ci, now, settings.flap_threshold, changes))
             if prior is not None and prior.severity != occurrences[-1].severity:
                 severity_changed.append(fp)
+        # Event payloads are taken before the rows are converted for the driver.
+        described = (
+            {row[0]: {"name": row[_NAME], "severity": row[_SEVERITY], "ci": row[_CI_KEY]} for row in rows}
+            if changes
+            else {}
+        )
 
-        upsert = _UPSERT.get(tx.dialect)
-        if upsert is None:
-            upsert = _UPSERT[tx.dialect] = _upsert_statement(tx.dialect)
-        connection = await tx.session.connection()
-        await connection.execute(upsert, rows)
-
+        await store.upsert(rows)
         ids = {fp: prior.id for fp, prior in existing.items()}
         new = [fp for fp in grouped if fp not in ids]
-        a = Alert.__table__.c
-        for chunk in _chunks(new):
-            for fp, alert_id in await connection.execute(select(a.fingerprint, a.id).where(a.fingerprint.in_(chunk))):
-                ids[fp] = alert_id
+        if new:
+            ids.update(await store.ids(new))
 
         by_kind: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-        row_of = {row["fingerprint"]: row for row in rows}
         for change in changes:
-            row = row_of[change.fingerprint]
-            payload = {
-                "fingerprint": change.fingerprint,
-                "name": row["name"],
-                "severity": row["severity"],
-                "ci": row["ci_key"],
-                "from": change.previous,
-            }
+            payload = {"fingerprint": change.fingerprint, **described[change.fingerprint], "from": change.previous}
             by_kind.setdefault(change.kind, []).append((ids[change.fingerprint], payload))
         for kind, events in by_kind.items():
             tx.record_many(f"alert.{kind}", "alert", events)
@@ -902,6 +1117,7 @@ async def sweep_alerts(domain: Domain, actor: Actor) -> SweepResult:
     windows as they begin and end. Run periodically (``pcso serve`` does, every minute)."""
     require(actor, Permission.INGEST_ALERTS)
     async with domain.transaction(actor) as tx:
+        await _lock_alerts(tx)
         now = tx.now
         a = Alert.__table__.c
         cutoff = now - timedelta(seconds=domain.settings.ingest.flap_window_seconds)
