@@ -693,3 +693,23 @@ def test_ingest_settings_refuse_nonsense() -> None:
         IngestSettings(ci_labels=())
     assert Settings().ingest.ci_labels == ("ci", "instance", "service", "job")
     assert ZERO.startswith("0001")
+
+
+def test_the_sqlite_fast_path_writes_times_exactly_as_sqlalchemy_does() -> None:
+    from sqlalchemy.dialects.sqlite import aiosqlite
+
+    from pcso_tui.domain.alerts import _Plan, _sqlite_time
+    from pcso_tui.domain.models import Alert
+
+    dialect = aiosqlite.dialect()
+    reference = Alert.__table__.c.starts_at.type.dialect_impl(dialect).bind_processor(dialect)
+    for value in (
+        datetime(2026, 11, 23, 9, 0, tzinfo=UTC),
+        datetime(2026, 11, 23, 9, 0, 0, 5, tzinfo=UTC),
+        datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 11, 23, 10, 30, tzinfo=UTC).astimezone(),
+    ):
+        assert _sqlite_time(value) == reference(value)
+    with pytest.raises(ValueError, match="naive"):
+        _sqlite_time(datetime(2026, 1, 1))
+    assert _sqlite_time in {process for _, process in _Plan.compile(dialect).processors}
