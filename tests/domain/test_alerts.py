@@ -583,6 +583,8 @@ async def test_only_operators_and_admins_acknowledge_and_plan_maintenance(
     for role in (Role.AGENT, Role.MANAGER, Role.CUSTOMER):
         with pytest.raises(PermissionDenied, match="may not acknowledge alerts"):
             await acknowledge_alert(domain, actors[role], alert_id)
+        with pytest.raises(PermissionDenied, match="may not acknowledge alerts"):
+            await unacknowledge_alert(domain, actors[role], alert_id)
         with pytest.raises(PermissionDenied, match="may not manage maintenance windows"):
             await add_maintenance_window(domain, actors[role], "web-1", clock.now, clock.now + timedelta(hours=1), "x")
     assert await counts(domain) == before
