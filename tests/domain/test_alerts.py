@@ -715,3 +715,18 @@ def test_the_sqlite_fast_path_writes_times_exactly_as_sqlalchemy_does() -> None:
     with pytest.raises(ValueError, match="naive"):
         _sqlite_time(datetime(2026, 1, 1))
     assert _sqlite_time in {process for _, process in _Plan.compile(dialect).processors}
+
+
+async def test_a_batch_larger_than_one_statement_chunk(domain: Domain, actors: dict[Role, Actor]) -> None:
+    names = [f"host-{i}" for i in range(0, 2500, 2)]
+    await add_cis(domain, *names)
+    operator = actors[Role.OPERATOR]
+    batch = [{"name": f"a{i}", "fingerprint": f"f{i}", "labels": {"instance": f"host-{i}:9100"}} for i in range(2500)]
+    first = await ingest_payload(domain, operator, batch)
+    assert (first.new, first.unmapped) == (2500, 1250)
+    batch[7] |= {"status": "resolved"}
+    second = await ingest_payload(domain, operator, batch)
+    assert (second.new, second.updated, second.closed) == (0, 2500, 1)
+    assert await count_alerts(domain, operator, unmapped=False) == 1250
+    assert await count_alerts(domain, operator, state="closed") == 1
+    assert len(await events(domain)) == 2501

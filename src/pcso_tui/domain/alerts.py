@@ -30,6 +30,7 @@ so a typo never silently changes what is stored.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -108,6 +109,7 @@ _HOST_PORT = re.compile(r"^([^:\[\]]+):\d+$")
 _BRACKETED_HOST_PORT = re.compile(r"^\[([^\]]+)\]:\d+$")
 # Enough for SQLite's and asyncpg's limits on bound parameters, with room to spare.
 _CHUNK = 1000
+_YIELD_EVERY = 1000
 
 
 class MalformedPayload(InvalidInput):
@@ -1045,7 +1047,9 @@ async def ingest(domain: Domain, actor: Actor, batch: ParsedBatch) -> IngestResu
         rows: list[list[Any]] = []
         severity_changed: list[str] = []
         unmapped = 0
-        for fp, occurrences in grouped.items():
+        for n, (fp, occurrences) in enumerate(grouped.items(), 1):
+            if n % _YIELD_EVERY == 0:  # a large batch leaves the event loop room to breathe
+                await asyncio.sleep(0)
             ci_key: str | None = None
             ci_id: int | None = None
             maintenance = False
