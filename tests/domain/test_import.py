@@ -771,3 +771,24 @@ async def test_cis_list_with_neighbourhood_counts(domain: Domain, actors: dict[R
     assert [c.name for c in await list_cis(domain, actors[Role.AGENT], kind="host")] == ["host-1"]
     assert [c.name for c in await list_cis(domain, actors[Role.AGENT], search="EVIL")] == ["host-1"]
     assert found[1].description == HOSTILE
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "import.md"
+
+
+@pytest.mark.skipif(not DOCS.exists(), reason="docs/import.md is not in this tree")
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+async def test_the_examples_in_the_import_docs_import_cleanly(
+    domain: Domain, admin: Actor, tmp_path: Path, fmt: str
+) -> None:
+    import re
+
+    sections = re.split(r"^### (\w+)$", DOCS.read_text(encoding="utf-8"), flags=re.M)
+    kinds = sections[1::2]
+    assert kinds == list(IMPORT_KINDS)
+    for kind, body in zip(kinds, sections[2::2], strict=True):
+        example = re.search(rf"```{fmt}\n(.*?)```", body, re.S)
+        assert example, f"no {fmt} example for {kind}"
+        path = write(tmp_path, f"{kind}.{'csv' if fmt == 'csv' else 'jsonl'}", example.group(1))
+        result = await import_records(domain, admin, kind, path)
+        assert result.inserted == result.rows > 0
