@@ -497,12 +497,14 @@ async def test_type_checks_for_numbers_dates_and_json_values(domain: Domain, adm
 async def test_broken_json_lines_are_named(domain: Domain, admin: Actor, tmp_path: Path) -> None:
     content = (
         '{"number": "A-1", "name": "One"}\nnot json\n[1, 2]\n\n{"number": "A-2", "name": "Two", "colour": "red"}\n'
+        '{"number": "A-3", "name": "\\ud800"}\n'
     )
     error = await refused(domain, admin, "accounts", write(tmp_path, "a.jsonl", content))
     assert error.details == [
         "line 2: not valid JSON: Expecting value (column 1)",
         "line 3: expected a JSON object, not a list",
         "line 5: colour: unknown field",
+        "line 6: contains a \\u escape that is not a character (a lone surrogate)",
     ]
 
 

@@ -413,6 +413,15 @@ def _characteristic_value(raw: Any) -> str | None:
 # --- reading files ------------------------------------------------------------------------
 
 
+def _encodable(obj: Any) -> bool:
+    """False if a JSON value holds a lone surrogate (``"\\ud800"``), which no database stores."""
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class _Fatal(Exception):
     """The file cannot be read any further.
 
@@ -688,6 +697,9 @@ class _Import:
                 continue
             if not isinstance(obj, dict):
                 self.problems.add(line_no, "", f"expected a JSON object, not {_json_type(obj)}")
+                continue
+            if "\\u" in line and not _encodable(obj):
+                self.problems.add(line_no, "", "contains a \\u escape that is not a character (a lone surrogate)")
                 continue
             chars: dict[str, Any] = {}
             values: dict[str, Any] = {}
