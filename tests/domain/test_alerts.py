@@ -700,7 +700,7 @@ def test_ingest_settings_refuse_nonsense() -> None:
 def test_the_sqlite_fast_path_writes_times_exactly_as_sqlalchemy_does() -> None:
     from sqlalchemy.dialects.sqlite import aiosqlite
 
-    from pcso_tui.domain.alerts import _Plan, _sqlite_time
+    from pcso_tui.domain.alerts import _ROW_KEYS, _Plan, _refresh_statement, _sqlite_time, _upsert_statement
     from pcso_tui.domain.models import Alert
 
     dialect = aiosqlite.dialect()
@@ -714,7 +714,8 @@ def test_the_sqlite_fast_path_writes_times_exactly_as_sqlalchemy_does() -> None:
         assert _sqlite_time(value) == reference(value)
     with pytest.raises(ValueError, match="naive"):
         _sqlite_time(datetime(2026, 1, 1))
-    assert _sqlite_time in {process for _, process in _Plan.compile(dialect).processors}
+    for statement, kw in ((_upsert_statement("sqlite"), {"column_keys": list(_ROW_KEYS)}), (_refresh_statement(), {})):
+        assert _sqlite_time in {process for _, process in _Plan.compile(statement, dialect, **kw).processors}
 
 
 async def test_a_batch_larger_than_one_statement_chunk(domain: Domain, actors: dict[Role, Actor]) -> None:

@@ -41,7 +41,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Text, and_, case, cast, exists, func, literal_column, or_, select, text, update
+from sqlalchemy import Text, and_, bindparam, case, cast, exists, func, literal_column, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -664,6 +664,7 @@ class _Prior:
     acknowledged: bool
     acknowledged_by_id: int | None
     severity: str
+    ci_id: int | None
 
 
 # The columns an upsert row carries, in the order of the statement's parameters.
@@ -693,6 +694,27 @@ _ROW_KEYS = (
     "version",
 )
 _NAME, _SEVERITY, _CI_KEY = _ROW_KEYS.index("name"), _ROW_KEYS.index("severity"), _ROW_KEYS.index("ci_key")
+_STATE, _CI_ID, _LAST_CHANGE = _ROW_KEYS.index("state"), _ROW_KEYS.index("ci_id"), _ROW_KEYS.index("last_change_at")
+# The columns no index covers. A repeat that changes nothing indexed (state, severity, CI, last
+# change) rewrites only these, by id: a third of the work of an upsert, which touches every index.
+_UNINDEXED = (
+    "source",
+    "name",
+    "acknowledged",
+    "acknowledged_by_id",
+    "maintenance",
+    "summary",
+    "description",
+    "labels",
+    "annotations",
+    "ci_key",
+    "generator_url",
+    "starts_at",
+    "ends_at",
+    "last_seen_at",
+    "flap_score",
+)
+_ID = len(_ROW_KEYS)  # where a row carries the alert's id when it is refreshed by id
 
 
 def _upsert_statement(dialect: str) -> Any:
@@ -707,47 +729,68 @@ def _upsert_statement(dialect: str) -> Any:
     return ins.on_conflict_do_update(index_elements=[table.c.fingerprint], set_=updates)
 
 
+def _refresh_statement() -> Any:
+    """UPDATE alert SET <unindexed columns>, count added, version bumped WHERE id = …"""
+    table = Alert.__table__
+    values: dict[str, Any] = {key: bindparam(f"r_{key}", type_=table.c[key].type) for key in _UNINDEXED}
+    values["receive_count"] = table.c.receive_count + bindparam("r_receive_count", type_=table.c.receive_count.type)
+    values["version"] = table.c.version + literal_column("1")
+    return update(table).where(table.c.id == bindparam("r_id", type_=table.c.id.type)).values(values)
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    """The upsert compiled once per dialect, and the bind processors of its columns."""
+    """A statement compiled once per dialect, bound by position from the rows ``_fold`` makes."""
 
     sql: str
-    # (position, processor) for the columns that have one (times, JSON, booleans).
+    # For each parameter, in order: its position in the row.
+    picks: tuple[int, ...]
+    # (parameter, processor) for the parameters whose column type converts (times, JSON …).
     processors: tuple[tuple[int, Any], ...]
     time_processor: Any
 
     @classmethod
-    def compile(cls, dialect: Any) -> _Plan:
-        compiled = _upsert_statement(dialect.name).compile(dialect=dialect, column_keys=list(_ROW_KEYS))
-        if tuple(compiled.positiontup or ()) != _ROW_KEYS:  # it binds exactly the row, in order
-            raise RuntimeError(f"unexpected upsert parameters {compiled.positiontup}")
+    def compile(cls, statement: Any, dialect: Any, **kw: Any) -> _Plan:
+        compiled = statement.compile(dialect=dialect, **kw)
         columns = Alert.__table__.c
-        found = [
-            (i, columns[key].type.dialect_impl(dialect).bind_processor(dialect)) for i, key in enumerate(_ROW_KEYS)
-        ]
+        picks, processors = [], []
+        for n, name in enumerate(compiled.positiontup or ()):
+            key = name.removeprefix("r_")
+            if key == "id":
+                picks.append(_ID)
+                continue
+            if key not in _ROW_KEYS:
+                raise RuntimeError(f"unexpected parameter {name!r} in {compiled.string}")
+            picks.append(_ROW_KEYS.index(key))
+            process = columns[key].type.dialect_impl(dialect).bind_processor(dialect)
+            if dialect.name == "sqlite":
+                process = _faster_on_sqlite(process)
+            if process is not None:
+                processors.append((n, process))
         time_processor = columns.last_seen_at.type.dialect_impl(dialect).bind_processor(dialect)
-        if dialect.name == "sqlite":
-            found = [(i, _faster_on_sqlite(p)) for i, p in found]
-        return cls(compiled.string, tuple((i, p) for i, p in found if p is not None), time_processor)
+        return cls(compiled.string, tuple(picks), tuple(processors), time_processor)
 
-    def bind(self, rows: list[list[Any]], now: datetime) -> list[list[Any]]:
-        """Convert the rows in place, as SQLAlchemy would, but ``now`` (shared by all) once."""
+    def bind(self, rows: Sequence[list[Any]], now: datetime) -> list[list[Any]]:
+        """The parameters, converted as SQLAlchemy would, but ``now`` (shared by all) once."""
         now_bound = self.time_processor(now)
+        bound = []
         for row in rows:
-            for i, process in self.processors:
-                value = row[i]
+            values = [row[i] for i in self.picks]
+            for n, process in self.processors:
+                value = values[n]
                 if value is None:
                     continue
                 if value is now:
-                    row[i] = now_bound
+                    values[n] = now_bound
                 elif value.__class__ is _Stored:
-                    row[i] = value.value
+                    values[n] = value.value
                 else:
-                    row[i] = process(value)
-        return rows
+                    values[n] = process(value)
+            bound.append(values)
+        return bound
 
 
-_PLANS: dict[str, _Plan] = {}
+_PLANS: dict[str, tuple[_Plan, _Plan]] = {}
 _PROBES = (datetime(2026, 1, 2, 3, 4, 5, 60708, tzinfo=UTC), datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC))
 
 
@@ -792,37 +835,42 @@ _SQLITE_CIS = (
 )
 _SQLITE_EXISTING = (
     "SELECT fingerprint, id, state, ends_at IS NOT NULL, last_change_at > ?1, starts_at, last_change_at,"
-    " flap_score, acknowledged, acknowledged_by_id, severity"
+    " flap_score, acknowledged, acknowledged_by_id, severity, ci_id"
     " FROM alert WHERE fingerprint IN (SELECT value FROM json_each(?2))"
 )
 _SQLITE_IDS = "SELECT fingerprint, id FROM alert WHERE fingerprint IN (SELECT value FROM json_each(?1))"
 
 
 class _Store:
-    """The four statements ingest runs per batch, in the cheapest form each backend offers.
+    """The few statements ingest runs per batch, in the cheapest form each backend offers.
 
     Inside the transaction SQLAlchemy began (``BEGIN IMMEDIATE`` on SQLite). On SQLite each
     statement is one call on the driver's connection — one trip to its thread, where SQLAlchemy's
     adapter takes three or four — with a list passed as one JSON parameter (``json_each``); on
-    PostgreSQL they are Core statements. The upsert is SQLAlchemy's own statement on both, bound
-    by position and sent with the driver's ``executemany``. See bench/bench_ingest.py.
+    PostgreSQL they are Core statements. The writes are SQLAlchemy's own statements on both (the
+    upsert, and the update by id of repeats), bound by position and sent with the driver's
+    ``executemany``. See bench/bench_ingest.py.
     """
 
-    def __init__(self, tx: Transaction, connection: Any, plan: _Plan, driver: Any) -> None:
-        self.tx, self.connection, self.plan, self.driver = tx, connection, plan, driver
+    def __init__(self, tx: Transaction, connection: Any, plans: tuple[_Plan, _Plan], driver: Any) -> None:
+        self.tx, self.connection, self.driver = tx, connection, driver
+        self.upsert_plan, self.refresh_plan = plans
+        self.time = self.upsert_plan.time_processor
 
     @classmethod
     async def open(cls, tx: Transaction) -> _Store:
         connection = await tx.session.connection()
-        plan = _PLANS.get(tx.dialect)
-        if plan is None:
-            plan = _PLANS[tx.dialect] = _Plan.compile(connection.dialect)
+        plans = _PLANS.get(tx.dialect)
+        if plans is None:
+            dialect = connection.dialect
+            upsert = _Plan.compile(_upsert_statement(dialect.name), dialect, column_keys=list(_ROW_KEYS))
+            plans = _PLANS[tx.dialect] = (upsert, _Plan.compile(_refresh_statement(), dialect))
         driver = None
         if tx.dialect == "sqlite":
             driver = (await connection.get_raw_connection()).driver_connection
         else:
             await _lock_alerts(tx)
-        return cls(tx, connection, plan, driver)
+        return cls(tx, connection, plans, driver)
 
     async def _fetch(self, sql: str, *parameters: Any) -> Iterable[Any]:
         try:
@@ -834,7 +882,7 @@ class _Store:
         """CI name → (id, in an active maintenance window), for the names that are known CIs."""
         now = self.tx.now
         if self.driver is not None:
-            rows: Iterable[Any] = await self._fetch(_SQLITE_CIS, self.plan.time_processor(now), json.dumps(names))
+            rows: Iterable[Any] = await self._fetch(_SQLITE_CIS, self.time(now), json.dumps(names))
             return {name: (ci_id, bool(maintenance)) for ci_id, name, maintenance in rows}
         ci = ConfigurationItem
         found: dict[str, tuple[int, bool]] = {}
@@ -848,8 +896,8 @@ class _Store:
         """The stored state of these fingerprints (rows locked on PostgreSQL until commit)."""
         found: dict[str, _Prior] = {}
         if self.driver is not None:
-            rows = await self._fetch(_SQLITE_EXISTING, self.plan.time_processor(cutoff), json.dumps(fingerprints))
-            for fp, aid, state, resolved, recent, starts, changed, flap, ack, ack_by, severity in rows:
+            rows = await self._fetch(_SQLITE_EXISTING, self.time(cutoff), json.dumps(fingerprints))
+            for fp, aid, state, resolved, recent, starts, changed, flap, ack, ack_by, severity, ci_id in rows:
                 found[fp] = _Prior(
                     aid,
                     state,
@@ -861,6 +909,7 @@ class _Store:
                     bool(ack),
                     ack_by,
                     severity,
+                    ci_id,
                 )
             return found
         a = Alert.__table__.c
@@ -878,6 +927,7 @@ class _Store:
                     a.acknowledged,
                     a.acknowledged_by_id,
                     a.severity,
+                    a.ci_id,
                 )
                 .where(a.fingerprint.in_(chunk))
                 .with_for_update()
@@ -894,23 +944,26 @@ class _Store:
                 ack,
                 ack_by,
                 severity,
+                ci_id,
             ) in await self.connection.execute(query):
                 found[fp] = _Prior(
-                    aid, state, bool(resolved), bool(recent), starts, changed, flap, bool(ack), ack_by, severity
+                    aid, state, bool(resolved), bool(recent), starts, changed, flap, bool(ack), ack_by, severity, ci_id
                 )
         return found
 
-    async def upsert(self, rows: list[list[Any]]) -> None:
-        bound = self.plan.bind(rows, self.tx.now)
-        if self.driver is not None:
+    async def write(self, upserts: Sequence[list[Any]], refreshes: Sequence[list[Any]]) -> None:
+        """Upsert new and changed alerts; rewrite the unindexed columns of mere repeats by id."""
+        for plan, rows in ((self.upsert_plan, upserts), (self.refresh_plan, refreshes)):
+            if not rows:
+                continue
+            bound = plan.bind(rows, self.tx.now)
+            if self.driver is None:
+                await self.connection.exec_driver_sql(plan.sql, [tuple(values) for values in bound])
+                continue
             try:
-                await self.driver.executemany(self.plan.sql, bound)
+                await self.driver.executemany(plan.sql, bound)
             except sqlite3.Error as exc:
-                raise DBAPIError.instance(
-                    self.plan.sql, None, exc, sqlite3.Error, dialect=self.connection.dialect
-                ) from exc
-        else:
-            await self.connection.exec_driver_sql(self.plan.sql, [tuple(row) for row in bound])
+                raise DBAPIError.instance(plan.sql, None, exc, sqlite3.Error, dialect=self.connection.dialect) from exc
 
     async def ids(self, fingerprints: Sequence[str]) -> dict[str, int]:
         if self.driver is not None:
@@ -1045,6 +1098,8 @@ async def ingest(domain: Domain, actor: Actor, batch: ParsedBatch) -> IngestResu
         existing = await store.existing(list(grouped), now - window)
         changes: list[_Change] = []
         rows: list[list[Any]] = []
+        refreshes: list[list[Any]] = []
+        upserts: list[list[Any]] = []
         severity_changed: list[str] = []
         unmapped = 0
         for n, (fp, occurrences) in enumerate(grouped.items(), 1):
@@ -1064,17 +1119,28 @@ async def ingest(domain: Domain, actor: Actor, batch: ParsedBatch) -> IngestResu
                     ci_key = candidates[fp][0][:MAX_CI_KEY]
             prior = existing.get(fp)
             ci = (ci_key, ci_id, maintenance)
-            rows.append(_fold(fp, occurrences, prior, ci, now, settings.flap_threshold, changes))
+            row = _fold(fp, occurrences, prior, ci, now, settings.flap_threshold, changes)
+            rows.append(row)
+            if prior is None:
+                upserts.append(row)
+            elif (
+                row[_STATE] == prior.state
+                and row[_SEVERITY] == prior.severity
+                and row[_CI_ID] == prior.ci_id
+                and row[_LAST_CHANGE] is prior.last_change_at
+            ):
+                refreshes.append([*row, prior.id])
+            else:
+                upserts.append(row)
             if prior is not None and prior.severity != occurrences[-1].severity:
                 severity_changed.append(fp)
-        # Event payloads are taken before the rows are converted for the driver.
         described = (
             {row[0]: {"name": row[_NAME], "severity": row[_SEVERITY], "ci": row[_CI_KEY]} for row in rows}
             if changes
             else {}
         )
 
-        await store.upsert(rows)
+        await store.write(upserts, refreshes)
         ids = {fp: prior.id for fp, prior in existing.items()}
         new = [fp for fp in grouped if fp not in ids]
         if new:
