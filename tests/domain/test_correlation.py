@@ -394,6 +394,33 @@ async def test_a_batch_of_hundreds_groups_by_subtree(domain: Domain) -> None:
     assert {await root_name(domain, i) for i in opened} == {f"c{c}" for c in range(20)}
 
 
+async def test_a_batch_costs_the_same_statements_whatever_its_size(domain: Domain) -> None:
+    """Statements depend on the incidents a batch opens (one INSERT each), never on its alerts."""
+    from sqlalchemy import event as sa_event
+
+    edges = {f"{dc}{c}-h{h}": [f"{dc}{c}"] for dc in "bcd" for c in range(20) for h in range(15)}
+    ids = await make_map(domain, edges)
+    statements: list[str] = []
+
+    def count_statement(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    engine = domain.db.write_engine.sync_engine
+    costs = []
+    # A first batch leaves live incidents about; then 20 alerts, then 300: 20 new incidents each.
+    for dc, hosts in (("b", 1), ("c", 1), ("d", 15)):
+        alerts = await add_alerts(domain, ids, [{"ci": f"{dc}{c}-h{h}"} for c in range(20) for h in range(hosts)])
+        sa_event.listen(engine, "before_cursor_execute", count_statement)
+        try:
+            before = len(statements)
+            opened = await correlate(domain, alerts, max_hops=1)
+        finally:
+            sa_event.remove(engine, "before_cursor_execute", count_statement)
+        assert len(opened) == 20
+        costs.append(len(statements) - before)
+    assert costs[1] == costs[2], statements
+
+
 # --- the property: correlation groups exactly the related alerts ---------------------------
 
 
