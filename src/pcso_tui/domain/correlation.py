@@ -30,14 +30,16 @@ in memory over that (small) result; writes are Core inserts and executemany upda
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import count
+from operator import attrgetter
 from typing import Protocol
 
-from sqlalchemy import CTE, Select, and_, bindparam, exists, func, insert, literal_column, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, literal, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pcso_tui.domain.events import Transaction
@@ -77,23 +79,57 @@ def worst_severity(severities: Iterable[str]) -> str:
 
 # --- the service-map walks ----------------------------------------------------------------
 
+# Work done in memory between two yields to the event loop (a few milliseconds' worth).
+_STEP = 200
+_PARTITION = 500
 
-def upstream_cte(ci_ids: Sequence[int], max_hops: int, name: str = "upstream") -> CTE:
-    """Recursive CTE ``(ci_id, anc_id, d)``: each CI, and every CI it depends on within
-    ``max_hops`` hops (``d`` hops away; a CI is its own ancestor at 0). Bounded, so a cycle in
-    the service map cannot make it run away."""
-    seed = select(
-        ConfigurationItem.id.label("ci_id"),
-        ConfigurationItem.id.label("anc_id"),
-        literal_column("0").label("d"),
-    ).where(ConfigurationItem.id.in_(ci_ids))
-    up = seed.cte(name, recursive=True)
-    step = (
-        select(up.c.ci_id, CIDependency.depends_on_id, up.c.d + 1)
-        .join(CIDependency, CIDependency.ci_id == up.c.anc_id)
-        .where(up.c.d < max_hops)
+
+async def upstream_edges(session: AsyncSession, ci_ids: Iterable[int], max_hops: int) -> dict[int, list[int]]:
+    """CI → the CIs it depends on, for every CI within ``max_hops - 1`` hops above ``ci_ids``:
+    exactly the part of the service map a walk of ``max_hops`` upward from them can use.
+
+    One recursive CTE, bounded by hops (a cycle cannot make it run away), that tracks nodes
+    rather than (start, node) pairs, so its size is the upstream region, not starts × region."""
+    ids = sorted(set(ci_ids))
+    if not ids or max_hops < 1:
+        return {}
+    seed = select(ConfigurationItem.id.label("node"), literal_column("0").label("d")).where(
+        ConfigurationItem.id.in_(ids)
     )
-    return up.union(step)
+    region = seed.cte("upstream_region", recursive=True)
+    region = region.union(
+        select(CIDependency.depends_on_id, region.c.d + 1)
+        .join(CIDependency, CIDependency.ci_id == region.c.node)
+        .where(region.c.d < max_hops - 1)
+    )
+    edges = select(CIDependency.ci_id, CIDependency.depends_on_id).where(
+        CIDependency.ci_id.in_(select(region.c.node).scalar_subquery())
+    )
+    parents: dict[int, list[int]] = defaultdict(list)
+    # Core on the session's connection, streamed: rows are handled a partition at a time,
+    # with the event loop free in between.
+    connection = await session.connection()
+    result = await connection.stream(edges)
+    async for partition in result.partitions(_PARTITION):
+        for child, parent in partition:
+            parents[child].append(parent)
+    return parents
+
+
+def walk_up(start: int, parents: dict[int, list[int]], max_hops: int) -> dict[int, int]:
+    """Breadth first: every CI ``start`` is or depends on within ``max_hops``, with its hops."""
+    hops, frontier = {start: 0}, [start]
+    for d in range(1, max_hops + 1):
+        following = []
+        for node in frontier:
+            for parent in parents.get(node, ()):
+                if parent not in hops:
+                    hops[parent] = d
+                    following.append(parent)
+        if not following:
+            break
+        frontier = following
+    return hops
 
 
 async def shared_upstream(session: AsyncSession, ci_ids: Iterable[int], max_hops: int) -> dict[int, set[int]]:
@@ -101,13 +137,21 @@ async def shared_upstream(session: AsyncSession, ci_ids: Iterable[int], max_hops
     also reaches. Two of the CIs are related exactly when their sets meet."""
     ids = sorted(set(ci_ids))
     result: dict[int, set[int]] = {ci: {ci} for ci in ids}
-    if len(ids) < 2:
+    if len(ids) < 2 or max_hops < 1:
         return result
-    up = upstream_cte(ids, max_hops)
-    shared = select(up.c.anc_id).group_by(up.c.anc_id).having(func.count(func.distinct(up.c.ci_id)) > 1)
-    rows = await session.execute(select(up.c.ci_id, up.c.anc_id).where(up.c.anc_id.in_(shared)).distinct())
-    for ci_id, anc_id in rows:
-        result[ci_id].add(anc_id)
+    parents = await upstream_edges(session, ids, max_hops)
+    reach: dict[int, set[int]] = {}
+    seen_by: dict[int, int] = defaultdict(int)
+    for n, ci in enumerate(ids, 1):
+        reach[ci] = set(walk_up(ci, parents, max_hops))
+        for anc in reach[ci]:
+            seen_by[anc] += 1
+        if n % _STEP == 0:
+            await asyncio.sleep(0)
+    for n, (ci, ancestors) in enumerate(reach.items(), 1):
+        result[ci] |= {anc for anc in ancestors if seen_by[anc] > 1}
+        if n % _STEP == 0:
+            await asyncio.sleep(0)
     return result
 
 
@@ -126,68 +170,61 @@ async def root_causes(session: AsyncSession, incident_ids: Sequence[int], max_ho
     largest hop, then the name). Incidents with no CI, or no common upstream, are left out."""
     if not incident_ids:
         return {}
-    seed = select(IncidentCI.incident_id.label("group_id"), IncidentCI.ci_id.label("ci_id")).where(
-        IncidentCI.incident_id.in_(sorted(set(incident_ids)))
-    )
-    return await _root_causes(session, seed, max_hops)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for incident_id, ci_id in await session.execute(
+        select(IncidentCI.incident_id, IncidentCI.ci_id).where(IncidentCI.incident_id.in_(sorted(set(incident_ids))))
+    ):
+        groups[incident_id].append(ci_id)
+    return await _root_causes(session, groups, max_hops)
 
 
 async def root_cause_of(session: AsyncSession, ci_ids: Sequence[int], max_hops: int) -> RootCause | None:
     """The probable root cause of a set of CIs (as :func:`root_causes`)."""
     if not ci_ids:
         return None
-    seed = select(literal_column("0").label("group_id"), ConfigurationItem.id.label("ci_id")).where(
-        ConfigurationItem.id.in_(sorted(set(ci_ids)))
-    )
-    return (await _root_causes(session, seed, max_hops)).get(0)
+    return (await _root_causes(session, {0: sorted(set(ci_ids))}, max_hops)).get(0)
 
 
-async def _root_causes(session: AsyncSession, seed_rows: Select, max_hops: int) -> dict[int, RootCause]:  # type: ignore[type-arg]
-    """``seed_rows``: a select of ``(group_id, ci_id)``; one root cause per group."""
-    seeds = seed_rows.cte("root_seed")
-    first = select(seeds.c.group_id, seeds.c.ci_id, seeds.c.ci_id.label("anc_id"), literal_column("0").label("d"))
-    up = first.cte("root_upstream", recursive=True)
-    up = up.union(
-        select(up.c.group_id, up.c.ci_id, CIDependency.depends_on_id, up.c.d + 1)
-        .join(CIDependency, CIDependency.ci_id == up.c.anc_id)
-        .where(up.c.d < max_hops)
-    )
-    best = (
-        select(up.c.group_id, up.c.ci_id, up.c.anc_id, func.min(up.c.d).label("d"))
-        .group_by(up.c.group_id, up.c.ci_id, up.c.anc_id)
-        .cte("root_best")
-    )
-    sizes = (
-        select(seeds.c.group_id, func.count(func.distinct(seeds.c.ci_id)).label("n"))
-        .group_by(seeds.c.group_id)
-        .cte("root_size")
-    )
-    common = (
-        select(best.c.group_id, best.c.anc_id)
-        .join(sizes, sizes.c.group_id == best.c.group_id)
-        .group_by(best.c.group_id, best.c.anc_id, sizes.c.n)
-        .having(func.count() == sizes.c.n)
-        .cte("root_common")
-    )
-    rows = await session.execute(
-        select(best.c.group_id, best.c.anc_id, ConfigurationItem.name, best.c.ci_id, best.c.d)
-        .join(common, and_(common.c.group_id == best.c.group_id, common.c.anc_id == best.c.anc_id))
-        .join(ConfigurationItem, ConfigurationItem.id == best.c.anc_id)
-    )
-    candidates: dict[tuple[int, int], tuple[str, dict[int, int]]] = {}
-    for group_id, anc_id, anc_name, ci_id, d in rows:
-        candidates.setdefault((group_id, anc_id), (anc_name, {}))[1][ci_id] = d
+async def _root_causes(session: AsyncSession, groups: dict[int, list[int]], max_hops: int) -> dict[int, RootCause]:
+    parents = await upstream_edges(session, {ci for cis in groups.values() for ci in cis}, max_hops)
+    walks: dict[int, dict[int, int]] = {}
+    best: dict[int, list[tuple[int, int, int]]] = {}  # group → [(total, largest hop, ci)] tied best
+    steps = 0
+    for group, cis in groups.items():
+        common: dict[int, tuple[int, int]] | None = None  # candidate → (total hops, largest hop)
+        for ci in cis:
+            if ci not in walks:
+                walks[ci] = walk_up(ci, parents, max_hops)
+                steps += 1
+                if steps % _STEP == 0:
+                    await asyncio.sleep(0)
+            hops = walks[ci]
+            if common is None:
+                common = {anc: (d, d) for anc, d in hops.items()}
+            else:
+                common = {a: (t + hops[a], max(m, hops[a])) for a, (t, m) in common.items() if a in hops}
+            if not common:
+                break
+        if common:
+            top = min(common.values())
+            best[group] = [(t, m, anc) for anc, (t, m) in common.items() if (t, m) == top]
+    candidates = {anc for tied in best.values() for _t, _m, anc in tied}
+    names: dict[int, str] = {}
+    if candidates:
+        names = dict(
+            (
+                await session.execute(
+                    select(ConfigurationItem.id, ConfigurationItem.name).where(
+                        ConfigurationItem.id.in_(sorted(candidates))
+                    )
+                )
+            ).all()
+        )
     found: dict[int, RootCause] = {}
-    for (group_id, anc_id), (anc_name, hops) in candidates.items():
-        cause = RootCause(anc_id, anc_name, sum(hops.values()), hops)
-        current = found.get(group_id)
-        if current is None or _root_order(cause) < _root_order(current):
-            found[group_id] = cause
+    for group, tied in best.items():
+        total, _largest, root = min(tied, key=lambda c: (c[0], c[1], names[c[2]], c[2]))
+        found[group] = RootCause(root, names[root], total, {ci: walks[ci][root] for ci in groups[group]})
     return found
-
-
-def _root_order(cause: RootCause) -> tuple[int, int, str, int]:
-    return (cause.total_hops, max(cause.hops.values()), cause.ci_name, cause.ci_id)
 
 
 # --- the grouping -------------------------------------------------------------------------
@@ -204,6 +241,8 @@ class _Alert:
     ci_key: str | None
     at: datetime
     marks: frozenset[Mark] = frozenset()
+    # Per mark, the segment of that mark's time-ordered alerts this alert falls in.
+    segments: dict[Mark, int] = field(default_factory=dict)
     incident: _Incident | None = None
 
 
@@ -252,7 +291,6 @@ class _Grouping:
         # Per mark, the loose alerts in time order, cut into segments: runs in which each alert
         # is within the window of the one before. A group is a union of whole segments.
         self.segments: dict[tuple[Mark, int], list[_Alert]] = {}
-        self.segment_of: dict[tuple[int, Mark], int] = {}
 
     def add_incident(self, incident: _Incident) -> None:
         for mark in self._incident_marks(incident.ci_ids, incident.keys):
@@ -264,30 +302,38 @@ class _Grouping:
             marks.update(("ci", anc) for anc in self.upstream.get(ci, {ci}))
         return marks
 
-    def index_loose(self, alerts: Sequence[_Alert]) -> None:
+    async def index_loose(self, alerts: Sequence[_Alert]) -> None:
         by_mark: dict[Mark, list[_Alert]] = defaultdict(list)
-        for alert in alerts:
+        for n, alert in enumerate(alerts, 1):
             for mark in alert.marks:
                 by_mark[mark].append(alert)
-        for mark, members in by_mark.items():
-            members.sort(key=lambda a: (a.at, a.id))
-            segment, previous = 0, None
+            if n % _STEP == 0:
+                await asyncio.sleep(0)
+        order = attrgetter("at", "id")
+        for n, (mark, members) in enumerate(by_mark.items(), 1):
+            members.sort(key=order)
+            segment, previous_at = 0, None
+            run: list[_Alert] = []
             for alert in members:
-                if previous is not None and alert.at - previous.at > self.window:
-                    segment += 1
-                self.segments.setdefault((mark, segment), []).append(alert)
-                self.segment_of[(alert.id, mark)] = segment
-                previous = alert
+                if previous_at is not None and alert.at - previous_at > self.window:
+                    self.segments[(mark, segment)] = run
+                    segment, run = segment + 1, []
+                run.append(alert)
+                alert.segments[mark] = segment
+                previous_at = alert.at
+            self.segments[(mark, segment)] = run
+            if n % _STEP == 0:
+                await asyncio.sleep(0)
 
-    def group_of(self, start: _Alert) -> list[_Alert]:
+    async def group_of(self, start: _Alert) -> list[_Alert]:
         """Every loose alert linked to ``start`` by a chain of correlated pairs."""
         group, seen_alerts, seen_segments = [start], {start.id}, set()
-        i = 0
+        i = steps = 0
         while i < len(group):
             alert = group[i]
             i += 1
             for mark in alert.marks:
-                key = (mark, self.segment_of[(alert.id, mark)])
+                key = (mark, alert.segments[mark])
                 if key in seen_segments:
                     continue
                 seen_segments.add(key)
@@ -295,15 +341,25 @@ class _Grouping:
                     if other.id not in seen_alerts and other.incident is None:
                         seen_alerts.add(other.id)
                         group.append(other)
+                steps += 1
+                if steps % (_STEP * 10) == 0:
+                    await asyncio.sleep(0)
         return group
 
-    def live_incident_for(self, group: Sequence[_Alert]) -> _Incident | None:
-        found: _Incident | None = None
-        for alert in group:
+    async def live_incident_for(self, group: Sequence[_Alert]) -> _Incident | None:
+        # Liveness is easiest for the earliest alert: keep, per mark, the earliest time.
+        earliest: dict[Mark, datetime] = {}
+        for n, alert in enumerate(group, 1):
             for mark in alert.marks:
-                for incident in self.incidents_by_mark.get(mark, ()):
-                    if incident.live_for(alert.at, self.window) and (found is None or incident.order < found.order):
-                        found = incident
+                if mark in self.incidents_by_mark and (mark not in earliest or alert.at < earliest[mark]):
+                    earliest[mark] = alert.at
+            if n % _STEP == 0:
+                await asyncio.sleep(0)
+        found: _Incident | None = None
+        for mark, at in earliest.items():
+            for incident in self.incidents_by_mark[mark]:
+                if (found is None or incident.order < found.order) and incident.live_for(at, self.window):
+                    found = incident
         return found
 
     def rule_for(self, group: Sequence[_Alert]) -> str | None:
@@ -313,12 +369,18 @@ class _Grouping:
             return RULE_COUNT
         return None
 
-    def attach(self, incident: _Incident, group: Sequence[_Alert]) -> None:
+    async def attach(self, incident: _Incident, group: Sequence[_Alert]) -> None:
         new_cis = {a.ci_id for a in group if a.ci_id is not None} - incident.ci_ids
         new_keys = {a.ci_key for a in group if a.ci_id is None and a.ci_key} - incident.keys
-        for mark in self._incident_marks(new_cis, new_keys):
-            if incident not in self.incidents_by_mark[mark]:
-                self.incidents_by_mark[mark].append(incident)
+        marks: set[Mark] = {("key", k) for k in new_keys}
+        for n, ci in enumerate(new_cis, 1):
+            marks.update(("ci", anc) for anc in self.upstream.get(ci, {ci}))
+            if n % _STEP == 0:
+                await asyncio.sleep(0)
+        for mark in marks:
+            holders = self.incidents_by_mark[mark]
+            if incident not in holders:
+                holders.append(incident)
         incident.ci_ids |= new_cis
         incident.new_ci_ids |= new_cis
         incident.keys |= new_keys
@@ -329,6 +391,12 @@ class _Grouping:
 
 
 # --- loading and writing ------------------------------------------------------------------
+
+_CHUNK = 5000
+
+
+def _chunks(items: Sequence[int], size: int = _CHUNK) -> Iterable[Sequence[int]]:
+    return (items[i : i + size] for i in range(0, len(items), size))
 
 
 def _in_maintenance_window(now: datetime):  # type: ignore[no-untyped-def]
@@ -403,8 +471,9 @@ async def correlate_alerts(tx: Transaction, settings: Settings, alert_ids: Seque
     window = timedelta(minutes=rules.window_minutes)
 
     # 1. The alerts of the batch, with what they belong to now.
+    connection = await session.connection()
     rows = (
-        await session.execute(
+        await connection.execute(
             select(
                 *_alert_columns(),
                 Alert.state,
@@ -455,9 +524,9 @@ async def _group(
 
     # 2. Loose alerts that may correlate with the batch: firing, outside maintenance, in no
     #    incident (or changed since theirs ended), near the batch in time.
-    candidate_ids = [a.id for a in candidates]
+    candidate_ids = {a.id for a in candidates}
     pool_rows = (
-        await session.execute(
+        await (await session.connection()).execute(
             select(*_alert_columns())
             .outerjoin(ConfigurationItem, ConfigurationItem.id == Alert.ci_id)
             .outerjoin(Incident, Incident.id == Alert.incident_id)
@@ -467,7 +536,6 @@ async def _group(
                 Alert.severity != Severity.CLEAR.value,
                 Alert.last_change_at >= first - reach,
                 Alert.last_change_at <= last + reach,
-                Alert.id.not_in(candidate_ids),
                 or_(
                     Alert.incident_id.is_(None),
                     and_(Incident.state.not_in(ACTIVE_STATES), Alert.last_change_at > _ended_at()),
@@ -476,7 +544,7 @@ async def _group(
             )
         )
     ).all()
-    pool = candidates + [_alert(r) for r in pool_rows]
+    pool = candidates + [_alert(r) for r in pool_rows if r.id not in candidate_ids]
     earliest = min(a.at for a in pool)
 
     # 3. Live incidents: active, and firing or updated within the window of the earliest alert.
@@ -528,17 +596,21 @@ async def _group(
 
     # 5. Group in memory, the batch in time order.
     grouping = _Grouping(rules, upstream)
-    for alert in pool:
+    for n, alert in enumerate(pool, 1):
         alert.marks = _marks(alert.ci_id, alert.ci_key, upstream)
+        if n % _STEP == 0:
+            await asyncio.sleep(0)
     for incident in incidents.values():
         grouping.add_incident(incident)
-    grouping.index_loose([a for a in pool if a.marks])
+    await grouping.index_loose([a for a in pool if a.marks])
     touched: list[_Incident] = []
-    for alert in sorted(candidates, key=lambda a: (a.at, a.id)):
+    for n, alert in enumerate(sorted(candidates, key=attrgetter("at", "id")), 1):
+        if n % _STEP == 0:
+            await asyncio.sleep(0)
         if alert.incident is not None:
             continue
-        group = grouping.group_of(alert) if alert.marks else [alert]
-        target = grouping.live_incident_for(group)
+        group = await grouping.group_of(alert) if alert.marks else [alert]
+        target = await grouping.live_incident_for(group)
         if target is None:
             rule = grouping.rule_for(group)
             if rule is None:
@@ -555,7 +627,7 @@ async def _group(
             )
         if target not in touched:
             touched.append(target)
-        grouping.attach(target, group)
+        await grouping.attach(target, group)
     return touched
 
 
@@ -590,18 +662,25 @@ async def _write(
         )
         for incident, new_id in zip(new, result.scalars().all(), strict=True):
             incident.id = new_id
-    links = [{"incident_id": i.id, "ci_id": ci} for i in touched for ci in sorted(i.new_ci_ids)]
-    if links:
-        await session.execute(insert(IncidentCI.__table__), links)
-    joins = [{"b_id": a.id, "b_incident": i.id} for i in touched for a in i.joined]
-    if joins:
-        table = Alert.__table__
-        await session.execute(
-            update(table)
-            .where(table.c.id == bindparam("b_id"))
-            .values(incident_id=bindparam("b_incident"), version=table.c.version + 1),
-            joins,
-        )
+    # One INSERT … SELECT and one UPDATE per incident (in chunks that keep bound parameters
+    # well under the drivers' limits), not one parameter set per alert.
+    connection = await session.connection()
+    alerts = Alert.__table__
+    for incident in touched:
+        cis = sorted(incident.new_ci_ids)
+        for chunk in _chunks(cis):
+            await connection.execute(
+                insert(IncidentCI.__table__).from_select(
+                    ["incident_id", "ci_id"],
+                    select(literal(incident.id), ConfigurationItem.id).where(ConfigurationItem.id.in_(chunk)),
+                )
+            )
+        for chunk in _chunks([a.id for a in incident.joined]):
+            await connection.execute(
+                update(alerts)
+                .where(alerts.c.id.in_(chunk))
+                .values(incident_id=incident.id, version=alerts.c.version + 1)
+            )
 
     # Severity: the worst of the incident's own and its new alerts'.
     changes: dict[int, tuple[str, str]] = {}
