@@ -3,8 +3,8 @@
 Probes run on an interval (``[[healthchecks.http]]``, ``[[healthchecks.tcp]]``), concurrently
 and bounded (``concurrency``), on the event loop without blocking it: HTTP with aiohttp, TCP
 with asyncio streams. Heartbeats (``[[healthchecks.heartbeat]]``) are sources that must report
-in — ``record_heartbeat`` (``POST /api/v1/heartbeat/<name>`` on the receiver, or ``pcso
-heartbeat NAME``) — and raise an alert when they fall silent for ``max_silence_seconds``.
+in — ``record_heartbeat``, called by ``pcso heartbeat NAME`` (and meant for the receiver's
+``POST /api/v1/heartbeat/<name>``) — and raise an alert when silent for ``max_silence_seconds``.
 
 Each probe's latency and error rate feed an exponentially weighted mean and variance (the
 ``health_baseline`` table, so the learned normal survives restarts). Once a baseline has seen
@@ -271,7 +271,8 @@ def _upsert(dialect: str) -> Any:
 
 
 async def record_heartbeat(domain: Domain, name: str, *, actor: Actor = HEALTHCHECK_ACTOR) -> HeartbeatView:
-    """A source reports in (``POST /api/v1/heartbeat/<name>``, ``pcso heartbeat NAME``).
+    """A source reports in (``pcso heartbeat NAME``; the receiver's ``POST /api/v1/heartbeat/<name>``
+    is to call this with its own actor, which must be allowed to ingest alerts).
 
     Kept in ``health_baseline`` (metric ``heartbeat``): when it last reported, how often, and the
     learned interval between reports."""
