@@ -226,3 +226,13 @@ async def notices(domain: Domain, prefix: str = "") -> list[Notice]:
 async def events(domain: Domain, kind: str) -> list[Event]:
     async with domain.reading() as session:
         return list(await session.scalars(select(Event).where(Event.kind == kind).order_by(Event.id)))
+
+
+async def new_incident(domain: Domain, world: World, *, severity: str = "major") -> int:
+    """Another active incident on host-1 (so a test can open many proactive cases)."""
+    async with domain.transaction(SYSTEM) as tx:
+        incident = Incident(title="host-1 again", state="new", severity=severity, opened_at=tx.now, updated_at=tx.now)
+        tx.session.add(incident)
+        await tx.session.flush()
+        await tx.session.execute(insert(IncidentCI).values(incident_id=incident.id, ci_id=world.cis["host-1"]))
+        return incident.id

@@ -854,10 +854,12 @@ async def resolve_major_case(
         )
         total = await _children_count(tx, major.id)
         tx.record_many(
-            "case.resolved", "case", ((cid, {"by": "cascade", "parent_id": major.id, "code": code}) for cid in resolved)
+            "case.state_changed",
+            "case",
+            ((cid, {"to": "resolved", "by": "cascade", "parent_id": major.id, "code": code}) for cid in resolved),
         )
         tx.record(
-            "case.resolved",
+            "major_case.resolved",
             "case",
             major.id,
             number=number,
@@ -910,9 +912,18 @@ async def close_major_case(domain: Domain, actor: Actor, major_case_id: int) -> 
         )
         total = await _children_count(tx, major.id)
         _journal_line(tx, major.id, "state", "internal", f"Closed; {len(closed)} active child cases closed with it")
-        tx.record_many("case.closed", "case", ((cid, {"by": "cascade", "parent_id": major.id}) for cid in closed))
+        tx.record_many(
+            "case.state_changed",
+            "case",
+            ((cid, {"to": "closed", "by": "cascade", "parent_id": major.id}) for cid in closed),
+        )
         tx.record(
-            "case.closed", "case", major.id, number=number, children=len(closed), children_skipped=total - len(closed)
+            "major_case.closed",
+            "case",
+            major.id,
+            number=number,
+            children=len(closed),
+            children_skipped=total - len(closed),
         )
         return CascadeResult(
             major_case_id=major.id,
