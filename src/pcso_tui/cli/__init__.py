@@ -40,11 +40,12 @@ def main(ctx: click.Context, db_option: str | None, config_option: Path | None, 
 
 def _register() -> None:
     # Each area keeps its subcommands in a module of its own.
-    from pcso_tui.cli import cases, db, events, users
+    from pcso_tui.cli import cases, db, events, install_base, users
 
-    for module in (cases, db, events, users):
+    for module in (db, events, users):
         main.add_command(module.group)
-    main.add_command(cases.case_group)
+    for command in (*install_base.commands, *cases.commands):
+        main.add_command(command)
 
 
 _register()

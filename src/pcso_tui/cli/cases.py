@@ -582,3 +582,7 @@ def case_add_accounts(ctx: CliContext, major_id: int, accounts: tuple[str, ...],
             f"{r.number}: {r.accounts_added} accounts added ({r.accounts_already} already affected), "
             f"{r.children_created} child cases, {r.notices_queued} notices queued ({r.notices_skipped} skipped)"
         )
+
+
+# What ``pcso`` registers from this module.
+commands = (group, case_group)

@@ -8,7 +8,7 @@ before the database stack is loaded (start-up time).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 
@@ -40,7 +40,7 @@ def to_jsonable(value: Any) -> Any:
         return {k: to_jsonable(v) for k, v in asdict(value).items()}
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, datetime):
+    if isinstance(value, datetime | date):
         return value.isoformat()
     return value
 
@@ -66,6 +66,94 @@ class UserView:
     account_number: str | None
     active: bool
     created_at: datetime
+
+
+# --- install base: import and lists -------------------------------------------------------
+
+# What ``pcso import KIND`` accepts, in the order a fresh world is best imported.
+IMPORT_KINDS = ("accounts", "contacts", "products", "sold_products", "cis", "ci_relations", "install_base_items")
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What one import did. ``rerooted`` counts items outside the file whose root moved with it."""
+
+    kind: str
+    file_name: str
+    rows: int
+    inserted: int
+    updated: int
+    unchanged: int
+    rerooted: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.inserted or self.updated or self.rerooted)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    number: str
+    name: str
+    tier: str
+    region: str
+    industry: str
+    is_external: bool
+    contacts: int
+    items: int
+
+
+@dataclass(frozen=True, slots=True)
+class ContactView:
+    number: str
+    name: str
+    email: str | None
+    phone: str | None
+    preferred_channel: str
+    webhook_url: str | None
+    is_primary: bool
+    opted_out: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InstallBaseItemView:
+    number: str
+    name: str
+    product_number: str
+    product_name: str
+    sold_product_number: str | None
+    parent_number: str | None
+    root_number: str | None
+    ci_name: str | None
+    service_name: str | None
+    status: str
+    installed_on: date | None
+    characteristics: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountDetail:
+    """One account with its contacts and (the first ``len(items)`` of ``items_total``) items."""
+
+    account: AccountView
+    contacts: tuple[ContactView, ...]
+    items: tuple[InstallBaseItemView, ...]
+    items_total: int
+
+
+@dataclass(frozen=True, slots=True)
+class CIView:
+    """A configuration item with the size of its neighbourhood in the service map."""
+
+    name: str
+    kind: str
+    description: str
+    environment: str
+    location: str
+    multi_tenant: bool
+    dependencies: int
+    dependents: int
+    items: int
 
 
 # --- cases and major cases (domain/cases.py, domain/major_cases.py) ------------------------
