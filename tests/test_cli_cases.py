@@ -152,3 +152,5 @@ def test_add_accounts_and_attach_from_the_shell(db: str) -> None:
     assert attached["deflected"] is True and attached["parent_number"] == major
     state = ok(pcso(db, "agent", "case", "state", call["number"], "awaiting_info", "--json"))
     assert state["state"] == "awaiting_info"
+    assert ok(pcso(db, "manager", "case", "priority", major, "2", "--json"))["priority"] == 2
+    assert pcso(db, "manager", "case", "priority", major, "7").exit_code == 2

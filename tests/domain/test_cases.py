@@ -227,6 +227,23 @@ async def test_a_proposal_is_cancelled_when_the_case_stops_being_active(
     assert (after.state, after.major_case_state) == ("resolved", "cancelled")
 
 
+async def test_priority_changes_and_refusals(domain: Domain, actors: Actors, world: World) -> None:
+    case = await reactive(domain, actors)
+    after = await cases.set_case_priority(domain, actors[Role.AGENT], case.id, 1)
+    assert (after.priority, after.priority_name) == (1, "critical")
+    for priority, version, error, message in (
+        (0, None, InvalidInput, "priority must be 1 \\(critical\\) to 4 \\(low\\), not 0"),
+        (2, after.version - 1, Conflict, "changed by someone else"),
+    ):
+        before = await counts(domain)
+        with pytest.raises(error, match=message):
+            await cases.set_case_priority(domain, actors[Role.AGENT], case.id, priority, expected_version=version)
+        assert await counts(domain) == before
+    await force_state(domain, case.id, "closed")
+    with pytest.raises(IllegalTransition, match="is closed; its priority no longer changes"):
+        await cases.set_case_priority(domain, actors[Role.AGENT], case.id, 2)
+
+
 # --- journal ------------------------------------------------------------------------------
 
 
@@ -399,6 +416,10 @@ CASE_COMMANDS: dict[str, tuple[set[Role], Command]] = {
     "set_case_state": (
         {Role.AGENT, Role.MANAGER, Role.ADMIN},
         lambda d, a, w, s: cases.set_case_state(d, a, s["proactive"], "open"),
+    ),
+    "set_case_priority": (
+        {Role.AGENT, Role.MANAGER, Role.ADMIN},
+        lambda d, a, w, s: cases.set_case_priority(d, a, s["proactive"], 2),
     ),
     "add_case_note (work note)": (
         {Role.OPERATOR, Role.AGENT, Role.MANAGER, Role.ADMIN},

@@ -548,6 +548,19 @@ async def test_major_case_state_syncs_to_active_children(domain: Domain, actors:
         assert await counts(domain) == before
 
 
+async def test_major_case_priority_syncs_to_active_children(domain: Domain, actors: Actors, world: World) -> None:
+    result = await approved(domain, actors, world)
+    major = result.major_case_id
+    resolved = await child_for(domain, major, world, "ACC-2")
+    await force_state(domain, resolved.id, "resolved")
+    await cases.set_case_priority(domain, actors[Role.MANAGER], major, 3)
+    priorities = {c.id: c.priority for c in await children_of(domain, major)}
+    assert priorities.pop(resolved.id) == 1
+    assert set(priorities.values()) == {3}
+    synced = [e for e in await events(domain, "case.priority_changed") if e.payload.get("by") == "sync"]
+    assert len(synced) == len(priorities)
+
+
 # --- resolve and close --------------------------------------------------------------------
 
 

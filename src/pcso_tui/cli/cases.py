@@ -334,6 +334,26 @@ def case_state(ctx: CliContext, case_id: int, state: str, expected_version: int 
         click.echo(_case_line(view))
 
 
+@case_group.command("priority")
+@click.argument("case_id", type=CASE, metavar="CASE")
+@click.argument("priority", type=click.IntRange(1, 4))
+@click.option("--expected-version", type=int, help="Refuse if the case changed since this version.")
+@json_option
+@pass_cli
+def case_priority(ctx: CliContext, case_id: int, priority: int, expected_version: int | None, as_json: bool) -> None:
+    """Set a case's priority, 1 (critical) to 4 (low); a major case's open children follow."""
+    from pcso_tui.domain.cases import set_case_priority
+
+    async def action(domain: Domain, actor: Actor) -> Any:
+        return await set_case_priority(domain, actor, case_id, priority, expected_version=expected_version)
+
+    view = _run(ctx, action)
+    if as_json:
+        emit_json(view)
+    else:
+        click.echo(f"{_case_line(view)} (priority {view.priority} {view.priority_name})")
+
+
 @case_group.command("propose")
 @click.argument("case_id", type=CASE, metavar="CASE")
 @click.option("--reason", required=True, help="Why this is a major case.")

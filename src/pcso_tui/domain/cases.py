@@ -438,6 +438,56 @@ async def set_case_state(
         return await case_view(session, case.id, tx.now)
 
 
+async def set_case_priority(
+    domain: Domain, actor: Actor, case_id: int, priority: int, *, expected_version: int | None = None
+) -> CaseView:
+    """Change a case's priority (1 critical … 4 low). On an accepted major case the active
+    children follow (priority is a synced field); terminal children keep theirs."""
+    require(actor, Permission.WORK_CASE)
+    if priority not in PRIORITY_NAMES:
+        raise InvalidInput(f"priority must be 1 (critical) to 4 (low), not {priority}")
+    async with domain.transaction(actor) as tx:
+        session = tx.session
+        case = await load_case(session, case_id, lock=True)
+        number = case_number(case.id)
+        if expected_version is not None and case.version != expected_version:
+            raise Conflict(
+                f"{number} was changed by someone else (now version {case.version}, you had {expected_version}) "
+                "— reload and try again"
+            )
+        if case.state in (CaseState.CLOSED, CaseState.CANCELED):
+            raise IllegalTransition(f"{number} is {case.state}; its priority no longer changes")
+        before = case.priority
+        case.priority = priority
+        case.updated_at = tx.now
+        await session.flush()
+        synced: list[int] = []
+        if case.kind == CaseKind.MAJOR and case.major_case_state == MajorCaseState.ACCEPTED:
+            t = Case.__table__
+            synced = list(
+                await session.scalars(
+                    update(t)
+                    .where(t.c.parent_id == case.id, t.c.state.in_(ACTIVE), t.c.priority != priority)
+                    .values(priority=priority, updated_at=tx.now, version=t.c.version + 1)
+                    .returning(t.c.id)
+                )
+            )
+            tx.record_many(
+                "case.priority_changed",
+                "case",
+                ((cid, {"to": priority, "by": "sync", "parent_id": case.id}) for cid in synced),
+            )
+        tx.record(
+            "case.priority_changed",
+            "case",
+            case.id,
+            number=number,
+            **{"from": before, "to": priority},
+            children_synced=len(synced),
+        )
+        return await case_view(session, case.id, tx.now)
+
+
 async def add_case_note(domain: Domain, actor: Actor, case_id: int, body: str, *, customer_visible: bool) -> int:
     """Add a journal line; returns its id.
 
