@@ -21,7 +21,8 @@ See DESIGN §2 steps 5–9 and §3. The rules, in ServiceNow's terms:
 - **Sync.** Parent→child, one way, for the declared fields ``SYNCED_FIELDS``: state
   (open/awaiting_info via ``set_case_state``; resolve and close cascade), priority
   (``set_case_priority``), customer-facing comments (``add_case_note``) and statements,
-  resolution code and notes. Children already resolved, closed or canceled are skipped. Closing the major case closes its new/open/awaiting_info children.
+  resolution code and notes. Children already resolved, closed or canceled are skipped.
+  Closing the major case closes its new/open/awaiting_info children.
 - **Incident sync.** ``sync_incident_update`` copies an incident's journal line to the major
   cases linked to the incident, keeping its visibility. It never changes a case's state: an
   incident resolution appears on the major case as a line, and the manager resolves the major
