@@ -103,7 +103,9 @@ async def test_alertmanager_post_is_stored_before_the_answer(receiver: Receiver)
         ("fp-1", "open", "alertmanager"),
         ("fp-2", "open", "alertmanager"),
     ]
-    assert [actor for actor in await _event_actors(receiver.domain)] == ["receiver", "receiver"]
+    # Every event it caused (the alerts opened, and any incident correlation opened) names it.
+    actors = await _event_actors(receiver.domain)
+    assert len(actors) >= 2 and set(actors) == {"receiver"}
 
 
 async def test_resolved_post_closes_the_alert(receiver: Receiver) -> None:

@@ -34,7 +34,7 @@ from pcso_tui.domain.errors import Conflict, IllegalTransition, InvalidInput, No
 from pcso_tui.domain.roles import SYSTEM, Actor, Role
 from pcso_tui.domain.service import Domain
 from pcso_tui.domain.settings import IngestSettings, Settings
-from tests.alerting import HOSTILE, ZERO, add_cis, am_alert, am_message, counts, events, grafana_message, stored
+from tests.alerting import HOSTILE, add_cis, am_alert, am_message, counts, events, grafana_message, stored
 
 
 def with_ingest(domain: Domain, **changes: object) -> None:
@@ -689,12 +689,18 @@ async def test_bad_list_arguments_are_refused(domain: Domain, actors: dict[Role,
 
 
 def test_ingest_settings_refuse_nonsense() -> None:
-    with pytest.raises(InvalidInput, match="flap_threshold must be at least 2"):
+    from pcso_tui.config import settings_from
+
+    with pytest.raises(ValueError, match="flap_threshold = 1 must be at least 2"):
         IngestSettings(flap_threshold=1)
-    with pytest.raises(InvalidInput, match="ci_labels"):
+    with pytest.raises(ValueError, match="ci_labels"):
         IngestSettings(ci_labels=())
+    with pytest.raises(InvalidInput, match=r"config\.ingest: max_body_bytes = 10 must be at least 1024"):
+        settings_from({"ingest": {"max_body_bytes": 10}})
+    with pytest.raises(InvalidInput, match=r"config\.ingest: unknown key 'ci_label'"):
+        settings_from({"ingest": {"ci_label": ["host"]}})
+    assert settings_from({"ingest": {"ci_labels": ["host"]}}).ingest.ci_labels == ("host",)
     assert Settings().ingest.ci_labels == ("ci", "instance", "service", "job")
-    assert ZERO.startswith("0001")
 
 
 def test_the_sqlite_fast_path_writes_times_exactly_as_sqlalchemy_does() -> None:

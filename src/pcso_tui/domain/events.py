@@ -25,6 +25,7 @@ from pcso_tui.domain.views import EventView
 
 NOTIFY_CHANNEL = "pcso_events"
 _EVENT_ORDER_LOCK = 727_002
+EVENT_CHUNK = 100
 
 
 @dataclass
@@ -60,7 +61,11 @@ class Transaction:
             "actor_name": self.actor.name,
             "impersonator": self.actor.impersonator,
         }
-        await self.session.execute(insert(Event.__table__), [common | e for e in self._events])
+        # In chunks: SQLAlchemy prepares parameters on the event loop, and 10,000 events in one
+        # executemany held the loop for 100–400 ms; in chunks of 100 the longest stall stays ~20 ms.
+        statement = insert(Event.__table__)
+        for start in range(0, len(self._events), EVENT_CHUNK):
+            await self.session.execute(statement, [common | e for e in self._events[start : start + EVENT_CHUNK]])
         if self.dialect == "postgresql":
             await self.session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
         self._events.clear()

@@ -156,6 +156,325 @@ class CIView:
     items: int
 
 
+# --- incidents (domain/incidents.py, domain/correlation.py) -----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentView:
+    """One line of the incident list."""
+
+    id: int
+    number: str
+    title: str
+    state: str
+    severity: str
+    root_ci_name: str | None
+    alert_count: int
+    # Alerts of the incident still firing (open or flapping).
+    firing_count: int
+    ci_count: int
+    opened_at: datetime
+    # The user who opened it, or None when a rule did (see ``opened_by_rule``).
+    opened_by: str | None
+    opened_by_rule: str | None
+    eta: datetime | None
+    updated_at: datetime
+    # Seconds since it opened, as of the query.
+    age_seconds: int
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentAlertView:
+    id: int
+    fingerprint: str
+    name: str
+    severity: str
+    state: str
+    ci_name: str | None
+    # The label value the CI was looked up by (shown when the alert is unmapped).
+    ci_key: str | None
+    summary: str
+    maintenance: bool
+    last_change_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentCIView:
+    id: int
+    name: str
+    kind: str
+    # Hops from this CI up to the probable root cause (0 for the root itself), if any.
+    hops_to_root: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentJournalView:
+    """A line on an incident's journal. Every incident line is ``internal``; ``customer_safe``
+    marks the kinds (progress, eta, state, resolution) a manager may quote in a statement."""
+
+    id: int
+    kind: str
+    visibility: str
+    customer_safe: bool
+    body: str
+    author_name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RootCauseView:
+    """The probable root cause: the nearest CI every CI of the incident depends on (or is)."""
+
+    ci_id: int
+    ci_name: str
+    # Sum of the hops from each CI of the incident up to it (the smallest such sum wins).
+    total_hops: int
+    explanation: str
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentDetail:
+    incident: IncidentView
+    resolution_code: str | None
+    resolution_notes: str | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    root_cause: RootCauseView | None
+    # Why there is no root cause, when there is none.
+    root_cause_note: str
+    alerts: tuple[IncidentAlertView, ...]
+    cis: tuple[IncidentCIView, ...]
+    journal: tuple[IncidentJournalView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatView:
+    name: str
+    reported_at: datetime
+    reports: int
+
+
+# --- cases and major cases (domain/cases.py, domain/major_cases.py) ------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CaseView:
+    """One row of a case queue."""
+
+    id: int
+    number: str
+    kind: str
+    state: str
+    major_case_state: str
+    priority: int
+    priority_name: str
+    short_description: str
+    channel: str
+    account_number: str | None
+    account_name: str | None
+    # How many accounts the case affects (its case_account rows).
+    affected_accounts: int
+    incident_id: int | None
+    incident_number: str | None
+    incident_state: str | None
+    opened_at: datetime
+    updated_at: datetime
+    # Seconds since it opened, by the domain's clock when the query ran.
+    age_seconds: int
+    parent_id: int | None
+    parent_number: str | None
+    deflected: bool
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class JournalLineView:
+    """A journal line; ``label`` says what it is and who can read it ("work note · internal")."""
+
+    id: int
+    at: datetime
+    author_name: str
+    kind: str
+    visibility: str
+    label: str
+    body: str
+    statement_id: int | None
+    source_entry_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AffectedAccountView:
+    account_id: int
+    number: str
+    name: str
+    tier: str
+    region: str
+    is_external: bool
+    # impact | reported | likely | manual
+    source: str
+    contact_name: str | None
+    contact_channel: str | None
+    child_id: int | None
+    child_number: str | None
+    child_state: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AffectedItemView:
+    item_id: int
+    number: str
+    name: str
+    product_name: str
+    account_number: str
+    ci_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseIncidentView:
+    id: int
+    number: str
+    title: str
+    state: str
+    severity: str
+    eta: datetime | None
+    opened_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CaseAlertView:
+    id: int
+    name: str
+    severity: str
+    state: str
+    ci_key: str | None
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatementView:
+    id: int
+    at: datetime
+    author_name: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseDetail:
+    """Everything the case detail screen shows. Customers get their own view of it: only
+    customer-visible journal lines, only their own account, no incident or alert."""
+
+    case: CaseView
+    description: str
+    contact_number: str | None
+    contact_name: str | None
+    contact_channel: str | None
+    product_name: str | None
+    propose_reason: str | None
+    business_impact: str | None
+    proposed_at: datetime | None
+    proposed_by: str | None
+    decided_at: datetime | None
+    decided_by: str | None
+    reject_reason: str | None
+    resolution_code: str | None
+    resolution_notes: str | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    # One page of affected accounts and items, and how many there are in all.
+    accounts: tuple[AffectedAccountView, ...]
+    accounts_total: int
+    items: tuple[AffectedItemView, ...]
+    items_total: int
+    incident: CaseIncidentView | None
+    alert: CaseAlertView | None
+    # The newest journal lines, oldest first.
+    journal: tuple[JournalLineView, ...]
+    children_by_state: dict[str, int]
+    children_total: int
+    statements: tuple[StatementView, ...]
+    notices_by_state: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalPreview:
+    """What approving a proposed case will do: for the confirmation dialog."""
+
+    case_id: int
+    number: str
+    short_description: str
+    propose_reason: str | None
+    business_impact: str | None
+    # True when the candidate is an ordinary case: a new major case is created, it becomes a child.
+    creates_new_major: bool
+    accounts: int
+    children: int
+    notices: int
+    notices_skipped: int
+    accounts_without_contact: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalResult:
+    major_case_id: int
+    major_case_number: str
+    candidate_id: int
+    candidate_number: str
+    created_new_major: bool
+    children_created: int
+    notices_queued: int
+    notices_skipped: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccountsAddedResult:
+    case_id: int
+    number: str
+    accounts_added: int
+    accounts_already: int
+    children_created: int
+    notices_queued: int
+    notices_skipped: int
+
+
+@dataclass(frozen=True, slots=True)
+class StatementResult:
+    statement_id: int
+    major_case_id: int
+    major_case_number: str
+    children_reached: int
+    notices_queued: int
+    notices_skipped: int
+
+
+@dataclass(frozen=True, slots=True)
+class CascadeResult:
+    """A major case resolved or closed, and what happened to its children."""
+
+    major_case_id: int
+    major_case_number: str
+    state: str
+    children_changed: int
+    children_skipped: int
+    notices_queued: int
+    notices_skipped: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProactiveCaseFacts:
+    """What a workflow rule knows about a proactive case that just opened."""
+
+    case_id: int
+    case_number: str
+    incident_id: int
+    incident_number: str
+    severity: str
+    priority: int
+    accounts: int
+    external_accounts: int
+    items: int
+
+
 # --- alerts -------------------------------------------------------------------------------
 
 
