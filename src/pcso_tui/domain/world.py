@@ -36,6 +36,8 @@ ProgressCallback = Callable[[str, int, int], None]
 ChunkObserver = Callable[[Rows, float], None]
 
 WORLD_SETTING = "world"
+# Page cache while loading (negative: KiB), instead of SQLite's 2 MiB.
+SQLITE_CACHE_KIB = -65536
 
 # (name, role, display name) of the staff personas; history is attributed to them.
 STAFF = (
@@ -227,6 +229,22 @@ async def _ensure_staff(domain: Domain, actor: Actor, report: ProgressCallback) 
     return Staff(olivia=ids["olivia"], adam=ids["adam"], maria=ids["maria"])
 
 
+async def _write(
+    conn: AsyncConnection, generator: WorldGenerator, report: ProgressCallback, observer: ChunkObserver | None
+) -> None:
+    writer = ChunkWriter(conn)
+    for item in generator.run():
+        if isinstance(item, Progress):
+            report(item.phase, item.done, item.total)
+            await asyncio.sleep(0)
+        elif observer is None:
+            await writer.write(item)
+        else:
+            started = perf_counter()
+            await writer.write(item)
+            observer(item, perf_counter() - started)
+
+
 async def seed_world(
     domain: Domain,
     actor: Actor,
@@ -261,20 +279,16 @@ async def seed_world(
         if domain.db.is_postgresql:
             # Hold the event-order lock for the whole load, so followers never skip its events.
             await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _EVENT_ORDER_LOCK})
+        cache = None
         if domain.db.is_sqlite:
-            await conn.exec_driver_sql("PRAGMA cache_size = -262144")
-        writer = ChunkWriter(conn)
-        for item in generator.run():
-            if isinstance(item, Progress):
-                report(item.phase, item.done, item.total)
-                await asyncio.sleep(0)
-                continue
-            if observer is None:
-                await writer.write(item)
-            else:
-                started = perf_counter()
-                await writer.write(item)
-                observer(item, perf_counter() - started)
+            # A bigger page cache for the load: fewer pages spilled to the WAL and written again.
+            cache = (await conn.exec_driver_sql("PRAGMA cache_size")).scalar()
+            await conn.exec_driver_sql(f"PRAGMA cache_size = {SQLITE_CACHE_KIB}")
+        try:
+            await _write(conn, generator, report, observer)
+        finally:
+            if cache is not None:
+                await conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")
         counts = generator.counts
         if domain.db.is_postgresql:
             await _advance_sequences(conn, counts)

@@ -587,10 +587,8 @@ class WorldGenerator:
                 deployment = deployments[bisect(deploy_cum, rand() * deploy_cum[-1])]
                 edition = W.EDITIONS[edition_by_tier[tier][int(rand() * 3)]]
                 candidates = self.family_apps[f]
-                first = candidates[int(rand() * len(candidates))]
-                second = first
-                if quantity >= 4 and rand() < 0.25:
-                    second = candidates[int(rand() * len(candidates))]
+                # Larger purchases run on a few application instances (up to 4), round robin.
+                on = [candidates[int(rand() * len(candidates))] for _ in range(min(4, 1 + quantity // 4))]
                 roots: list[tuple[int, int]] = []
                 component = self.family_component[f]
                 component_name = self.product_name[component]
@@ -608,7 +606,7 @@ class WorldGenerator:
                              (item_id, "deployment", deployment))
                         )  # fmt: skip
                     else:
-                        app = first if j % 2 == 0 else second
+                        app = on[j % len(on)]
                         roots.append((item_id, app))
                         items.append(
                             (item_id, f"IB-{item_id:08d}", f"{name} #{len(roots)}", a, product, sp, None, None, app,
