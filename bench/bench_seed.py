@@ -27,6 +27,22 @@ from pcso_tui.domain.world import SQLITE_CACHE_KIB, driver_rows, insert_sql, see
 from pcso_tui.domain.worldgen import PHASES, Rows
 
 
+class StallProbe:
+    """The longest time the event loop went without running a 10 ms timer, the twin's share aside."""
+
+    def __init__(self, twin: RawTwin) -> None:
+        self.twin = twin
+        self.running = True
+        self.longest = 0.0
+
+    async def run(self) -> None:
+        while self.running:
+            started, busy = time.perf_counter(), self.twin.busy
+            await asyncio.sleep(0.01)
+            late = time.perf_counter() - started - 0.01 - (self.twin.busy - busy)
+            self.longest = max(self.longest, late)
+
+
 class RawTwin:
     """The same chunks, written with nothing but the sqlite3 module."""
 
@@ -42,8 +58,11 @@ class RawTwin:
         self.ours_seconds: dict[str, float] = defaultdict(float)
         self.rows: dict[str, int] = defaultdict(int)
         self.tables: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+        # Seconds this twin held the event loop (so the stall probe can leave them out).
+        self.busy = 0.0
 
     def __call__(self, chunk: Rows, seconds: float) -> None:
+        entered = time.perf_counter()
         if not self.started:
             # The users seed_world added before the world (history refers to them).
             self.conn.execute("ATTACH DATABASE ? AS ours", (str(self.ours),))
@@ -63,6 +82,7 @@ class RawTwin:
         entry[0] += len(rows)
         entry[1] += seconds
         entry[2] += raw
+        self.busy += time.perf_counter() - entered
 
     def commit(self) -> float:
         started = time.perf_counter()
@@ -86,10 +106,14 @@ async def run(size: str, seed: int, directory: Path) -> int:
     twin = RawTwin(raw_path, ours_path)
     domain = await Domain.open(ours_path)
     admin = Actor(user_id=None, name="bench", role=Role.ADMIN)
+    stall = StallProbe(twin)
+    probe = asyncio.create_task(stall.run())
     started = time.perf_counter()
     try:
         summary = await seed_world(domain, admin, size=size, seed=seed, observer=twin)
     finally:
+        stall.running = False
+        await probe
         await domain.close()
     wall = time.perf_counter() - started
     raw_commit = twin.commit()
@@ -114,11 +138,12 @@ async def run(size: str, seed: int, directory: Path) -> int:
         print(f"{table:<20}{int(n):>11,}{ours:>9.2f}{raw:>9.2f}{ours / raw:>7.2f}×")
     print()
     # End to end: generation, conversion, users, writes and commit, minus the raw twin's share.
-    ours_wall = wall - raw_total
+    ours_wall = wall - twin.busy
     print(
         f"seed_world end to end: {ours_wall:.1f} s, {rows_total / ours_wall:,.0f} rows/s "
         f"(writes {ours_total:.1f} s; raw writes {raw_total:.1f} s + commit {raw_commit:.2f} s)"
     )
+    print(f"longest event-loop stall during seed_world: {stall.longest * 1000:.0f} ms")
     print(
         f"install base items: {summary.counts['install_base_item']:,}, accounts: {summary.counts['account']:,}, "
         f"CIs: {summary.counts['ci']:,}"

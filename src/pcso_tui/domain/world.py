@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from time import perf_counter
 from typing import Any
@@ -32,7 +32,8 @@ from pcso_tui.domain.views import WorldSummary
 from pcso_tui.domain.worldgen import COLUMNS, HISTORY_DAYS, SIZES, Progress, Rows, Staff, WorldGenerator
 
 ProgressCallback = Callable[[str, int, int], None]
-# Called after each chunk is written, with the chunk and the seconds its write took (bench/).
+# Called after each chunk is written, with the chunk and the seconds converting and writing it
+# took (bench/).
 ChunkObserver = Callable[[Rows, float], None]
 
 WORLD_SETTING = "world"
@@ -178,31 +179,34 @@ def insert_sql(table: str, columns: Sequence[str], placeholder: str = "?") -> st
 
 
 class ChunkWriter:
-    """Writes ``Rows`` chunks on one connection, inside the caller's transaction."""
+    """Writes ``Rows`` chunks on one connection, inside the caller's transaction.
+
+    ``prepare`` (pure Python: the driver's values) may run on a worker thread; ``write``
+    sends what it prepared.
+    """
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
         self.dialect = conn.dialect.name
         self.driver = conn.dialect.driver
 
-    async def write(self, chunk: Rows) -> None:
-        if not chunk.rows:
+    def prepare(self, chunk: Rows) -> list[Any]:
+        if self.dialect == "sqlite" or self.driver == "asyncpg":
+            return driver_rows(chunk.table, chunk.columns, chunk.rows, self.dialect)
+        return [dict(zip(chunk.columns, row, strict=True)) for row in chunk.rows]
+
+    async def write(self, chunk: Rows, prepared: list[Any]) -> None:
+        if not prepared:
             return
         if self.dialect == "sqlite":
-            rows = driver_rows(chunk.table, chunk.columns, chunk.rows)
-            await self.conn.exec_driver_sql(insert_sql(chunk.table, chunk.columns), rows)
+            await self.conn.exec_driver_sql(insert_sql(chunk.table, chunk.columns), prepared)
         elif self.driver == "asyncpg":
             raw = await self.conn.get_raw_connection()
             await raw.driver_connection.copy_records_to_table(
-                chunk.table,
-                records=driver_rows(chunk.table, chunk.columns, chunk.rows, self.dialect),
-                columns=list(chunk.columns),
+                chunk.table, records=prepared, columns=list(chunk.columns)
             )
         else:
-            columns = chunk.columns
-            await self.conn.execute(
-                insert(Base.metadata.tables[chunk.table]), [dict(zip(columns, row, strict=True)) for row in chunk.rows]
-            )
+            await self.conn.execute(insert(Base.metadata.tables[chunk.table]), prepared)
 
 
 async def _advance_sequences(conn: AsyncConnection, counts: dict[str, int]) -> None:
@@ -229,20 +233,36 @@ async def _ensure_staff(domain: Domain, actor: Actor, report: ProgressCallback) 
     return Staff(olivia=ids["olivia"], adam=ids["adam"], maria=ids["maria"])
 
 
+def _next_chunk(
+    items: Iterator[Rows | Progress], writer: ChunkWriter
+) -> tuple[Rows | Progress, list[Any], float] | None:
+    """The next item and, for rows, the driver's values and the seconds preparing them took."""
+    item = next(items, None)
+    if item is None:
+        return None
+    if isinstance(item, Progress):
+        return item, [], 0.0
+    started = perf_counter()
+    prepared = writer.prepare(item)
+    return item, prepared, perf_counter() - started
+
+
 async def _write(
     conn: AsyncConnection, generator: WorldGenerator, report: ProgressCallback, observer: ChunkObserver | None
 ) -> None:
+    """Generate and convert on a worker thread (the event loop stays free), write on the connection."""
     writer = ChunkWriter(conn)
-    for item in generator.run():
+    items = generator.run()
+    while (step := await asyncio.to_thread(_next_chunk, items, writer)) is not None:
+        item, prepared, preparing = step
         if isinstance(item, Progress):
             report(item.phase, item.done, item.total)
-            await asyncio.sleep(0)
         elif observer is None:
-            await writer.write(item)
+            await writer.write(item, prepared)
         else:
             started = perf_counter()
-            await writer.write(item)
-            observer(item, perf_counter() - started)
+            await writer.write(item, prepared)
+            observer(item, preparing + perf_counter() - started)
 
 
 async def seed_world(
