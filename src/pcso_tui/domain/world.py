@@ -1,10 +1,11 @@
 """``seed_world``: fill an empty database with a synthetic world and six months of history.
 
 The rows come from ``worldgen.WorldGenerator`` (deterministic by seed and clock) and are
-written set-based: chunks of up to 20,000 rows, each one ``executemany`` of an INSERT with
-explicit ids, all in one transaction — the world appears whole or not at all. On SQLite the
-rows go to the driver directly (values converted the way the ORM stores them); elsewhere
-through Core ``insert(table)`` with a list of dicts. The demo users are added through
+written set-based: chunks of up to 20,000 rows of one table with explicit ids, all in one
+transaction — the world appears whole or not at all. On SQLite each chunk is one driver
+``executemany`` (values converted the way the ORM stores them), on PostgreSQL one COPY
+(asyncpg), elsewhere one Core ``insert(table)`` with a list of dicts. Rows are generated
+and converted on a worker thread, so the event loop stays free. The demo users are added through
 ``users.add_user`` like any other user: the staff before the world (history names them), the
 customer ``carl`` after it (he belongs to one of its accounts).
 """
@@ -78,7 +79,8 @@ async def _existing_rows(conn: AsyncConnection) -> dict[str, int]:
     query = union_all(
         *(select(literal(name).label("name"), func.count().label("n")).select_from(tables[name]) for name in _LABELS)
     )
-    return {name: n for name, n in (await conn.execute(query)).all() if n}
+    counts = dict((await conn.execute(query)).all())
+    return {name: counts[name] for name in _LABELS if counts.get(name)}
 
 
 def _refusal(existing: dict[str, int]) -> Conflict:

@@ -128,11 +128,64 @@ class Shape:
     articles: int
 
 
+# Applications are what is left of ``cis``; history covers HISTORY_DAYS up to now.
 SIZES: dict[str, Shape] = {
-    "tiny": Shape(20, 200, 60, 1, 2, 6, 6, 2, 10, 15, 12, 1),
-    "small": Shape(2_000, 20_000, 1_000, 2, 6, 40, 60, 4, 60, 300, 300, 2),
-    "medium": Shape(20_000, 200_000, 10_000, 2, 20, 300, 500, 5, 120, 1_500, 1_500, 3),
-    "large": Shape(100_000, 1_000_000, 50_000, 3, 48, 1_000, 2_000, 5, 200, 4_000, 4_000, 4),
+    "tiny": Shape(
+        accounts=20,
+        items=200,
+        cis=60,
+        datacentres=1,
+        clusters=2,
+        hosts=6,
+        shared=6,
+        internal=2,
+        incidents=10,
+        reactive_cases=30,
+        noise_alerts=12,
+        articles=1,
+    ),
+    "small": Shape(
+        accounts=2_000,
+        items=20_000,
+        cis=1_000,
+        datacentres=2,
+        clusters=6,
+        hosts=40,
+        shared=60,
+        internal=4,
+        incidents=60,
+        reactive_cases=1_500,
+        noise_alerts=300,
+        articles=2,
+    ),
+    "medium": Shape(
+        accounts=20_000,
+        items=200_000,
+        cis=10_000,
+        datacentres=2,
+        clusters=20,
+        hosts=300,
+        shared=500,
+        internal=5,
+        incidents=120,
+        reactive_cases=6_000,
+        noise_alerts=1_500,
+        articles=3,
+    ),
+    "large": Shape(
+        accounts=100_000,
+        items=1_000_000,
+        cis=50_000,
+        datacentres=3,
+        clusters=48,
+        hosts=1_000,
+        shared=2_000,
+        internal=5,
+        incidents=200,
+        reactive_cases=20_000,
+        noise_alerts=4_000,
+        articles=4,
+    ),
 }
 
 
@@ -387,7 +440,8 @@ class WorldGenerator:
                 channel = (
                     0 if (a == self.carl_account and k == 0) else rng.choices(range(4), cum_weights=channel_cum)[0]
                 )
-                opted_out = k > 0 and rng.random() < 0.04
+                # A few opted out of notices (rarely the primary contact; never Carl).
+                opted_out = rng.random() < (0.04 if k else 0.01) and not (a == self.carl_account and k == 0)
                 digits = rng.randrange(1000)
                 phone = W.REGIONS[region][2].format(n=digits, n2=digits % 100)
                 if k == 0:
