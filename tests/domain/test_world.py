@@ -68,6 +68,38 @@ def test_the_generator_is_a_function_of_seed_and_clock() -> None:
     assert generate(1) != generate(2)
 
 
+DIGEST = """
+import hashlib
+from datetime import UTC, datetime
+from pcso_tui.domain.worldgen import SIZES, Rows, Staff, WorldGenerator
+generator = WorldGenerator(SIZES["tiny"], 1, datetime(2026, 11, 23, 9, tzinfo=UTC), Staff(2, 3, 4))
+digest = hashlib.sha256()
+for chunk in generator.run():
+    if isinstance(chunk, Rows):
+        digest.update(repr((chunk.table, chunk.rows)).encode())
+print(digest.hexdigest())
+"""
+
+
+def test_the_same_world_in_another_process_with_other_string_hashing() -> None:
+    """Nothing may depend on the iteration order of sets or dicts of strings."""
+    import os
+    import subprocess
+    import sys
+
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", DIGEST],
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for hash_seed in ("1", "2")
+    }
+    assert len(digests) == 1 and len(next(iter(digests))) == 64
+
+
 def test_columns_name_every_column_of_their_tables() -> None:
     for table, columns in COLUMNS.items():
         expected = {c.name for c in Base.metadata.tables[table].c} - ({"id"} if table == "event" else set())
