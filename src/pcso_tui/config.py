@@ -82,15 +82,40 @@ def _build(cls: type, table: dict[str, Any], where: str) -> Any:
             known = ", ".join(sorted(fields)) or "none"
             raise InvalidInput(f"{where}: unknown key {key!r} (known: {known})")
         hint = hints[name]
+        item = _table_list_item(hint)
         if dataclasses.is_dataclass(hint):
             if not isinstance(value, dict):
                 raise InvalidInput(f"{where}.{key} must be a table")
             values[name] = _build(hint, value, f"{where}.{key}")  # type: ignore[arg-type]
+        elif item is not None:
+            # A list of tables: [[section.key]] in TOML.
+            if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+                raise InvalidInput(f"{where}.{key} must be a list of tables ([[{where}.{key}]])")
+            built = [_build(item, v, f"{where}.{key}[{i}]") for i, v in enumerate(value)]
+            values[name] = tuple(built) if typing.get_origin(hint) is tuple else built
         elif not _matches(value, hint):
             raise InvalidInput(f"{where}.{key} = {value!r} is not a {getattr(hint, '__name__', hint)}")
         else:
             values[name] = tuple(value) if typing.get_origin(hint) is tuple else value
-    return cls(**values)
+    missing = [
+        f.name
+        for f in fields.values()
+        if f.name not in values and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise InvalidInput(f"{where}: missing key {', '.join(repr(m) for m in missing)}")
+    try:
+        return cls(**values)
+    except ValueError as exc:  # a section's own validation (__post_init__)
+        raise InvalidInput(f"{where}: {exc}") from None
+
+
+def _table_list_item(hint: Any) -> type | None:
+    """The dataclass of a ``list[X]``/``tuple[X, ...]`` field, if it is a list of tables."""
+    if typing.get_origin(hint) not in (list, tuple):
+        return None
+    args = typing.get_args(hint)
+    return args[0] if args and dataclasses.is_dataclass(args[0]) else None
 
 
 def settings_from(data: dict[str, Any], where: str = "config") -> Settings:

@@ -40,10 +40,12 @@ def main(ctx: click.Context, db_option: str | None, config_option: Path | None, 
 
 def _register() -> None:
     # Each area keeps its subcommands in a module of its own.
-    from pcso_tui.cli import db, events, users, world
+    from pcso_tui.cli import db, events, incidents, install_base, users, world
 
     for module in (db, events, users, world):
         main.add_command(module.group)
+    for command in (*install_base.commands, *incidents.commands):
+        main.add_command(command)
 
 
 _register()

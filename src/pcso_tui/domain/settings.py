@@ -6,6 +6,7 @@ Plain dataclasses, one per section of the config file (``[workflow]``, ``[correl
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 
@@ -22,3 +23,143 @@ class WorkflowSettings:
 @dataclass(frozen=True, slots=True)
 class Settings:
     workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
+    # Sections defined further down (each area appends its own); a lambda defers the lookup.
+    correlation: CorrelationSettings = field(default_factory=lambda: CorrelationSettings())
+    healthchecks: HealthCheckSettings = field(default_factory=lambda: HealthCheckSettings())
+
+
+# --- correlation and health checks (docs/incidents.md) ----------------------------------------
+
+_SEVERITIES = ("critical", "major", "minor", "warning", "info")
+CHECK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+@dataclass(frozen=True, slots=True)
+class CorrelationSettings:
+    """How alerts group into incidents (DESIGN §2 step 2)."""
+
+    # Alerts on related CIs group when each is within this many minutes of another one.
+    window_minutes: int = 15
+    # An alert at or above this severity opens an incident by itself.
+    open_at_severity: str = "major"
+    # This many related alerts within the window open one even below that severity.
+    open_at_count: int = 3
+    # "Related": one depends on the other, or both on a common upstream, within this many hops.
+    max_hops: int = 3
+    # How far up the root-cause search looks for a CI that every CI of an incident depends on.
+    root_cause_max_hops: int = 10
+
+    def __post_init__(self) -> None:
+        if self.window_minutes < 1:
+            raise ValueError(f"window_minutes = {self.window_minutes} must be at least 1")
+        if self.open_at_severity not in _SEVERITIES:
+            raise ValueError(f"open_at_severity = {self.open_at_severity!r} is not one of {', '.join(_SEVERITIES)}")
+        if self.open_at_count < 1:
+            raise ValueError(f"open_at_count = {self.open_at_count} must be at least 1")
+        if not 0 <= self.max_hops <= 20:
+            raise ValueError(f"max_hops = {self.max_hops} must be between 0 and 20")
+        if not 1 <= self.root_cause_max_hops <= 50:
+            raise ValueError(f"root_cause_max_hops = {self.root_cause_max_hops} must be between 1 and 50")
+
+
+def _check_common(name: str, interval: float, timeout: float | None = None) -> None:
+    if not CHECK_NAME.match(name):
+        raise ValueError(f"check name {name!r}: use letters, digits, _ . - (at most 100)")
+    if interval <= 0:
+        raise ValueError(f"check {name!r}: interval_seconds must be positive")
+    if timeout is not None and timeout <= 0:
+        raise ValueError(f"check {name!r}: timeout_seconds must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class HttpCheckSettings:
+    """``[[healthchecks.http]]``: GET a URL on an interval; any other status is a failure."""
+
+    name: str
+    url: str
+    ci: str = ""
+    interval_seconds: float = 30.0
+    timeout_seconds: float = 5.0
+    expect_status: int = 200
+    method: str = "GET"
+
+    def __post_init__(self) -> None:
+        _check_common(self.name, self.interval_seconds, self.timeout_seconds)
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"check {self.name!r}: url {self.url!r} must start with http:// or https://")
+        if not 100 <= self.expect_status <= 599:
+            raise ValueError(f"check {self.name!r}: expect_status {self.expect_status} is not an HTTP status")
+        if self.method.upper() not in ("GET", "HEAD", "POST", "OPTIONS"):
+            raise ValueError(f"check {self.name!r}: method {self.method!r} is not GET, HEAD, POST or OPTIONS")
+
+
+@dataclass(frozen=True, slots=True)
+class TcpCheckSettings:
+    """``[[healthchecks.tcp]]``: open a TCP connection on an interval."""
+
+    name: str
+    host: str
+    port: int
+    ci: str = ""
+    interval_seconds: float = 30.0
+    timeout_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        _check_common(self.name, self.interval_seconds, self.timeout_seconds)
+        if not 1 <= self.port <= 65535:
+            raise ValueError(f"check {self.name!r}: port {self.port} is not between 1 and 65535")
+        if not self.host:
+            raise ValueError(f"check {self.name!r}: host is empty")
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatCheckSettings:
+    """``[[healthchecks.heartbeat]]``: a source that must report in (dead-man switch)."""
+
+    name: str
+    ci: str = ""
+    max_silence_seconds: float = 300.0
+
+    def __post_init__(self) -> None:
+        _check_common(self.name, self.max_silence_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthCheckSettings:
+    """Built-in probes and the anomaly detector on their latency and error rate."""
+
+    http: tuple[HttpCheckSettings, ...] = ()
+    tcp: tuple[TcpCheckSettings, ...] = ()
+    heartbeat: tuple[HeartbeatCheckSettings, ...] = ()
+    # At most this many probes in flight at once.
+    concurrency: int = 20
+    # Consecutive failed probes (timeout, refused, bad status) that make a hard failure: critical.
+    failures_to_critical: int = 2
+    # A sample is anomalous when it lies more than k deviations above the learned mean …
+    anomaly_k: float = 4.0
+    # … once the baseline has seen this many samples …
+    warmup_samples: int = 10
+    # … where the deviation is never taken below these floors (a noiseless baseline must not
+    # fire on jitter): milliseconds for latency, a fraction of the mean, a rate for errors.
+    latency_floor_ms: float = 25.0
+    latency_floor_ratio: float = 0.5
+    error_floor: float = 0.1
+    # Weight of a new sample in the exponentially weighted mean and variance.
+    alpha: float = 0.1
+    # How often heartbeats are looked at, and baselines written, by the runner.
+    heartbeat_poll_seconds: float = 5.0
+    flush_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in (*self.http, *self.tcp, *self.heartbeat)]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"check names must be unique; used twice: {', '.join(duplicates)}")
+        if self.concurrency < 1 or self.failures_to_critical < 1 or self.warmup_samples < 1:
+            raise ValueError("concurrency, failures_to_critical and warmup_samples must be at least 1")
+        if not 0 < self.alpha <= 1:
+            raise ValueError(f"alpha = {self.alpha} must be in (0, 1]")
+        if self.anomaly_k <= 0 or self.latency_floor_ms < 0 or self.latency_floor_ratio < 0 or self.error_floor < 0:
+            raise ValueError("anomaly_k must be positive and the floors not negative")
+        if self.heartbeat_poll_seconds <= 0 or self.flush_seconds <= 0:
+            raise ValueError("heartbeat_poll_seconds and flush_seconds must be positive")

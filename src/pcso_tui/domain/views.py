@@ -8,7 +8,7 @@ before the database stack is loaded (start-up time).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 
@@ -40,7 +40,7 @@ def to_jsonable(value: Any) -> Any:
         return {k: to_jsonable(v) for k, v in asdict(value).items()}
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, datetime):
+    if isinstance(value, datetime | date):
         return value.isoformat()
     return value
 
@@ -66,6 +66,193 @@ class UserView:
     account_number: str | None
     active: bool
     created_at: datetime
+
+
+# --- install base: import and lists -------------------------------------------------------
+
+# What ``pcso import KIND`` accepts, in the order a fresh world is best imported.
+IMPORT_KINDS = ("accounts", "contacts", "products", "sold_products", "cis", "ci_relations", "install_base_items")
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What one import did. ``rerooted`` counts items outside the file whose root moved with it."""
+
+    kind: str
+    file_name: str
+    rows: int
+    inserted: int
+    updated: int
+    unchanged: int
+    rerooted: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.inserted or self.updated or self.rerooted)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    number: str
+    name: str
+    tier: str
+    region: str
+    industry: str
+    is_external: bool
+    contacts: int
+    items: int
+
+
+@dataclass(frozen=True, slots=True)
+class ContactView:
+    number: str
+    name: str
+    email: str | None
+    phone: str | None
+    preferred_channel: str
+    webhook_url: str | None
+    is_primary: bool
+    opted_out: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InstallBaseItemView:
+    number: str
+    name: str
+    product_number: str
+    product_name: str
+    sold_product_number: str | None
+    parent_number: str | None
+    root_number: str | None
+    ci_name: str | None
+    service_name: str | None
+    status: str
+    installed_on: date | None
+    characteristics: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountDetail:
+    """One account with its contacts and (the first ``len(items)`` of ``items_total``) items."""
+
+    account: AccountView
+    contacts: tuple[ContactView, ...]
+    items: tuple[InstallBaseItemView, ...]
+    items_total: int
+
+
+@dataclass(frozen=True, slots=True)
+class CIView:
+    """A configuration item with the size of its neighbourhood in the service map."""
+
+    name: str
+    kind: str
+    description: str
+    environment: str
+    location: str
+    multi_tenant: bool
+    dependencies: int
+    dependents: int
+    items: int
+
+
+# --- incidents (domain/incidents.py, domain/correlation.py) -----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentView:
+    """One line of the incident list."""
+
+    id: int
+    number: str
+    title: str
+    state: str
+    severity: str
+    root_ci_name: str | None
+    alert_count: int
+    # Alerts of the incident still firing (open or flapping).
+    firing_count: int
+    ci_count: int
+    opened_at: datetime
+    # The user who opened it, or None when a rule did (see ``opened_by_rule``).
+    opened_by: str | None
+    opened_by_rule: str | None
+    eta: datetime | None
+    updated_at: datetime
+    # Seconds since it opened, as of the query.
+    age_seconds: int
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentAlertView:
+    id: int
+    fingerprint: str
+    name: str
+    severity: str
+    state: str
+    ci_name: str | None
+    # The label value the CI was looked up by (shown when the alert is unmapped).
+    ci_key: str | None
+    summary: str
+    maintenance: bool
+    last_change_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentCIView:
+    id: int
+    name: str
+    kind: str
+    # Hops from this CI up to the probable root cause (0 for the root itself), if any.
+    hops_to_root: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentJournalView:
+    """A line on an incident's journal. Every incident line is ``internal``; ``customer_safe``
+    marks the kinds (progress, eta, state, resolution) a manager may quote in a statement."""
+
+    id: int
+    kind: str
+    visibility: str
+    customer_safe: bool
+    body: str
+    author_name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RootCauseView:
+    """The probable root cause: the nearest CI every CI of the incident depends on (or is)."""
+
+    ci_id: int
+    ci_name: str
+    # Sum of the hops from each CI of the incident up to it (the smallest such sum wins).
+    total_hops: int
+    explanation: str
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentDetail:
+    incident: IncidentView
+    resolution_code: str | None
+    resolution_notes: str | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    root_cause: RootCauseView | None
+    # Why there is no root cause, when there is none.
+    root_cause_note: str
+    alerts: tuple[IncidentAlertView, ...]
+    cis: tuple[IncidentCIView, ...]
+    journal: tuple[IncidentJournalView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatView:
+    name: str
+    reported_at: datetime
+    reports: int
 
 
 # --- the synthetic world (``pcso seed``) -------------------------------------------------------
