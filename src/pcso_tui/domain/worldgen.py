@@ -22,9 +22,9 @@ The world:
   cases (deflected when they came in after the major case), outages (unplanned, degradation,
   planned — one in the future), workaround articles, and the event log of all of it.
 
-Event kinds written for the history (the live commands write the same):
+Event kinds written for the history (incident ones as ``incidents.py`` writes them):
 ``alert.opened alert.closed incident.opened incident.state_changed incident.eta_set
-incident.progress incident.resolved incident.closed case.opened case.state_changed
+incident.progress_posted incident.resolved incident.closed case.opened case.state_changed
 case.attached case.resolved case.closed case.canceled major_case.proposed
 major_case.approved major_case.rejected statement.posted notice.sent notice.dead
 notice.skipped article.created article.attached outage.created outage.ended
@@ -969,7 +969,15 @@ class WorldGenerator:
                     t_open,
                     "new",
                     opener,
-                    {"title": title, "severity": severity, "root_ci": root, "rule": "severity" if by_rule else None},
+                    {
+                        "number": incident_number(iid),
+                        "title": title,
+                        "severity": severity,
+                        "rule": "severity" if by_rule else None,
+                        "alert_ids": alert_ids,
+                        "cis": sorted({self.ci_name[c] for c in (root, *others)}),
+                        "root_ci": self.ci_name[root],
+                    },
                 ),
                 (at(0.05), "in_progress", self.olivia, {}),
                 (resolved_at, "resolved", self.olivia, {"code": code}),
@@ -1003,13 +1011,15 @@ class WorldGenerator:
         eta_at = at(0.15)
         body = f"ETA {eta:%H:%M} UTC"
         entries.append((eta_at, self._journal(eta_at, self.olivia, "eta", body, incident=iid), "eta", body))
-        self._event(eta_at, self.olivia, "incident.eta_set", "incident", iid, eta=eta.isoformat())
+        self._event(
+            eta_at, self.olivia, "incident.eta_set", "incident", iid, entry_id=entries[-1][1], eta=eta.isoformat()
+        )
         for n in range(rng.randint(1, 3)):
             when = at(0.3 + 0.2 * n)
             body = rng.choice(W.PROGRESS_NOTES).format(ci=self.ci_name[root])
             entries.append((when, self._journal(when, self.olivia, "progress", body, incident=iid), "progress", body))
-            self._event(when, self.olivia, "incident.progress", "incident", iid, entry=self._ids["journal_entry"])
-        self._journal(resolved_at, self.olivia, "resolution", notes, incident=iid)
+            self._event(when, self.olivia, "incident.progress_posted", "incident", iid, entry_id=entries[-1][1])
+        self._journal(resolved_at, self.olivia, "resolution", f"Resolved ({code}): {notes}", incident=iid)
 
         # Customers: an outage as they see it, and (mostly) a proactive case.
         major = proactive = decided_at = cascade_at = None
