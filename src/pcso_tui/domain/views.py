@@ -473,3 +473,24 @@ class ProactiveCaseFacts:
     accounts: int
     external_accounts: int
     items: int
+
+
+# --- the synthetic world (``pcso seed``) -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WorldSummary:
+    """What ``seed_world`` built: rows per table, the demo users, the stretch of history."""
+
+    size: str
+    seed: int
+    counts: dict[str, int]
+    users: tuple[str, ...]
+    customer_account: str
+    customer_account_name: str
+    history_from: datetime
+    history_to: datetime
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.counts.values())
