@@ -8,8 +8,36 @@ methods the domain awaits in one place.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pluggy
+
+if TYPE_CHECKING:
+    from pcso_tui.domain.channels import NotificationChannel
+    from pcso_tui.domain.settings import Settings
+    from pcso_tui.domain.views import StatusPageData
 
 PROJECT = "pcso_tui"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --- notices and the status page ---------------------------------------------------------
+
+
+@hookspec
+def pcso_notification_channels(settings: Settings) -> list[NotificationChannel]:
+    """The notification channels this plugin provides (see ``domain.channels``).
+
+    Called once when a delivery worker starts. When two plugins offer a channel of the same
+    name, the one registered last wins (a third-party plugin can replace a built-in).
+    """
+
+
+@hookspec
+def pcso_publish_status_page(data: StatusPageData, settings: Settings) -> None:
+    """Publish the public status page from ``data`` (customer-facing fields only).
+
+    Called in a worker thread (it may block on I/O) whenever a statement, outage or
+    resolution changes what the page shows.
+    """
