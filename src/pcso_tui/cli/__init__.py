@@ -45,5 +45,10 @@ def _register() -> None:
     for module in (db, events, users):
         main.add_command(module.group)
 
+    from pcso_tui.cli import delivery, outages
+
+    for command in (*delivery.commands, *outages.commands):
+        main.add_command(command)
+
 
 _register()

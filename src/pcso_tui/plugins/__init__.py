@@ -13,7 +13,9 @@ ENTRY_POINT_GROUP = "pcso_tui"
 
 def builtin_plugins() -> list[object]:
     """The plugins that ship with pcso (each a module or object with hook implementations)."""
-    return []
+    from pcso_tui.plugins import channels, statuspage
+
+    return [channels, statuspage]
 
 
 def new_plugin_manager(*, load_entry_points: bool = True) -> pluggy.PluginManager:
