@@ -349,3 +349,121 @@ class WebhookServer:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+
+# --- an install base on a small service map -------------------------------------------------
+
+
+@dataclass
+class ServiceMap:
+    ci: dict[str, int]
+    accounts: dict[str, int]
+    contacts: dict[str, int]
+
+
+async def make_service_map(domain: Domain, *, extra_account_id: int | None = None) -> ServiceMap:
+    """dc-1 ← host-1 ← payments (a service); other-svc stands alone.
+
+    Accounts: A on payments (and a secondary contact), B on host-1 with a component item,
+    C on other-svc (product P-OTHER), D internal on payments, E on payments but opted out.
+    ``extra_account_id`` (e.g. the customer user's account) gets an item on payments too.
+    """
+    from pcso_tui.domain.models import CIDependency, ConfigurationItem, InstallBaseItem, Product
+
+    async with domain.transaction(SYSTEM) as tx:
+        s, now = tx.session, tx.now
+        await s.execute(
+            insert(ConfigurationItem),
+            [
+                {"name": "dc-1", "kind": "datacentre"},
+                {"name": "host-1", "kind": "host"},
+                {"name": "payments", "kind": "service"},
+                {"name": "other-svc", "kind": "service"},
+            ],
+        )
+        ci = {name: id_ for id_, name in await s.execute(select(ConfigurationItem.id, ConfigurationItem.name))}
+        await s.execute(
+            insert(CIDependency),
+            [
+                {"ci_id": ci["host-1"], "depends_on_id": ci["dc-1"]},
+                {"ci_id": ci["payments"], "depends_on_id": ci["host-1"]},
+            ],
+        )
+        await s.execute(
+            insert(Product),
+            [{"number": "P-PAY", "name": "Payments Platform"}, {"number": "P-OTHER", "name": "Other Product"}],
+        )
+        product = {number: id_ for id_, number in await s.execute(select(Product.id, Product.number))}
+        letters = "ABCDE"
+        await s.execute(
+            insert(Account),
+            [
+                {"number": f"SM-{x}", "name": f"Map Customer {x}", "is_external": x != "D", "created_at": now}
+                for x in letters
+            ],
+        )
+        accounts = {
+            number[-1]: id_
+            for id_, number in await s.execute(select(Account.id, Account.number).where(Account.number.like("SM-%")))
+        }
+        await s.execute(
+            insert(Contact),
+            [
+                {
+                    "number": f"SM-C-{x}",
+                    "account_id": accounts[x],
+                    "name": f"Primary {x}",
+                    "email": f"{x.lower()}@map.example",
+                    "is_primary": True,
+                    "opted_out": x == "E",
+                }
+                for x in letters
+            ]
+            + [
+                {
+                    "number": "SM-C-A2",
+                    "account_id": accounts["A"],
+                    "name": "Secondary A",
+                    "email": "a2@map.example",
+                    "is_primary": False,
+                }
+            ],
+        )
+        contacts = {
+            number.removeprefix("SM-C-"): id_
+            for id_, number in await s.execute(select(Contact.id, Contact.number).where(Contact.number.like("SM-C-%")))
+        }
+        where = {"A": "payments", "B": "host-1", "C": "other-svc", "D": "payments", "E": "payments"}
+        rows = [
+            {
+                "number": f"SM-I-{x}",
+                "account_id": accounts[x],
+                "product_id": product["P-OTHER" if x == "C" else "P-PAY"],
+                "ci_id": ci[where[x]],
+            }
+            for x in letters
+        ]
+        if extra_account_id is not None:
+            rows.append(
+                {
+                    "number": "SM-I-X",
+                    "account_id": extra_account_id,
+                    "product_id": product["P-PAY"],
+                    "ci_id": ci["payments"],
+                }
+            )
+        await s.execute(insert(InstallBaseItem), rows)
+        parent = await s.scalar(select(InstallBaseItem.id).where(InstallBaseItem.number == "SM-I-B"))
+        await s.execute(
+            insert(InstallBaseItem),
+            [
+                {
+                    "number": "SM-I-B-1",
+                    "account_id": accounts["B"],
+                    "product_id": product["P-PAY"],
+                    "parent_id": parent,
+                    "root_id": parent,
+                }
+            ],
+        )
+    return ServiceMap(ci=ci, accounts=accounts, contacts=contacts)

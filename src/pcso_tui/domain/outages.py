@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, cast, func, insert, literal, or_, select, union
+from sqlalchemy.orm import aliased
 
 from pcso_tui.domain.errors import IllegalTransition, InvalidInput, NotFound
 from pcso_tui.domain.events import Transaction
@@ -159,8 +160,12 @@ async def _queue_outage_notices(
         "created_at",
         "version",
     ]
-    result = await tx.session.execute(insert(Notice).from_select(columns, source))
-    return result.rowcount or 0
+    await tx.session.execute(insert(Notice).from_select(columns, source))
+    # (rowcount is not reliable for INSERT … WITH … on SQLite: count what was queued.)
+    queued = select(func.count()).where(
+        Notice.outage_id == outage_id, Notice.idempotency_key.startswith(key_prefix + ":")
+    )
+    return await tx.session.scalar(queued) or 0
 
 
 async def create_outage(
@@ -376,7 +381,8 @@ def _affecting_account(account_id: int) -> Any:
         .join(InstallBaseItem, InstallBaseItem.root_id == root.c.id)
         .where(InstallBaseItem.account_id == account_id, root.c.ci_id.is_not(None))
     )
-    upstream = union(own_items, service_items, root_items).cte("account_ci", recursive=True)
+    seeds = union(own_items, service_items, root_items).subquery("account_item_ci")
+    upstream = select(seeds.c.ci_id).cte("account_ci", recursive=True)
     upstream = upstream.union(select(CIDependency.depends_on_id).join(upstream, CIDependency.ci_id == upstream.c.ci_id))
     products = select(InstallBaseItem.product_id).where(InstallBaseItem.account_id == account_id)
     own_cases = union(
@@ -421,6 +427,7 @@ async def status_page_data(domain: Domain) -> StatusPageData:
     since = now - timedelta(days=settings.status_page_past_days)
     async with domain.reading() as session:
         major = func.coalesce(Case.parent_id, Case.id)
+        major_case = aliased(Case)
         rows = (
             await session.execute(
                 select(
@@ -435,11 +442,12 @@ async def status_page_data(domain: Domain) -> StatusPageData:
                     ConfigurationItem.name.label("ci_name"),
                     ConfigurationItem.kind.label("ci_kind"),
                     major.label("major_id"),
-                    func.coalesce(Outage.incident_id, Case.incident_id).label("incident_id"),
+                    func.coalesce(Outage.incident_id, Case.incident_id, major_case.incident_id).label("incident_id"),
                 )
                 .outerjoin(Product, Product.id == Outage.product_id)
                 .outerjoin(ConfigurationItem, ConfigurationItem.id == Outage.ci_id)
                 .outerjoin(Case, Case.id == Outage.case_id)
+                .outerjoin(major_case, major_case.id == Case.parent_id)
                 .where(or_(Outage.ends_at.is_(None), Outage.ends_at >= since))
                 .order_by(Outage.begins_at.desc(), Outage.id.desc())
             )
@@ -450,12 +458,23 @@ async def status_page_data(domain: Domain) -> StatusPageData:
         articles: dict[int, list[StatusArticle]] = {}
         etas: dict[int, datetime | None] = {}
         if majors:
-            latest = (
-                select(func.max(Statement.id)).where(Statement.case_id.in_(majors)).group_by(Statement.case_id)
-            ).scalar_subquery()
-            for case_id, body, at in await session.execute(
-                select(Statement.case_id, Statement.body, Statement.created_at).where(Statement.id.in_(latest))
-            ):
+            ranked = (
+                select(
+                    Statement.case_id,
+                    Statement.body,
+                    Statement.created_at,
+                    func.row_number()
+                    .over(
+                        partition_by=Statement.case_id,
+                        order_by=(Statement.created_at.desc(), Statement.id.desc()),
+                    )
+                    .label("rank"),
+                )
+                .where(Statement.case_id.in_(majors))
+                .subquery()
+            )
+            latest = select(ranked.c.case_id, ranked.c.body, ranked.c.created_at).where(ranked.c.rank == 1)
+            for case_id, body, at in await session.execute(latest):
                 statements[case_id] = (body, at)
             for case_id, number, title, body in await session.execute(
                 select(CaseArticle.case_id, Article.number, Article.title, Article.body)
