@@ -587,3 +587,35 @@ async def test_notice_queries_filter_page_and_scope_customers(domain: Domain, ac
         await list_notices(domain, agent, state="lost")
     with pytest.raises(NotFound, match="no case CS0009999"):
         await notice_counts(domain, agent, 9999)
+
+
+async def test_planned_maintenance_notice_by_email(
+    domain: Domain, smtp: SmtpServer, clock: FrozenClock, actors: dict[Role, Actor]
+) -> None:
+    from pcso_tui.domain.outages import create_outage
+    from tests.domain.notice_world import make_service_map
+
+    configure(domain, smtp)
+    await make_service_map(domain)
+    outage = await create_outage(
+        domain,
+        actors[Role.MANAGER],
+        type="planned",
+        title="Payments database upgrade",
+        details="Payments will be read-only for up to 30 minutes.",
+        begins_at=clock.now + timedelta(days=1),
+        ends_at=clock.now + timedelta(days=1, hours=1),
+        ci_name="payments",
+    )
+    report = await deliver(domain)
+    # A is told; E opted out (skipped); D is internal and was never queued.
+    assert (report.sent, report.skipped) == (1, 1)
+    (got,) = smtp.received
+    assert got.rcpt_tos == ["a@map.example"]
+    assert got.message["Subject"] == f"[{outage.number}] Planned maintenance: Payments database upgrade"
+    text = got.text
+    assert "planned maintenance on payments" in text
+    assert "From: 2026-11-24 09:00 UTC" in text and "Until: 2026-11-24 10:00 UTC" in text
+    assert "read-only for up to 30 minutes" in text
+    (event,) = await events_of_kind(domain, "notices.delivered")
+    assert (event.subject_type, event.subject_id, event.payload["sent"]) == ("outage", outage.id, 1)
