@@ -24,6 +24,7 @@ from pcso_tui.domain.delivery import (
     DeliveryWorker,
     RenderSource,
     backoff_delay,
+    compose,
     list_notices,
     notice_counts,
     render,
@@ -191,7 +192,9 @@ def test_rendering_is_a_pure_function_of_its_source() -> None:
     )
     first, second = render(source), render(replace(source))
     assert canonical_json(first) == canonical_json(second)
+    assert canonical_json(compose(first)) == canonical_json(compose(json.loads(canonical_json(second))))
     assert first["subject"] == "[CS0000002] Update: Card payments failing"
+    assert STATEMENT in compose(first)["text"] and "Åsa Öberg" in compose(first)["html"]
     assert first["data"]["statement"]["body"] == STATEMENT
     assert first["data"]["articles"] == [{"number": "KB1", "title": WORKAROUND_TITLE, "body": WORKAROUND_BODY}]
 

@@ -31,6 +31,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
@@ -141,8 +142,27 @@ def _iso(at: datetime | None) -> str | None:
     return at.astimezone(UTC).isoformat() if at else None
 
 
+@lru_cache(maxsize=1024)
+def _clean(text: str) -> str:
+    """Untrusted multi-line text (statements, articles) with control characters made visible."""
+    return printable(text.strip(), multiline=True)
+
+
+@lru_cache(maxsize=1024)
+def _block(heading: str | None, paragraph: str) -> tuple[str, str]:
+    """One block of a message as (plain text, HTML). Statements and articles repeat across a
+    fan-out, so their blocks are built once per batch, not once per contact."""
+    parts = [f"<h2>{html.escape(heading)}</h2>"] if heading else []
+    for para in paragraph.split("\n\n"):
+        parts.append("<p>" + "<br>\n".join(html.escape(line) for line in para.split("\n")) + "</p>")
+    text = f"{heading}\n{'-' * min(len(heading), 72)}\n{paragraph}" if heading else paragraph
+    return text, "\n".join(parts)
+
+
 def render(source: RenderSource) -> dict[str, Any]:
-    """The message for one notice: subject, plain text, HTML, SMS text and structured data.
+    """The message for one notice, in the compact form frozen on the notice: subject, the
+    blocks of the body, footer, SMS text and structured data. ``compose`` turns it into the
+    plain text, HTML and webhook data a channel gets.
 
     A pure function of ``source``: the same source renders to the same bytes, always.
     """
@@ -166,7 +186,7 @@ def render(source: RenderSource) -> dict[str, Any]:
             when += f"\nUntil: {_when(outage['ends_at'])}"
         blocks.append((None, f"{intro}\n\n{title}\n{when}"))
         if outage["details"]:
-            blocks.append((None, printable(outage["details"], multiline=True)))
+            blocks.append((None, _clean(outage["details"])))
     else:
         intro = {
             "major_case_opened": f"We are aware of a problem affecting services you use: {title}. "
@@ -178,34 +198,17 @@ def render(source: RenderSource) -> dict[str, Any]:
         }.get(s.kind, title)
         blocks.append((None, intro))
         if s.statement:
-            blocks.append(("Statement", printable(s.statement.strip(), multiline=True)))
+            blocks.append(("Statement", _clean(s.statement)))
         if s.eta and s.kind not in ("resolved", "closed"):
             blocks.append((None, f"Expected resolution: {_when(s.eta)}"))
         if s.kind in ("resolved", "closed") and s.resolution_notes:
-            blocks.append(("Resolution", printable(s.resolution_notes.strip(), multiline=True)))
+            blocks.append(("Resolution", _clean(s.resolution_notes)))
     for number, article_title, body in s.articles:
-        blocks.append((f"Workaround {number}: {one_line(article_title, 200)}", printable(body.strip(), multiline=True)))
+        blocks.append((f"Workaround {number}: {one_line(article_title, 200)}", _clean(body)))
     footer = f"You receive this as a contact for {one_line(s.account_name, 100)} ({one_line(s.account_number, 40)})."
     if s.case_number:
         footer += f" Your case: {s.case_number}."
 
-    text_parts: list[str] = []
-    html_parts: list[str] = []
-    for heading, paragraph in blocks:
-        if heading:
-            text_parts.append(f"{heading}\n{'-' * min(len(heading), 72)}\n{paragraph}")
-            html_parts.append(f"<h2>{html.escape(heading)}</h2>")
-        else:
-            text_parts.append(paragraph)
-        for para in paragraph.split("\n\n"):
-            html_parts.append("<p>" + "<br>\n".join(html.escape(line) for line in para.split("\n")) + "</p>")
-    text = "\n\n".join(text_parts) + "\n\n-- \n" + footer + "\n"
-    body_html = (
-        '<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8">'
-        f"<title>{html.escape(subject)}</title></head>\n<body>\n"
-        + "\n".join(html_parts)
-        + f"\n<hr>\n<p><small>{html.escape(footer)}</small></p>\n</body>\n</html>\n"
-    )
     lead = s.statement or (outage["details"] if outage else "") or ""
     sms = one_line(f"{subject}. {lead}".strip(), 480) if lead else subject
 
@@ -213,8 +216,6 @@ def render(source: RenderSource) -> dict[str, Any]:
         "id": s.key,
         "kind": s.kind,
         "created_at": _iso(s.created_at),
-        "subject": subject,
-        "text": text,
         "contact": {"name": s.contact_name},
         "account": {"number": s.account_number, "name": s.account_name},
         "case": (
@@ -232,7 +233,23 @@ def render(source: RenderSource) -> dict[str, Any]:
         "articles": [{"number": n, "title": t, "body": b} for n, t, b in s.articles],
         "outage": ({k: (_iso(v) if isinstance(v, datetime) else v) for k, v in outage.items()} if outage else None),
     }
-    return {"subject": subject, "text": text, "html": body_html, "sms": sms, "data": data}
+    return {"subject": subject, "blocks": blocks, "footer": footer, "sms": sms, "data": data}
+
+
+def compose(rendered: dict[str, Any]) -> dict[str, Any]:
+    """The full message from its frozen compact form: subject, text, HTML, SMS and data (the
+    webhook body, which carries the subject and text too). Pure: same input, same bytes."""
+    subject, footer = rendered["subject"], rendered["footer"]
+    built = [_block(heading, paragraph) for heading, paragraph in rendered["blocks"]]
+    text = "\n\n".join(part for part, _ in built) + "\n\n-- \n" + footer + "\n"
+    body_html = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8">'
+        f"<title>{html.escape(subject)}</title></head>\n<body>\n"
+        + "\n".join(part for _, part in built)
+        + f"\n<hr>\n<p><small>{html.escape(footer)}</small></p>\n</body>\n</html>\n"
+    )
+    data = dict(rendered["data"], subject=subject, text=text)
+    return {"subject": subject, "text": text, "html": body_html, "sms": rendered["sms"], "data": data}
 
 
 # --- the worker ----------------------------------------------------------------------------
@@ -432,7 +449,8 @@ async def _render_sources(tx: Transaction, notices: Sequence[_Claimed]) -> dict[
     return sources
 
 
-def _message(n: _Claimed, rendered: dict[str, Any]) -> OutboundMessage:
+def _message(n: _Claimed, frozen: dict[str, Any]) -> OutboundMessage:
+    rendered = compose(frozen)
     return OutboundMessage(
         notice_id=n.id,
         idempotency_key=n.key,
@@ -517,11 +535,13 @@ class DeliveryWorker:
                 else:
                     to_send.append(n)
             fresh = [n for n in to_send if n.rendered is None]
+            rendered: dict[int, dict[str, Any]] = {}
             if fresh:
                 sources = await _render_sources(tx, fresh)
                 frozen = []
                 for n in fresh:
-                    n.rendered = canonical_json(render(sources[n.id])).decode("utf-8")
+                    rendered[n.id] = render(sources[n.id])
+                    n.rendered = canonical_json(rendered[n.id]).decode("utf-8")
                     frozen.append({"b_id": n.id, "b_rendered": n.rendered})
                 await tx.session.execute(
                     update(_NOTICE)
@@ -534,7 +554,7 @@ class DeliveryWorker:
         messages: dict[str, list[OutboundMessage]] = defaultdict(list)
         for n in to_send:
             assert n.rendered is not None
-            messages[n.channel].append(_message(n, json.loads(n.rendered)))
+            messages[n.channel].append(_message(n, rendered.get(n.id) or json.loads(n.rendered)))
         results = await asyncio.gather(*(self._send(name, batch) for name, batch in messages.items()))
         for batch_outcomes in results:
             for outcome in batch_outcomes:
