@@ -244,7 +244,11 @@ class Received:
 class SmtpServer:
     """aiosmtpd on 127.0.0.1 in the test's own loop; it can be stopped mid-conversation."""
 
-    def __init__(self, *, stop_after: int | None = None, reply: str = "250 OK") -> None:
+    def __init__(
+        self, *, stop_after: int | None = None, reply: str = "250 OK", login: tuple[str, str] | None = None
+    ) -> None:
+        self.login = login
+        self.logins: list[str] = []
         self.received: list[Received] = []
         self.stop_after = stop_after
         self.reply = reply
@@ -263,8 +267,20 @@ class SmtpServer:
             asyncio.get_running_loop().call_soon(self._abort)
         return "250 OK"
 
+    def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+        from aiosmtpd.smtp import AuthResult
+
+        user, password = data.login.decode(), data.password.decode()
+        ok = (user, password) == self.login
+        if ok:
+            self.logins.append(user)
+        return AuthResult(success=ok, handled=False)
+
     def _factory(self) -> SMTPServerProtocol:
-        protocol = SMTPServerProtocol(self, hostname="localhost", ident="test-smtp")
+        extra: dict[str, Any] = {}
+        if self.login is not None:
+            extra = {"authenticator": self._authenticate, "auth_required": True, "auth_require_tls": False}
+        protocol = SMTPServerProtocol(self, hostname="localhost", ident="test-smtp", **extra)
         self._protocols.append(protocol)
         return protocol
 

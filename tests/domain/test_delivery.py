@@ -622,3 +622,41 @@ async def test_planned_maintenance_notice_by_email(
     assert "read-only for up to 30 minutes" in text
     (event,) = await events_of_kind(domain, "notices.delivered")
     assert (event.subject_type, event.subject_id, event.payload["sent"]) == ("outage", outage.id, 1)
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # loopback only
+async def test_smtp_login_from_config(domain: Domain) -> None:
+    server = await SmtpServer(login=("pcso", "hunter2")).start()
+    try:
+        email = EmailSettings(
+            host="127.0.0.1", port=server.port, security="none", username="pcso", password="wrong", helo_name="w"
+        )
+        configure(domain, server, email=email, backoff_max=1.0)
+        await make_world(domain, 2)
+        report = await deliver(domain)
+        assert report.retrying == 2 and server.received == []
+        assert all(n.last_error.startswith("SMTP login refused: 535") for n in await notices(domain))
+
+        configure(domain, server, email=replace(email, password="hunter2"))
+        domain.clock.advance(seconds=1)  # type: ignore[attr-defined]
+        assert (await deliver(domain)).sent == 2
+        assert server.logins and set(server.logins) == {"pcso"}
+    finally:
+        await server.stop()
+
+
+async def test_an_address_that_could_inject_headers_is_refused(domain: Domain, smtp: SmtpServer) -> None:
+    configure(domain, smtp)
+    world = await make_world(domain, 2)
+    async with domain.transaction(WORKER) as tx:
+        await tx.session.execute(
+            update(Contact)
+            .where(Contact.id == world.contact_ids[0])
+            .values(email="victim@x.example\r\nBcc: everyone@x.example")
+        )
+    report = await deliver(domain)
+    assert (report.sent, report.dead) == (1, 1)
+    assert [r.rcpt_tos for r in smtp.received] == [[world.emails[1]]]
+    assert b"Bcc" not in smtp.received[0].data
+    dead = next(n for n in await notices(domain) if n.state == "dead")
+    assert dead.last_error.startswith("invalid email address")
