@@ -316,9 +316,9 @@ def test_a_reader_never_sees_half_a_page(tmp_path: Path) -> None:
 
 
 def test_which_events_regenerate_the_page() -> None:
-    for kind in ("statement.posted", "case.statement_posted", "outage.created", "outage.ended", "case.resolved"):
+    for kind in ("statement.posted", "case.statement_posted", "outage.created", "case.resolved", "incident.eta_set"):
         assert affects_status_page(kind), kind
-    for kind in ("alert.received", "notices.delivered", "user.added", "case.proposed"):
+    for kind in ("alert.received", "notices.delivered", "user.added", "case.proposed", "ci.metadata_changed"):
         assert not affects_status_page(kind), kind
 
 

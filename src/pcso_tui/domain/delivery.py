@@ -27,6 +27,7 @@ import html
 import json
 import logging
 import random
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -736,13 +737,17 @@ class DeliveryWorker:
         return total
 
 
+_STATUS_WORDS = frozenset({"statement", "resolved", "closed", "reopened", "eta", "article", "outage", "outages"})
+
+
 def affects_status_page(kind: str) -> bool:
     """Events after which the status page is regenerated: statements, outages, articles,
-    ETAs and resolutions (``statement.posted``, ``outage.created``, ``case.resolved`` …)."""
+    ETAs and resolutions (``statement.posted``, ``outage.created``, ``case.resolved``,
+    ``incident.eta_set`` …)."""
     head, _, tail = kind.partition(".")
     if head in ("statement", "outage", "outages", "article"):
         return True
-    return any(word in tail for word in ("statement", "resolv", "closed", "reopen", "eta", "article", "outage"))
+    return not _STATUS_WORDS.isdisjoint(re.split(r"[._-]", tail))
 
 
 # --- commands and queries -------------------------------------------------------------------
