@@ -114,3 +114,10 @@ def test_worker_once_and_the_notice_commands(pcso, sqlite_url: str, tmp_path: Pa
     sent = pcso("notices", "retry", "1")
     assert sent.exit_code == 5 and "only dead or skipped notices can be retried" in sent.output
     assert pcso("notices", "retry", "--dead").output.strip() == "re-queued 0 dead notices"
+
+
+def test_a_bad_email_setting_is_named(pcso) -> None:
+    pcso.config.write_text('[delivery.email]\nsecurity = "ssl"\n', encoding="utf-8")  # type: ignore[attr-defined]
+    result = pcso("worker", "--once")
+    assert result.exit_code == 6
+    assert "[delivery.email] security = 'ssl': must be one of starttls, tls, none" in result.output

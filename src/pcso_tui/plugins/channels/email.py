@@ -26,6 +26,7 @@ from functools import lru_cache
 from typing import Any
 
 from pcso_tui.domain.channels import DeliveryOutcome, OutboundMessage, key_digest, message_id
+from pcso_tui.domain.errors import InvalidInput
 from pcso_tui.domain.settings import EmailSettings
 from pcso_tui.domain.text import one_line
 
@@ -109,7 +110,8 @@ class EmailChannel:
 
     def __init__(self, settings: EmailSettings, *, concurrency: int = 4) -> None:
         if settings.security not in SECURITY_MODES:
-            raise ValueError(f"[delivery.email] security must be one of {', '.join(SECURITY_MODES)}")
+            modes = ", ".join(SECURITY_MODES)
+            raise InvalidInput(f"[delivery.email] security = {settings.security!r}: must be one of {modes}")
         self.settings = settings
         self.concurrency = max(1, concurrency)
         self._idle: list[Any] = []
