@@ -660,3 +660,28 @@ async def test_an_address_that_could_inject_headers_is_refused(domain: Domain, s
     assert b"Bcc" not in smtp.received[0].data
     dead = next(n for n in await notices(domain) if n.state == "dead")
     assert dead.last_error.startswith("invalid email address")
+
+
+async def test_the_running_worker_survives_a_failed_round(domain: Domain, smtp: SmtpServer) -> None:
+    configure(domain, smtp, poll_interval=0.05)
+    await make_world(domain, 2)
+    stop = asyncio.Event()
+    async with DeliveryWorker(domain) as worker:
+        real = worker.run_once
+        failures = []
+
+        async def flaky() -> DeliveryReport:
+            if not failures:
+                failures.append(1)
+                raise ConnectionError("database went away")
+            return await real()
+
+        worker.run_once = flaky  # type: ignore[method-assign]
+        running = asyncio.create_task(worker.run(stop))
+        for _ in range(100):
+            if len(smtp.received) == 2:
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(running, timeout=10)
+    assert failures == [1] and len(smtp.received) == 2

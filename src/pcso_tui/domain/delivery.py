@@ -713,7 +713,10 @@ class DeliveryWorker:
         try:
             while not stop.is_set():
                 self._wake.clear()
-                total += await self.drain(stop)
+                try:
+                    total += await self.drain(stop)
+                except Exception:  # the database went away or stayed busy: keep going
+                    log.exception("delivery round failed; trying again in %.1f s", self.settings.poll_interval)
                 due = self._next_status_change is not None and self.domain.clock() >= self._next_status_change
                 if (self._status_dirty or due) and not stop.is_set():
                     try:
