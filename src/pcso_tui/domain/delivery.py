@@ -370,12 +370,12 @@ async def _render_sources(tx: Transaction, notices: Sequence[_Claimed]) -> dict[
     }
 
     statement_ids = {n.statement_id for n in notices if n.statement_id is not None}
-    statements = {
-        row.id: row
-        for row in await session.execute(
+    statements: dict[int, Any] = {}
+    if statement_ids:
+        found = await session.execute(
             select(Statement.id, Statement.body, Statement.created_at).where(Statement.id.in_(statement_ids))
         )
-    }
+        statements = {row.id: row for row in found}
     majors = set(major_of.values())
     articles: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
     if majors:
@@ -387,10 +387,10 @@ async def _render_sources(tx: Transaction, notices: Sequence[_Claimed]) -> dict[
         ):
             articles[row.case_id].append((row.number, row.title, row.body))
     incident_ids = {row.incident_id for row in cases.values() if row.incident_id is not None}
-    etas = {
-        row.id: row.eta
-        for row in await session.execute(select(Incident.id, Incident.eta).where(Incident.id.in_(incident_ids)))
-    }
+    etas: dict[int, datetime | None] = {}
+    if incident_ids:
+        found = await session.execute(select(Incident.id, Incident.eta).where(Incident.id.in_(incident_ids)))
+        etas = {incident_id: eta for incident_id, eta in found}
     outage_ids = {n.outage_id for n in notices if n.outage_id is not None}
     outages: dict[int, dict[str, Any]] = {}
     if outage_ids:
