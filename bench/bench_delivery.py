@@ -175,6 +175,7 @@ async def main() -> None:
     parser.add_argument("--notices", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--text-only", action="store_true", help="No HTML alternative ([delivery.email] html = false).")
     args = parser.parse_args()
     n = args.notices
 
@@ -191,7 +192,12 @@ async def main() -> None:
         )
         assert server.stdout is not None and server.stdout.readline().strip() == "ready"
         email = EmailSettings(
-            host="127.0.0.1", port=port, security="none", from_address="status@bench.example", helo_name="bench"
+            host="127.0.0.1",
+            port=port,
+            security="none",
+            from_address="status@bench.example",
+            helo_name="bench",
+            html=not args.text_only,
         )
         settings = DeliverySettings(batch_size=args.batch, concurrency=args.concurrency, email=email)
         try:
@@ -214,7 +220,8 @@ async def main() -> None:
         raw_seconds = min(raw_read(path) for _ in range(3))
 
     rate = n / smtp_seconds
-    print(f"notices                      {n:>10,}  (batch {args.batch}, {args.concurrency} SMTP connections)")
+    body = "text only" if args.text_only else "text + HTML"
+    print(f"notices                      {n:>10,}  (batch {args.batch}, {args.concurrency} SMTP connections, {body})")
     print(f"worker → SMTP on loopback    {smtp_seconds:>10.2f} s   {rate:>8,.0f} messages/s  (target ≥ 1,000/s)")
     print(f"worker, no SMTP (null)       {null_seconds:>10.2f} s   {n / null_seconds:>8,.0f} notices/s")
     print(f"CPU per message: worker {worker_cpu / n * 1000:.2f} ms, SMTP server {server_cpu / n * 1000:.2f} ms")
