@@ -685,3 +685,30 @@ async def test_the_running_worker_survives_a_failed_round(domain: Domain, smtp: 
         stop.set()
         await asyncio.wait_for(running, timeout=10)
     assert failures == [1] and len(smtp.received) == 2
+
+
+async def test_two_workers_never_claim_the_same_notice(domain: Domain) -> None:
+    class Recorder:
+        name = "email"
+
+        def __init__(self) -> None:
+            self.ids: list[int] = []
+
+        async def open(self) -> None: ...
+
+        async def close(self) -> None: ...
+
+        async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[DeliveryOutcome]:
+            await asyncio.sleep(0.02)  # keep the batch in flight while the other worker claims
+            self.ids.extend(m.notice_id for m in messages)
+            return [DeliveryOutcome.sent(m) for m in messages]
+
+    configure(domain, batch_size=5)
+    world = await make_world(domain, 40)
+    first, second = Recorder(), Recorder()
+    async with DeliveryWorker(domain, channels=[first]) as a, DeliveryWorker(domain, channels=[second]) as b:
+        await asyncio.gather(a.drain(), b.drain())
+    assert first.ids and second.ids
+    assert set(first.ids).isdisjoint(second.ids)
+    assert sorted(first.ids + second.ids) == world.notice_ids
+    assert {(n.state, n.attempts) for n in await notices(domain)} == {("sent", 1)}
