@@ -560,7 +560,16 @@ class DeliveryWorker:
         for batch_outcomes in results:
             for outcome in batch_outcomes:
                 outcomes[outcome.notice_id] = outcome
-        return await self._record(claimed, outcomes)
+        report = await self._record(claimed, outcomes)
+        log.info(
+            "batch of %d: sent %d, retrying %d, dead %d, skipped %d",
+            report.claimed,
+            report.sent,
+            report.retrying,
+            report.dead,
+            report.skipped,
+        )
+        return report
 
     async def _send(self, name: str, batch: list[OutboundMessage]) -> list[DeliveryOutcome]:
         channel = self.channels.get(name)
