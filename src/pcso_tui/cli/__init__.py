@@ -59,5 +59,10 @@ def _register() -> None:
         for command in commands:
             main.add_command(command)
 
+    from pcso_tui.cli import delivery, outages
+
+    for command in (*delivery.commands, *outages.commands):
+        main.add_command(command)
+
 
 _register()

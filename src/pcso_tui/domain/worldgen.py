@@ -98,7 +98,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "notice": (
         "id", "idempotency_key", "kind", "contact_id", "account_id", "case_id", "statement_id", "channel", "state",
-        "attempts", "next_attempt_at", "last_error", "created_at", "sent_at", "version",
+        "attempts", "next_attempt_at", "last_error", "created_at", "sent_at", "version", "outage_id", "rendered",
     ),
     "event": ("at", "actor_id", "actor_name", "impersonator", "kind", "subject_type", "subject_id", "payload"),
 }  # fmt: skip
@@ -834,6 +834,8 @@ class WorldGenerator:
                 at,
                 sent_at,
                 1,
+                None,
+                None,
             ),
         )
         when = last_try
