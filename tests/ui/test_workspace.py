@@ -250,3 +250,39 @@ async def test_hostile_names_and_payloads_are_shown_literally(world_url, make_ap
         assert "\x1b" not in text
         assert "[bold]Mal[/ \\x1b[2J" in text  # the display name, in the header and the intro
         assert "CS0000007 [bold]boom[/ \\x1b[2J" in text  # the payload, in the ticker
+
+
+async def test_a_broken_config_file_is_named_on_the_first_screen(world_url, make_app, tmp_path: Path) -> None:
+    config = tmp_path / "broken.toml"
+    config.write_text("[workflow]\naccount_treshold = 3\n")
+    app = make_app(world_url, "operator")
+    app.cli_context.config_option = config
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.failure is not None, what="the config error")
+        assert isinstance(app.screen, ConnectingScreen)
+        assert "unknown key 'account_treshold'" in app.screen.status
+        assert app.domain is None  # the database was never opened
+        await pilot.press("q")
+    assert app.return_code == 6
+
+
+async def test_the_palette_offers_what_fits_here_and_what_the_screen_adds(world_url, make_app) -> None:
+    from pcso_tui.widgets.palette import PaletteCommand, WorkspaceCommands
+
+    app = make_app(world_url, "agent")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until_ready(pilot)
+        acknowledged: list[bool] = []
+        app.screen.palette_commands = lambda: [  # type: ignore[method-assign]
+            PaletteCommand("Case: take [bold]next[/]", "Take the next case", lambda: acknowledged.append(True))
+        ]
+        provider = WorkspaceCommands(app.screen)
+        offered = [hit.text async for hit in provider.discover()]
+        assert "Open: Dashboard" in offered and "Open: Operator" not in offered  # not an agent's mode
+        assert "Theme: pcso-light" in offered and "Theme: pcso-dark" not in offered  # the current one
+        assert {"Help: keys", "Quit", "Case: take [bold]next[/]"} <= set(offered)
+        hits = [hit async for hit in provider.search("take next")]
+        assert [hit.text for hit in hits] == ["Case: take [bold]next[/]"]
+        assert "[bold]" in hits[0].prompt.plain  # the name is text, not markup
+        hits[0].command()
+        assert acknowledged == [True]
