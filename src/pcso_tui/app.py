@@ -165,7 +165,13 @@ class PcsoApp(App[int]):
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
         Binding("f1", "help", "Help", show=False, id="app.help_f1"),
         *(
-            Binding(mode.key, f"switch_to('{mode.name}')", mode.title, id=f"app.mode.{mode.name}")
+            Binding(
+                mode.key,
+                f"switch_to('{mode.name}')",
+                mode.name.capitalize(),
+                tooltip=mode.summary,
+                id=f"app.mode.{mode.name}",
+            )
             for mode in workspace_modes.MODES.values()
         ),
         Binding("q", "quit", "Quit", id="app.quit"),

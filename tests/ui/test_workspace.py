@@ -89,7 +89,7 @@ async def test_help_lists_every_key_of_the_screen_and_app(world_url, make_app) -
         assert {"Help", "Quit", "Dashboard", "Command palette"} <= described
         assert ("? / F1", "Help", "Everywhere") in listed
         # Modes this user may not open are not offered.
-        assert "Agent" not in described and "Major cases" not in described
+        assert "Agent" not in described and "Manager" not in described
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is mode_screen, what="help to close")
 
