@@ -58,6 +58,22 @@ async def test_cursor_stays_on_its_row_when_rows_above_go() -> None:
         assert table.row_keys() == [2, 3, 4, 5, 6, 7, 8, 9]
 
 
+async def test_the_view_stays_on_the_same_rows_when_rows_above_go() -> None:
+    app = TableApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(SafeTable)
+        table.upsert_rows(rows(60))
+        await pilot.pause()
+        table.move_cursor(row=40)
+        await pilot.pause()
+        top_before = table.row_keys()[int(table.scroll_y)]
+        assert top_before > 10
+        table.remove_rows(range(10))
+        await pilot.pause()
+        assert table.cursor_key == 40
+        assert table.row_keys()[int(table.scroll_y)] == top_before
+
+
 async def test_a_table_is_never_cleared() -> None:
     app = TableApp()
     async with app.run_test():
