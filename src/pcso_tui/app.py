@@ -32,6 +32,11 @@ The live feed
     The header shows "● live" while polls succeed and "◌ stale" when they stop (the follower is
     restarted with back-off). Customers see only what is theirs: the portal filters.
 
+Domain calls
+    ``await app.domain_call(command(...))`` from any worker: the call runs as its own task, so
+    cancelling the worker never cuts a database round trip in half, and the App waits for
+    calls in flight before it closes the database.
+
 Signals
     SIGHUP (the terminal closed) and SIGTERM end the App cleanly: workers cancelled, the
     follower's connections and the database closed; the exit code is 128 + the signal.
@@ -48,12 +53,12 @@ import re
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 from functools import partial
 from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual.app import App
 from textual.binding import Binding
@@ -82,6 +87,7 @@ if TYPE_CHECKING:
     from pcso_tui.widgets.palette import PaletteCommand
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DEFAULT_THEME = "pcso-dark"
 # Themes shipped with pcso: listed first in the palette.
@@ -216,6 +222,7 @@ class PcsoApp(App[int]):
         self._themes_ready = False
         self._signals: list[int] = []
         self._hangup_task: asyncio.Task[None] | None = None
+        self._inflight: set[asyncio.Future[Any]] = set()
 
     # --- first frame ---------------------------------------------------------------------
 
@@ -247,12 +254,10 @@ class PcsoApp(App[int]):
             await asyncio.to_thread(_load_domain_stack)
             from pcso_tui.domain.users import current_user, is_demo
 
-            self.domain = domain = await self.cli_context.open_domain()
-            if self.clock is not None:
-                domain.clock = self.clock
-            actor = await self.cli_context.sign_in(domain)
-            demo = await is_demo(domain)
-            user = await current_user(domain, actor) if actor.user_id is not None else None
+            domain = await self.domain_call(self._open_domain())
+            actor = await self.domain_call(self.cli_context.sign_in(domain))
+            demo = await self.domain_call(is_demo(domain))
+            user = await self.domain_call(current_user(domain, actor)) if actor.user_id is not None else None
         except DomainError as exc:
             self._fail(exc)
             return
@@ -266,6 +271,26 @@ class PcsoApp(App[int]):
         await self._start_feed()
         await self.switch_mode(workspace_modes.home_mode(actor.role))
         self.refresh_bindings()
+
+    async def _open_domain(self) -> Domain:
+        domain = await self.cli_context.open_domain()
+        self.domain = domain  # set here, so that _release closes it even if the caller was cancelled
+        if self.clock is not None:
+            domain.clock = self.clock
+        return domain
+
+    async def domain_call(self, call: Awaitable[T]) -> T:
+        """Await a domain call that cancelling the caller never cuts in half.
+
+        Workers are cancelled when their screen goes or the App closes; cancelling an await
+        inside a database round trip leaves the connection half-closed (on SQLite its thread can
+        outlive the App). The call runs as a task of its own: the caller may be cancelled, the
+        call still finishes, and the App waits for it before it closes the database.
+        """
+        task = asyncio.ensure_future(call)
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+        return await asyncio.shield(task)
 
     def _fail(self, exc: DomainError) -> None:
         self.failure = exc
@@ -293,16 +318,17 @@ class PcsoApp(App[int]):
 
         class WatchedFollower(EventFollower):
             async def poll(self) -> list[EventView]:
-                events = await super().poll()
+                events = await app.domain_call(EventFollower.poll(self))
                 app._polled()
                 return events
 
         follower = WatchedFollower(self.domain.db, interval=self.feed_interval)
-        await follower.start()
+        await self.domain_call(follower.start())
         actor = self.session.actor
         if actor.can(Permission.VIEW_EVENTS) and follower.last_id:
             since = max(0, follower.last_id - RECENT_EVENTS)
-            self.recent_events.extend(await list_events(self.domain, actor, since_id=since, limit=RECENT_EVENTS))
+            recent = await self.domain_call(list_events(self.domain, actor, since_id=since, limit=RECENT_EVENTS))
+            self.recent_events.extend(recent)
         follower.subscribe(self._on_feed)
         self.follower = follower
         self._feed_worker = self.run_worker(
@@ -404,8 +430,8 @@ class PcsoApp(App[int]):
 
         name = workspace_modes.DEMO_PERSONAS[role]
         try:
-            actor = await sign_in(self.domain, self.cli_context.os_user(), as_name=name)
-            user = await current_user(self.domain, actor) if actor.user_id is not None else None
+            actor = await self.domain_call(sign_in(self.domain, self.cli_context.os_user(), as_name=name))
+            user = await self.domain_call(current_user(self.domain, actor)) if actor.user_id is not None else None
         except DomainError as exc:
             self.notify(f"cannot switch to {mode}: {one_line(exc.message)}", severity="error", markup=False)
             return
@@ -551,11 +577,15 @@ class PcsoApp(App[int]):
 
     async def _release(self) -> None:
         """Stop the workers and the feed, close the database (idempotent)."""
-        for worker in (self._feed_worker, self._connect_worker):
-            if worker is not None and not worker.is_finished:
+        workers = [w for w in self.workers if not w.is_finished]
+        for worker in workers:
+            if not worker.is_cancelled:  # a second cancel would interrupt the worker's own clean-up
                 worker.cancel()
-                with contextlib.suppress(Exception, asyncio.CancelledError):
-                    await worker.wait()
+        for worker in workers:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await worker.wait()
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=30)
         if self.follower is not None:
             follower, self.follower = self.follower, None
             await follower.close()

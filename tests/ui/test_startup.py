@@ -69,6 +69,37 @@ def test_the_database_stack_loads_only_after_the_first_frame(world_url: str, tmp
     assert out.stdout.strip() == ""
 
 
+def test_quitting_mid_query_leaves_nothing_to_block_exit(world_url: str, tmp_path: Path) -> None:
+    # Polling without pause, so that quitting often lands in the middle of a query. A query cut
+    # in half by cancellation leaves SQLAlchemy's close of that connection waiting for ever,
+    # and asyncio.run never returns (it waits for every cancelled task).
+    script = textwrap.dedent(
+        f"""
+        from pathlib import Path
+        from pcso_tui.app import PcsoApp
+        from pcso_tui.cli.common import CliContext
+
+        async def quit_when_live(pilot):
+            app = pilot.app
+            while not (app.session is not None and app.feed_state == "live"):
+                await pilot.pause(0.01)
+            await pilot.pause(0.05)
+            app.exit()
+
+        for _ in range(8):
+            app = PcsoApp(CliContext({world_url!r}, Path({str(tmp_path / "none.toml")!r}), None),
+                          state_file=Path({str(tmp_path / "ui.json")!r}), feed_interval=0)
+            app.run(headless=True, auto_pilot=quit_when_live)
+            assert app.domain is None and app.follower is None
+        print("exited")
+        """
+    )
+    env = dict(os.environ, PCSO_USER="operator")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "exited"
+
+
 def _spawn_in_terminal(args: list[str], env: dict[str, str], stdout_path: Path) -> tuple[subprocess.Popen[bytes], int]:
     """Run ``args`` with a pseudo-terminal (80×24) as its controlling terminal.
 
