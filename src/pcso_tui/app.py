@@ -96,6 +96,8 @@ RECENT_EVENTS = 200
 COALESCE_SECONDS = 0.15
 FEED_INTERVAL = 0.2
 STALE_AFTER = 3.0
+MIN_FEED_BACKOFF = 0.5
+MAX_FEED_BACKOFF = 10.0
 EXIT_ON_SIGNAL = {signal.SIGHUP: 128 + signal.SIGHUP, signal.SIGTERM: 128 + signal.SIGTERM}
 
 
@@ -216,6 +218,7 @@ class PcsoApp(App[int]):
         self._pending_events: list[EventView] = []
         self._flush_timer: Any = None
         self._last_poll = 0.0
+        self._feed_backoff = MIN_FEED_BACKOFF
         self._feed_worker: Worker[None] | None = None
         self._connect_worker: Worker[None] | None = None
         self._failure_code = 0
@@ -337,19 +340,19 @@ class PcsoApp(App[int]):
         self.set_interval(0.5, self._check_feed, name="feed staleness")
 
     async def _follow(self, follower: EventFollower) -> None:
-        backoff = 0.5
         while True:
             try:
                 await follower.run()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.warning("the event feed failed; retrying in %.1f s", backoff, exc_info=True)
+                log.warning("the event feed failed; retrying in %.1f s", self._feed_backoff, exc_info=True)
                 self.feed_state = "stale"
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                await asyncio.sleep(self._feed_backoff)
+                self._feed_backoff = min(self._feed_backoff * 2, MAX_FEED_BACKOFF)
 
     def _polled(self) -> None:
+        self._feed_backoff = MIN_FEED_BACKOFF
         self._last_poll = time.monotonic()
         if self.feed_state != "live":
             self.feed_state = "live"

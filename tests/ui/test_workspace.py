@@ -286,3 +286,26 @@ async def test_the_palette_offers_what_fits_here_and_what_the_screen_adds(world_
         assert "[bold]" in hits[0].prompt.plain  # the name is text, not markup
         hits[0].command()
         assert acknowledged == [True]
+
+
+async def test_the_header_says_stale_while_the_feed_fails_and_live_again_after(
+    world_url, make_app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pcso_tui.domain.feed import EventFollower
+
+    app = make_app(world_url, "operator")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until_ready(pilot)
+        healthy = EventFollower.poll
+
+        async def failing(self: EventFollower) -> list:
+            raise OSError("disk I/O error")
+
+        monkeypatch.setattr(EventFollower, "poll", failing)
+        await wait_for(pilot, lambda: app.feed_state == "stale", what="the feed to go stale")
+        await pilot.pause()
+        assert "◌ stale" in screen_text(app)
+        monkeypatch.setattr(EventFollower, "poll", healthy)
+        await wait_for(pilot, lambda: app.feed_state == "live", what="the feed to recover")
+        await write_event(world_url, "case.noted", title="after the outage")
+        await wait_for(pilot, lambda: "case.noted" in ticker_kinds(app), what="events to flow again")
