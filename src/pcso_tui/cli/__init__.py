@@ -40,9 +40,9 @@ def main(ctx: click.Context, db_option: str | None, config_option: Path | None, 
 
 def _register() -> None:
     # Each area keeps its subcommands in a module of its own.
-    from pcso_tui.cli import db, events, users
+    from pcso_tui.cli import db, events, impact, users
 
-    for module in (db, events, users):
+    for module in (db, events, impact, users):
         main.add_command(module.group)
 
 
