@@ -7,6 +7,7 @@ import itertools
 import json
 import random
 from collections import defaultdict, deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -300,10 +301,13 @@ def side(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
         monkeypatch.setattr(impact, "HEALTH_PER_CI", 10**9)
     else:
 
-        async def scan(_sql: object) -> bool:
+        def scan(_sql: object) -> Iterator[impact.Request]:
             return False
+            yield  # a generator of statements, like the one it stands in for
 
         monkeypatch.setattr(impact, "_probe_side", scan)
+        # Statement by statement through aiosqlite's public API, rather than all on its thread.
+        monkeypatch.setattr(impact, "ONE_ROUND_TRIP", False)
         monkeypatch.setattr(impact, "PAGE_FROM_AFFECTED", 0)
         monkeypatch.setattr(impact, "HEALTH_PER_CI", 0)
     return request.param
@@ -709,3 +713,17 @@ def test_cli_prints_totals_and_a_page_and_json(sqlite_url: str, monkeypatch: pyt
     assert result.exit_code == 2 and "--incident" in result.output
     result = runner.invoke(main, ["--db", sqlite_url, "impact", "--incident", "INCX"])
     assert result.exit_code == 2 and "not an incident number" in result.output
+
+
+async def test_sqlite_runs_the_steps_in_one_round_trip(
+    domain: Domain, actors: dict[Role, Actor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite every statement runs on aiosqlite's thread in one go (the leaf target needs it)."""
+    ci, _, _ = await small_world(domain, actors)
+
+    async def one_by_one(*_: object) -> None:
+        raise AssertionError("ran statement by statement")
+
+    if domain.db.is_sqlite:
+        monkeypatch.setattr(impact, "_steps_each", one_by_one)
+    assert (await impact_of(domain, actors[Role.OPERATOR], ci_ids=[ci])).item_count == 2

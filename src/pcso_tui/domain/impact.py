@@ -7,37 +7,43 @@ component hierarchy (``parent_id``), then to accounts, their contacts and charac
 How it is computed, and why (measured on the 1,000,000-item world of ``bench/bench_impact.py``)
 ------------------------------------------------------------------------------------------------
 
-A handful of set-based statements, all in SQL, over three temporary tables that live only in the
+A handful of set-based statements, all in SQL, over temporary tables that live only in the
 caller's transaction:
 
 1. ``impact_ci(ci_id, distance)``: a breadth-first walk, one ``INSERT … SELECT`` per level, so
    every CI gets its exact distance and a cycle in the map cannot loop.
 2. ``impact_closure(item_id, account_id)``: the items hit only through a parent (components
-   with no CI of their own, or on an unaffected CI). A recursive CTE, seeded either by probing
-   the items on the affected CIs for children (small outages) or by scanning the components
-   through the partial covering index ``ix_install_base_item_component`` (large ones: a
-   datacentre puts ~520,000 items on its CIs but the world has only 200,000 components, and
-   the scan costs a third of the probes). Two bounded counts pick the side.
-   The items on the affected CIs themselves are never copied: every later statement streams
-   them from the covering index ``ix_install_base_item_ci_account``.
-3. ``impact_account(account_id, items, tier_rank, number, external)``: one ``GROUP BY`` over
-   those items; totals, the page of accounts (``ORDER BY … LIMIT``), its characteristics and
-   its health are then small statements over a page of accounts.
+   with no CI of their own, or on an unaffected CI). Small outages probe the items on the
+   affected CIs for children; large ones scan the components once through the partial covering
+   index ``ix_install_base_item_component`` and walk each up to its first affected ancestor
+   (a datacentre puts ~520,000 items on its CIs, the world has 200,000 components: the scan
+   costs a third of the probes). Two bounded counts pick the side. The items on the affected
+   CIs themselves are never copied: later statements stream them from the covering index
+   ``ix_install_base_item_ci_account``.
+3. ``impact_account``: one ``GROUP BY`` over the affected items, with tier rank and number;
+   totals and the page (``ORDER BY … LIMIT``) read it. ``impact_page`` holds the page's items
+   (from whichever side is smaller) for their products, characteristics and health.
+4. Health walks up from the page's CIs: one statement per CI for a small page; for a large one
+   the upstream CIs are collected once and the worst severity is pushed down level by level.
 
-Only totals and one page of accounts ever come back to Python, so no result of 100,000 rows
-is processed on the event loop (PERFORMANCE.md measured a 140 ms freeze for that). On SQLite
-the statements go straight to the aiosqlite connection under the session, inside the session's
-transaction: SQLite runs them on aiosqlite's thread with the GIL released, and skipping
-SQLAlchemy's per-statement work (≈0.5 ms each here, against ≈0.1 ms for the thread round trip)
-is what keeps a leaf CI under 5 ms with a dozen statements. PostgreSQL gets the same SQL through
-the session.
+Only totals and one page of accounts come back, so no 100,000-row result is ever processed in
+Python (PERFORMANCE.md measured a 140 ms event-loop freeze for that). The statements are
+written once, as generators of statements (``Steps``); on SQLite the whole sequence runs as
+one job on aiosqlite's own thread, inside the session's transaction, so the event loop only
+waits on a future — SQLAlchemy's per-statement work on the loop (≈0.5 ms a statement here,
+against ≈0.1 ms for an aiosqlite round trip) would alone have spent the leaf's 5 ms on the
+twenty statements. (That uses aiosqlite's ``_execute``; if it ever goes away, the same steps
+run one statement at a time through its public API.) PostgreSQL runs the same SQL through the
+session, with JIT off: without statistics on the temporary tables it JIT-compiled tiny walks.
 
-An in-memory index of the service map and install base was measured and not taken: it must
-load ~1,000,000 rows at start (0.6–0.9 s), costs tens of MiB of the operator workspace's
-200 MiB, has to be reloaded whenever another process imports install base data, and a CLI
-call or a write transaction (``insert_case_impact``) could not use it anyway — while the SQL
-above already keeps the event loop free (worst stall printed by the bench) and stays within
-1.5× of raw ``sqlite3`` running the same work.
+The other road, an in-memory index of the service map and install base kept current by events,
+was weighed with PERFORMANCE.md's measurements: 3–30× faster for the walk itself, but 0.6–0.9 s
+to load and ~50 MiB of the operator workspace's 200 MiB budget, a reload whenever another
+process imports install base data, and neither a one-shot CLI call nor a write transaction
+(``insert_case_impact``) could use it — while the accounts' tiers, characteristics, contacts
+and health still come from SQL. The SQL road keeps the loop free and costs the workspace
+nothing resident between calls; ``bench/bench_impact.py`` prints the numbers (see
+``bench/README.md``).
 
 Semantics
 ---------
@@ -52,10 +58,11 @@ Semantics
 
 from __future__ import annotations
 
+import sqlite3
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import CTE, Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -73,6 +80,8 @@ from pcso_tui.domain.views import (
     ItemHealthView,
     incident_number,
 )
+
+T = TypeVar("T")
 
 # Business weight of an account, most important first; other tiers sort after these.
 TIER_ORDER = ("platinum", "gold", "silver", "bronze", "standard")
@@ -140,56 +149,98 @@ def affected_items(ci_ids: Sequence[int]) -> Select[tuple[int, int]]:
 # --- running the statements -------------------------------------------------------------------
 
 
+# The statements are written once, as generators that yield ("rows" | "run", sql, params) and
+# receive the rows or the row count; a driver runs them on a connection.
+Request = tuple[str, str, dict[str, Any]]
+Steps = Generator[Request, Any, T]
+
+
 class _Sql:
-    """Runs text SQL (``:name`` parameters) on the session's connection, in its transaction.
+    """Builds the statements for one dialect (text SQL with ``:name`` parameters)."""
 
-    On SQLite straight on the aiosqlite connection (see the module docstring for why); on other
-    databases through the session.
-    """
-
-    def __init__(self, session: AsyncSession, dialect: str, raw: Any) -> None:
-        self.session = session
+    def __init__(self, dialect: str) -> None:
         self.dialect = dialect
-        self._raw = raw
         # SQLite keeps the written join order with CROSS JOIN; PostgreSQL plans its own.
         self.join = "CROSS JOIN" if dialect == "sqlite" else "JOIN"
 
-    @classmethod
-    async def open(cls, session: AsyncSession, dialect: str) -> _Sql:
-        raw = None
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> Steps[list[tuple[Any, ...]]]:
+        return (yield ("rows", sql, params or {}))
+
+    def run(self, sql: str, params: dict[str, Any] | None = None) -> Steps[int]:
+        """A statement that returns no rows; the number of rows it changed."""
+        return (yield ("run", sql, params or {}))
+
+    def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Steps[Any]:
+        rows = yield from self.rows(sql, params)
+        return rows[0][0] if rows else None
+
+    def create_temp(self, name: str, columns: str) -> Steps[None]:
+        suffix = " ON COMMIT DROP" if self.dialect == "postgresql" else ""
+        yield from self.run(f"CREATE TEMPORARY TABLE {name} ({columns}){suffix}")
+
+
+# Run SQLite's steps all at once on aiosqlite's own thread (one round trip; the event loop only
+# waits). Off, each statement is its own round trip through aiosqlite's public API.
+ONE_ROUND_TRIP = True
+
+
+async def _run_steps(session: AsyncSession, dialect: str, steps: Steps[T]) -> T:
+    """Run the steps on the session's connection, inside its transaction."""
+    try:
         if dialect == "sqlite":
             connection = await session.connection()
             raw = (await connection.get_raw_connection()).driver_connection
-        elif dialect == "postgresql":
+            on_thread = getattr(raw, "_execute", None)
+            con = getattr(raw, "_connection", None)
+            if ONE_ROUND_TRIP and callable(on_thread) and isinstance(con, sqlite3.Connection):
+                return await on_thread(_steps_on_sqlite, con, steps)  # type: ignore[no-any-return]
+
+            async def on_aiosqlite(kind: str, sql: str, params: dict[str, Any]) -> Any:
+                if kind == "rows":
+                    return list(await raw.execute_fetchall(sql, params))
+                cursor = await raw.execute(sql, params)
+                try:
+                    return cursor.rowcount
+                finally:
+                    await cursor.close()
+
+            return await _steps_each(on_aiosqlite, steps)
+        if dialect == "postgresql":
             # The temporary tables have no statistics, so PostgreSQL guesses millions of rows and
             # JIT-compiles even a tiny walk (~0.8 s measured); impact's statements never gain from it.
             await session.execute(text("SET LOCAL jit = off"))
-        return cls(session, dialect, raw)
 
-    async def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        if self._raw is not None:
-            return list(await self._raw.execute_fetchall(sql, params or {}))
-        result = await self.session.execute(text(sql), params or {})
-        return [tuple(row) for row in result.all()]
+        async def on_session(kind: str, sql: str, params: dict[str, Any]) -> Any:
+            result = await session.execute(text(sql), params)
+            return [tuple(row) for row in result.all()] if kind == "rows" else result.rowcount  # type: ignore[attr-defined]
 
-    async def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
-        rows = await self.rows(sql, params)
-        return rows[0][0] if rows else None
+        return await _steps_each(on_session, steps)
+    finally:
+        steps.close()
 
-    async def run(self, sql: str, params: dict[str, Any] | None = None) -> int:
-        """Execute a statement that returns no rows; the number of rows it changed."""
-        if self._raw is not None:
-            cursor = await self._raw.execute(sql, params or {})
+
+def _steps_on_sqlite(con: sqlite3.Connection, steps: Steps[T]) -> T:
+    result: Any = None
+    try:
+        while True:
+            kind, sql, params = steps.send(result)
+            cursor = con.execute(sql, params)
             try:
-                return int(cursor.rowcount)
+                result = cursor.fetchall() if kind == "rows" else cursor.rowcount
             finally:
-                await cursor.close()
-        result = await self.session.execute(text(sql), params or {})
-        return int(result.rowcount)  # type: ignore[attr-defined]
+                cursor.close()
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
 
-    async def create_temp(self, name: str, columns: str) -> None:
-        suffix = " ON COMMIT DROP" if self.dialect == "postgresql" else ""
-        await self.run(f"CREATE TEMPORARY TABLE {name} ({columns}){suffix}")
+
+async def _steps_each(execute: Callable[[str, str, dict[str, Any]], Awaitable[Any]], steps: Steps[T]) -> T:
+    result: Any = None
+    try:
+        while True:
+            kind, sql, params = steps.send(result)
+            result = await execute(kind, sql, params)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
 
 
 def _placeholders(prefix: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
@@ -212,45 +263,45 @@ class _Walk:
         return sum(self.levels)
 
 
-async def _walk(sql: _Sql, seeds: Sequence[int]) -> _Walk:
+def _walk(sql: _Sql, seeds: Sequence[int]) -> Steps[_Walk]:
     """Fill ``impact_ci`` (the service-map walk) and ``impact_closure`` (items hit via a parent)."""
     j = sql.join
-    await sql.create_temp("impact_ci", "ci_id INTEGER PRIMARY KEY, distance INTEGER NOT NULL")
-    await sql.create_temp("impact_closure", "item_id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL")
+    yield from sql.create_temp("impact_ci", "ci_id INTEGER PRIMARY KEY, distance INTEGER NOT NULL")
+    yield from sql.create_temp("impact_closure", "item_id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL")
     found = 0
     for chunk in _chunks(seeds):
         marks, params = _placeholders("s", chunk)
-        found += await sql.run(
+        found += yield from sql.run(
             f"INSERT INTO impact_ci (ci_id, distance) SELECT id, 0 FROM ci WHERE id IN ({marks})", params
         )
     levels = [found]
     while levels[-1]:
         level = len(levels) - 1
-        levels.append(
-            await sql.run(
-                f"INSERT INTO impact_ci (ci_id, distance) "
-                f"SELECT DISTINCT d.ci_id, CAST(:next AS INTEGER) FROM impact_ci p {j} ci_dependency d "
-                "ON d.depends_on_id = p.ci_id "
-                "WHERE p.distance = :level AND NOT EXISTS (SELECT 1 FROM impact_ci x WHERE x.ci_id = d.ci_id)",
-                {"level": level, "next": level + 1},
-            )
+        added = yield from sql.run(
+            "INSERT INTO impact_ci (ci_id, distance) "
+            f"SELECT DISTINCT d.ci_id, CAST(:next AS INTEGER) FROM impact_ci p {j} ci_dependency d "
+            "ON d.depends_on_id = p.ci_id "
+            "WHERE p.distance = :level AND NOT EXISTS (SELECT 1 FROM impact_ci x WHERE x.ci_id = d.ci_id)",
+            {"level": level, "next": level + 1},
         )
+        levels.append(added)
     levels.pop()
     if levels:
-        await sql.run(_closure_sql(sql, probe=await _probe_side(sql)))
+        probe = yield from _probe_side(sql)
+        yield from sql.run(_closure_sql(sql, probe=probe))
     return _Walk(levels)
 
 
-async def _probe_side(sql: _Sql) -> bool:
+def _probe_side(sql: _Sql) -> Steps[bool]:
     """Whether to find components by probing the affected items (True) or scanning components."""
     j = sql.join
-    on_cis = await sql.scalar(
+    on_cis = yield from sql.scalar(
         f"SELECT count(*) FROM (SELECT 1 FROM impact_ci s {j} install_base_item i ON i.ci_id = s.ci_id LIMIT :cap) t",
         {"cap": COUNT_CAP},
     )
     if on_cis < PROBE_ALWAYS:
         return True
-    components = await sql.scalar(
+    components = yield from sql.scalar(
         "SELECT count(*) FROM (SELECT 1 FROM install_base_item WHERE parent_id IS NOT NULL LIMIT :cap) t",
         {"cap": COUNT_CAP},
     )
@@ -269,7 +320,8 @@ def _closure_sql(sql: _Sql, *, probe: bool) -> str:
             f"SELECT c.id, c.account_id, c.ci_id FROM impact_ci s {j} install_base_item p ON p.ci_id = s.ci_id "
             f"{j} install_base_item c ON c.parent_id = p.id "
             f"UNION SELECT c.id, c.account_id, c.ci_id FROM cl {j} install_base_item c ON c.parent_id = cl.item_id) "
-            f"SELECT cl.item_id, cl.account_id FROM cl WHERE cl.ci_id {not_affected.format('cl.ci_id')}"
+            f"SELECT cl.item_id, cl.account_id FROM cl WHERE cl.ci_id {not_affected.format('cl.ci_id')} "
+            "ORDER BY cl.item_id"
         )
     # Up from every component not on an affected CI, ancestor by ancestor, until the first
     # affected one (kept) or the root (dropped). Each component yields at most one row.
@@ -281,7 +333,8 @@ def _closure_sql(sql: _Sql, *, probe: bool) -> str:
         "UNION ALL SELECT up.item_id, up.account_id, g.ci_id, g.parent_id, up.depth + 1 "
         f"FROM up {j} install_base_item g ON g.id = up.anc_parent "
         f"WHERE (up.anc_ci {not_affected.format('up.anc_ci')}) AND up.depth < {MAX_COMPONENT_DEPTH}) "
-        "SELECT up.item_id, up.account_id FROM up WHERE up.anc_ci IN (SELECT ci_id FROM impact_ci)"
+        "SELECT up.item_id, up.account_id FROM up WHERE up.anc_ci IN (SELECT ci_id FROM impact_ci) "
+        "ORDER BY up.item_id"
     )
 
 
@@ -295,9 +348,9 @@ def _affected_union(sql: _Sql, *, item: bool = False) -> str:
     )
 
 
-async def _drop_temp(sql: _Sql) -> None:
+def _drop_temp(sql: _Sql) -> Steps[None]:
     for name in ("impact_closure", "impact_ci"):
-        await sql.run(f"DROP TABLE {name}")
+        yield from sql.run(f"DROP TABLE {name}")
 
 
 # --- permissions and input --------------------------------------------------------------------
@@ -317,16 +370,16 @@ def _check_page(page_size: int, offset: int, search: str | None) -> None:
         raise InvalidInput(f"search text is {len(search)} characters long; at most {MAX_SEARCH}")
 
 
-async def _resolve_seeds(
+def _resolve_seeds(
     sql: _Sql,
     ci_ids: Sequence[int] | None,
     ci_names: Sequence[str] | None,
     incident_id: int | None,
-) -> list[int]:
+) -> Steps[list[int]]:
     if incident_id is not None:
         if not isinstance(incident_id, int) or isinstance(incident_id, bool):
             raise InvalidInput(f"not an incident id: {incident_id!r}")
-        rows = await sql.rows(
+        rows = yield from sql.rows(
             "SELECT n.root_ci_id, ic.ci_id FROM incident n LEFT JOIN incident_ci ic ON ic.incident_id = n.id "
             "WHERE n.id = :id",
             {"id": incident_id},
@@ -347,7 +400,8 @@ async def _resolve_seeds(
         found: set[int] = set()
         for chunk in _chunks(wanted):
             marks, params = _placeholders("c", chunk)
-            found.update(r[0] for r in await sql.rows(f"SELECT id FROM ci WHERE id IN ({marks})", params))
+            rows = yield from sql.rows(f"SELECT id FROM ci WHERE id IN ({marks})", params)
+            found.update(r[0] for r in rows)
         missing = [c for c in wanted if c not in found]
         if missing:
             raise NotFound(
@@ -366,7 +420,8 @@ async def _resolve_seeds(
     by_name: dict[str, int] = {}
     for chunk in _chunks(names):
         marks, params = _placeholders("n", chunk)
-        by_name.update((r[1], r[0]) for r in await sql.rows(f"SELECT id, name FROM ci WHERE name IN ({marks})", params))
+        rows = yield from sql.rows(f"SELECT id, name FROM ci WHERE name IN ({marks})", params)
+        by_name.update((r[1], r[0]) for r in rows)
     missing_names = [n for n in names if n not in by_name]
     if missing_names:
         raise NotFound(
@@ -391,29 +446,34 @@ async def insert_case_impact(tx: Transaction, case_id: int, ci_ids: Sequence[int
     if not seeds:
         return (0, 0)
     await tx.session.flush()  # the case row must exist before rows referring to it
-    sql = await _Sql.open(tx.session, tx.dialect)
-    await _walk(sql, seeds)
+    return await _run_steps(tx.session, tx.dialect, _case_impact_steps(_Sql(tx.dialect), case_id, seeds))
+
+
+def _case_impact_steps(sql: _Sql, case_id: int, seeds: list[int]) -> Steps[tuple[int, int]]:
+    yield from _walk(sql, seeds)
     params = {"case_id": case_id}
     before_items, before_accounts = (
-        await sql.rows(
+        yield from sql.rows(
             "SELECT (SELECT count(*) FROM case_item WHERE case_id = :case_id), "
             "(SELECT count(*) FROM case_account WHERE case_id = :case_id)",
             params,
         )
     )[0]
     keep = " ON CONFLICT DO NOTHING" if before_items or before_accounts else ""
-    items = await sql.run(
+    # In item order, the primary key index and the foreign key checks walk their b-trees in
+    # order: six times faster than arrival order for a datacentre's 600,000 items.
+    items = yield from sql.run(
         "INSERT INTO case_item (case_id, item_id) SELECT CAST(:case_id AS INTEGER), u.item_id "
-        f"FROM ({_affected_union(sql, item=True)}) u WHERE 1 = 1{keep}",
+        f"FROM ({_affected_union(sql, item=True)}) u WHERE 1 = 1 ORDER BY u.item_id{keep}",
         params,
     )
-    accounts = await sql.run(
+    accounts = yield from sql.run(
         "INSERT INTO case_account (case_id, account_id, source) "
         "SELECT CAST(:case_id AS INTEGER), u.account_id, 'impact' "
         f"FROM ({_affected_union(sql)}) u WHERE 1 = 1 GROUP BY u.account_id{keep}",
         params,
     )
-    await _drop_temp(sql)
+    yield from _drop_temp(sql)
     return (before_accounts + accounts, before_items + items)
 
 
@@ -438,40 +498,50 @@ async def impact_of(
     if sum(x is not None for x in (ci_ids, ci_names, incident_id)) != 1:
         raise InvalidInput("say what broke: CI ids, CI names or an incident — exactly one of them")
     _check_page(page_size, offset, search)
-    search = search or None
+    dialect = domain.db.dialect
+    steps = _impact_steps(_Sql(dialect), ci_ids, ci_names, incident_id, page_size, offset, search or None)
     async with domain.reading() as session:
-        sql = await _Sql.open(session, domain.db.dialect)
-        seeds = await _resolve_seeds(sql, ci_ids, ci_names, incident_id)
-        if not seeds:
-            return ImpactView(
-                ci_ids=(),
-                incident_id=incident_id,
-                ci_count=0,
-                item_count=0,
-                account_count=0,
-                external_account_count=0,
-                contact_count=0,
-                cis=(),
-                accounts=(),
-                matched_accounts=0,
-                offset=offset,
-                page_size=page_size,
-                search=search,
-            )
-        walk = await _walk(sql, seeds)
-        await _group_accounts(sql)
-        accounts, items, external, contacts = (
-            await sql.rows(
-                "SELECT count(*), coalesce(sum(items), 0), coalesce(sum(external), 0), "
-                f"(SELECT count(*) FROM impact_account x {sql.join} contact c ON c.account_id = x.account_id) "
-                "FROM impact_account"
-            )
-        )[0]
-        page, matched = await _page(sql, page_size, offset, search)
-        if search is None:
-            matched = accounts
-        page_views = await _account_views(sql, page, int(items))
-        cis = await _ci_list(sql, walk)
+        return await _run_steps(session, dialect, steps)
+
+
+def _impact_steps(
+    sql: _Sql,
+    ci_ids: Sequence[int] | None,
+    ci_names: Sequence[str] | None,
+    incident_id: int | None,
+    page_size: int,
+    offset: int,
+    search: str | None,
+) -> Steps[ImpactView]:
+    seeds = yield from _resolve_seeds(sql, ci_ids, ci_names, incident_id)
+    if not seeds:
+        return ImpactView(
+            ci_ids=(),
+            incident_id=incident_id,
+            ci_count=0,
+            item_count=0,
+            account_count=0,
+            external_account_count=0,
+            contact_count=0,
+            cis=(),
+            accounts=(),
+            matched_accounts=0,
+            offset=offset,
+            page_size=page_size,
+            search=search,
+        )
+    walk = yield from _walk(sql, seeds)
+    yield from _group_accounts(sql)
+    accounts, items, external, contacts = (
+        yield from sql.rows(
+            "SELECT count(*), coalesce(sum(items), 0), coalesce(sum(external), 0), "
+            f"(SELECT count(*) FROM impact_account x {sql.join} contact c ON c.account_id = x.account_id) "
+            "FROM impact_account"
+        )
+    )[0]
+    page, matched = yield from _page(sql, page_size, offset, search)
+    page_views = yield from _account_views(sql, page, int(items))
+    cis = yield from _ci_list(sql, walk)
     return ImpactView(
         ci_ids=tuple(seeds),
         incident_id=incident_id,
@@ -482,20 +552,20 @@ async def impact_of(
         contact_count=int(contacts),
         cis=cis,
         accounts=page_views,
-        matched_accounts=int(matched),
+        matched_accounts=int(accounts if search is None else matched),
         offset=offset,
         page_size=page_size,
         search=search,
     )
 
 
-async def _group_accounts(sql: _Sql) -> None:
-    await sql.create_temp(
+def _group_accounts(sql: _Sql) -> Steps[None]:
+    yield from sql.create_temp(
         "impact_account",
         "account_id INTEGER PRIMARY KEY, items INTEGER NOT NULL, tier_rank INTEGER NOT NULL, "
         "number VARCHAR(40) NOT NULL, external INTEGER NOT NULL",
     )
-    await sql.run(
+    yield from sql.run(
         "INSERT INTO impact_account (account_id, items, tier_rank, number, external) "
         f"SELECT g.account_id, g.n, {_TIER_RANK}, a.number, CASE WHEN a.is_external THEN 1 ELSE 0 END "
         f"FROM (SELECT u.account_id, count(*) AS n FROM ({_affected_union(sql)}) u GROUP BY u.account_id) g "
@@ -508,7 +578,7 @@ def _like_pattern(search: str) -> str:
     return f"%{escaped}%"
 
 
-async def _page(sql: _Sql, page_size: int, offset: int, search: str | None) -> tuple[list[tuple[Any, ...]], int]:
+def _page(sql: _Sql, page_size: int, offset: int, search: str | None) -> Steps[tuple[list[tuple[Any, ...]], int]]:
     j = sql.join
     params: dict[str, Any] = {"limit": page_size, "offset": offset}
     where = ""
@@ -519,8 +589,10 @@ async def _page(sql: _Sql, page_size: int, offset: int, search: str | None) -> t
             "WHERE lower(fa.number) LIKE :pattern ESCAPE '\\' OR lower(fa.name) LIKE :pattern ESCAPE '\\'"
         )
         params["pattern"] = _like_pattern(search)
-        matched = await sql.scalar(f"SELECT count(*) FROM impact_account x {where}", {"pattern": params["pattern"]})
-    rows = await sql.rows(
+        matched = yield from sql.scalar(
+            f"SELECT count(*) FROM impact_account x {where}", {"pattern": params["pattern"]}
+        )
+    rows = yield from sql.rows(
         "SELECT ia.account_id, ia.items, a.number, a.name, a.tier, a.region, a.is_external, "
         "pc.name, pc.preferred_channel "
         f"FROM (SELECT x.account_id, x.items, x.tier_rank, x.number FROM impact_account x {where} "
@@ -534,11 +606,11 @@ async def _page(sql: _Sql, page_size: int, offset: int, search: str | None) -> t
     return rows, int(matched or 0)
 
 
-async def _fill_page(sql: _Sql, page: list[tuple[Any, ...]], item_count: int) -> None:
+def _fill_page(sql: _Sql, page: list[tuple[Any, ...]], item_count: int) -> Steps[None]:
     """``impact_page``: the affected items of the page's accounts."""
     j = sql.join
     marks, params = _placeholders("a", [row[0] for row in page])
-    await sql.create_temp(
+    yield from sql.create_temp(
         "impact_page",
         "item_id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL, product_id INTEGER NOT NULL, "
         "ci_id INTEGER, parent_id INTEGER",
@@ -547,7 +619,7 @@ async def _fill_page(sql: _Sql, page: list[tuple[Any, ...]], item_count: int) ->
     insert = "INSERT INTO impact_page (item_id, account_id, product_id, ci_id, parent_id) "
     if item_count <= PAGE_FROM_AFFECTED:
         # ``+`` keeps SQLite scanning each CI's index range rather than seeking every account in it.
-        await sql.run(
+        yield from sql.run(
             f"{insert}SELECT {columns} FROM impact_ci s {j} install_base_item i ON i.ci_id = s.ci_id "
             f"WHERE +i.account_id IN ({marks}) "
             f"UNION ALL SELECT {columns} FROM impact_closure x {j} install_base_item i ON i.id = x.item_id "
@@ -556,7 +628,7 @@ async def _fill_page(sql: _Sql, page: list[tuple[Any, ...]], item_count: int) ->
         )
     else:
         # ``+`` keeps SQLite on the account index rather than seeking every CI for every account.
-        await sql.run(
+        yield from sql.run(
             f"{insert}SELECT {columns} FROM install_base_item i WHERE i.account_id IN ({marks}) "
             "AND (+i.ci_id IN (SELECT ci_id FROM impact_ci) OR +i.id IN (SELECT item_id FROM impact_closure))",
             params,
@@ -570,26 +642,25 @@ _PAGE_CIS = (
 )
 
 
-async def _page_health(sql: _Sql, page_items: int) -> dict[int, int]:
+def _page_health(sql: _Sql, page_items: int) -> Steps[dict[int, int]]:
     """account id → worst active alert rank over the CIs its page items depend on."""
     j = sql.join
     anc = _PAGE_CIS.format(j=j)
     if page_items <= HEALTH_PER_CI:
-        return dict(
-            await sql.rows(
-                f"WITH RECURSIVE {anc}, "
-                "up (origin, ci_id) AS (SELECT DISTINCT ci_id, ci_id FROM anc WHERE ci_id IS NOT NULL "
-                f"UNION SELECT up.origin, d.depends_on_id FROM up {j} ci_dependency d ON d.ci_id = up.ci_id), "
-                f"worst (origin, sev) AS (SELECT up.origin, max({_SEVERITY_RANK}) FROM up {j} alert al "
-                f"ON al.ci_id = up.ci_id WHERE {_ACTIVE} GROUP BY up.origin) "
-                f"SELECT anc.account_id, max(w.sev) FROM anc {j} worst w ON w.origin = anc.ci_id "
-                "GROUP BY anc.account_id"
-            )
+        per_ci = yield from sql.rows(
+            f"WITH RECURSIVE {anc}, "
+            "up (origin, ci_id) AS (SELECT DISTINCT ci_id, ci_id FROM anc WHERE ci_id IS NOT NULL "
+            f"UNION SELECT up.origin, d.depends_on_id FROM up {j} ci_dependency d ON d.ci_id = up.ci_id), "
+            f"worst (origin, sev) AS (SELECT up.origin, max({_SEVERITY_RANK}) FROM up {j} alert al "
+            f"ON al.ci_id = up.ci_id WHERE {_ACTIVE} GROUP BY up.origin) "
+            f"SELECT anc.account_id, max(w.sev) FROM anc {j} worst w ON w.origin = anc.ci_id "
+            "GROUP BY anc.account_id"
         )
+        return dict(per_ci)
     # Many CIs: every CI upstream of the page once, with the worst alert on itself, then the
     # worst of its dependencies pushed down until nothing changes (a pass per level at most).
-    await sql.create_temp("impact_health", "ci_id INTEGER PRIMARY KEY, sev INTEGER NOT NULL")
-    await sql.run(
+    yield from sql.create_temp("impact_health", "ci_id INTEGER PRIMARY KEY, sev INTEGER NOT NULL")
+    yield from sql.run(
         "INSERT INTO impact_health (ci_id, sev) "
         f"WITH RECURSIVE {anc}, "
         "u (ci_id) AS (SELECT ci_id FROM anc WHERE ci_id IS NOT NULL "
@@ -602,34 +673,35 @@ async def _page_health(sql: _Sql, page_items: int) -> dict[int, int]:
         "WHERE d.ci_id = impact_health.ci_id)"
     )
     for _ in range(MAX_COMPONENT_DEPTH):
-        if not await sql.run(f"UPDATE impact_health SET sev = {upstream} WHERE sev < {upstream}"):
+        changed = yield from sql.run(f"UPDATE impact_health SET sev = {upstream} WHERE sev < {upstream}")
+        if not changed:
             break
-    return dict(
-        await sql.rows(
-            f"WITH RECURSIVE {anc} SELECT anc.account_id, max(h.sev) FROM anc {j} impact_health h "
-            "ON h.ci_id = anc.ci_id GROUP BY anc.account_id"
-        )
+    propagated = yield from sql.rows(
+        f"WITH RECURSIVE {anc} SELECT anc.account_id, max(h.sev) FROM anc {j} impact_health h "
+        "ON h.ci_id = anc.ci_id GROUP BY anc.account_id"
     )
+    return dict(propagated)
 
 
-async def _account_views(sql: _Sql, page: list[tuple[Any, ...]], item_count: int) -> tuple[ImpactAccountView, ...]:
+def _account_views(sql: _Sql, page: list[tuple[Any, ...]], item_count: int) -> Steps[tuple[ImpactAccountView, ...]]:
     if not page:
         return ()
     j = sql.join
-    await _fill_page(sql, page, item_count)
+    yield from _fill_page(sql, page, item_count)
     products: dict[int, list[tuple[str, int]]] = defaultdict(list)
     traits: dict[int, dict[str, list[tuple[str, int]]]] = defaultdict(lambda: defaultdict(list))
-    for account_id, trait, value, n in await sql.rows(
+    summary = yield from sql.rows(
         f"SELECT p.account_id, '', pr.name, count(*) FROM impact_page p {j} product pr ON pr.id = p.product_id "
         "GROUP BY p.account_id, pr.name "
         f"UNION ALL SELECT p.account_id, ch.name, ch.value, count(*) FROM impact_page p {j} characteristic ch "
         "ON ch.item_id = p.item_id GROUP BY p.account_id, ch.name, ch.value"
-    ):
+    )
+    for account_id, trait, value, n in summary:
         if trait == "":
             products[account_id].append((value, n))
         else:
             traits[account_id][trait].append((value, n))
-    health = await _page_health(sql, sum(row[1] for row in page))
+    health = yield from _page_health(sql, sum(row[1] for row in page))
     return tuple(
         ImpactAccountView(
             account_id=account_id,
@@ -663,14 +735,14 @@ def _traits(traits: dict[str, list[tuple[str, int]]]) -> str:
     return "; ".join(f"{name} {_summary(traits[name], shown=2, counts=False)}" for name in order)
 
 
-async def _ci_list(sql: _Sql, walk: _Walk) -> tuple[ImpactCIView, ...]:
+def _ci_list(sql: _Sql, walk: _Walk) -> Steps[tuple[ImpactCIView, ...]]:
     # Only the nearest levels that hold the first CI_LIST_LIMIT CIs need sorting by name.
     reach, seen = 0, 0
     for reach, n in enumerate(walk.levels):  # noqa: B007
         seen += n
         if seen >= CI_LIST_LIMIT:
             break
-    rows = await sql.rows(
+    rows = yield from sql.rows(
         f"SELECT c.id, c.name, c.kind, s.distance FROM impact_ci s {sql.join} ci c ON c.id = s.ci_id "
         "WHERE s.distance <= :reach ORDER BY s.distance, c.name LIMIT :limit",
         {"reach": reach, "limit": CI_LIST_LIMIT},
@@ -688,32 +760,9 @@ async def account_health(domain: Domain, actor: Actor, account_id: int) -> list[
         require_account(actor, account_id)
     else:
         _require_staff(actor)
+    dialect = domain.db.dialect
     async with domain.reading() as session:
-        sql = await _Sql.open(session, domain.db.dialect)
-        if await sql.scalar("SELECT id FROM account WHERE id = :a", {"a": account_id}) is None:
-            raise NotFound(f"no account with id {account_id}")
-        j = sql.join
-        params = {"a": account_id}
-        items = await sql.rows(
-            "SELECT i.id, i.number, i.name, pr.name, c.name, par.number FROM install_base_item i "
-            f"{j} product pr ON pr.id = i.product_id LEFT JOIN ci c ON c.id = i.ci_id "
-            "LEFT JOIN install_base_item par ON par.id = i.parent_id WHERE i.account_id = :a",
-            params,
-        )
-        reach = await sql.rows(
-            "WITH RECURSIVE anc (item_id, ci_id, parent_id) AS ("
-            "SELECT i.id, i.ci_id, i.parent_id FROM install_base_item i WHERE i.account_id = :a "
-            f"UNION SELECT anc.item_id, p.ci_id, p.parent_id FROM anc {j} install_base_item p "
-            "ON p.id = anc.parent_id), "
-            "up (origin, ci_id) AS ("
-            "SELECT DISTINCT ci_id, ci_id FROM anc WHERE ci_id IS NOT NULL "
-            f"UNION SELECT up.origin, d.depends_on_id FROM up {j} ci_dependency d ON d.ci_id = up.ci_id), "
-            "hit (item_id, alert_id, ci_id, sev) AS ("
-            f"SELECT DISTINCT anc.item_id, al.id, al.ci_id, {_SEVERITY_RANK} FROM anc {j} up ON up.origin = anc.ci_id "
-            f"{j} alert al ON al.ci_id = up.ci_id WHERE {_ACTIVE}) "
-            f"SELECT hit.item_id, c.name, hit.sev FROM hit {j} ci c ON c.id = hit.ci_id WHERE hit.sev > 0",
-            params,
-        )
+        items, reach = await _run_steps(session, dialect, _health_steps(_Sql(dialect), account_id))
     worst: dict[int, tuple[int, str]] = {}
     count: dict[int, int] = defaultdict(int)
     for item_id, ci_name, rank in reach:
@@ -738,3 +787,32 @@ async def account_health(domain: Domain, actor: Actor, account_id: int) -> list[
     ]
     views.sort(key=lambda v: (-(worst[v.item_id][0] if v.item_id in worst else 0), v.number))
     return views
+
+
+def _health_steps(sql: _Sql, account_id: int) -> Steps[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+    if (yield from sql.scalar("SELECT id FROM account WHERE id = :a", {"a": account_id})) is None:
+        raise NotFound(f"no account with id {account_id}")
+    j = sql.join
+    params = {"a": account_id}
+    items = yield from sql.rows(
+        "SELECT i.id, i.number, i.name, pr.name, c.name, par.number FROM install_base_item i "
+        f"{j} product pr ON pr.id = i.product_id LEFT JOIN ci c ON c.id = i.ci_id "
+        "LEFT JOIN install_base_item par ON par.id = i.parent_id WHERE i.account_id = :a",
+        params,
+    )
+    # (item, CI carrying an active alert that reaches it, severity rank), one row per alert.
+    reach = yield from sql.rows(
+        "WITH RECURSIVE anc (item_id, ci_id, parent_id) AS ("
+        "SELECT i.id, i.ci_id, i.parent_id FROM install_base_item i WHERE i.account_id = :a "
+        f"UNION SELECT anc.item_id, p.ci_id, p.parent_id FROM anc {j} install_base_item p "
+        "ON p.id = anc.parent_id), "
+        "up (origin, ci_id) AS ("
+        "SELECT DISTINCT ci_id, ci_id FROM anc WHERE ci_id IS NOT NULL "
+        f"UNION SELECT up.origin, d.depends_on_id FROM up {j} ci_dependency d ON d.ci_id = up.ci_id), "
+        "hit (item_id, alert_id, ci_id, sev) AS ("
+        f"SELECT DISTINCT anc.item_id, al.id, al.ci_id, {_SEVERITY_RANK} FROM anc {j} up ON up.origin = anc.ci_id "
+        f"{j} alert al ON al.ci_id = up.ci_id WHERE {_ACTIVE}) "
+        f"SELECT hit.item_id, c.name, hit.sev FROM hit {j} ci c ON c.id = hit.ci_id WHERE hit.sev > 0",
+        params,
+    )
+    return items, reach
