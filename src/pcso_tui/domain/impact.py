@@ -149,6 +149,17 @@ def affected_items(ci_ids: Sequence[int]) -> Select[tuple[int, int]]:
 # --- running the statements -------------------------------------------------------------------
 
 
+# The temporary tables, all empty outside the transaction that fills them.
+_TEMP_TABLES = {
+    "impact_ci": "ci_id INTEGER PRIMARY KEY, distance INTEGER NOT NULL",
+    "impact_closure": "item_id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL",
+    "impact_account": "account_id INTEGER PRIMARY KEY, items INTEGER NOT NULL, tier_rank INTEGER NOT NULL, "
+    "number VARCHAR(40) NOT NULL, external INTEGER NOT NULL",
+    "impact_page": "item_id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL, product_id INTEGER NOT NULL, "
+    "ci_id INTEGER, parent_id INTEGER",
+    "impact_health": "ci_id INTEGER PRIMARY KEY, sev INTEGER NOT NULL",
+}
+
 # The statements are written once, as generators that yield ("rows" | "run", sql, params) and
 # receive the rows or the row count; a driver runs them on a connection.
 Request = tuple[str, str, dict[str, Any]]
@@ -174,9 +185,12 @@ class _Sql:
         rows = yield from self.rows(sql, params)
         return rows[0][0] if rows else None
 
-    def create_temp(self, name: str, columns: str) -> Steps[None]:
-        suffix = " ON COMMIT DROP" if self.dialect == "postgresql" else ""
-        yield from self.run(f"CREATE TEMPORARY TABLE {name} ({columns}){suffix}")
+    def create_temp(self, name: str) -> Steps[None]:
+        if self.dialect == "postgresql":
+            yield from self.run(f"CREATE TEMPORARY TABLE {name} ({_TEMP_TABLES[name]}) ON COMMIT DROP")
+        else:
+            # IF NOT EXISTS: a read connection keeps its (empty) tables between calls, see _read.
+            yield from self.run(f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} ({_TEMP_TABLES[name]})")
 
 
 # Run SQLite's steps all at once on aiosqlite's own thread (one round trip; the event loop only
@@ -217,6 +231,39 @@ async def _run_steps(session: AsyncSession, dialect: str, steps: Steps[T]) -> T:
         return await _steps_each(on_session, steps)
     finally:
         steps.close()
+
+
+async def _read(domain: Domain, steps: Steps[T]) -> T:
+    """Run the steps in a read transaction of their own.
+
+    On SQLite the transaction itself is begun and ended inside the one job on aiosqlite's thread:
+    a session would spend three more round trips on BEGIN and ROLLBACK, a third of a leaf's time.
+    Everything written goes into temporary tables and is rolled back.
+    """
+    db = domain.db
+    if db.is_sqlite and ONE_ROUND_TRIP:
+        async with db.read_engine.connect() as connection:
+            raw = (await connection.get_raw_connection()).driver_connection
+            on_thread = getattr(raw, "_execute", None)
+            con = getattr(raw, "_connection", None)
+            if callable(on_thread) and isinstance(con, sqlite3.Connection):
+                return await on_thread(_steps_in_read_transaction, con, steps)  # type: ignore[no-any-return]
+    async with domain.reading() as session:
+        return await _run_steps(session, db.dialect, steps)
+
+
+def _steps_in_read_transaction(con: sqlite3.Connection, steps: Steps[T]) -> T:
+    # The temporary tables are made once per connection, outside any transaction, and stay
+    # (empty: what a call writes into them is rolled back). Creating them on every call would
+    # change the schema each time and make SQLite prepare every statement again.
+    for name, columns in _TEMP_TABLES.items():
+        con.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} ({columns})")
+    con.execute("BEGIN")
+    try:
+        return _steps_on_sqlite(con, steps)
+    finally:
+        steps.close()
+        con.execute("ROLLBACK")
 
 
 def _steps_on_sqlite(con: sqlite3.Connection, steps: Steps[T]) -> T:
@@ -266,8 +313,8 @@ class _Walk:
 def _walk(sql: _Sql, seeds: Sequence[int]) -> Steps[_Walk]:
     """Fill ``impact_ci`` (the service-map walk) and ``impact_closure`` (items hit via a parent)."""
     j = sql.join
-    yield from sql.create_temp("impact_ci", "ci_id INTEGER PRIMARY KEY, distance INTEGER NOT NULL")
-    yield from sql.create_temp("impact_closure", "item_id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL")
+    yield from sql.create_temp("impact_ci")
+    yield from sql.create_temp("impact_closure")
     found = 0
     for chunk in _chunks(seeds):
         marks, params = _placeholders("s", chunk)
@@ -500,8 +547,7 @@ async def impact_of(
     _check_page(page_size, offset, search)
     dialect = domain.db.dialect
     steps = _impact_steps(_Sql(dialect), ci_ids, ci_names, incident_id, page_size, offset, search or None)
-    async with domain.reading() as session:
-        return await _run_steps(session, dialect, steps)
+    return await _read(domain, steps)
 
 
 def _impact_steps(
@@ -560,11 +606,7 @@ def _impact_steps(
 
 
 def _group_accounts(sql: _Sql) -> Steps[None]:
-    yield from sql.create_temp(
-        "impact_account",
-        "account_id INTEGER PRIMARY KEY, items INTEGER NOT NULL, tier_rank INTEGER NOT NULL, "
-        "number VARCHAR(40) NOT NULL, external INTEGER NOT NULL",
-    )
+    yield from sql.create_temp("impact_account")
     yield from sql.run(
         "INSERT INTO impact_account (account_id, items, tier_rank, number, external) "
         f"SELECT g.account_id, g.n, {_TIER_RANK}, a.number, CASE WHEN a.is_external THEN 1 ELSE 0 END "
@@ -610,11 +652,7 @@ def _fill_page(sql: _Sql, page: list[tuple[Any, ...]], item_count: int) -> Steps
     """``impact_page``: the affected items of the page's accounts."""
     j = sql.join
     marks, params = _placeholders("a", [row[0] for row in page])
-    yield from sql.create_temp(
-        "impact_page",
-        "item_id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL, product_id INTEGER NOT NULL, "
-        "ci_id INTEGER, parent_id INTEGER",
-    )
+    yield from sql.create_temp("impact_page")
     columns = "i.id, i.account_id, i.product_id, i.ci_id, i.parent_id"
     insert = "INSERT INTO impact_page (item_id, account_id, product_id, ci_id, parent_id) "
     if item_count <= PAGE_FROM_AFFECTED:
@@ -659,7 +697,7 @@ def _page_health(sql: _Sql, page_items: int) -> Steps[dict[int, int]]:
         return dict(per_ci)
     # Many CIs: every CI upstream of the page once, with the worst alert on itself, then the
     # worst of its dependencies pushed down until nothing changes (a pass per level at most).
-    yield from sql.create_temp("impact_health", "ci_id INTEGER PRIMARY KEY, sev INTEGER NOT NULL")
+    yield from sql.create_temp("impact_health")
     yield from sql.run(
         "INSERT INTO impact_health (ci_id, sev) "
         f"WITH RECURSIVE {anc}, "
@@ -760,9 +798,7 @@ async def account_health(domain: Domain, actor: Actor, account_id: int) -> list[
         require_account(actor, account_id)
     else:
         _require_staff(actor)
-    dialect = domain.db.dialect
-    async with domain.reading() as session:
-        items, reach = await _run_steps(session, dialect, _health_steps(_Sql(dialect), account_id))
+    items, reach = await _read(domain, _health_steps(_Sql(domain.db.dialect), account_id))
     worst: dict[int, tuple[int, str]] = {}
     count: dict[int, int] = defaultdict(int)
     for item_id, ci_name, rank in reach:
