@@ -263,7 +263,8 @@ def _steps_in_read_transaction(con: sqlite3.Connection, steps: Steps[T]) -> T:
         return _steps_on_sqlite(con, steps)
     finally:
         steps.close()
-        con.execute("ROLLBACK")
+        if con.in_transaction:  # (an error may have ended it already)
+            con.execute("ROLLBACK")
 
 
 def _steps_on_sqlite(con: sqlite3.Connection, steps: Steps[T]) -> T:
