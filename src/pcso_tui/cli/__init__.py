@@ -42,9 +42,12 @@ def main(ctx: click.Context, db_option: str | None, config_option: Path | None, 
 AREAS = (
     "cases",
     "db",
+    "delivery",
     "events",
+    "impact",
     "incidents",
     "install_base",
+    "outages",
     "users",
     "world",
 )

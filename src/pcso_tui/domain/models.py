@@ -240,6 +240,16 @@ class InstallBaseItem(Base):
         # Covering index for impact: CI → items → accounts without touching the table.
         Index("ix_install_base_item_ci_account", "ci_id", "account_id"),
         Index("ix_install_base_item_account", "account_id"),
+        # Impact's component closure on a large outage scans the components alone (a fifth of the
+        # items, say) instead of probing every affected item for children.
+        Index(
+            "ix_install_base_item_component",
+            "parent_id",
+            "ci_id",
+            "account_id",
+            sqlite_where=text("parent_id IS NOT NULL"),
+            postgresql_where=text("parent_id IS NOT NULL"),
+        ),
     )
     __mapper_args__ = {"version_id_col": version}
 

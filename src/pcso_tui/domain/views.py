@@ -623,3 +623,81 @@ class StatusPageData:
         for outage in self.with_status(status):
             groups.setdefault(outage.service, []).append(outage)
         return [(name, tuple(groups[name])) for name in sorted(groups, key=str.casefold)]
+
+
+# --- impact (domain/impact.py) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ImpactCIView:
+    """One affected CI: ``distance`` is the number of dependency hops from the broken CI (0 = itself)."""
+
+    id: int
+    name: str
+    kind: str
+    distance: int
+
+
+@dataclass(frozen=True, slots=True)
+class ImpactAccountView:
+    """One affected account with what it has on the affected CIs.
+
+    ``products`` and ``characteristics`` are compact summaries over the account's affected items
+    (``"Billing (3), CRM (1)"``, ``"version 4.2, 4.3; region eu-west"``); ``health`` is the worst
+    active alert severity on the CIs those items depend on, or ``"ok"``.
+    """
+
+    account_id: int
+    number: str
+    name: str
+    tier: str
+    region: str
+    is_external: bool
+    contact_name: str | None
+    contact_channel: str | None
+    items: int
+    products: str
+    characteristics: str
+    health: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImpactView:
+    """What an outage of ``ci_ids`` touches: totals, the nearest CIs, and one page of accounts.
+
+    Accounts are ordered by business weight: tier, then affected items (most first), then number.
+    ``matched_accounts`` counts the accounts that match ``search`` (all of them without one).
+    """
+
+    ci_ids: tuple[int, ...]
+    incident_id: int | None
+    ci_count: int
+    item_count: int
+    account_count: int
+    external_account_count: int
+    contact_count: int
+    cis: tuple[ImpactCIView, ...]
+    accounts: tuple[ImpactAccountView, ...]
+    matched_accounts: int
+    offset: int
+    page_size: int
+    search: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemHealthView:
+    """One install base item and the worst active alert on its CI or anything upstream of it.
+
+    ``severity`` is ``"ok"`` when no active alert reaches the item; ``alert_ci`` names a CI that
+    carries the worst alert; ``alert_count`` counts the active alerts that reach it.
+    """
+
+    item_id: int
+    number: str
+    name: str
+    product: str
+    ci_name: str | None
+    parent_number: str | None
+    severity: str
+    alert_ci: str | None
+    alert_count: int

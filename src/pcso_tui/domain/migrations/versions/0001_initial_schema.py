@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 20:56:12.540768
+Create Date: 2026-11-23 21:09:30.384475
 """
 
 from collections.abc import Sequence
@@ -232,6 +232,13 @@ def upgrade() -> None:
     with op.batch_alter_table("install_base_item", schema=None) as batch_op:
         batch_op.create_index("ix_install_base_item_account", ["account_id"], unique=False)
         batch_op.create_index("ix_install_base_item_ci_account", ["ci_id", "account_id"], unique=False)
+        batch_op.create_index(
+            "ix_install_base_item_component",
+            ["parent_id", "ci_id", "account_id"],
+            unique=False,
+            sqlite_where=sa.text("parent_id IS NOT NULL"),
+            postgresql_where=sa.text("parent_id IS NOT NULL"),
+        )
         batch_op.create_index(batch_op.f("ix_install_base_item_parent_id"), ["parent_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_install_base_item_product_id"), ["product_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_install_base_item_root_id"), ["root_id"], unique=False)
@@ -610,6 +617,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_install_base_item_root_id"))
         batch_op.drop_index(batch_op.f("ix_install_base_item_product_id"))
         batch_op.drop_index(batch_op.f("ix_install_base_item_parent_id"))
+        batch_op.drop_index(
+            "ix_install_base_item_component",
+            sqlite_where=sa.text("parent_id IS NOT NULL"),
+            postgresql_where=sa.text("parent_id IS NOT NULL"),
+        )
         batch_op.drop_index("ix_install_base_item_ci_account")
         batch_op.drop_index("ix_install_base_item_account")
 
