@@ -72,3 +72,10 @@ def test_plugins_do_not_reach_up_into_screens() -> None:
             if module.startswith(("pcso_tui.screens", "pcso_tui.app", "pcso_tui.cli", "textual")):
                 offenders.append(f"{path.relative_to(PACKAGE)} imports {module}")
     assert offenders == []
+
+
+def test_every_cli_area_module_is_registered() -> None:
+    from pcso_tui.cli import AREAS
+
+    modules = {p.stem for p in (PACKAGE / "cli").glob("*.py")} - {"__init__", "common"}
+    assert modules == set(AREAS)

@@ -38,13 +38,34 @@ def main(ctx: click.Context, db_option: str | None, config_option: Path | None, 
         sys.exit(run_workspace(ctx.obj))
 
 
-def _register() -> None:
-    # Each area keeps its subcommands in a module of its own.
-    from pcso_tui.cli import alerts, cases, db, events, incidents, install_base, users
+# One module per area, one line each (sorted), so areas are added without touching each other.
+AREAS = (
+    "alerts",
+    "cases",
+    "db",
+    "delivery",
+    "events",
+    "impact",
+    "incidents",
+    "install_base",
+    "outages",
+    "users",
+    "world",
+)
 
-    for module in (db, events, users):
-        main.add_command(module.group)
-    for command in (*install_base.commands, *incidents.commands, *cases.commands, *alerts.commands):
+
+def _register() -> None:
+    import importlib
+
+    for area in AREAS:
+        module = importlib.import_module(f"pcso_tui.cli.{area}")
+        commands = getattr(module, "commands", None) or (module.group,)
+        for command in commands:
+            main.add_command(command)
+
+    from pcso_tui.cli import delivery, outages
+
+    for command in (*delivery.commands, *outages.commands):
         main.add_command(command)
 
 

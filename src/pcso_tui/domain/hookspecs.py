@@ -8,7 +8,14 @@ methods the domain awaits in one place.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pluggy
+
+if TYPE_CHECKING:
+    from pcso_tui.domain.channels import NotificationChannel
+    from pcso_tui.domain.settings import Settings
+    from pcso_tui.domain.views import ProactiveCaseFacts, StatusPageData
 
 PROJECT = "pcso_tui"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -16,13 +23,6 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 # --- workflow rules (domain/cases.py calls these) ------------------------------------------
-
-from typing import TYPE_CHECKING  # noqa: E402
-
-if TYPE_CHECKING:
-    from pcso_tui.domain.settings import Settings
-    from pcso_tui.domain.views import ProactiveCaseFacts
-
 
 @hookspec(firstresult=True)
 def pcso_workflow_proactive_case_opened(facts: ProactiveCaseFacts, settings: Settings) -> str | None:
@@ -33,4 +33,25 @@ def pcso_workflow_proactive_case_opened(facts: ProactiveCaseFacts, settings: Set
     ``"propose: 3 gold accounts"``; or None to leave the decision to the next rule. The first
     answer wins: register with ``tryfirst=True`` to replace the built-in rule. Called inside the
     transaction that opens the case, so a rule that raises leaves no case behind.
+    """
+
+
+# --- notices and the status page ---------------------------------------------------------
+
+
+@hookspec
+def pcso_notification_channels(settings: Settings) -> list[NotificationChannel]:
+    """The notification channels this plugin provides (see ``domain.channels``).
+
+    Called once when a delivery worker starts. When two plugins offer a channel of the same
+    name, the one registered last wins (a third-party plugin can replace a built-in).
+    """
+
+
+@hookspec
+def pcso_publish_status_page(data: StatusPageData, settings: Settings) -> None:
+    """Publish the public status page from ``data`` (customer-facing fields only).
+
+    Called in a worker thread (it may block on I/O) whenever a statement, outage or
+    resolution changes what the page shows.
     """

@@ -136,3 +136,20 @@ async def list_users(domain: Domain, actor: Actor) -> list[UserView]:
             select(User, Account.number).outerjoin(Account, Account.id == User.account_id).order_by(User.name)
         )
         return [_view(user, number) for user, number in rows]
+
+
+async def current_user(domain: Domain, actor: Actor) -> UserView:
+    """The signed-in user's own record (anyone may read their own; the workspace header shows it)."""
+    if actor.user_id is None:
+        raise NotFound(f"{actor.name!r} is not a stored user")
+    async with domain.reading() as session:
+        row = (
+            await session.execute(
+                select(User, Account.number)
+                .outerjoin(Account, Account.id == User.account_id)
+                .where(User.id == actor.user_id)
+            )
+        ).first()
+    if row is None:
+        raise NotFound(f"no pcso user numbered {actor.user_id}")
+    return _view(row[0], row[1])

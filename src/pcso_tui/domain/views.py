@@ -475,6 +475,234 @@ class ProactiveCaseFacts:
     items: int
 
 
+# --- the synthetic world (``pcso seed``) -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WorldSummary:
+    """What ``seed_world`` built: rows per table, the demo users, the stretch of history."""
+
+    size: str
+    seed: int
+    counts: dict[str, int]
+    users: tuple[str, ...]
+    customer_account: str
+    customer_account_name: str
+    history_from: datetime
+    history_to: datetime
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.counts.values())
+
+
+# --- notices, outages, articles and the status page ----------------------------------------
+
+
+def article_number(article_id: int) -> str:
+    return f"KB{article_id:07d}"
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeView:
+    id: int
+    idempotency_key: str
+    kind: str
+    state: str
+    channel: str
+    contact_number: str
+    contact_name: str
+    account_number: str
+    account_name: str
+    case_number: str | None
+    outage_number: str | None
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """What one batch (or a drain of several) did."""
+
+    claimed: int = 0
+    sent: int = 0
+    retrying: int = 0
+    dead: int = 0
+    skipped: int = 0
+
+    def __add__(self, other: DeliveryReport) -> DeliveryReport:
+        return DeliveryReport(
+            self.claimed + other.claimed,
+            self.sent + other.sent,
+            self.retrying + other.retrying,
+            self.dead + other.dead,
+            self.skipped + other.skipped,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OutageView:
+    id: int
+    number: str
+    type: str
+    # planned | active | past, derived from begins_at/ends_at at the time of the query.
+    status: str
+    title: str
+    details: str
+    begins_at: datetime
+    ends_at: datetime | None
+    service: str
+    ci_name: str | None
+    product_number: str | None
+    product_name: str | None
+    case_number: str | None
+    incident_number: str | None
+    created_at: datetime
+    # Set by create/update: how many notices the change queued.
+    notices_queued: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleView:
+    id: int
+    number: str
+    title: str
+    body: str
+    kind: str
+    customer_visible: bool
+    created_at: datetime
+    updated_at: datetime
+    # The major cases it is attached to.
+    case_numbers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StatusArticle:
+    number: str
+    title: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatusOutage:
+    """One outage as the public sees it: customer-facing fields only."""
+
+    number: str
+    type: str
+    status: str
+    title: str
+    details: str
+    service: str
+    begins_at: datetime
+    ends_at: datetime | None
+    eta: datetime | None
+    # The latest customer-facing statement on the linked major case.
+    statement: str | None
+    statement_at: datetime | None
+    articles: tuple[StatusArticle, ...]
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StatusPageData:
+    title: str
+    generated_at: datetime
+    outages: tuple[StatusOutage, ...]
+    # When an outage next changes status by the clock alone (a planned one begins or ends).
+    next_change_at: datetime | None = None
+
+    def with_status(self, status: str) -> tuple[StatusOutage, ...]:
+        return tuple(o for o in self.outages if o.status == status)
+
+    def by_service(self, status: str) -> list[tuple[str, tuple[StatusOutage, ...]]]:
+        """Outages of one status grouped by product/service, services in name order."""
+        groups: dict[str, list[StatusOutage]] = {}
+        for outage in self.with_status(status):
+            groups.setdefault(outage.service, []).append(outage)
+        return [(name, tuple(groups[name])) for name in sorted(groups, key=str.casefold)]
+
+
+# --- impact (domain/impact.py) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ImpactCIView:
+    """One affected CI: ``distance`` is the number of dependency hops from the broken CI (0 = itself)."""
+
+    id: int
+    name: str
+    kind: str
+    distance: int
+
+
+@dataclass(frozen=True, slots=True)
+class ImpactAccountView:
+    """One affected account with what it has on the affected CIs.
+
+    ``products`` and ``characteristics`` are compact summaries over the account's affected items
+    (``"Billing (3), CRM (1)"``, ``"version 4.2, 4.3; region eu-west"``); ``health`` is the worst
+    active alert severity on the CIs those items depend on, or ``"ok"``.
+    """
+
+    account_id: int
+    number: str
+    name: str
+    tier: str
+    region: str
+    is_external: bool
+    contact_name: str | None
+    contact_channel: str | None
+    items: int
+    products: str
+    characteristics: str
+    health: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImpactView:
+    """What an outage of ``ci_ids`` touches: totals, the nearest CIs, and one page of accounts.
+
+    Accounts are ordered by business weight: tier, then affected items (most first), then number.
+    ``matched_accounts`` counts the accounts that match ``search`` (all of them without one).
+    """
+
+    ci_ids: tuple[int, ...]
+    incident_id: int | None
+    ci_count: int
+    item_count: int
+    account_count: int
+    external_account_count: int
+    contact_count: int
+    cis: tuple[ImpactCIView, ...]
+    accounts: tuple[ImpactAccountView, ...]
+    matched_accounts: int
+    offset: int
+    page_size: int
+    search: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemHealthView:
+    """One install base item and the worst active alert on its CI or anything upstream of it.
+
+    ``severity`` is ``"ok"`` when no active alert reaches the item; ``alert_ci`` names a CI that
+    carries the worst alert; ``alert_count`` counts the active alerts that reach it.
+    """
+
+    item_id: int
+    number: str
+    name: str
+    product: str
+    ci_name: str | None
+    parent_number: str | None
+    severity: str
+    alert_ci: str | None
+    alert_count: int
+
+
 # --- alerts -------------------------------------------------------------------------------
 
 

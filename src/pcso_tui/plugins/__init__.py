@@ -13,9 +13,9 @@ ENTRY_POINT_GROUP = "pcso_tui"
 
 def builtin_plugins() -> list[object]:
     """The plugins that ship with pcso (each a module or object with hook implementations)."""
-    from pcso_tui.plugins import workflow
+    from pcso_tui.plugins import channels, statuspage, workflow
 
-    return [workflow]
+    return [channels, statuspage, workflow]
 
 
 def new_plugin_manager(*, load_entry_points: bool = True) -> pluggy.PluginManager:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 19:20:14.778129
+Create Date: 2026-11-23 21:09:30.384475
 """
 
 from collections.abc import Sequence
@@ -232,6 +232,13 @@ def upgrade() -> None:
     with op.batch_alter_table("install_base_item", schema=None) as batch_op:
         batch_op.create_index("ix_install_base_item_account", ["account_id"], unique=False)
         batch_op.create_index("ix_install_base_item_ci_account", ["ci_id", "account_id"], unique=False)
+        batch_op.create_index(
+            "ix_install_base_item_component",
+            ["parent_id", "ci_id", "account_id"],
+            unique=False,
+            sqlite_where=sa.text("parent_id IS NOT NULL"),
+            postgresql_where=sa.text("parent_id IS NOT NULL"),
+        )
         batch_op.create_index(batch_op.f("ix_install_base_item_parent_id"), ["parent_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_install_base_item_product_id"), ["product_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_install_base_item_root_id"), ["root_id"], unique=False)
@@ -521,6 +528,7 @@ def upgrade() -> None:
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.Column("case_id", sa.Integer(), nullable=True),
         sa.Column("statement_id", sa.Integer(), nullable=True),
+        sa.Column("outage_id", sa.Integer(), nullable=True),
         sa.Column("channel", sa.String(length=16), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
@@ -528,11 +536,13 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("sent_at", sa.DateTime(), nullable=True),
+        sa.Column("rendered", sa.Text(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.CheckConstraint("state IN ('pending','sent','dead','skipped')", name=op.f("ck_notice_state")),
         sa.ForeignKeyConstraint(["account_id"], ["account.id"], name=op.f("fk_notice_account_id_account")),
         sa.ForeignKeyConstraint(["case_id"], ["support_case.id"], name=op.f("fk_notice_case_id_support_case")),
         sa.ForeignKeyConstraint(["contact_id"], ["contact.id"], name=op.f("fk_notice_contact_id_contact")),
+        sa.ForeignKeyConstraint(["outage_id"], ["outage.id"], name=op.f("fk_notice_outage_id_outage")),
         sa.ForeignKeyConstraint(["statement_id"], ["statement.id"], name=op.f("fk_notice_statement_id_statement")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notice")),
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_notice_idempotency_key")),
@@ -607,6 +617,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_install_base_item_root_id"))
         batch_op.drop_index(batch_op.f("ix_install_base_item_product_id"))
         batch_op.drop_index(batch_op.f("ix_install_base_item_parent_id"))
+        batch_op.drop_index(
+            "ix_install_base_item_component",
+            sqlite_where=sa.text("parent_id IS NOT NULL"),
+            postgresql_where=sa.text("parent_id IS NOT NULL"),
+        )
         batch_op.drop_index("ix_install_base_item_ci_account")
         batch_op.drop_index("ix_install_base_item_account")
 

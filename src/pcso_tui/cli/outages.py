@@ -1,0 +1,299 @@
+"""``pcso outages`` and ``pcso articles``: what the status page and the notices say."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, with_domain
+from pcso_tui.cli.delivery import case_id_of
+from pcso_tui.domain.text import one_line
+
+if TYPE_CHECKING:
+    from pcso_tui.domain.roles import Actor
+    from pcso_tui.domain.service import Domain
+
+
+class When(click.ParamType):
+    """An ISO 8601 time (``2026-11-23T22:00``, ``…+01:00``) or ``now``; without a zone, UTC."""
+
+    name = "TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        text = str(value).strip()
+        if text.lower() == "now":
+            return datetime.now(UTC)
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(f"{text!r} is not a time like 2026-11-23T22:00 or 2026-11-23T22:00+01:00", param, ctx)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+WHEN = When()
+
+
+def outage_id_of(value: str) -> int:
+    from pcso_tui.domain.views import parse_number
+
+    number = parse_number(value, "OUT")
+    if number is None:
+        raise click.BadParameter(f"{value!r} is not an outage number (OUT0000042)")
+    return number
+
+
+def _when(at: datetime | None) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if at else ""
+
+
+def _read_body(body: str | None) -> str | None:
+    """``-`` reads the text from standard input."""
+    return sys.stdin.read() if body == "-" else body
+
+
+# --- outages --------------------------------------------------------------------------------
+
+
+@click.group("outages")
+def outages() -> None:
+    """Planned maintenance, outages and degradations (what the status page lists)."""
+
+
+@outages.command("list")
+@click.option("--status", type=click.Choice(["planned", "active", "past"]))
+@json_option
+@pass_cli
+def outages_list(ctx: CliContext, status: str | None, as_json: bool) -> None:
+    """Outages, newest first."""
+    from pcso_tui.domain.outages import list_outages
+
+    async def action(domain: Domain, actor: Actor) -> Any:
+        return await list_outages(domain, actor, status=status)
+
+    found = with_domain(ctx, action)
+    if as_json:
+        emit_json(found)
+        return
+    emit_table(
+        ["number", "status", "type", "service", "title", "begins", "ends"],
+        [(o.number, o.status, o.type, o.service, o.title, _when(o.begins_at), _when(o.ends_at)) for o in found],
+    )
+
+
+@outages.command("add")
+@click.option("--type", "kind", required=True, type=click.Choice(["planned", "unplanned", "degradation"]))
+@click.option("--title", required=True, help="Customer-facing: shown on the status page.")
+@click.option("--details", default="", help="Customer-facing details ('-' reads standard input).")
+@click.option("--begins", "begins_at", type=WHEN, required=True, help="ISO time or 'now' (UTC unless a zone is given).")
+@click.option("--ends", "ends_at", type=WHEN, help="ISO time (planned end, or when it ended).")
+@click.option("--ci", "ci_name", metavar="NAME", help="The CI it concerns (planned: notifies dependent accounts).")
+@click.option("--product", "product_number", metavar="NUMBER", help="The product it concerns.")
+@click.option("--case", "case", metavar="CASE", help="The major case whose statements it shows.")
+@click.option("--incident", "incident", metavar="INC", help="The incident whose ETA it shows.")
+@json_option
+@pass_cli
+def outages_add(
+    ctx: CliContext,
+    kind: str,
+    title: str,
+    details: str,
+    begins_at: datetime,
+    ends_at: datetime | None,
+    ci_name: str | None,
+    product_number: str | None,
+    case: str | None,
+    incident: str | None,
+    as_json: bool,
+) -> None:
+    """Record an outage; a planned one queues notices to the accounts that depend on it."""
+    from pcso_tui.domain.outages import create_outage
+    from pcso_tui.domain.views import parse_number
+
+    incident_id = None
+    if incident is not None:
+        incident_id = parse_number(incident, "INC")
+        if incident_id is None:
+            raise click.BadParameter(f"{incident!r} is not an incident number (INC0000042)")
+    case_id = case_id_of(case)
+    text = _read_body(details) or ""
+
+    async def action(domain: Domain, actor: Actor) -> Any:
+        return await create_outage(
+            domain,
+            actor,
+            type=kind,
+            title=title,
+            details=text,
+            begins_at=begins_at,
+            ends_at=ends_at,
+            ci_name=ci_name,
+            product_number=product_number,
+            case_id=case_id,
+            incident_id=incident_id,
+        )
+
+    outage = with_domain(ctx, action)
+    if as_json:
+        emit_json(outage)
+    else:
+        click.echo(f"{outage.number} {outage.status} {outage.type}: {one_line(outage.title, 80)}")
+        if outage.notices_queued:
+            click.echo(f"queued {outage.notices_queued} notice{'s' if outage.notices_queued != 1 else ''}")
+
+
+@outages.command("end")
+@click.argument("outage")
+@click.option("--at", "at", type=WHEN, help="When it ended (default: now).")
+@pass_cli
+def outages_end(ctx: CliContext, outage: str, at: datetime | None) -> None:
+    """The outage is over."""
+    from pcso_tui.domain.outages import end_outage
+
+    outage_id = outage_id_of(outage)
+
+    async def action(domain: Domain, actor: Actor) -> Any:
+        return await end_outage(domain, actor, outage_id, at=at)
+
+    ended = with_domain(ctx, action)
+    click.echo(f"{ended.number} ended {_when(ended.ends_at)} UTC")
+
+
+@outages.command("update")
+@click.argument("outage")
+@click.option("--title")
+@click.option("--details", help="'-' reads standard input.")
+@click.option("--type", "kind", type=click.Choice(["planned", "unplanned", "degradation"]))
+@click.option("--begins", "begins_at", type=WHEN)
+@click.option("--ends", "ends_at", type=WHEN)
+@pass_cli
+def outages_update(
+    ctx: CliContext,
+    outage: str,
+    title: str | None,
+    details: str | None,
+    kind: str | None,
+    begins_at: datetime | None,
+    ends_at: datetime | None,
+) -> None:
+    """Change an outage (moving planned maintenance tells the accounts again)."""
+    from pcso_tui.domain.outages import update_outage
+
+    outage_id = outage_id_of(outage)
+    text = _read_body(details)
+    extra: dict[str, Any] = {"ends_at": ends_at} if ends_at is not None else {}
+
+    async def action(domain: Domain, actor: Actor) -> Any:
+        return await update_outage(
+            domain, actor, outage_id, title=title, details=text, type=kind, begins_at=begins_at, **extra
+        )
+
+    updated = with_domain(ctx, action)
+    click.echo(f"{updated.number} {updated.status} {updated.type}: {one_line(updated.title, 80)}")
+    if updated.notices_queued:
+        click.echo(f"queued {updated.notices_queued} notice{'s' if updated.notices_queued != 1 else ''}")
+
+
+# --- articles -------------------------------------------------------------------------------
+
+
+@click.group("articles")
+def articles() -> None:
+    """Knowledge and workaround articles, attached to major cases."""
+
+
+@articles.command("add")
+@click.option("--title", required=True)
+@click.option("--body", required=True, help="The text ('-' reads standard input).")
+@click.option("--number", help="Its number (default: KB + its id).")
+@click.option("--kind", type=click.Choice(["workaround", "knowledge"]), default="workaround", show_default=True)
+@click.option("--internal", is_flag=True, help="Staff only: never shown to customers.")
+@json_option
+@pass_cli
+def articles_add(
+    ctx: CliContext, title: str, body: str, number: str | None, kind: str, internal: bool, as_json: bool
+) -> None:
+    """Write an article."""
+    from pcso_tui.domain.articles import create_article
+
+    text = _read_body(body) or ""
+
+    async def action(domain: Domain, actor: Actor) -> Any:
+        return await create_article(
+            domain, actor, title=title, body=text, number=number, kind=kind, customer_visible=not internal
+        )
+
+    article = with_domain(ctx, action)
+    if as_json:
+        emit_json(article)
+    else:
+        click.echo(f"added {article.number}: {one_line(article.title, 80)}")
+
+
+@articles.command("attach")
+@click.argument("case")
+@click.argument("number")
+@pass_cli
+def articles_attach(ctx: CliContext, case: str, number: str) -> None:
+    """Attach article NUMBER to major case CASE."""
+    from pcso_tui.domain.articles import attach_article
+
+    case_id = case_id_of(case)
+    assert case_id is not None
+
+    async def action(domain: Domain, actor: Actor) -> Any:
+        return await attach_article(domain, actor, case_id, number)
+
+    article = with_domain(ctx, action)
+    click.echo(f"attached {article.number} to {', '.join(article.case_numbers)}")
+
+
+@articles.command("detach")
+@click.argument("case")
+@click.argument("number")
+@pass_cli
+def articles_detach(ctx: CliContext, case: str, number: str) -> None:
+    """Detach article NUMBER from major case CASE."""
+    from pcso_tui.domain.articles import detach_article
+
+    case_id = case_id_of(case)
+    assert case_id is not None
+
+    async def action(domain: Domain, actor: Actor) -> Any:
+        return await detach_article(domain, actor, case_id, number)
+
+    article = with_domain(ctx, action)
+    click.echo(f"detached {article.number}")
+
+
+@articles.command("list")
+@click.option("--case", "case", metavar="CASE", help="Articles of a case (its major case's).")
+@json_option
+@pass_cli
+def articles_list(ctx: CliContext, case: str | None, as_json: bool) -> None:
+    """Articles (customers see the customer-visible ones of their cases)."""
+    from pcso_tui.domain.articles import list_articles
+
+    case_id = case_id_of(case)
+
+    async def action(domain: Domain, actor: Actor) -> Any:
+        return await list_articles(domain, actor, case_id=case_id)
+
+    found = with_domain(ctx, action)
+    if as_json:
+        emit_json(found)
+        return
+    emit_table(
+        ["number", "kind", "visible", "title", "cases"],
+        [
+            (a.number, a.kind, "customers" if a.customer_visible else "staff", a.title, ", ".join(a.case_numbers))
+            for a in found
+        ],
+    )
+
+
+commands = (outages, articles)

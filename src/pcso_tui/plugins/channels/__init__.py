@@ -1,0 +1,23 @@
+"""The built-in notification channels: email (SMTP), webhook and sms (signed JSON POSTs),
+and portal (shown in the customer portal). Registered like any third-party plugin."""
+
+from __future__ import annotations
+
+from pcso_tui.domain.channels import NotificationChannel
+from pcso_tui.domain.hookspecs import hookimpl
+from pcso_tui.domain.settings import Settings
+
+
+@hookimpl
+def pcso_notification_channels(settings: Settings) -> list[NotificationChannel]:
+    from pcso_tui.plugins.channels.email import EmailChannel
+    from pcso_tui.plugins.channels.portal import PortalChannel
+    from pcso_tui.plugins.channels.webhook import SmsChannel, WebhookChannel
+
+    delivery = settings.delivery
+    return [
+        EmailChannel(delivery.email, concurrency=delivery.concurrency),
+        WebhookChannel(delivery.webhook, concurrency=delivery.concurrency),
+        SmsChannel(delivery.webhook, concurrency=delivery.concurrency),
+        PortalChannel(),
+    ]

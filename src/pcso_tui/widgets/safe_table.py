@@ -1,0 +1,200 @@
+"""``SafeTable``: a DataTable that live screens update by row key.
+
+    table = SafeTable([("sev", "Severity"), ("ci", "CI"), ("count", "Count")], max_rows=2000)
+    table.upsert_rows({alert.id: (severity_cell(alert.severity), alert.ci, alert.count)})
+    table.remove_rows([closed_id])
+
+- Rows are added or changed in place by key; the table is never cleared, so the cursor stays
+  on its row and the view does not jump (DataTable.clear() throws both away).
+- Every cell goes through ``cells.safe_cell``: data is shown literally, never as markup,
+  and control characters are made visible.
+- It is bounded: an upsert that would take the table past ``max_rows`` is refused whole
+  (``TableFull``) — page or filter in SQL instead. The built-in DataTable measures every
+  cell on the event loop, so thousands of mounted rows freeze the screen (PERFORMANCE.md).
+- Changes made in one call repaint once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any
+
+from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowKey
+
+from pcso_tui.widgets.cells import safe_cell, safe_text
+
+ColumnSpec = str | tuple[str, str] | tuple[str, str, int]
+
+DEFAULT_MAX_ROWS = 2000
+
+
+class TableFull(ValueError):
+    """An upsert would take a SafeTable past its ``max_rows``; nothing was changed."""
+
+
+class SafeTable(DataTable[Any]):
+    """A DataTable updated by row key, with safe cells and a bound on mounted rows."""
+
+    DEFAULT_CSS = """
+    SafeTable {
+        height: 1fr;
+    }
+    """
+
+    def __init__(
+        self,
+        columns: Sequence[ColumnSpec] = (),
+        *,
+        max_rows: int = DEFAULT_MAX_ROWS,
+        cursor_type: str = "row",
+        zebra_stripes: bool = False,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(
+            name=name,
+            id=id,
+            classes=classes,
+            cursor_type=cursor_type,  # type: ignore[arg-type]
+            zebra_stripes=zebra_stripes,
+        )
+        if max_rows < 1:
+            raise ValueError("max_rows must be at least 1")
+        self.max_rows = max_rows
+        self._keys: dict[str, Hashable] = {}
+        self._column_keys: list[ColumnKey] = []
+        for spec in columns:
+            self.add_safe_column(spec)
+
+    # --- columns -----------------------------------------------------------------------------
+
+    def add_safe_column(self, spec: ColumnSpec) -> ColumnKey:
+        """Add a column: ``"key"``, ``("key", "Label")`` or ``("key", "Label", width)``."""
+        if isinstance(spec, str):
+            key, label, width = spec, spec, None
+        elif len(spec) == 2:
+            key, label, width = spec[0], spec[1], None
+        else:
+            key, label, width = spec  # type: ignore[misc]
+        column_key = self.add_column(safe_text(label), key=key, width=width)
+        self._column_keys.append(column_key)
+        return column_key
+
+    # --- rows by key ----------------------------------------------------------------------------
+
+    @property
+    def room(self) -> int:
+        """How many more rows fit."""
+        return self.max_rows - self.row_count
+
+    def row_keys(self) -> list[Hashable]:
+        """The keys of the rows, in display order."""
+        return [self._keys[row.key.value] for row in self.ordered_rows if row.key.value is not None]
+
+    def has_row(self, key: Hashable) -> bool:
+        return self._key(key) in self._keys
+
+    @property
+    def cursor_key(self) -> Hashable | None:
+        """The key of the row under the cursor (None when the table is empty)."""
+        if not self.row_count:
+            return None
+        row_key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        return self._keys.get(row_key.value) if row_key.value is not None else None
+
+    def row_plain(self, key: Hashable) -> tuple[str, ...]:
+        """The row's cells as the plain text shown (for tests and copy)."""
+        cells = self.get_row(self._key(key))
+        return tuple(getattr(cell, "plain", str(cell)) for cell in cells)
+
+    @staticmethod
+    def _key(key: Hashable) -> str:
+        return key if isinstance(key, str) else repr(key)
+
+    def upsert_rows(self, rows: Mapping[Hashable, Sequence[Any]]) -> tuple[int, int]:
+        """Add new rows and change existing ones, by key. Returns (added, changed).
+
+        Raises ``TableFull`` (changing nothing) when the new rows do not fit in ``max_rows``,
+        and ``ValueError`` when a row has more cells than there are columns.
+        """
+        width = len(self._column_keys)
+        prepared: dict[str, tuple[Hashable, list[Any]]] = {}
+        for key, cells in rows.items():
+            if len(cells) > width:
+                raise ValueError(f"row {key!r} has {len(cells)} cells for {width} columns")
+            safe = [safe_cell(c) for c in cells] + [safe_cell(None)] * (width - len(cells))
+            prepared[self._key(key)] = (key, safe)
+        new = [k for k in prepared if k not in self._keys]
+        if len(new) > self.room:
+            raise TableFull(
+                f"the table holds at most {self.max_rows} rows ({self.row_count} shown, {len(new)} new): "
+                "page or filter the query"
+            )
+        added = changed = 0
+        with self._batch():
+            for str_key, (key, safe) in prepared.items():
+                if str_key in self._keys:
+                    current = self.get_row(str_key)
+                    for column_key, old, value in zip(self._column_keys, current, safe, strict=True):
+                        if old != value:
+                            self.update_cell(str_key, column_key, value, update_width=True)
+                            changed += 1
+                else:
+                    self.add_row(*safe, key=str_key)
+                    self._keys[str_key] = key
+                    added += 1
+        return added, changed
+
+    def remove_rows(self, keys: Iterable[Hashable]) -> int:
+        """Remove rows by key (unknown keys are ignored). The cursor stays on its row."""
+        doomed = [k for k in {self._key(key) for key in keys} if k in self._keys]
+        if not doomed:
+            return 0
+        cursor_key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key if self.row_count else None
+        top = int(self.scroll_y)
+        above = sum(1 for k in doomed if self.get_row_index(k) < top)
+        with self._batch():
+            for k in doomed:
+                self.remove_row(k)
+            if cursor_key is not None and cursor_key.value in self._keys:
+                self.move_cursor(row=self.get_row_index(cursor_key), animate=False, scroll=False)
+            if above:
+                self.scroll_to(y=max(0, top - above), animate=False, immediate=True)
+        return len(doomed)
+
+    def _batch(self) -> Any:
+        from contextlib import nullcontext
+
+        return self.app.batch_update() if self.is_attached else nullcontext()
+
+    # --- guard the ways around the safety ---------------------------------------------------
+
+    def add_row(self, *cells: Any, height: int | None = 1, key: str | None = None, label: Any = None) -> RowKey:
+        # Cells reaching the DataTable directly are made safe too (a str would be parsed as markup).
+        if self.row_count >= self.max_rows:
+            raise TableFull(f"the table holds at most {self.max_rows} rows: page or filter the query")
+        row_key = super().add_row(
+            *(safe_cell(c) for c in cells),
+            height=height,
+            key=key,
+            label=safe_cell(label) if label is not None else None,
+        )
+        assert row_key.value is not None
+        self._keys.setdefault(row_key.value, row_key.value)
+        return row_key
+
+    def update_cell(
+        self, row_key: RowKey | str, column_key: ColumnKey | str, value: Any, *, update_width=False
+    ) -> None:
+        super().update_cell(row_key, column_key, safe_cell(value), update_width=update_width)
+
+    def remove_row(self, row_key: RowKey | str) -> None:
+        super().remove_row(row_key)
+        value = row_key.value if isinstance(row_key, RowKey) else row_key
+        self._keys.pop(value, None)  # type: ignore[arg-type]
+
+    def clear(self, columns: bool = False) -> SafeTable:
+        """Refused: live tables are updated by key (``remove_rows`` to drop rows)."""
+        raise TypeError("SafeTable is never cleared: use upsert_rows/remove_rows so cursor and scroll survive")

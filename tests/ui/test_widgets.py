@@ -1,0 +1,212 @@
+"""The widgets other screens build on: SafeTable, severity cells, the ticker, the header."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from rich.text import Text
+from textual.app import App, ComposeResult
+
+from pcso_tui.domain.views import EventView
+from pcso_tui.widgets.cells import SEVERITIES, safe_cell, severity_cell, severity_content, severity_label
+from pcso_tui.widgets.event_ticker import EventTicker
+from pcso_tui.widgets.feed import describe_event, subject_of
+from pcso_tui.widgets.header import WorkspaceHeader
+from pcso_tui.widgets.safe_table import SafeTable, TableFull
+
+HOSTILE = ["[bold]", "[/", "\x1b[2J", "[red]x[/red]", "[@click=app.quit]q[/]"]
+
+
+class TableApp(App[None]):
+    def __init__(self, max_rows: int = 100) -> None:
+        super().__init__()
+        self.max_rows = max_rows
+
+    def compose(self) -> ComposeResult:
+        yield SafeTable([("sev", "Severity"), ("name", "Name"), ("n", "Count")], max_rows=self.max_rows)
+
+
+def rows(n: int, start: int = 0) -> dict[int, tuple[object, ...]]:
+    return {i: (severity_cell("minor"), f"row {i}", i) for i in range(start, start + n)}
+
+
+async def test_rows_are_added_and_changed_by_key() -> None:
+    app = TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(SafeTable)
+        assert table.upsert_rows(rows(5)) == (5, 0)
+        assert table.upsert_rows({2: (severity_cell("critical"), "row 2", 2)}) == (0, 1)  # one cell changed
+        assert table.upsert_rows({2: (severity_cell("critical"), "row 2", 2)}) == (0, 0)  # nothing changed
+        await pilot.pause()
+        assert table.row_keys() == [0, 1, 2, 3, 4]
+        assert table.row_plain(2) == ("✖ critical", "row 2", "2")
+
+
+async def test_cursor_stays_on_its_row_when_rows_above_go() -> None:
+    app = TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(SafeTable)
+        table.upsert_rows(rows(10))
+        await pilot.pause()
+        table.move_cursor(row=6)
+        assert table.cursor_key == 6
+        assert table.remove_rows([0, 1, 99]) == 2  # unknown keys are ignored
+        table.upsert_rows({6: (severity_cell("clear"), "row 6 cleared", 6)})
+        await pilot.pause()
+        assert table.cursor_key == 6
+        assert table.row_keys() == [2, 3, 4, 5, 6, 7, 8, 9]
+
+
+async def test_the_view_stays_on_the_same_rows_when_rows_above_go() -> None:
+    app = TableApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(SafeTable)
+        table.upsert_rows(rows(60))
+        await pilot.pause()
+        table.move_cursor(row=40)
+        await pilot.pause()
+        top_before = table.row_keys()[int(table.scroll_y)]
+        assert top_before > 10
+        table.remove_rows(range(10))
+        await pilot.pause()
+        assert table.cursor_key == 40
+        assert table.row_keys()[int(table.scroll_y)] == top_before
+
+
+async def test_a_table_is_never_cleared() -> None:
+    app = TableApp()
+    async with app.run_test():
+        table = app.query_one(SafeTable)
+        table.upsert_rows(rows(3))
+        with pytest.raises(TypeError, match="never cleared"):
+            table.clear()
+        assert table.row_count == 3
+
+
+async def test_the_table_is_bounded_and_refuses_whole() -> None:
+    app = TableApp(max_rows=5)
+    async with app.run_test():
+        table = app.query_one(SafeTable)
+        table.upsert_rows(rows(4))
+        with pytest.raises(TableFull, match="at most 5 rows"):
+            table.upsert_rows({**rows(2, start=4), 0: (severity_cell("major"), "changed", 0)})
+        # Nothing changed: not the new rows, not the update that came with them.
+        assert table.row_count == 4
+        assert table.row_plain(0)[1] == "row 0"
+        assert table.room == 1
+        assert table.upsert_rows(rows(1, start=4)) == (1, 0)
+        with pytest.raises(TableFull):
+            table.add_row("one", "too", "many")
+        with pytest.raises(ValueError, match="4 cells for 3 columns"):
+            table.upsert_rows({9: ("a", "b", "c", "d")})
+        assert table.row_count == 5
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+async def test_cells_are_data_never_markup(hostile: str) -> None:
+    app = TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(SafeTable)
+        table.upsert_rows({"k": (severity_cell("info"), hostile, None)})
+        table.add_row(severity_cell("info"), hostile, key="direct")  # the DataTable way is made safe too
+        await pilot.pause()
+        expected = hostile.replace("\x1b", "\\x1b")
+        assert table.row_plain("k")[1] == expected
+        assert table.row_plain("direct")[1] == expected
+        cells = table.get_row("k")
+        assert isinstance(cells[1], Text) and cells[1].spans == []
+        assert app.screen._compositor.render_strips()  # renders without a markup error
+
+
+def test_safe_cell_handles_every_kind_of_value() -> None:
+    assert safe_cell(None).plain == ""
+    assert safe_cell(42).plain == "42" and safe_cell(42).justify == "right"
+    assert safe_cell(True).plain == "yes"
+    assert safe_cell("two\nlines").plain == "two lines"
+    assert safe_cell(datetime(2026, 11, 23, 9, 5, tzinfo=UTC)).plain == "2026-11-23 09:05"
+    made_elsewhere = Text("two\nlines", style="bold")
+    assert safe_cell(made_elsewhere).plain == "two lines"
+    assert safe_cell(made_elsewhere).style == "bold"
+    assert safe_cell(Text("fine", style="bold")).style == "bold"
+
+
+def test_severity_is_glyph_word_and_colour() -> None:
+    glyphs = [severity_label(s, ascii=False) for s in SEVERITIES]
+    assert glyphs == ["✖ critical", "▲ major", "● minor", "⚠ warning", "ℹ info", "✔ clear"]
+    ascii = [severity_label(s, ascii=True) for s in SEVERITIES]
+    assert ascii == ["X critical", "^ major", "o minor", "! warning", "i info", "+ clear"]
+    assert all(a.isascii() for a in ascii)
+    rendered = severity_cell("critical", ascii=False).__rich__()
+    assert rendered.plain == "✖ critical" and rendered.style.bold and rendered.style.color is not None
+    assert severity_label("[bold]", ascii=False) == "? [bold]"
+    assert severity_content("major", ascii=True).plain == "^ major"
+
+
+def test_ascii_fallback_is_chosen_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PCSO_ASCII", "1")
+    assert severity_cell("warning").plain == "! warning"
+    monkeypatch.setenv("PCSO_ASCII", "0")
+    assert severity_cell("warning").plain == "⚠ warning"
+
+
+async def test_severity_colour_follows_the_theme() -> None:
+    from pcso_tui.widgets.themes import builtin_themes_dir, load_themes
+
+    themes, _ = load_themes(builtin_themes_dir())
+    app = TableApp()
+    async with app.run_test() as pilot:
+        for theme in themes.values():
+            app.register_theme(theme)
+        app.theme = "pcso-light"
+        await pilot.pause()
+        light = severity_cell("critical").__rich__().style.color
+        app.theme = "pcso-high-contrast"
+        await pilot.pause()
+        contrast = severity_cell("critical").__rich__().style.color
+    assert light is not None and contrast is not None
+    assert light.triplet.hex == themes["pcso-light"].variables["severity-critical"]
+    assert contrast.triplet.hex == themes["pcso-high-contrast"].variables["severity-critical"]
+
+
+def event(n: int, **payload: object) -> EventView:
+    return EventView(n, datetime(2026, 11, 23, 9, 0, n, tzinfo=UTC), "ann", None, "case.noted", "case", n, payload)
+
+
+def test_event_subjects_name_the_record() -> None:
+    assert subject_of(event(42, title="Printer")) == "CS0000042 Printer"
+    assert subject_of(EventView(1, datetime.now(UTC), "a", None, "k", "incident", 3)) == "INC0000003"
+    assert subject_of(EventView(1, datetime.now(UTC), "a", None, "k", "alert", 3, {"nested": {}})) == "alert #3"
+    line = describe_event(EventView(1, datetime.now(UTC), "bob", "ada", "k\x1b[2J", "user", None))
+    assert (line.actor, line.kind, line.subject) == ("ada→bob", "k\\x1b[2J", "user")
+
+
+class TickerApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield EventTicker(limit=3, accept=lambda e: e.id != 2)
+
+
+async def test_the_ticker_keeps_the_newest_few_and_skips_repeats() -> None:
+    app = TickerApp()
+    async with app.run_test() as pilot:
+        ticker = app.query_one(EventTicker)
+        ticker.add_events([event(1), event(2), event(3)])
+        ticker.add_events([event(3), event(4), event(5)])  # 3 again: skipped
+        await pilot.pause()
+        assert [line.id for line in ticker.lines] == [5, 4, 3]  # 2 filtered out, 1 pushed out
+
+
+class HeaderApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield WorkspaceHeader(mode_title="Operator", user="[b]x[/b] \x1b[2J", role="operator", database="x.db")
+
+
+async def test_the_header_says_live_or_stale_in_words() -> None:
+    app = HeaderApp()
+    async with app.run_test(size=(80, 3)) as pilot:
+        header = app.query_one(WorkspaceHeader)
+        await pilot.pause()
+        plain = str(header.render())
+        assert "[b]x[/b] \\x1b[2J" in plain and "○ connecting" in plain
+        header.feed_state = "stale"
+        assert "◌ stale" in str(header.render())
