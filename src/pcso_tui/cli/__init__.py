@@ -40,6 +40,7 @@ def main(ctx: click.Context, db_option: str | None, config_option: Path | None, 
 
 # One module per area, one line each (sorted), so areas are added without touching each other.
 AREAS = (
+    "alerts",
     "cases",
     "db",
     "delivery",

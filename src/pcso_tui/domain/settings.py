@@ -27,6 +27,7 @@ class Settings:
     correlation: CorrelationSettings = field(default_factory=lambda: CorrelationSettings())
     healthchecks: HealthCheckSettings = field(default_factory=lambda: HealthCheckSettings())
     delivery: DeliverySettings = field(default_factory=lambda: DeliverySettings())
+    ingest: IngestSettings = field(default_factory=lambda: IngestSettings())
 
 
 # --- correlation and health checks (docs/incidents.md) ----------------------------------------
@@ -226,3 +227,34 @@ class DeliverySettings:
     status_page_past_days: int = 14
     email: EmailSettings = field(default_factory=lambda: EmailSettings())
     webhook: WebhookSettings = field(default_factory=lambda: WebhookSettings())
+
+
+# --- ingest: alerts in (docs/alerts.md) -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IngestSettings:
+    """Alert ingestion (``[ingest]``): CI mapping, limits, flapping."""
+
+    # Labels looked up, in order, to find an alert's CI by name (``instance`` loses its :port).
+    ci_labels: tuple[str, ...] = ("ci", "instance", "service", "job")
+    # The receiver refuses a request body larger than this (413).
+    max_body_bytes: int = 1_048_576
+    # An alert is flapping after this many state changes, each within the window of the last;
+    # it settles once it has been quiet (no state change) for a whole window.
+    flap_threshold: int = 4
+    flap_window_seconds: int = 900
+    # The receiver refuses a request carrying more alerts than this (413).
+    max_alerts_per_batch: int = 10_000
+
+    def __post_init__(self) -> None:
+        for name, least in (
+            ("max_body_bytes", 1024),
+            ("flap_threshold", 2),
+            ("flap_window_seconds", 1),
+            ("max_alerts_per_batch", 1),
+        ):
+            if getattr(self, name) < least:
+                raise ValueError(f"{name} = {getattr(self, name)} must be at least {least}")
+        if not self.ci_labels or not all(label.strip() for label in self.ci_labels):
+            raise ValueError("ci_labels must name at least one label, none of them empty")

@@ -701,3 +701,82 @@ class ItemHealthView:
     severity: str
     alert_ci: str | None
     alert_count: int
+
+
+# --- alerts -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    """One alert as the operator sees it. Text fields are untrusted: show them via ``printable``."""
+
+    id: int
+    fingerprint: str
+    source: str
+    name: str
+    severity: str
+    state: str
+    acknowledged: bool
+    maintenance: bool
+    summary: str
+    description: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    # The label value the CI was looked up by, and the CI found (None: unmapped).
+    ci_key: str | None
+    ci_id: int | None
+    ci_name: str | None
+    generator_url: str | None
+    starts_at: datetime
+    ends_at: datetime | None
+    first_seen_at: datetime
+    last_seen_at: datetime
+    last_change_at: datetime
+    receive_count: int
+    flap_score: int
+    incident_id: int | None
+    version: int
+
+    @property
+    def unmapped(self) -> bool:
+        return self.ci_id is None
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What one ingested batch did. Every alert received counts once in new or updated."""
+
+    received: int
+    new: int
+    updated: int
+    reopened: int
+    closed: int
+    flapping: int
+    unmapped: int
+    # Alerts the sender left out of its snapshot (Alertmanager ``truncatedAlerts``): untouched.
+    truncated: int
+    # Incidents opened or joined by correlation.
+    incident_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    """What a sweep changed: flapping alerts settled, maintenance flags set or cleared."""
+
+    settled: int
+    maintenance_set: int
+    maintenance_cleared: int
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceWindowView:
+    id: int
+    ci_id: int
+    ci_name: str
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+    created_by: str | None
+    created_at: datetime
+    # Open alerts on the CI flagged maintenance when the window was added (it was active).
+    alerts_flagged: int = 0
