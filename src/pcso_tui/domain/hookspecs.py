@@ -24,6 +24,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 # --- workflow rules (domain/cases.py calls these) ------------------------------------------
 
+
 @hookspec(firstresult=True)
 def pcso_workflow_proactive_case_opened(facts: ProactiveCaseFacts, settings: Settings) -> str | None:
     """Decide what happens to a proactive case that just opened (DESIGN §2 step 5).
