@@ -293,6 +293,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("alert", schema=None) as batch_op:
         batch_op.create_index("ix_alert_ci", ["ci_id", "state"], unique=False)
+        batch_op.create_index("ix_alert_first_seen", ["first_seen_at"], unique=False)
         batch_op.create_index("ix_alert_incident", ["incident_id"], unique=False)
         batch_op.create_index("ix_alert_last_change", ["last_change_at"], unique=False)
         batch_op.create_index("ix_alert_state_severity", ["state", "severity"], unique=False)
@@ -389,6 +390,7 @@ def upgrade() -> None:
     with op.batch_alter_table("support_case", schema=None) as batch_op:
         batch_op.create_index("ix_support_case_account", ["account_id", "state"], unique=False)
         batch_op.create_index("ix_support_case_incident", ["incident_id"], unique=False)
+        batch_op.create_index("ix_support_case_kind_opened", ["kind", "opened_at"], unique=False)
         batch_op.create_index("ix_support_case_major_state", ["major_case_state"], unique=False)
         batch_op.create_index("ix_support_case_opened", ["opened_at"], unique=False)
         batch_op.create_index("ix_support_case_parent", ["parent_id", "state"], unique=False)
@@ -538,7 +540,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_notice_idempotency_key")),
     )
     with op.batch_alter_table("notice", schema=None) as batch_op:
-        batch_op.create_index("ix_notice_case", ["case_id", "state"], unique=False)
+        batch_op.create_index("ix_notice_case", ["case_id", "state", "sent_at"], unique=False)
         batch_op.create_index("ix_notice_due", ["state", "next_attempt_at"], unique=False)
 
     # ### end Alembic commands ###
@@ -580,6 +582,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_support_case_parent")
         batch_op.drop_index("ix_support_case_opened")
         batch_op.drop_index("ix_support_case_major_state")
+        batch_op.drop_index("ix_support_case_kind_opened")
         batch_op.drop_index("ix_support_case_incident")
         batch_op.drop_index("ix_support_case_account")
 
@@ -596,6 +599,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_alert_state_severity")
         batch_op.drop_index("ix_alert_last_change")
         batch_op.drop_index("ix_alert_incident")
+        batch_op.drop_index("ix_alert_first_seen")
         batch_op.drop_index("ix_alert_ci")
 
     op.drop_table("alert")
