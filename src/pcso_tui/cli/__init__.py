@@ -40,11 +40,11 @@ def main(ctx: click.Context, db_option: str | None, config_option: Path | None, 
 
 def _register() -> None:
     # Each area keeps its subcommands in a module of its own.
-    from pcso_tui.cli import cases, db, events, incidents, install_base, users
+    from pcso_tui.cli import cases, dashboard, db, events, incidents, install_base, users
 
     for module in (db, events, users):
         main.add_command(module.group)
-    for command in (*install_base.commands, *incidents.commands, *cases.commands):
+    for command in (*install_base.commands, *incidents.commands, *cases.commands, *dashboard.commands):
         main.add_command(command)
 
 
