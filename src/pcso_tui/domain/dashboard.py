@@ -665,13 +665,12 @@ def _notified_first(ctx: _Ctx, start: Bound, stop: Bound) -> Select[Any]:
             func.min(_first_sent(ch)).label("notified"),
             func.min(case((ch.c.kind == "reactive", ch.c.opened_at))).label("called"),
         )
-        .select_from(m)
-        .join(ch, ch.c.parent_id == m.c.id)
+        .select_from(ch)
+        .join(m, m.c.id == ch.c.parent_id)
         .where(
-            m.c.kind == "major",
-            m.c.major_case_state == "accepted",
-            m.c.state != "canceled",
-            _in(m.c.opened_at, start, stop),
+            # IN, so that SQLite seeks the children of the period's major cases rather than
+            # scanning every child case for a major case in the period.
+            ch.c.parent_id.in_(_majors(start, stop).with_only_columns(_case.c.id)),
             ch.c.account_id.is_not(None),
             ch.c.account_id.not_in(_internal_accounts()),
         )
@@ -866,8 +865,7 @@ class _Computation:
         ctx = self.ctx
         o = _outages(ctx, self.start, self.stop)
         periods = self._periods()
-        hit = _hit_accounts(o, periods.c.s, periods.c.t)
-        distinct = hit.with_only_columns(func.count(func.distinct(hit.selected_columns.id))).scalar_subquery()
+        distinct = _hit_count(o, periods.c.s, periods.c.t).scalar_subquery()
         counts = {i: n for i, n in await self.rows(select(periods.c.i, distinct).where(periods.c.t > periods.c.s))}
         current = self.windows[-1]
         top = _top_accounts(ctx, o, current.start, current.stop).subquery("top")
@@ -905,7 +903,7 @@ class _Computation:
         k = self.ctx.bucket(per_major.c.t)
         query = select(k, func.sum(per_major.c.n), func.sum(per_major.c.hits)).group_by(k)
         for key, n, hit in await self.rows(query):
-            self.put("notified_first", key, lambda p, n=n, h=int(hit): KpiPoint(p, _share(h, n), h, n))
+            self.put("notified_first", key, lambda p, n=int(n), h=int(hit): KpiPoint(p, _share(h, n), h, n))
 
     async def _deflected(self) -> None:
         facts = _deflected(self.ctx, self.start, self.stop).subquery("facts")
@@ -946,6 +944,17 @@ def _outage_spans(ctx: _Ctx, o: Any, periods: Any) -> Any:
         .select_from(periods)
         .join(o, and_(o.c.b < periods.c.t, end > periods.c.s))
         .subquery("spans")
+    )
+
+
+def _hit_count(o: Any, start: Bound, stop: Bound) -> Select[Any]:
+    """How many customer accounts the outages begun in ``[start, stop)`` hit (IN, so that
+    SQLite looks up those outages' cases instead of scanning every affected account)."""
+    # correlate_except: when start and stop are the periods table's columns, they belong to the
+    # statement two levels up, not to this subquery's FROM.
+    cases = select(o.c.case_id).where(_in(o.c.b, start, stop)).correlate_except(o)
+    return select(func.count(func.distinct(_ca.c.account_id))).where(
+        _ca.c.case_id.in_(cases), _ca.c.account_id.not_in(_internal_accounts())
     )
 
 
