@@ -528,7 +528,7 @@ def format_kpi_value(value: float | None, unit: str) -> str:
         return f"{value:.1f}%"
     if unit in ("h", "min"):
         return f"{value:.1f} {unit}"
-    if unit == "per day" or unit.startswith("per "):
+    if unit.startswith("per "):
         return f"{value:.2f}"
     return f"{value:,.0f}"
 
