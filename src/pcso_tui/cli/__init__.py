@@ -42,6 +42,7 @@ def main(ctx: click.Context, db_option: str | None, config_option: Path | None, 
 AREAS = (
     "alerts",
     "cases",
+    "dashboard",
     "db",
     "delivery",
     "events",

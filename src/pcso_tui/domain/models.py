@@ -341,6 +341,8 @@ class Alert(Base):
         Index("ix_alert_incident", "incident_id"),
         Index("ix_alert_ci", "ci_id", "state"),
         Index("ix_alert_last_change", "last_change_at"),
+        # The dashboard buckets alerts by when they were first seen.
+        Index("ix_alert_first_seen", "first_seen_at"),
         CheckConstraint("state IN ('open','closed','flapping')", name="state"),
     )
     __mapper_args__ = {"version_id_col": version}
@@ -414,6 +416,8 @@ class Case(Base):
         Index("ix_support_case_account", "account_id", "state"),
         Index("ix_support_case_incident", "incident_id"),
         Index("ix_support_case_opened", "opened_at"),
+        # The dashboard counts cases of one kind opened in a period.
+        Index("ix_support_case_kind_opened", "kind", "opened_at"),
         # One child per account per major case, whoever approves, however often.
         Index(
             "uq_support_case_child_account",
@@ -578,7 +582,8 @@ class Notice(Base):
     __table_args__ = (
         CheckConstraint("state IN ('pending','sent','dead','skipped')", name="state"),
         Index("ix_notice_due", "state", "next_attempt_at"),
-        Index("ix_notice_case", "case_id", "state"),
+        # sent_at too: the first notice sent on a case is one index seek (the dashboard).
+        Index("ix_notice_case", "case_id", "state", "sent_at"),
     )
     __mapper_args__ = {"version_id_col": version}
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 21:09:30.384475
+Create Date: 2026-11-23 21:49:47.524630
 """
 
 from collections.abc import Sequence
@@ -300,6 +300,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("alert", schema=None) as batch_op:
         batch_op.create_index("ix_alert_ci", ["ci_id", "state"], unique=False)
+        batch_op.create_index("ix_alert_first_seen", ["first_seen_at"], unique=False)
         batch_op.create_index("ix_alert_incident", ["incident_id"], unique=False)
         batch_op.create_index("ix_alert_last_change", ["last_change_at"], unique=False)
         batch_op.create_index("ix_alert_state_severity", ["state", "severity"], unique=False)
@@ -396,6 +397,7 @@ def upgrade() -> None:
     with op.batch_alter_table("support_case", schema=None) as batch_op:
         batch_op.create_index("ix_support_case_account", ["account_id", "state"], unique=False)
         batch_op.create_index("ix_support_case_incident", ["incident_id"], unique=False)
+        batch_op.create_index("ix_support_case_kind_opened", ["kind", "opened_at"], unique=False)
         batch_op.create_index("ix_support_case_major_state", ["major_case_state"], unique=False)
         batch_op.create_index("ix_support_case_opened", ["opened_at"], unique=False)
         batch_op.create_index("ix_support_case_parent", ["parent_id", "state"], unique=False)
@@ -548,7 +550,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_notice_idempotency_key")),
     )
     with op.batch_alter_table("notice", schema=None) as batch_op:
-        batch_op.create_index("ix_notice_case", ["case_id", "state"], unique=False)
+        batch_op.create_index("ix_notice_case", ["case_id", "state", "sent_at"], unique=False)
         batch_op.create_index("ix_notice_due", ["state", "next_attempt_at"], unique=False)
 
     # ### end Alembic commands ###
@@ -590,6 +592,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_support_case_parent")
         batch_op.drop_index("ix_support_case_opened")
         batch_op.drop_index("ix_support_case_major_state")
+        batch_op.drop_index("ix_support_case_kind_opened")
         batch_op.drop_index("ix_support_case_incident")
         batch_op.drop_index("ix_support_case_account")
 
@@ -606,6 +609,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_alert_state_severity")
         batch_op.drop_index("ix_alert_last_change")
         batch_op.drop_index("ix_alert_incident")
+        batch_op.drop_index("ix_alert_first_seen")
         batch_op.drop_index("ix_alert_ci")
 
     op.drop_table("alert")
