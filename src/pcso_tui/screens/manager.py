@@ -145,7 +145,7 @@ class ManagerScreen(ModeScreen):
                 yield Vertical(id="insight")
             with VerticalScroll(id="timeline-scroll"):
                 yield Static(Content("Timeline"), classes="heading")
-                yield CaseTimelineView(id="manager-timeline")
+                yield CaseTimelineView(id="manager-timeline", follow=True)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -236,7 +236,6 @@ class ManagerScreen(ModeScreen):
                 )
             summary.update(Content("\n").join(parts))
         self.timeline.show(timeline)
-        self.query_one("#timeline-scroll", VerticalScroll).scroll_end(animate=False)
         self.detail_loads += 1
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:

@@ -77,12 +77,15 @@ class CaseTimelineView(Static):
         self,
         *,
         empty: str = "No case selected.",
+        follow: bool = False,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__("", name=name, id=id, classes=classes)
         self.empty = empty
+        # Keep the newest line in view: scroll the container holding the timeline to its end.
+        self.follow = follow
         self.case_id: int | None = None
         self.related: frozenset[int] = frozenset()
         self.truncated = False
@@ -108,6 +111,7 @@ class CaseTimelineView(Static):
             self.truncated = timeline.truncated
             self._entries = {e.event_id: e for e in timeline.entries}
         self._repaint()
+        self._scroll_to_newest()
 
     def accepts(self, event: EventView) -> bool:
         if self.case_id is None or event.subject_type != "case":
@@ -126,7 +130,13 @@ class CaseTimelineView(Static):
             added += 1
         if added:
             self._repaint()
+            self._scroll_to_newest()
         return added
+
+    def _scroll_to_newest(self) -> None:
+        if self.follow and self.is_attached and self.parent is not None:
+            parent = self.parent
+            self.call_after_refresh(lambda: parent.scroll_end(animate=False))  # type: ignore[attr-defined]
 
     # --- the live feed ---------------------------------------------------------------------
 
