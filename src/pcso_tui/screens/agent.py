@@ -43,7 +43,9 @@ def queue_row(case: CaseView) -> tuple[Any, ...]:
         age_label(case.age_seconds),
         case.affected_accounts,
         incident,
-        major_label(case.major_case_state) or state_label(case.state),
+        f"◆ {case.parent_number}"
+        if case.parent_number
+        else major_label(case.major_case_state) or state_label(case.state),
         case.short_description,
     )
 
@@ -53,7 +55,7 @@ class AgentScreen(ModeScreen):
 
     DEFAULT_CSS = """
     AgentScreen #agent-queue {
-        height: 8;
+        height: 7;
     }
     AgentScreen #queue-heading, AgentScreen #timeline-heading {
         height: 1;

@@ -69,7 +69,12 @@ DIALOG_CSS = """
     color: $error;
     display: none;
 }}
-{name} .dialog-error.-shown {{
+{name} .dialog-status {{
+    height: auto;
+    color: $text-muted;
+    display: none;
+}}
+{name} .dialog-status.-shown, {name} .dialog-error.-shown {{
     display: block;
 }}
 {name} .dialog-hint {{
@@ -110,6 +115,7 @@ class _Dialog(ModalScreen[T | None], Generic[T]):
             yield Static(self.about, classes="dialog-about")
             yield from self.compose_box()
             yield Static("", classes="dialog-error")
+            yield Static("", classes="dialog-status")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -123,21 +129,27 @@ class _Dialog(ModalScreen[T | None], Generic[T]):
         line.update(Content(one_line(message)))
         line.set_class(True, "-shown")
 
+    def show_busy(self, busy: bool) -> None:
+        self.busy = busy
+        line = self.query_one(".dialog-status", Static)
+        line.update(Content("Working… (Esc closes this; the change still completes)") if busy else Content(""))
+        line.set_class(busy, "-shown")
+
     def send(self, *args: Any, **kwargs: Any) -> None:
         if self.busy:
             return
-        self.busy = True
+        self.show_busy(True)
         self.run_worker(self._send(args, kwargs), group="dialog", exclusive=True, exit_on_error=False)
 
     async def _send(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         try:
             result = await self.app.domain_call(self.submit(*args, **kwargs))  # type: ignore[attr-defined]
         except DomainError as exc:
-            self.busy = False
+            self.show_busy(False)
             self.show_error(exc.message)
             self.app.notify(one_line(exc.message), severity="error", markup=False)
             return
-        self.busy = False
+        self.show_busy(False)
         self.dismiss(result)
 
     def action_cancel(self) -> None:

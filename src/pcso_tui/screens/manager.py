@@ -75,7 +75,7 @@ class ManagerScreen(ModeScreen):
 
     DEFAULT_CSS = """
     ManagerScreen #manager-queue {
-        height: 7;
+        height: 6;
     }
     ManagerScreen .heading {
         height: 1;
