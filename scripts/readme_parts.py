@@ -73,10 +73,12 @@ def cli_reference() -> str:
         "someone else, or already done), 8 unknown user; the message on standard error says why.",
         "",
     ]
-    with click.Context(main, info_name="pcso", terminal_width=100) as ctx:
+    # Every context gets the root's settings (-h as well as --help), as a real invocation would.
+    settings = {**main.context_settings, "terminal_width": 100, "max_content_width": 100}
+    with click.Context(main, info_name="pcso", **settings) as ctx:
         parts += ["## pcso", "", "```", main.get_help(ctx).rstrip(), "```", ""]
     for path, command in _commands(main, "pcso"):
-        with click.Context(command, info_name=path, terminal_width=100) as ctx:
+        with click.Context(command, info_name=path, **settings) as ctx:
             parts += [f"## {path}", "", "```", command.get_help(ctx).rstrip(), "```", ""]
     return "\n".join(parts).rstrip() + "\n"
 
