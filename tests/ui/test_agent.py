@@ -260,3 +260,10 @@ async def test_help_and_footer_name_the_agent_keys(world_url, make_app) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
         listed = {(keys, what) for keys, what, _ in app.screen.listed()}  # type: ignore[attr-defined]
         assert {("p", "Propose major"), ("n", "Add note")} <= listed
+        await pilot.press("escape")
+        from pcso_tui.widgets.palette import WorkspaceCommands
+
+        hits = [hit async for hit in WorkspaceCommands(app.screen).search("propose")]
+        assert [hit.text for hit in hits] == [f"Case: propose CS{world.case_id:07d} as a major case"]
+        hits[0].command()
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="the propose dialog from the palette")

@@ -328,7 +328,15 @@ async def test_the_manager_keys_follow_the_case_and_appear_in_help(world_url, ma
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
         listed = {(keys, what) for keys, what, _ in app.screen.listed()}  # type: ignore[attr-defined]
         assert {("a", "Approve"), ("x", "Reject"), ("n", "Note")} <= listed
-        # The place for insight exists, empty and taking no room.
         await pilot.press("escape")
+        # The palette offers the same, by name.
+        from pcso_tui.widgets.palette import WorkspaceCommands
+
+        offered = [hit.text async for hit in WorkspaceCommands(app.screen).discover()]
+        number = f"CS{case_id:07d}"
+        assert f"Major case: approve {number}" in offered
+        assert f"Major case: reject the proposal of {number}" in offered
+        assert f"Major case: statement on {number}" not in offered
+        # The place for insight exists, empty and taking no room.
         insight = manager(app).query_one("#insight")
         assert len(insight.children) == 0 and insight.outer_size.height == 0

@@ -14,6 +14,7 @@ customer-visible comment, Tab moves between the queue and the detail.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from textual.app import ComposeResult
@@ -29,6 +30,7 @@ from pcso_tui.screens.base import ModeScreen
 from pcso_tui.screens.case_dialogs import note_dialog, propose_dialog
 from pcso_tui.widgets.case_detail import CaseDetailView, age_label, major_label, state_label
 from pcso_tui.widgets.feed import EventsArrived
+from pcso_tui.widgets.palette import PaletteCommand
 from pcso_tui.widgets.safe_table import SafeTable
 from pcso_tui.widgets.timeline import CaseTimelineView
 
@@ -208,6 +210,17 @@ class AgentScreen(ModeScreen):
             self.select(selected.id)
 
     # --- actions --------------------------------------------------------------------------
+
+    def palette_commands(self) -> Iterable[PaletteCommand]:
+        if self.selected is None:
+            return
+        number = self.selected.number
+        yield PaletteCommand(
+            f"Case: propose {number} as a major case", "Reason and business impact (p)", self.action_propose
+        )
+        yield PaletteCommand(
+            f"Case: add a note to {number}", "Work note or customer-visible comment (n)", self.action_note
+        )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("propose", "note"):

@@ -18,6 +18,7 @@ Keys, offered when they apply to the highlighted case:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from textual.app import ComposeResult
@@ -40,6 +41,7 @@ from pcso_tui.screens.case_dialogs import (
 )
 from pcso_tui.widgets.case_detail import major_label, state_label, summary_content
 from pcso_tui.widgets.feed import EventsArrived
+from pcso_tui.widgets.palette import PaletteCommand
 from pcso_tui.widgets.safe_table import SafeTable
 from pcso_tui.widgets.timeline import CaseTimelineView
 
@@ -254,6 +256,27 @@ class ManagerScreen(ModeScreen):
             self.select(self.selected_id)
 
     # --- actions --------------------------------------------------------------------------
+
+    PALETTE = (
+        ("approve", "approve {number}", "Confirm with the child cases and notices it creates (a)"),
+        ("reject", "reject the proposal of {number}", "With a reason (x)"),
+        ("statement", "statement on {number}", "To every open child case and its contact (s)"),
+        ("resolve", "resolve {number}", "With a code and notes; open children follow (r)"),
+        ("close_case", "close {number}", "Active children are closed with it (c)"),
+        ("note", "add a note to {number}", "Work note or customer-visible comment (n)"),
+    )
+
+    def palette_commands(self) -> Iterable[PaletteCommand]:
+        row = self.selected
+        if row is None:
+            return
+        for action, name, help_text in self.PALETTE:
+            if self.check_action(action, ()):
+                yield PaletteCommand(
+                    f"Major case: {name.format(number=row.case.number)}",
+                    help_text,
+                    getattr(self, f"action_{action}"),
+                )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         row = self.selected
