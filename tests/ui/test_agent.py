@@ -119,6 +119,12 @@ async def test_hostile_case_text_is_shown_literally(world_url, make_app) -> None
         text = screen_text(app)
         assert "\x1b" not in text
         assert "host-1 down [bold]red[/] \\x1b[2J [/" in text  # the incident's title, in the detail
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="the propose dialog")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "\x1b" not in text
+        assert "host-1 down [bold]red[/] \\x1b[2J [/" in str(app.screen.about)  # type: ignore[attr-defined]
 
 
 async def test_an_agent_proposes_a_case_with_keys_alone(world_url, make_app) -> None:

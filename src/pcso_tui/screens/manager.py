@@ -191,7 +191,7 @@ class ManagerScreen(ModeScreen):
         wanted = self._select_next
         if wanted is not None and table.has_row(wanted):
             self._select_next = None
-            table.move_cursor(row=table.get_row_index(table._key(wanted)), animate=False)
+            table.move_cursor(row=table.row_keys().index(wanted), animate=False)
         key = table.cursor_key
         if key != self.selected_id or key in changed:
             self.select(key)  # type: ignore[arg-type]
