@@ -180,7 +180,7 @@ async def test_filter_and_search_are_done_in_sql(world_url: str, make_app: Any) 
 
         await pilot.press("f", "f", "f")  # severity ≥ major
         await wait_for(pilot, lambda: names() == {"DiskFull"}, what="≥ major")
-        assert "sev ≥ major" in screen_text(app)
+        assert "f sev ≥ major" in screen_text(app)
         await pilot.press("f", "f")  # back to any
         await wait_for(pilot, lambda: table.row_count == 3, what="any severity")
 
@@ -193,7 +193,7 @@ async def test_filter_and_search_are_done_in_sql(world_url: str, make_app: Any) 
         await wait_for(pilot, lambda: names() == {"HighLatency", "CertExpiry", "OldThing"}, what="the search")
         await pilot.press("enter")
         assert table.has_focus
-        assert "search “web-0”" in screen_text(app)
+        assert "/ “web-0”" in screen_text(app)
         await pilot.press("slash", "escape")
         await wait_for(pilot, lambda: table.row_count == 4, what="the search cleared")
 

@@ -143,6 +143,9 @@ class OperatorScreen(ModeScreen):
     OperatorScreen #operator-views {
         height: 1fr;
     }
+    OperatorScreen #view-bar {
+        height: 1;
+    }
     OperatorScreen .view-status {
         height: 1;
         color: $text-muted;
@@ -172,7 +175,8 @@ class OperatorScreen(ModeScreen):
     """
 
     BINDINGS = [
-        Binding("v", "next_view", "View", tooltip="Alerts → Incidents → Impact → Feed", id="operator.view"),
+        # The views are named, with their keys, on the bar above them.
+        Binding("v", "next_view", "Next view", show=False, id="operator.view"),
         Binding("1", "show_view('alerts')", "Alerts", show=False, id="operator.view.alerts"),
         Binding("2", "show_view('incidents')", "Incidents", show=False, id="operator.view.incidents"),
         Binding("3", "show_view('impact')", "Impact", show=False, id="operator.view.impact"),
@@ -182,11 +186,13 @@ class OperatorScreen(ModeScreen):
         Binding("i", "open_incident", "Incident", tooltip="Open an incident from the alert", id="operator.incident"),
         Binding("I", "new_incident", "New incident", show=False, key_display="I", id="operator.new_incident"),
         Binding("slash", "search", "Search", key_display="/", id="operator.search"),
-        Binding("f", "cycle_severity", "Sev", tooltip="Filter: severity at least", id="operator.severity"),
-        Binding("t", "cycle_state", "State", tooltip="Filter: alert state", id="operator.state"),
-        Binding("s", "cycle_sort", "Sort", id="operator.sort"),
-        Binding("n", "page(1)", "Next", tooltip="Next page", id="operator.next_page"),
-        Binding("p", "page(-1)", "Prev", tooltip="Previous page", id="operator.prev_page"),
+        # The filter, sort and page keys are named on the status line above the table (the
+        # footer has no room for them at 80 columns); the help screen lists them all.
+        Binding("f", "cycle_severity", "Severity filter", show=False, id="operator.severity"),
+        Binding("t", "cycle_state", "State filter", show=False, id="operator.state"),
+        Binding("s", "cycle_sort", "Sort", show=False, id="operator.sort"),
+        Binding("n", "page(1)", "Next page", show=False, id="operator.next_page"),
+        Binding("p", "page(-1)", "Previous page", show=False, id="operator.prev_page"),
         # Incidents
         Binding("w", "work_note", "Note", tooltip="Work note or progress update", id="operator.note"),
         Binding("u", "incident_state", "State", tooltip="Change the incident's state", id="operator.incident_state"),
@@ -219,6 +225,7 @@ class OperatorScreen(ModeScreen):
     # --- layout ------------------------------------------------------------------------------
 
     def compose_body(self) -> ComposeResult:
+        yield Static(self._view_bar(), id="view-bar")
         with ContentSwitcher(initial="alerts-view", id="operator-views"):
             with Vertical(id="alerts-view"):
                 yield Static("", id="alert-status", classes="view-status")
@@ -345,6 +352,7 @@ class OperatorScreen(ModeScreen):
             return
         self.current_view = view
         self.query_one(ContentSwitcher).current = f"{view}-view"
+        self.query_one("#view-bar", Static).update(self._view_bar())
         focus = {
             "alerts": self.alert_table,
             "incidents": self.incident_table,
@@ -357,6 +365,14 @@ class OperatorScreen(ModeScreen):
             self.impact_offset = 0
             self.request("impact")
         self.refresh_bindings()
+
+    def _view_bar(self) -> Content:
+        parts: list[Any] = []
+        for n, view in enumerate(VIEWS, 1):
+            label = f" {n} {VIEW_TITLES[view]} "
+            parts.append((label, "reverse bold") if view == self.current_view else (label, "$text-muted"))
+        parts.append(("  v next view", "$text-muted"))
+        return Content.assemble(*parts)
 
     def action_next_view(self) -> None:
         self.action_show_view(VIEWS[(VIEWS.index(self.current_view) + 1) % len(VIEWS)])
@@ -414,15 +430,19 @@ class OperatorScreen(ModeScreen):
         parts: list[Any] = [
             ("Alerts ", "bold"),
             f"{first:,}–{self.page_offset + shown:,} of {self.total:,}",
-            ("  state ", "$text-muted"),
+        ]
+        if self.total > self.PAGE_SIZE:
+            parts.append((" n/p page", "$text-muted"))
+        parts += [
+            ("  t ", "$text-accent"),
             STATE_FILTERS[self.state_filter][0],
-            ("  sev ", "$text-muted"),
+            ("  f sev ", "$text-accent"),
             SEVERITY_FILTERS[self.severity_filter][0],
-            ("  sort ", "$text-muted"),
+            ("  s ", "$text-accent"),
             SORTS[self.sort_index][0],
         ]
         if self.search:
-            parts += [("  search ", "$text-muted"), f"“{one_line(self.search, 30)}”"]
+            parts += [("  / ", "$text-accent"), f"“{one_line(self.search, 24)}”"]
         self.query_one("#alert-status", Static).update(Content.assemble(*parts))
 
     def _requery(self) -> None:
