@@ -901,7 +901,11 @@ def detail_content(detail: IncidentDetail, last_result: str = "") -> Content:
             " — ",
             one_line(detail.resolution_notes or "", 200),
         ]
-    parts += ["\n", ("Journal", "bold"), (f" ({len(detail.journal)} lines, newest last)", "$text-muted")]
+    parts += [
+        "\n",
+        ("Journal", "bold"),
+        (f" ({len(detail.journal)} line{'s' if len(detail.journal) != 1 else ''}, newest last)", "$text-muted"),
+    ]
     for entry in detail.journal[-JOURNAL_LINES:]:
         parts += [
             "\n  ",
