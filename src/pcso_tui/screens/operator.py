@@ -65,7 +65,7 @@ from pcso_tui.screens.incident_dialogs import (
     StateDialog,
     incident_context,
 )
-from pcso_tui.widgets.alert_table import AlertTable, format_age, state_label
+from pcso_tui.widgets.alert_table import AlertTable, FixedWidthTable, format_age, state_label
 from pcso_tui.widgets.cells import severity_cell, severity_content, severity_label
 from pcso_tui.widgets.event_ticker import EventTicker
 from pcso_tui.widgets.feed import EventsArrived
@@ -233,7 +233,7 @@ class OperatorScreen(ModeScreen):
                 yield AlertTable(page_size=self.PAGE_SIZE, id="alert-table")
             with Vertical(id="incidents-view"):
                 yield Static("", id="incident-status", classes="view-status")
-                yield SafeTable(INCIDENT_COLUMNS, max_rows=self.INCIDENT_LIMIT, id="incident-table")
+                yield FixedWidthTable(INCIDENT_COLUMNS, max_rows=self.INCIDENT_LIMIT, id="incident-table")
                 with VerticalScroll(id="incident-detail"):
                     yield Static("", id="incident-detail-text")
             with Vertical(id="impact-view"):

@@ -105,7 +105,20 @@ def alert_cells(alert: AlertView, now: datetime) -> tuple[Any, ...]:
     )
 
 
-class AlertTable(SafeTable):
+class FixedWidthTable(SafeTable):
+    """A SafeTable whose columns all have a fixed width: cell updates never re-measure.
+
+    DataTable's ``update_cell(update_width=True)`` re-measures the whole column whenever a new
+    cell is narrower than the widest — once per updated cell, so ageing a page of 200 rows
+    ("59s" → "1m") measured 40,000 cells and froze the event loop for 0.6–0.9 s. With fixed
+    widths there is nothing to measure.
+    """
+
+    def update_cell(self, row_key: Any, column_key: Any, value: Any, *, update_width: bool = False) -> None:
+        super().update_cell(row_key, column_key, value, update_width=False)
+
+
+class AlertTable(FixedWidthTable):
     """A page of alerts keyed by alert id; see the module docstring."""
 
     BINDING_GROUP_TITLE = "Alert list"

@@ -18,8 +18,8 @@ from rich.text import Text
 
 from pcso_tui.domain.text import one_line
 from pcso_tui.domain.views import ImpactAccountView, ImpactView, incident_number
+from pcso_tui.widgets.alert_table import FixedWidthTable
 from pcso_tui.widgets.cells import SEVERITIES, severity_cell, severity_colour, use_ascii
-from pcso_tui.widgets.safe_table import SafeTable
 
 COLUMNS = (
     ("account", "Account", 10),
@@ -68,7 +68,7 @@ def summary(impact: ImpactView) -> str:
     )
 
 
-class ImpactTable(SafeTable):
+class ImpactTable(FixedWidthTable):
     BINDING_GROUP_TITLE = "Impact"
 
     def __init__(self, *, page_size: int = 100, id: str | None = None, classes: str | None = None) -> None:
