@@ -235,6 +235,15 @@ async def test_hostile_alert_text_is_shown_literally(world_url: str, make_app: A
         text = screen_text(app)
         assert "[bold]Mal[/ \\x1b[2J" in text
         assert "\x1b" not in text
+        await pilot.press("enter")  # the alert in full: labels, annotations, fingerprint
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "AlertDetailDialog", what="the alert detail")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "unmapped (label value [bold]Mal[/ \\x1b[2J)" in text
+        assert "fp-evil" in text
+        assert "\x1b" not in text
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen, what="the detail to close")
         await pilot.press("I")  # the form shows the title literally too
         await wait_for(pilot, lambda: type(app.screen).__name__ == "OpenIncidentDialog", what="the form")
         await pilot.press("escape")

@@ -388,3 +388,49 @@ def incident_context(number: str, title: str, extra: str = "") -> Content:
     if extra:
         parts += ["\n", (one_line(extra, 200), "$text-muted")]
     return Content.assemble(*parts)
+
+
+class AlertDetailDialog(ModalScreen[None]):
+    """Everything known about one alert, shown literally; Esc, Enter or d closes it."""
+
+    DEFAULT_CSS = """
+    AlertDetailDialog {
+        align: center middle;
+    }
+    AlertDetailDialog #alert-box {
+        width: 76;
+        max-width: 100%;
+        height: auto;
+        max-height: 100%;
+        border: round $primary;
+        background: $surface;
+        padding: 0 1;
+    }
+    AlertDetailDialog #alert-body {
+        height: auto;
+        max-height: 18;
+    }
+    AlertDetailDialog #alert-hint {
+        color: $text-muted;
+    }
+    """
+
+    BINDINGS = [Binding("escape,enter,d", "close", "Close", id="alert.close")]
+
+    def __init__(self, title: str, body: Content) -> None:
+        super().__init__()
+        self.alert_title = title
+        self.body = body
+
+    def compose(self) -> ComposeResult:
+        from textual.containers import VerticalScroll
+
+        box = Vertical(id="alert-box")
+        box.border_title = Content(one_line(self.alert_title, 60))
+        with box:
+            with VerticalScroll(id="alert-body"):
+                yield Static(self.body)
+            yield Static(Content("↑↓ scroll · Esc, Enter or d closes"), id="alert-hint")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -52,6 +52,7 @@ from pcso_tui.domain.text import one_line, printable
 from pcso_tui.domain.views import AlertView, ImpactView, IncidentDetail, IncidentView, incident_number
 from pcso_tui.screens.base import ModeScreen
 from pcso_tui.screens.incident_dialogs import (
+    AlertDetailDialog,
     ConfirmDialog,
     Eta,
     EtaDialog,
@@ -185,6 +186,9 @@ class OperatorScreen(ModeScreen):
         Binding("a", "acknowledge", "Ack", tooltip="Acknowledge the alert (again: undo)", id="operator.ack"),
         Binding("i", "open_incident", "Incident", tooltip="Open an incident from the alert", id="operator.incident"),
         Binding("I", "new_incident", "New incident", show=False, key_display="I", id="operator.new_incident"),
+        Binding(
+            "d", "alert_detail", "Details", tooltip="Everything about the alert (also Enter)", id="operator.details"
+        ),
         Binding("slash", "search", "Search", key_display="/", id="operator.search"),
         # The filter, sort and page keys are named on the status line above the table (the
         # footer has no room for them at 80 columns); the help screen lists them all.
@@ -525,6 +529,16 @@ class OperatorScreen(ModeScreen):
             self.notify("no alert selected", severity="warning", timeout=2)
         return alert
 
+    @on(DataTable.RowSelected, "#alert-table")
+    def _alert_chosen(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_alert_detail()
+
+    def action_alert_detail(self) -> None:
+        alert = self._selected_alert()
+        if alert is not None:
+            self.app.push_screen(AlertDetailDialog(f"Alert {alert.id}: {alert.name}", alert_content(alert, self.now())))
+
     def action_acknowledge(self) -> None:
         alert = self._selected_alert()
         if alert is not None:
@@ -850,6 +864,45 @@ INCIDENT_STATE_GLYPHS = {
 
 def state_label_incident(state: str) -> str:
     return f"{INCIDENT_STATE_GLYPHS.get(state, '?')} {one_line(state.replace('_', ' '), 12)}"
+
+
+def alert_content(alert: AlertView, now: datetime) -> Content:
+    """One alert in full, as safe Content (every text shown literally, control characters visible)."""
+
+    def row(label: str, value: str) -> list[Any]:
+        return ["\n", (f"{label:<13}", "$text-muted"), value]
+
+    ci = one_line(alert.ci_name) if alert.ci_name else f"unmapped (label value {one_line(alert.ci_key or '—')!s})"
+    parts: list[Any] = [
+        severity_content(alert.severity),
+        "  ",
+        state_label(alert.state),
+        ("  acknowledged" if alert.acknowledged else "", "bold"),
+        ("  in maintenance" if alert.maintenance else "", "bold"),
+        "\n",
+        (one_line(alert.name, 200), "bold"),
+    ]
+    parts += row("Summary", one_line(alert.summary, 500))
+    parts += row("CI", ci)
+    parts += row("Incident", incident_number(alert.incident_id) if alert.incident_id else "none")
+    parts += row("Received", f"{alert.receive_count:,} times; flap score {alert.flap_score}")
+    parts += row("Started", f"{_when(alert.starts_at)} ({format_age((now - alert.starts_at).total_seconds())} ago)")
+    parts += row("Seen", f"first {_when(alert.first_seen_at)}, last {_when(alert.last_seen_at)}")
+    parts += row("Changed", _when(alert.last_change_at))
+    if alert.ends_at:
+        parts += row("Ended", _when(alert.ends_at))
+    parts += row("Source", one_line(alert.source, 40))
+    parts += row("Fingerprint", one_line(alert.fingerprint, 128))
+    if alert.generator_url:
+        parts += row("Link", one_line(alert.generator_url, 300))
+    if alert.description:
+        parts += ["\n", ("Description", "$text-muted"), "\n", printable(alert.description, multiline=True)]
+    for title, values in (("Labels", alert.labels), ("Annotations", alert.annotations)):
+        if values:
+            parts += ["\n", (title, "$text-muted")]
+            for key, value in sorted(values.items()):
+                parts += ["\n  ", (one_line(str(key), 40), "$text-accent"), " = ", one_line(str(value), 300)]
+    return Content.assemble(*parts)
 
 
 def detail_content(detail: IncidentDetail, last_result: str = "") -> Content:
