@@ -22,7 +22,7 @@ from pcso_tui.cli import main
 from pcso_tui.domain.dashboard import KPI_BY_KEY, KPIS
 from pcso_tui.screens.dashboard import DashboardScreen, DrillDownScreen
 from pcso_tui.screens.help import HelpScreen
-from pcso_tui.widgets.kpi import records_text
+from pcso_tui.widgets.kpi import bar, change_text, records_text, sparkline
 
 KEYS = [k.key for k in KPIS]
 
@@ -281,7 +281,8 @@ async def test_drill_down_by_outage_type_and_hostile_text_shown_literally(world_
         assert HOSTILE not in screen_text(app)  # never raw: the escape sequence is made visible
 
 
-async def test_a_new_event_refreshes_the_figures(world_url, make_app) -> None:
+async def test_a_new_event_refreshes_the_figures(any_world_url, make_app) -> None:
+    world_url = any_world_url
     await add_history(world_url)
     app = make_app(world_url, "manager")
     async with app.run_test(size=(80, 24)) as pilot:
@@ -346,3 +347,17 @@ async def test_a_refusal_is_a_notification(world_url, make_app, monkeypatch) -> 
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen), what="the dashboard")
         await wait_for(pilot, lambda: any("no figures" in str(n.message) for n in app._notifications), what="a note")
         assert "computing…" in screen_text(app)
+
+
+def test_trends_and_changes_read_without_colour_and_in_ascii() -> None:
+    assert sparkline([None, 0.0, 1.0, 2.0, 4.0], ascii=False) == "·▁▃▅█"
+    assert sparkline([None, 0.0, 1.0, 2.0, 4.0], ascii=True) == " _-=#"
+    assert sparkline([0.0, 0.0], ascii=False) == "▁▁"
+    assert change_text(50.0, 33.3333, "%", ascii=False) == "▼ -16.7 pt"
+    assert change_text(2.0, 3.0, "cases", ascii=True) == "^ +1"
+    assert change_text(3.0, 3.0, "h", ascii=True) == "= 0"
+    assert change_text(None, 3.0, "h") == ""
+    assert bar(1.0, 2.0, 10, ascii=False) == "█████"
+    assert bar(1.0, 16.0, 10, ascii=False) == "▋"
+    assert bar(1.0, 2.0, 10, ascii=True) == "#####"
+    assert bar(0.0, 2.0, 10) == ""

@@ -174,14 +174,14 @@ def kpi_parts(kpi: KpiView) -> Content | None:
     if not kpi.parts:
         return None
     if kpi.key == "top_customers":
-        lines = [Content.assemble(("Top impacted customers", "bold"))]
+        lines = []
         for n, part in enumerate(kpi.parts, 1):
             lines.append(
                 Content.assemble(
                     f"{n:>2}. ",
-                    (one_line(part.key, 16), "bold"),
+                    (one_line(part.key, 12), "bold"),
                     " ",
-                    Content(one_line(part.label, 40)),
+                    Content(one_line(part.label, 14)),
                     ("  ", ""),
                     (f"{part.value:,.0f} outages, {part.extra or 0:,.0f} min", "$text-muted"),
                 )
@@ -203,11 +203,11 @@ def kpi_detail(kpi: KpiView) -> Content:
             (one_line(kpi.title), "bold"), ("  ", ""), (GROUP_TITLES.get(kpi.group, kpi.group), "$text-muted")
         ),
         kpi_summary(kpi),
+        Content(one_line(kpi.definition)),
     ]
     parts = kpi_parts(kpi)
     if parts is not None:
         lines.append(parts)
-    lines.append(Content(one_line(kpi.definition)))
     lines.append(
         Content.assemble(
             ("Enter lists the records behind the figure; ", "$text-muted"),
