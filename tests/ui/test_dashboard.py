@@ -22,7 +22,7 @@ from pcso_tui.cli import main
 from pcso_tui.domain.dashboard import KPI_BY_KEY, KPIS
 from pcso_tui.screens.dashboard import DashboardScreen, DrillDownScreen
 from pcso_tui.screens.help import HelpScreen
-from pcso_tui.widgets.kpi import bar, change_text, records_text, sparkline
+from pcso_tui.widgets.kpi import bar, change_text, fit_title, records_text, sparkline
 
 KEYS = [k.key for k in KPIS]
 
@@ -331,6 +331,22 @@ async def test_keys_are_in_the_footer_and_the_help(world_url, make_app) -> None:
         await pilot.pause()
         assert screen.query_one("#kpi-focus").has_class("-tall")
 
+        # The palette offers the same: other periods, the period before, the records behind the KPI.
+        from pcso_tui.widgets.palette import WorkspaceCommands
+
+        provider = WorkspaceCommands(screen)
+        offered = {hit.text: hit async for hit in provider.discover()}
+        assert {"Dashboard: by day", "Dashboard: by quarter", "Dashboard: previous period"} <= set(offered)
+        assert "Dashboard: by month" not in offered and "Dashboard: next period" not in offered
+        offered["Dashboard: by quarter"].command()
+        await settled(pilot, screen, "2026-Q4")
+        offered = {hit.text: hit async for hit in provider.discover()}
+        offered["Dashboard: records behind Proactive cases"].command()
+        await wait_for(pilot, lambda: isinstance(app.screen, DrillDownScreen), what="the drill-down")
+        drill = app.screen
+        assert isinstance(drill, DrillDownScreen)
+        assert (drill.kpi.key, drill.period.label) == ("proactive_cases", "2026-Q4")
+
 
 async def test_a_refusal_is_a_notification(world_url, make_app, monkeypatch) -> None:
     from pcso_tui.domain import dashboard
@@ -361,3 +377,8 @@ def test_trends_and_changes_read_without_colour_and_in_ascii() -> None:
     assert bar(1.0, 16.0, 10, ascii=False) == "▋"
     assert bar(1.0, 2.0, 10, ascii=True) == "#####"
     assert bar(0.0, 2.0, 10) == ""
+    # Titles cut to the column keep what tells similar KPIs apart.
+    assert fit_title("First alert to first notice (median)", 29) == "First alert to firs… (median)"
+    assert fit_title("First alert to first notice (p90)", 29) == "First alert to first n… (p90)"
+    assert fit_title("Alerts that led to a proactive case", 29) == "Alerts that led to a proacti…"
+    assert fit_title("Proactive cases", 29) == "Proactive cases"

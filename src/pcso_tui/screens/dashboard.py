@@ -27,7 +27,9 @@ running period also move with the clock (open outages): recomputed every ``REFRE
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from textual.app import ComposeResult
@@ -43,6 +45,7 @@ from pcso_tui.screens.base import ModeScreen
 from pcso_tui.widgets.cells import format_time
 from pcso_tui.widgets.feed import EventsArrived
 from pcso_tui.widgets.kpi import DrillTable, KpiTable, drill_value_label, kpi_detail, trend_bars
+from pcso_tui.widgets.palette import PaletteCommand
 
 PERIOD_KEYS = {"day": "1", "week": "2", "month": "3", "quarter": "4"}
 OUTAGE_TYPES = ("unplanned", "planned", "degradation")
@@ -309,6 +312,30 @@ class DashboardScreen(ModeScreen):
 
     def action_definition(self) -> None:
         self.query_one("#kpi-focus").toggle_class("-tall")
+
+    def palette_commands(self) -> Iterable[PaletteCommand]:
+        for period, key in PERIOD_KEYS.items():
+            if period != self.period:
+                yield PaletteCommand(
+                    f"Dashboard: by {period}", f"Every KPI per {period} ({key})", partial(self.action_period, period)
+                )
+        if self.check_action("shift", (-1,)):
+            yield PaletteCommand(
+                "Dashboard: previous period", "The period before the one shown ([)", partial(self.action_shift, -1)
+            )
+        if self.check_action("shift", (1,)):
+            yield PaletteCommand(
+                "Dashboard: next period", "The period after the one shown (])", partial(self.action_shift, 1)
+            )
+        if self.at is not None:
+            yield PaletteCommand("Dashboard: back to now", "The running period (t)", self.action_now)
+        kpi = self.selected
+        if kpi is not None and self.board is not None:
+            yield PaletteCommand(
+                f"Dashboard: records behind {one_line(kpi.title)}",
+                f"{kpi.count:,} {kpi.drills_to} in {self.board.current.label} (Enter)",
+                partial(self.app.push_screen, DrillDownScreen(kpi, self.board.current)),
+            )
 
     def _asked(self) -> None:
         self.query_one("#period-bar", Static).update(self._period_bar())

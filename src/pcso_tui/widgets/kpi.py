@@ -100,10 +100,23 @@ def records_text(point: KpiPoint) -> str:
     return f"{point.count:,}" if point.base is None else f"{point.count:,}/{point.base:,}"
 
 
+def fit_title(title: str, width: int) -> str:
+    """A title cut to ``width``, keeping a closing ``(…)`` that tells similar KPIs apart:
+    ``First alert to first no… (p90)``."""
+    title = one_line(title)
+    if len(title) <= width:
+        return title
+    head, sep, tail = title.rpartition(" (")
+    if sep and tail.endswith(")") and len(tail) + 4 < width:
+        suffix = f" ({tail}"
+        return head[: width - len(suffix) - 1].rstrip() + "…" + suffix
+    return title[: width - 1] + "…"
+
+
 def kpi_cells(kpi: KpiView, *, ascii: bool | None = None) -> tuple[Any, ...]:
     previous = kpi.trend[-1].value if kpi.trend else None
     return (
-        Text(one_line(kpi.title), no_wrap=True, overflow="ellipsis", end=""),
+        Text(fit_title(kpi.title, KPI_COLUMNS[0][2]), no_wrap=True, end=""),
         Text(kpi.shown, justify="right", no_wrap=True, end=""),
         Text(records_text(kpi.current), justify="right", no_wrap=True, end=""),
         Text(sparkline(kpi.series, ascii=ascii), no_wrap=True, end=""),
