@@ -177,6 +177,7 @@ async def test_the_ticker_shows_an_event_written_elsewhere_within_a_second(any_w
     app = make_app(any_world_url, "operator")
     async with app.run_test(size=(80, 24)) as pilot:
         await until_ready(pilot)
+        await pilot.press("4")  # the operator's Feed view: the ticker in front
         await write_event(any_world_url, "case.noted", title="Printer on fire")
         committed = time.monotonic()
         await wait_for(pilot, lambda: "case.noted" in ticker_kinds(app), timeout=1.0, what="the event in the ticker")
@@ -245,6 +246,7 @@ async def test_hostile_names_and_payloads_are_shown_literally(world_url, make_ap
     app = make_app(world_url, "mallory")
     async with app.run_test(size=(80, 24)) as pilot:
         await until_ready(pilot)
+        await pilot.press("4")  # the operator screen's live feed view
         await write_event(world_url, "case.noted", title="[bold]boom[/ \x1b[2J")
         await wait_for(pilot, lambda: "case.noted" in ticker_kinds(app), what="the hostile event")
         header = app.screen.query_one(WorkspaceHeader)

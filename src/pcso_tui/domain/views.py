@@ -991,3 +991,22 @@ class MajorQueueRow:
     incident_title: str | None
     children_total: int
     children_active: int
+
+
+# --- journal line labels (cases, the timeline) ---------------------------------------------
+
+_KIND_LABELS = {
+    "work_note": "work note",
+    "comment": "comment",
+    "reply": "customer reply",
+    "statement": "statement",
+    "progress": "incident progress",
+    "eta": "incident ETA",
+    "state": "state change",
+    "resolution": "resolution",
+}
+_VISIBILITY_LABELS = {"internal": "internal", "customer": "customer-visible"}
+
+
+def journal_label(kind: str, visibility: str) -> str:
+    return f"{_KIND_LABELS.get(kind, kind)} · {_VISIBILITY_LABELS.get(visibility, visibility)}"
