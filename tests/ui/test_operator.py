@@ -48,7 +48,8 @@ async def read(url: str, query: Any) -> list[Any]:
         await domain.close()
 
 
-async def test_from_alert_to_proactive_case_with_keys_only(world_url: str, make_app: Any) -> None:
+async def test_from_alert_to_proactive_case_with_keys_only(any_world_url: str, make_app: Any) -> None:
+    world_url = any_world_url  # SQLite, and PostgreSQL when PCSO_TEST_DATABASE_URL is set
     await build_service_map(world_url)
     await send(world_url, [alert("fp-web", "HighLatency", severity="minor")])
     app = make_app(world_url, "operator")
