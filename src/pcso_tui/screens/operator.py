@@ -36,6 +36,7 @@ A refused command (``DomainError``) is a notification with its one line; nothing
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
@@ -136,7 +137,7 @@ class OperatorScreen(ModeScreen):
 
     PAGE_SIZE: ClassVar[int] = 200
     IMPACT_PAGE_SIZE: ClassVar[int] = 100
-    INCIDENT_LIMIT: ClassVar[int] = 200
+    INCIDENT_LIMIT: ClassVar[int] = 100
     COALESCE_SECONDS: ClassVar[float] = 0.25
     REFRESH_SECONDS: ClassVar[float] = 2.0
 
@@ -224,6 +225,7 @@ class OperatorScreen(ModeScreen):
         self._op_dirty: set[str] = set()
         self._op_timers: dict[str, Any] = {}
         self._op_search_timer: Any = None
+        self._op_listed: dict[int, IncidentView] = {}
         self.refreshes = 0  # alert page reads done (tests wait on it)
 
     # --- layout ------------------------------------------------------------------------------
@@ -614,7 +616,15 @@ class OperatorScreen(ModeScreen):
             # The selected incident left the active list (resolved …): keep showing it.
             wanted[selected] = self.incidents[selected]
         table.remove_rows([k for k in table.row_keys() if k not in wanted])
-        table.upsert_rows({v.id: self._incident_cells(v) for v in wanted.values()})
+        # Only incidents that changed are re-rendered (the age alone is not shown in the list).
+        changed = {
+            v.id: self._incident_cells(v)
+            for v in wanted.values()
+            if v.id not in self._op_listed or replace(self._op_listed[v.id], age_seconds=0) != replace(v, age_seconds=0)
+        }
+        if changed:
+            table.upsert_rows(changed)
+        self._op_listed = dict(wanted)
         self.incidents = wanted
         order = list(wanted)
         if table.row_keys() != order:
