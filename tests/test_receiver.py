@@ -322,3 +322,25 @@ async def _event_actors(domain: Domain) -> list[str]:
 
     async with domain.reading() as session:
         return list((await session.scalars(select(Event.actor_name).order_by(Event.id))).all())
+
+
+# --- heartbeats ------------------------------------------------------------------------------
+
+
+async def test_heartbeat_route_records_a_report_and_refuses_unknown_names(start_receiver: Start) -> None:
+    from pcso_tui.domain.models import HealthBaseline
+    from pcso_tui.domain.settings import HealthCheckSettings, HeartbeatCheckSettings
+
+    receiver = await start_receiver()
+    checks = HealthCheckSettings(heartbeat=(HeartbeatCheckSettings(name="nightly-backup", ci="batch"),))
+    receiver.domain.settings = dataclasses.replace(receiver.domain.settings, healthchecks=checks)
+
+    status, body = await receiver.post("/api/v1/heartbeat/nightly-backup", b"", content_type=None, token=False)
+    assert status == 401  # the token guards heartbeats like alerts
+    status, body = await receiver.post("/api/v1/heartbeat/nightly-backup", b"", content_type=None)
+    assert (status, body["status"], body["name"], body["reports"]) == (200, "recorded", "nightly-backup", 1)
+    status, body = await receiver.post("/api/v1/heartbeat/[bold]x", b"", content_type=None)
+    assert status == 404 and body["error"] == "not_found" and "nightly-backup" in body["message"]
+    async with receiver.domain.reading() as session:
+        assert (await session.get(HealthBaseline, ("nightly-backup", "heartbeat"))).samples == 1
+        assert await session.get(HealthBaseline, ("[bold]x", "heartbeat")) is None

@@ -4,6 +4,7 @@ Routes (docs/alerts.md has the formats and every error):
 
     POST /api/v1/alerts/alertmanager   an Alertmanager (or Grafana) webhook message
     POST /api/v1/alerts                generic alerts: one object, a list, or JSON Lines
+    POST /api/v1/heartbeat/<name>      a [[healthchecks.heartbeat]] source reports in (404: no such check)
     GET  /healthz                      200 while the database answers, else 503 (never needs a token)
 
 A 2xx answer means the alerts are committed. A refused request changes nothing and gets a JSON
@@ -30,7 +31,8 @@ from aiohttp import web
 from sqlalchemy import text
 
 from pcso_tui.domain.alerts import BatchTooLarge, MalformedPayload, ingest, parse_payload, sweep_alerts
-from pcso_tui.domain.errors import DomainError, InvalidInput, PermissionDenied
+from pcso_tui.domain.errors import DomainError, InvalidInput, NotFound, PermissionDenied
+from pcso_tui.domain.healthchecks import record_heartbeat
 from pcso_tui.domain.roles import Actor, Role
 from pcso_tui.domain.service import Domain, StorageBusy
 from pcso_tui.domain.settings import Settings
@@ -76,6 +78,8 @@ def _domain_error(exc: DomainError) -> web.Response:
         status = 422
     elif isinstance(exc, PermissionDenied):
         status = 403
+    elif isinstance(exc, NotFound):
+        status = 404
     elif isinstance(exc, StorageBusy):
         return _error(503, exc.code, exc.message, exc.details, **{"Retry-After": "5"})
     else:
@@ -142,6 +146,20 @@ async def receive_alertmanager(request: web.Request) -> web.Response:
 
 async def receive_generic(request: web.Request) -> web.Response:
     return await _receive(request, "generic")
+
+
+async def receive_heartbeat(request: web.Request) -> web.Response:
+    """A dead-man source reports in: ``POST /api/v1/heartbeat/<name>`` (no body needed)."""
+    config = request.app[CONFIG]
+    refused = _unauthorized(config, request)
+    if refused is not None:
+        return refused
+    try:
+        beat = await record_heartbeat(config.domain, request.match_info["name"], actor=config.actor)
+    except DomainError as exc:
+        request[PROBLEM] = exc.message
+        return _domain_error(exc)
+    return web.json_response({"status": "recorded"} | to_jsonable(beat))
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -220,6 +238,7 @@ def create_app(
     app[CONFIG] = _Config(domain, settings, token, actor)
     app.router.add_post("/api/v1/alerts/alertmanager", receive_alertmanager)
     app.router.add_post("/api/v1/alerts", receive_generic)
+    app.router.add_post("/api/v1/heartbeat/{name}", receive_heartbeat)
     app.router.add_get("/healthz", healthz)
 
     if sweep_seconds:

@@ -39,7 +39,7 @@ from itertools import count
 from operator import attrgetter
 from typing import Protocol
 
-from sqlalchemy import and_, bindparam, exists, func, insert, literal, literal_column, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pcso_tui.domain.events import Transaction
@@ -657,30 +657,35 @@ async def _write(
             }
             for i in new
         ]
-        result = await session.execute(
-            insert(Incident.__table__).returning(Incident.__table__.c.id, sort_by_parameter_order=True), rows
-        )
-        for incident, new_id in zip(new, result.scalars().all(), strict=True):
-            incident.id = new_id
-    # One INSERT … SELECT and one UPDATE per incident (in chunks that keep bound parameters
-    # well under the drivers' limits), not one parameter set per alert.
+        table = Incident.__table__
+        if tx.dialect == "sqlite":
+            # SQLite cannot return ids in parameter order from a multi-row insert, so SQLAlchemy
+            # would send one INSERT per incident; the write transaction holds the database's only
+            # write lock (BEGIN IMMEDIATE), so the next ids are ours to number.
+            top = await session.scalar(select(func.coalesce(func.max(table.c.id), 0)))
+            for n, (incident, row) in enumerate(zip(new, rows, strict=True), start=top + 1):
+                incident.id = row["id"] = n
+            await session.execute(insert(table), rows)
+        else:
+            result = await session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+            for incident, new_id in zip(new, result.scalars().all(), strict=True):
+                incident.id = new_id
+    # Two executemany calls for the whole batch, however many incidents it touched: a statement
+    # per incident costs a round trip to the driver each, which dominated correlation when a
+    # message opened dozens of incidents.
     connection = await session.connection()
     alerts = Alert.__table__
-    for incident in touched:
-        cis = sorted(incident.new_ci_ids)
-        for chunk in _chunks(cis):
-            await connection.execute(
-                insert(IncidentCI.__table__).from_select(
-                    ["incident_id", "ci_id"],
-                    select(literal(incident.id), ConfigurationItem.id).where(ConfigurationItem.id.in_(chunk)),
-                )
-            )
-        for chunk in _chunks([a.id for a in incident.joined]):
-            await connection.execute(
-                update(alerts)
-                .where(alerts.c.id.in_(chunk))
-                .values(incident_id=incident.id, version=alerts.c.version + 1)
-            )
+    links = [{"incident_id": i.id, "ci_id": ci_id} for i in touched for ci_id in sorted(i.new_ci_ids)]
+    if links:
+        await connection.execute(insert(IncidentCI.__table__), links)
+    joins = [{"b_id": a.id, "b_incident": i.id} for i in touched for a in i.joined]
+    if joins:
+        await connection.execute(
+            update(alerts)
+            .where(alerts.c.id == bindparam("b_id"))
+            .values(incident_id=bindparam("b_incident"), version=alerts.c.version + 1),
+            joins,
+        )
 
     # Severity: the worst of the incident's own and its new alerts'.
     changes: dict[int, tuple[str, str]] = {}

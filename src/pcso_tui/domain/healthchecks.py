@@ -272,7 +272,7 @@ def _upsert(dialect: str) -> Any:
 
 async def record_heartbeat(domain: Domain, name: str, *, actor: Actor = HEALTHCHECK_ACTOR) -> HeartbeatView:
     """A source reports in (``pcso heartbeat NAME``; the receiver's ``POST /api/v1/heartbeat/<name>``
-    is to call this with its own actor, which must be allowed to ingest alerts).
+    calls this with its own actor, which must be allowed to ingest alerts).
 
     Kept in ``health_baseline`` (metric ``heartbeat``): when it last reported, how often, and the
     learned interval between reports."""
