@@ -161,6 +161,26 @@ async def test_a_repeat_of_an_alert_updates_its_row_in_place(world_url: str, mak
         assert table.cursor_key == selected
 
 
+async def test_a_burst_of_alerts_is_read_in_a_few_queries(world_url: str, make_app: Any) -> None:
+    app = make_app(world_url, "operator")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until_ready(pilot)
+        screen = operator_screen(app)
+        await wait_for(pilot, lambda: screen.refreshes >= 1, what="the first page")
+        before = screen.refreshes
+        domain = await Domain.open(world_url, clock=FrozenClock(FROZEN_AT))
+        try:
+            from pcso_tui.domain.alerts import ParsedBatch, ingest
+            from pcso_tui.domain.roles import SYSTEM
+
+            for n in range(30):  # thirty transactions, thirty events
+                await ingest(domain, SYSTEM, ParsedBatch((alert(f"burst-{n}", f"Burst{n}", severity="info", ci=None),)))
+        finally:
+            await domain.close()
+        await wait_for(pilot, lambda: screen.alert_table.row_count == 30, what="the burst")
+        assert screen.refreshes - before < 10
+
+
 async def test_filter_and_search_are_done_in_sql(world_url: str, make_app: Any) -> None:
     await send(
         world_url,

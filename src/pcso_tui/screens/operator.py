@@ -849,7 +849,8 @@ class OperatorScreen(ModeScreen):
             self.impact_table.clear_page()
         self.impact = impact
         self.impact_table.show_page(impact)
-        status.update(Content(summary(impact)))
+        more = " · n/p page" if impact.matched_accounts > self.IMPACT_PAGE_SIZE else ""
+        status.update(Content(summary(impact) + more))
 
     # --- palette -----------------------------------------------------------------------------
 
