@@ -35,6 +35,7 @@ A refused command (``DomainError``) is a notification with its one line; nothing
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -76,6 +77,7 @@ from pcso_tui.widgets.palette import PaletteCommand
 from pcso_tui.widgets.safe_table import SafeTable
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 VIEWS = ("alerts", "incidents", "impact", "feed")
 VIEW_TITLES = {"alerts": "Alerts", "incidents": "Incidents", "impact": "Impact", "feed": "Feed"}
@@ -315,6 +317,9 @@ class OperatorScreen(ModeScreen):
     async def _run(self, what: str, job: Callable[[], Awaitable[None]]) -> None:
         try:
             await job()
+        except Exception as exc:  # a lost connection, a locked database …: say so, keep going
+            log.warning("operator: reading %s failed", what, exc_info=True)
+            self.notify(f"could not read the {what}: {one_line(str(exc), 200)}", severity="error", markup=False)
         finally:
             self._op_running.discard(what)
             if what in self._op_dirty and self.is_attached:
@@ -590,7 +595,8 @@ class OperatorScreen(ModeScreen):
         )
         if view is None:
             return
-        self.last_result = f"Opened {view.number} ({view.severity}) from alert {', '.join(map(str, alert_ids))}"
+        source = f"from alert {', '.join(map(str, alert_ids))}" if alert_ids else "by hand"
+        self.last_result = f"Opened {view.number} ({view.severity}) {source}"
         self.notify(f"{self.last_result}: {one_line(view.title, 60)}", markup=False)
         self.app.wake_feed()  # type: ignore[attr-defined]
         self.selected_incident_id = view.id
