@@ -144,15 +144,17 @@ def _matches(query: str, choices: Sequence[str], cutoff: float) -> list[tuple[in
 
 
 def _shared_terms(texts_by_account: Iterable[tuple[Any, str]], *, least_accounts: int = 2) -> list[str]:
-    """Words used by at least ``least_accounts`` distinct accounts, commonest first."""
+    """Words used by at least ``least_accounts`` distinct accounts: the most widely used first,
+    ties in the order they were first written (so a title reads like the reports)."""
     accounts: dict[str, set[Any]] = {}
     count: Counter[str] = Counter()
     for account, text in texts_by_account:
         for word in text.split():
             accounts.setdefault(word, set()).add(account)
             count[word] += 1
+    order = {w: i for i, w in enumerate(accounts)}
     shared = [w for w, a in accounts.items() if len(a) >= least_accounts]
-    return sorted(shared, key=lambda w: (-len(accounts[w]), -count[w], w))
+    return sorted(shared, key=lambda w: (-len(accounts[w]), -count[w], order[w]))
 
 
 def _title(terms: Sequence[str], accounts: int) -> str:
