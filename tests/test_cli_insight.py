@@ -22,9 +22,9 @@ def db(sqlite_url: str) -> tuple[str, list[int], list[int]]:
         try:
             await add_user(domain, Actor(user_id=None, name="root", role=Role.CUSTOMER), "admin", Role.ADMIN)
             admin = await sign_in(domain, "admin")
-            ids = await add_accounts(domain, [f"ACC-{i}" for i in range(10)], tier="gold", region="eu")
+            ids = await add_accounts(domain, [f"ACC-{i}" for i in range(40)], tier="gold", region="eu")
             await add_install_base(
-                domain, [(ids[f"ACC-{i}"], "P-1", {"version": "4.2" if i < 5 else "4.1"}) for i in range(10)]
+                domain, [(ids[f"ACC-{i}"], "P-1", {"version": "4.2" if i < 5 else "4.1"}) for i in range(40)]
             )
             for role in ("agent", "manager"):
                 await add_user(domain, admin, role, role)
