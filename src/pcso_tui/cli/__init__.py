@@ -48,6 +48,7 @@ AREAS = (
     "events",
     "impact",
     "incidents",
+    "insight",
     "install_base",
     "outages",
     "users",

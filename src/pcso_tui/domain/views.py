@@ -1010,3 +1010,148 @@ _VISIBILITY_LABELS = {"internal": "internal", "customer": "customer-visible"}
 
 def journal_label(kind: str, visibility: str) -> str:
     return f"{_KIND_LABELS.get(kind, kind)} · {_VISIBILITY_LABELS.get(visibility, visibility)}"
+
+
+# --- insight ---
+# Recommendations, trending topics and likely affected accounts (domain/insight.py). Staff only:
+# these carry text and account numbers of many customers, so no customer ever receives one.
+
+
+@dataclass(frozen=True, slots=True)
+class KnownOutageView:
+    """An active major case that already covers a caller: its statement and ETA for the agent."""
+
+    major_case_id: int
+    number: str
+    short_description: str
+    state: str
+    matched_by: str  # account | product
+    statement: str | None
+    statement_at: datetime | None
+    eta: datetime | None
+    affected_accounts: int
+    deflected: int  # customer calls already attached to it
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarCaseView:
+    case_id: int
+    number: str
+    kind: str
+    state: str
+    short_description: str
+    account_number: str | None
+    opened_at: datetime
+    score: float  # text similarity plus the context bonus, capped at 1
+    text_score: float
+    matched_terms: tuple[str, ...]
+    same_product: bool
+    same_ci: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """What to do with a case: ``attach`` (to an existing major case), ``propose`` (a new major
+    case grouping the similar cases) or ``none``; ``reasons`` say why, line by line."""
+
+    case_id: int
+    case_number: str
+    action: str
+    headline: str
+    reasons: tuple[str, ...]
+    window_start: datetime
+    major_case_id: int | None = None
+    major_case_number: str | None = None
+    major_short_description: str | None = None
+    score: float | None = None
+    known_outages: tuple[KnownOutageView, ...] = ()
+    similar: tuple[SimilarCaseView, ...] = ()
+    similar_count: int = 0
+    accounts: tuple[str, ...] = ()
+    matched_terms: tuple[str, ...] = ()
+    # A proposal's title, made of terms several accounts used (never one customer's own words),
+    # and the cases it would group (this case first).
+    proposed_title: str | None = None
+    case_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TopicView:
+    """A cluster of inbound cases; ``id`` is its first case's id."""
+
+    id: int
+    label: str
+    top_terms: tuple[str, ...]
+    size: int
+    recent: int
+    baseline: int
+    expected: float  # recent cases expected from the baseline rate
+    growth: float  # (recent + 1) / (expected + 1)
+    rising: bool
+    accounts: int
+    first_at: datetime
+    last_at: datetime
+    # The recent cases still open and unattached: what "propose" or "link" would take.
+    case_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicsView:
+    recent_start: datetime
+    baseline_start: datetime
+    cases: int
+    topics: tuple[TopicView, ...]  # rising first, then by recent size
+
+
+@dataclass(frozen=True, slots=True)
+class LikelyFactor:
+    """A characteristic the known-affected accounts share beyond chance."""
+
+    kind: str  # characteristic | product | account
+    name: str
+    value: str
+    affected_with: int
+    affected: int
+    base_with: int
+    base: int
+    lift: float
+    p_value: float
+    weight: float  # log likelihood ratio added to an account's log-odds
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} = {self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class LikelyAccountView:
+    account_id: int
+    number: str
+    name: str
+    tier: str
+    region: str
+    severity: int  # business weight from the tier: platinum 5 … standard 1
+    likelihood: float  # 0–1
+    score: float  # severity × likelihood
+    factors: tuple[str, ...]
+    explanation: str
+
+
+@dataclass(frozen=True, slots=True)
+class LikelyAffectedView:
+    major_case_id: int | None
+    major_case_number: str | None
+    known_accounts: int
+    population: int
+    factors: tuple[LikelyFactor, ...]
+    total: int  # accounts that share at least one factor (the known ones excluded)
+    offset: int
+    accounts: tuple[LikelyAccountView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkResult:
+    major_case_id: int
+    number: str
+    attached: tuple[str, ...]
+    skipped: tuple[str, ...]  # "CS… already a child of CS…" and the like
