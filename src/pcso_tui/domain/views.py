@@ -927,3 +927,19 @@ class DrillDown:
     limit: int
     offset: int
     rows: tuple[DrillRow, ...]
+
+
+# --- simulation ---
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationStep:
+    """What one step of the demo's outage simulation sent (``domain.simulation``)."""
+
+    step: int
+    sent: int  # alerts in the messages it sent
+    fired: int
+    resolved: int
+    flapping: int  # alerts that turned flapping on this step
+    incident_ids: tuple[int, ...] = ()  # incidents opened or joined by correlation
+    case_ids: tuple[int, ...] = ()  # proactive cases it opened as the operator
