@@ -8,9 +8,12 @@ real. It never writes a row itself.
 What happens, driven by a seeded random generator and counted in steps (``step()`` is one
 tick; ``run()`` calls it every ``interval`` seconds until told to stop):
 
-- **noise**: single low-severity alerts on application CIs, each resolving after a few steps;
-- **flapping**: an alert that fires and clears on every step for a while (enough state changes
-  within the flap window for ingest to mark it flapping), then stays resolved;
+- **noise**: single low-severity alerts, each resolving after a few steps: on application CIs
+  (never so many firing at once that correlation's ``open_at_count`` would make an incident
+  of them) and on hosts the service map does not know (kept as unmapped);
+- **flapping**: an alert on an unmapped host that fires and clears on every step for a while
+  (enough state changes within the flap window for ingest to mark it flapping), then stays
+  resolved;
 - **outages**: a burst on related CIs — an upstream CI (host, database, queue …) and several
   of the CIs that depend on it — at major/critical severity, so correlation opens one incident
   with that CI as its probable root cause; the burst resolves after a while. When an operator
@@ -20,6 +23,10 @@ tick; ``run()`` calls it every ``interval`` seconds until told to stop):
   flapping alerts settle), as ``pcso serve`` does.
 
 The same seed on the same world sends the same alerts; timestamps come from ``domain.clock``.
+
+The simulation compresses time (an outage every five minutes or so), so ``pcso demo`` runs it
+with ``demo_settings``: a one-minute correlation window lets one outage's incident end before
+the next outage opens its own.
 """
 
 from __future__ import annotations
@@ -28,8 +35,8 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from random import Random
 from typing import Any
 
@@ -41,6 +48,7 @@ from pcso_tui.domain.errors import DomainError
 from pcso_tui.domain.models import CIDependency, ConfigurationItem, Incident
 from pcso_tui.domain.roles import Actor, Role
 from pcso_tui.domain.service import Domain
+from pcso_tui.domain.settings import Settings
 from pcso_tui.domain.states import ACTIVE_INCIDENT_STATES
 from pcso_tui.domain.views import SimulationStep
 
@@ -56,6 +64,24 @@ MAX_NOISE_CIS = 2000
 MAX_DEPENDENTS = 50
 ZERO_TIME = "0001-01-01T00:00:00Z"
 EXTERNAL_URL = "http://alertmanager.demo.invalid:9093"
+# Hosts no CI stands for: their alerts are kept unmapped.
+UNMAPPED_HOSTS = (
+    "edge-probe-ams-01",
+    "edge-probe-fra-02",
+    "batch-runner-07",
+    "lab-k8s-node-3",
+    "legacy-ftp-01",
+    "vpn-gw-old",
+)
+# Flapping alerts go to hosts of their own: branch-vpn-gw-01 … -30, in turn.
+FLAPPING_HOST = "branch-vpn-gw"
+FLAPPING_HOSTS = 30
+DEMO_WINDOW_MINUTES = 1
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """``settings`` for a demo world: the correlation window shrunk to the simulation's pace."""
+    return replace(settings, correlation=replace(settings.correlation, window_minutes=DEMO_WINDOW_MINUTES))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,18 +91,18 @@ class SimulationSettings:
     # Seconds between steps when running on its own.
     interval: float = 2.0
     # The chance of a new noise alert on a step, and how many may be open at once.
-    noise_chance: float = 0.45
-    max_noise: int = 10
+    noise_chance: float = 0.35
+    max_noise: int = 6
     noise_lasts: tuple[int, int] = (4, 20)
-    # The first outage starts on this step; the next ones every so many steps.
+    # The first outage starts on this step; the next one so many steps after the last began,
+    # and never while one is on or its incident is still live (see ``step``).
     first_burst: int = 2
-    burst_every: tuple[int, int] = (25, 45)
-    max_bursts: int = 2
-    burst_lasts: tuple[int, int] = (30, 60)
+    burst_every: tuple[int, int] = (40, 80)
+    burst_lasts: tuple[int, int] = (15, 30)
     burst_dependents: tuple[int, int] = (2, 4)
     # The first flapping alert starts on this step; later ones by chance.
     first_flap: int = 1
-    flap_chance: float = 0.04
+    flap_chance: float = 0.02
     flap_flips: tuple[int, int] = (6, 10)
     # Steps between two sweeps (settling quiet flapping alerts).
     sweep_every: int = 30
@@ -135,10 +161,14 @@ class OutageSimulation:
         self._noise_cis: list[_CI] = []
         self._loaded = False
         self._serial = 0
+        self._flappers = 0
+        self._run = ""
         self._noise: list[_Alert] = []
         self._flapping: list[_Alert] = []
         self._bursts: list[_Burst] = []
         self._next_burst = self.settings.first_burst
+        # Until then, noise stays off the service map (see ``step``).
+        self._quiet_until: datetime | None = None
         self._handled_incidents: set[int] = set()
         self._task: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
@@ -173,6 +203,8 @@ class OutageSimulation:
                 noise = (
                     await session.execute(select(ci.id, ci.name, ci.kind).order_by(ci.id).limit(MAX_NOISE_CIS))
                 ).all()
+        # Fingerprints are new for each run (a reopened demo world gets new alerts, not repeats).
+        self._run = _iso(self.domain.clock())
         self._upstream = [_CI(*row) for row in upstream]
         self._noise_cis = [_CI(*row) for row in noise]
         self._loaded = True
@@ -200,7 +232,7 @@ class OutageSimulation:
 
     def _fingerprint(self) -> str:
         self._serial += 1
-        return hashlib.sha256(f"pcso-simulation/{self.seed}/{self._serial}".encode()).hexdigest()[:16]
+        return hashlib.sha256(f"pcso-simulation/{self.seed}/{self._run}/{self._serial}".encode()).hexdigest()[:16]
 
     def _new_alert(self, ci: _CI, name: str, text: str, severity: str, now: str, **labels: str) -> _Alert:
         summary = f"{name} on {ci.name}"
@@ -208,6 +240,14 @@ class OutageSimulation:
             fingerprint=self._fingerprint(),
             labels={"alertname": name, "severity": severity, "ci": ci.name, "env": "production", **labels},
             annotations={"summary": summary, "description": text},
+            starts_at=now,
+        )
+
+    def _unmapped_alert(self, host: str, name: str, text: str, severity: str, now: str) -> _Alert:
+        return _Alert(
+            fingerprint=self._fingerprint(),
+            labels={"alertname": name, "severity": severity, "instance": f"{host}:9100", "job": "node"},
+            annotations={"summary": f"{name} on {host}", "description": text},
             starts_at=now,
         )
 
@@ -250,7 +290,15 @@ class OutageSimulation:
         rng = self.rng
         n = self.steps
         self.steps += 1
-        now = _iso(self.domain.clock())
+        if not self._noise_cis:  # no world (no CIs) to play on
+            return SimulationStep(step=n, sent=0, fired=0, resolved=0, flapping=0)
+        clock = self.domain.clock()
+        now = _iso(clock)
+        # While an outage is on, and until its incident is no longer live for correlation, new
+        # noise and flapping alerts go to unmapped hosts and no new outage starts: on the map
+        # they would join the incident and keep it live, and the next outage would join it
+        # instead of opening its own.
+        quiet = bool(self._bursts) or (self._quiet_until is not None and clock < self._quiet_until)
         messages: list[tuple[str, list[_Alert], _Burst | None]] = []
         fired = resolved = 0
 
@@ -261,15 +309,25 @@ class OutageSimulation:
         self._noise = [a for a in self._noise if a.ends_step > n]
         raised: list[_Alert] = []
         wanted = 2 if n == 0 else int(rng.random() < s.noise_chance)
+        # Firing mapped alerts stay below the count that opens an incident (the flapping one
+        # counts too): noise is noise.
+        mapped_room = max(0, self.domain.settings.correlation.open_at_count - 2)
         for _ in range(wanted):
-            if len(self._noise) >= s.max_noise or not self._noise_cis:
+            if len(self._noise) >= s.max_noise:
                 break
-            ci = rng.choice(self._noise_cis)
-            if rng.random() < 0.5:
-                name, text = rng.choice(W.NOISE_ALERTS)
+            severity = rng.choice(("warning", "warning", "minor", "info"))
+            mapped = sum("ci" in a.labels for a in self._noise)
+            if not quiet and mapped < mapped_room and rng.random() < 0.6:
+                ci = rng.choice(self._noise_cis)
+                name, text = rng.choice(W.NOISE_ALERTS + (W.ALERTS_BY_KIND.get(ci.kind) or ()))
+                alert = self._new_alert(ci, name, text, severity, now)
             else:
-                name, text = rng.choice(W.ALERTS_BY_KIND.get(ci.kind) or W.NOISE_ALERTS)
-            alert = self._new_alert(ci, name, text, rng.choice(("warning", "warning", "minor", "info")), now)
+                used = {a.labels.get("instance") for a in self._noise}
+                free = [h for h in UNMAPPED_HOSTS if f"{h}:9100" not in used]
+                if not free:
+                    break
+                name, text = rng.choice(W.NOISE_ALERTS)
+                alert = self._unmapped_alert(rng.choice(free), name, text, severity, now)
             alert.ends_step = n + rng.randint(*s.noise_lasts)
             self._noise.append(alert)
             raised.append(alert)
@@ -285,14 +343,15 @@ class OutageSimulation:
             alert.firing = not alert.firing if alert.flips_left > 0 else False
             flaps.append(alert)
         self._flapping = [a for a in self._flapping if a.flips_left > 0]
-        if (
-            self._noise_cis
-            and not self._flapping
-            and (n == s.first_flap or (n > s.first_flap and rng.random() < s.flap_chance))
-        ):
-            ci = rng.choice(self._noise_cis)
-            name, text = rng.choice(W.ALERTS_BY_KIND.get(ci.kind) or W.NOISE_ALERTS)
-            alert = self._new_alert(ci, name, text, "minor", now)
+        if not self._flapping and (n == s.first_flap or (n > s.first_flap and rng.random() < s.flap_chance)):
+            # Off the map: a flapping alert stays flapping (firing, for correlation) until it has
+            # been quiet for a whole flap window, and would keep an outage's incident live.
+            # A host of its own, too: two flapping alerts on one key (or a third alert there)
+            # would make an incident by count.
+            host = f"{FLAPPING_HOST}-{self._flappers % FLAPPING_HOSTS + 1:02d}"
+            self._flappers += 1
+            name, text = rng.choice(W.ALERTS_BY_KIND["host"])
+            alert = self._unmapped_alert(host, name, text, "minor", now)
             alert.flips_left = rng.randint(*s.flap_flips)
             self._flapping.append(alert)
             flaps.append(alert)
@@ -306,9 +365,14 @@ class OutageSimulation:
             for alert in burst.alerts:
                 alert.firing = False
             self._bursts.remove(burst)
+            # Correlation looks back up to open_at_count windows for loose alerts, and an incident
+            # stays live for a window after its last change: the next outage waits that long.
+            rules = self.domain.settings.correlation
+            quiet_for = timedelta(minutes=rules.window_minutes * (rules.open_at_count + 1))
+            self._quiet_until = clock + quiet_for + timedelta(seconds=2 * s.interval)
             messages.append((burst.group, burst.alerts, None))
             resolved += len(burst.alerts)
-        if n >= self._next_burst and len(self._bursts) < s.max_bursts and self._upstream:
+        if n >= self._next_burst and not quiet and self._upstream:
             burst = await self._start_burst(n, now)
             self._next_burst = n + rng.randint(*s.burst_every)
             if burst is not None:
