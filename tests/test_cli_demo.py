@@ -123,3 +123,24 @@ def test_the_demo_channels_deliver_the_notices_of_an_approved_outage(pcso, tmp_p
     assert report.sent > 0 and report.dead == 0 and report.retrying == 0
     assert delivered > 0
     assert count(db, "SELECT count(*) FROM notice WHERE state = 'pending'") == 0
+
+
+def test_an_interrupted_build_leaves_nothing_behind(pcso, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pcso_tui.cli import demo
+
+    real_build = demo._build
+
+    async def interrupted(context, accounts, seed, progress):
+        domain = await context.open_domain(upgrade=True)  # the file exists, half made
+        await domain.close()
+        raise KeyboardInterrupt
+
+    db = tmp_path / "demo" / "demo.db"
+    monkeypatch.setattr(demo, "_build", interrupted)
+    result = pcso("demo", "--db", str(db), "--steps", "1")
+    assert result.exit_code == 130
+    assert list(db.parent.iterdir()) == []
+
+    monkeypatch.setattr(demo, "_build", real_build)
+    assert pcso("demo", "--db", str(db), "--accounts", "20", "--steps", "1").exit_code == 0
+    assert sorted(p.name for p in db.parent.iterdir() if not p.name.startswith("demo.db")) == []

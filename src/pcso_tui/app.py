@@ -664,12 +664,23 @@ class PcsoApp(App[int]):
 
 
 class DemoApp(PcsoApp):
-    """The workspace of ``pcso demo``: Ctrl+C quits too (a newcomer's first reflex)."""
+    """The workspace of ``pcso demo``: Ctrl+C quits too (a newcomer's first reflex), and a
+    ``welcome`` note is shown once the background jobs start."""
 
     BINDINGS = [
         *PcsoApp.BINDINGS,
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.demo_quit"),
     ]
+
+    def __init__(self, cli_context: CliContext, *, welcome: str | None = None, **options: Any) -> None:
+        super().__init__(cli_context, **options)
+        self.welcome = welcome
+
+    def _start_background(self) -> None:
+        super()._start_background()
+        if self.welcome:
+            self.notify(self.welcome, title="pcso demo", timeout=15, markup=False)
+            self.welcome = None
 
 
 def _detach_from_terminal() -> None:

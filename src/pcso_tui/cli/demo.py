@@ -16,6 +16,7 @@ The simulation compresses time, so the demo runs with a one-minute correlation w
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 import time
@@ -36,6 +37,11 @@ if TYPE_CHECKING:
 DEMO_FILE = "demo.db"
 PERSONA = "olivia"
 DEFAULT_ACCOUNTS = 500
+WELCOME = (
+    "A simulated outage is under way: alerts arrive, flap and resolve; incidents and proactive "
+    "cases open. F2–F6 switch roles (operator, agent, manager, portal, dashboard); ? lists the "
+    "keys; q quits."
+)
 
 
 def default_demo_path() -> Path:
@@ -216,15 +222,20 @@ def demo(
     context = _demo_context(ctx, path, persona)
     if fresh or state == "missing":
         click.echo(f"pcso demo: building a fresh demo world in {path}", err=True)
-        _remove(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Built beside it and moved into place when whole: an interrupted build leaves nothing.
+        building = path.with_name(f".{path.name}.building-{os.getpid()}")
         bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
         started = time.perf_counter()
         try:
-            summary = run(_build(context, accounts, seed, bar))
+            _remove(building)
+            summary = run(_build(_demo_context(ctx, building, persona), accounts, seed, bar))
+            _remove(path)
+            os.replace(building, path)
         finally:
             if bar is not None:
                 bar.close()
+            _remove(building)
         click.echo(
             f"pcso demo: {summary.counts.get('account', accounts):,} accounts, "
             f"{summary.counts.get('install_base_item', 0):,} install base items, "
@@ -242,7 +253,7 @@ def demo(
     from pcso_tui.app import DemoApp
 
     background = [delivery_job()] if no_simulation else [simulation_job(seed), delivery_job()]
-    app = DemoApp(context, background=background)
+    app = DemoApp(context, background=background, welcome=WELCOME if not no_simulation else None)
     try:
         app.run()
     except KeyboardInterrupt:
