@@ -66,6 +66,7 @@ from pcso_tui.domain.views import (
     StatementView,
     case_number,
     incident_number,
+    journal_label,
 )
 
 REACTIVE_CHANNELS = ("phone", "email", "portal", "web")
@@ -75,17 +76,6 @@ MAX_TEXT = 20_000
 MAX_PAGE = 1000
 
 # What a journal line is, in words, and who can read it.
-_KIND_LABELS = {
-    "work_note": "work note",
-    "comment": "comment",
-    "reply": "customer reply",
-    "statement": "statement",
-    "progress": "incident progress",
-    "eta": "incident ETA",
-    "state": "state change",
-    "resolution": "resolution",
-}
-_VISIBILITY_LABELS = {"internal": "internal", "customer": "customer-visible"}
 
 _SEVERITY_RANK = sql_case(
     {s.value: s.rank for s in Severity},
@@ -105,10 +95,6 @@ def clean_text(value: str | None, what: str, *, required: bool = True, limit: in
     if len(text) > limit:
         raise InvalidInput(f"{what} is {len(text)} characters long; the limit is {limit}")
     return text
-
-
-def journal_label(kind: str, visibility: str) -> str:
-    return f"{_KIND_LABELS.get(kind, kind)} · {_VISIBILITY_LABELS.get(visibility, visibility)}"
 
 
 async def load_case(session: AsyncSession, case_id: int, *, lock: bool = False) -> Case:
