@@ -160,15 +160,15 @@ async def test_demo_worlds_switch_role_and_persona(demo_url, make_app) -> None:
         await pilot.press("f4")
         await wait_for(pilot, lambda: isinstance(app.screen, ManagerScreen), what="the manager screen")
         actor = app.session.actor
-        assert (actor.name, actor.role.value, actor.impersonator) == ("manager", "manager", "operator")
-        assert app.screen.query_one(WorkspaceHeader).user == "Manny Manager (via operator)"
+        assert (actor.name, actor.role.value, actor.impersonator) == ("maria", "manager", "operator")
+        assert app.screen.query_one(WorkspaceHeader).user == "Maria Santos (via operator)"
         await pilot.press("f5")
         await wait_for(pilot, lambda: isinstance(app.screen, PortalScreen), what="the portal")
-        assert app.session.actor.role.value == "customer"
+        assert (app.session.actor.name, app.session.actor.role.value) == ("carl", "customer")
         # Back to the operator screen: rebuilt for the operator persona, not the customer's.
         await pilot.press("f2")
         await wait_for(pilot, lambda: isinstance(app.screen, OperatorScreen), what="the operator screen")
-        assert app.session.actor.role.value == "operator"
+        assert (app.session.actor.name, app.session.actor.role.value) == ("olivia", "operator")
         assert app.screen.query_one(WorkspaceHeader).role == "operator"
 
 

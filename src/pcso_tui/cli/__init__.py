@@ -45,6 +45,7 @@ AREAS = (
     "dashboard",
     "db",
     "delivery",
+    "demo",
     "events",
     "impact",
     "incidents",

@@ -1155,3 +1155,19 @@ class LinkResult:
     number: str
     attached: tuple[str, ...]
     skipped: tuple[str, ...]  # "CS… already a child of CS…" and the like
+
+
+# --- simulation ---
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationStep:
+    """What one step of the demo's outage simulation sent (``domain.simulation``)."""
+
+    step: int
+    sent: int  # alerts in the messages it sent
+    fired: int
+    resolved: int
+    flapping: int  # alerts that turned flapping on this step
+    incident_ids: tuple[int, ...] = ()  # incidents opened or joined by correlation
+    case_ids: tuple[int, ...] = ()  # proactive cases it opened as the operator
