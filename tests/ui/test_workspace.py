@@ -32,7 +32,12 @@ LANDING = [
 
 
 def ticker_kinds(app: PcsoApp) -> list[str]:
-    return [line.kind for line in app.screen.query_one(EventTicker).lines]
+    """The event kinds the screen's ticker shows; screens without one (agent, manager): the
+    events the App handed out, newest first."""
+    tickers = app.screen.query(EventTicker)
+    if tickers:
+        return [line.kind for line in tickers.first().lines]
+    return [event.kind for event in reversed(app.recent_events)]
 
 
 @pytest.mark.parametrize(("user", "mode", "screen_type", "display"), LANDING)
@@ -169,7 +174,7 @@ async def test_demo_worlds_switch_role_and_persona(demo_url, make_app) -> None:
 
 
 async def test_the_ticker_shows_an_event_written_elsewhere_within_a_second(any_world_url, make_app) -> None:
-    app = make_app(any_world_url, "agent")
+    app = make_app(any_world_url, "operator")
     async with app.run_test(size=(80, 24)) as pilot:
         await until_ready(pilot)
         await write_event(any_world_url, "case.noted", title="Printer on fire")
@@ -182,16 +187,16 @@ async def test_the_ticker_shows_an_event_written_elsewhere_within_a_second(any_w
 
 
 async def test_the_feed_survives_mode_changes(world_url, make_app) -> None:
-    app = make_app(world_url, "manager")
+    app = make_app(world_url, "operator")
     async with app.run_test(size=(80, 24)) as pilot:
         await until_ready(pilot)
-        manager_screen = app.screen
+        home_screen = app.screen
         await pilot.press("f6")
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen), what="the dashboard")
         await write_event(world_url, "case.noted", title="while on the dashboard")
         await wait_for(pilot, lambda: "case.noted" in ticker_kinds(app), what="the event on the dashboard")
-        # The suspended manager screen got it too.
-        kinds = [line.kind for line in manager_screen.query_one(EventTicker).lines]
+        # The suspended home screen got it too.
+        kinds = [line.kind for line in home_screen.query_one(EventTicker).lines]
         assert kinds[0] == "case.noted"
 
 
@@ -207,7 +212,7 @@ class FeedProbe(Widget):
 
 
 async def test_bursts_coalesce_into_few_messages_in_order(world_url, make_app) -> None:
-    app = make_app(world_url, "agent")
+    app = make_app(world_url, "operator")
     async with app.run_test(size=(80, 24)) as pilot:
         await until_ready(pilot)
         probe = FeedProbe()
@@ -240,6 +245,7 @@ async def test_hostile_names_and_payloads_are_shown_literally(world_url, make_ap
     app = make_app(world_url, "mallory")
     async with app.run_test(size=(80, 24)) as pilot:
         await until_ready(pilot)
+        await pilot.press("4")  # the operator screen's live feed view
         await write_event(world_url, "case.noted", title="[bold]boom[/ \x1b[2J")
         await wait_for(pilot, lambda: "case.noted" in ticker_kinds(app), what="the hostile event")
         header = app.screen.query_one(WorkspaceHeader)

@@ -929,6 +929,70 @@ class DrillDown:
     rows: tuple[DrillRow, ...]
 
 
+# --- casework: the major case timeline and the manager's queue (domain/timeline.py) ----------
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One thing that happened to a major case, from its event (and the text it points at).
+
+    ``title`` and ``detail`` may carry untrusted text (reasons, statements, incident notes):
+    show them literally. ``group`` names entries that merge when they follow each other
+    closely (notice deliveries); ``tallies`` are what such a merge adds up."""
+
+    event_id: int
+    at: datetime
+    # proposal | approval | children | incident | statement | note | state | resolution | notices | other
+    category: str
+    title: str
+    detail: str
+    actor_name: str
+    group: str | None = None
+    tallies: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineLine:
+    """A line of the timeline as shown: one entry, or a dense stretch of entries of one group."""
+
+    at: datetime
+    until: datetime
+    category: str
+    title: str
+    detail: str
+    actor_name: str
+    event_ids: tuple[int, ...]
+
+    @property
+    def grouped(self) -> bool:
+        return len(self.event_ids) > 1
+
+
+@dataclass(frozen=True, slots=True)
+class CaseTimeline:
+    case_id: int
+    number: str
+    # Other cases whose events belong here (the candidate a major case was approved from).
+    related_case_ids: tuple[int, ...]
+    # Oldest first.
+    entries: tuple[TimelineEntry, ...]
+    # True when older events were left out (only the newest ``limit`` are read).
+    truncated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MajorQueueRow:
+    """A row of the major case manager's queue: proposals and the major cases being worked."""
+
+    case: CaseView
+    propose_reason: str | None
+    business_impact: str | None
+    proposed_by: str | None
+    incident_title: str | None
+    children_total: int
+    children_active: int
+
+
 # --- portal (domain/portal.py) -----------------------------------------------------------------
 
 

@@ -1,18 +1,284 @@
-"""The customer service agent's mode: the proactive case queue.
+"""The customer service agent's mode: the proactive case queue and the case in front of them.
 
-For now the body is the mode's introduction and the live event ticker; the agent screen's
-contents replace ``compose_body`` (the frame stays in ``base.ModeScreen``).
+Top: the active proactive cases, most urgent first (priority, age, affected accounts, the
+incident and its state, whether it is proposed as a major case), updated by row key as events
+arrive. Below: the highlighted case (``widgets.case_detail``): the incident and its alert, the
+affected accounts and install base items, work notes and customer-visible comments apart, the
+``#recommendations`` container, and — once the case belongs to a major case — that major
+case's timeline.
+
+Keys: p proposes the case as a major case (reason and business impact; the domain refuses
+cases that are not new, open or awaiting info, and says why), n adds a work note or a
+customer-visible comment, Tab moves between the queue and the detail.
 """
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+from collections.abc import Iterable
+from typing import Any
 
-from pcso_tui.screens.base import ModeScreen, placeholder_body
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.widgets import DataTable, Static
+
+from pcso_tui.domain.errors import DomainError
+from pcso_tui.domain.text import one_line
+from pcso_tui.domain.views import CaseView
+from pcso_tui.screens.base import ModeScreen
+from pcso_tui.screens.case_dialogs import note_dialog, propose_dialog
+from pcso_tui.widgets.case_detail import CaseDetailView, age_label, major_label, state_label
+from pcso_tui.widgets.feed import EventsArrived
+from pcso_tui.widgets.palette import PaletteCommand
+from pcso_tui.widgets.safe_table import SafeTable
+from pcso_tui.widgets.timeline import CaseTimelineView
+
+QUEUE_LIMIT = 200
+
+
+def queue_row(case: CaseView) -> tuple[Any, ...]:
+    incident = f"{case.incident_number} {case.incident_state}" if case.incident_number else "—"
+    return (
+        case.number,
+        f"P{case.priority} {case.priority_name}",
+        age_label(case.age_seconds),
+        case.affected_accounts,
+        incident,
+        f"◆ {case.parent_number}"
+        if case.parent_number
+        else major_label(case.major_case_state) or state_label(case.state),
+        case.short_description,
+    )
 
 
 class AgentScreen(ModeScreen):
     MODE = "agent"
 
+    DEFAULT_CSS = """
+    AgentScreen #agent-queue {
+        height: 7;
+    }
+    AgentScreen #queue-heading, AgentScreen #timeline-heading {
+        height: 1;
+        text-style: bold;
+        color: $text-accent;
+    }
+    AgentScreen #case-detail {
+        height: 1fr;
+    }
+    AgentScreen #agent-timeline-box {
+        height: auto;
+        display: none;
+    }
+    AgentScreen #agent-timeline-box.-shown {
+        display: block;
+    }
+    """
+
+    BINDINGS = [
+        Binding("p", "propose", "Propose major", id="agent.propose"),
+        Binding("n", "note", "Add note", id="agent.note"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cases: dict[int, CaseView] = {}
+        self.selected_id: int | None = None
+        self.queue_loaded = False
+        self.detail_loads = 0
+
+    # --- layout ---------------------------------------------------------------------------
+
     def compose_body(self) -> ComposeResult:
-        yield from placeholder_body(self)
+        yield Static(Content("Proactive cases"), id="queue-heading")
+        yield SafeTable(
+            [
+                ("case", "Case"),
+                ("priority", "Priority"),
+                ("age", "Age"),
+                ("accounts", "Accts"),
+                ("incident", "Incident"),
+                ("status", "Status"),
+                ("description", "Description"),
+            ],
+            id="agent-queue",
+            max_rows=QUEUE_LIMIT,
+        )
+        yield CaseDetailView(id="case-detail")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        detail = self.query_one(CaseDetailView)
+        box = Vertical(
+            Static(Content("Major case timeline"), id="timeline-heading"),
+            CaseTimelineView(id="agent-timeline"),
+            id="agent-timeline-box",
+        )
+        detail.mount(box)
+        self.refresh_queue()
+
+    @property
+    def queue(self) -> SafeTable:
+        return self.query_one("#agent-queue", SafeTable)
+
+    @property
+    def detail(self) -> CaseDetailView:
+        return self.query_one(CaseDetailView)
+
+    @property
+    def timeline(self) -> CaseTimelineView:
+        return self.query_one("#agent-timeline", CaseTimelineView)
+
+    @property
+    def selected(self) -> CaseView | None:
+        return self.cases.get(self.selected_id) if self.selected_id is not None else None
+
+    # --- loading --------------------------------------------------------------------------
+
+    def refresh_queue(self) -> None:
+        self.run_worker(self._load_queue(), group="agent-queue", exclusive=True, exit_on_error=False)
+
+    async def _load_queue(self) -> None:
+        from pcso_tui.domain.cases import list_cases
+
+        session = self.session
+        try:
+            cases = await self.app.domain_call(  # type: ignore[attr-defined]
+                list_cases(session.domain, session.actor, kind="proactive", active=True, limit=QUEUE_LIMIT)
+            )
+        except DomainError as exc:
+            self.notify(one_line(exc.message), severity="error", markup=False)
+            return
+        fresh = {c.id: c for c in cases}
+        table = self.queue
+        table.remove_rows([k for k in table.row_keys() if k not in fresh])
+        table.upsert_rows({c.id: queue_row(c) for c in cases})
+        changed = {cid for cid, c in fresh.items() if self.cases.get(cid) != c}
+        self.cases = fresh
+        self.queue_loaded = True
+        key = table.cursor_key
+        if key != self.selected_id or key in changed:
+            self.select(key)  # type: ignore[arg-type]
+
+    def select(self, case_id: int | None) -> None:
+        self.selected_id = case_id
+        self.run_worker(self._load_detail(case_id), group="agent-detail", exclusive=True, exit_on_error=False)
+
+    async def _load_detail(self, case_id: int | None) -> None:
+        from pcso_tui.domain.cases import get_case
+        from pcso_tui.domain.timeline import case_timeline
+
+        session = self.session
+        detail = timeline = None
+        try:
+            if case_id is not None:
+                detail = await self.app.domain_call(get_case(session.domain, session.actor, case_id))  # type: ignore[attr-defined]
+                major_id = detail.case.parent_id or (detail.case.id if detail.case.kind == "major" else None)
+                if major_id is not None:
+                    timeline = await self.app.domain_call(  # type: ignore[attr-defined]
+                        case_timeline(session.domain, session.actor, major_id)
+                    )
+        except DomainError as exc:
+            self.notify(one_line(exc.message), severity="error", markup=False)
+            return
+        if case_id != self.selected_id:
+            return
+        self.detail.show(detail)
+        self.timeline.show(timeline)
+        self.query_one("#agent-timeline-box").set_class(timeline is not None, "-shown")
+        self.detail_loads += 1
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id != "agent-queue":
+            return
+        key = self.queue.cursor_key
+        if key != self.selected_id:
+            self.select(key)  # type: ignore[arg-type]
+
+    def on_events_arrived(self, message: EventsArrived) -> None:
+        about_cases = {e.subject_id for e in message.events if e.subject_type == "case"}
+        incidents = {e.subject_id for e in message.events if e.subject_type == "incident"}
+        if about_cases or incidents:
+            self.refresh_queue()
+        selected = self.selected
+        if selected is None:
+            return
+        related = {selected.id, selected.parent_id}
+        touches_incident = selected.incident_id is not None and selected.incident_id in incidents
+        if related & about_cases or touches_incident:
+            self.select(selected.id)
+
+    # --- actions --------------------------------------------------------------------------
+
+    def palette_commands(self) -> Iterable[PaletteCommand]:
+        if self.selected is None:
+            return
+        number = self.selected.number
+        yield PaletteCommand(
+            f"Case: propose {number} as a major case", "Reason and business impact (p)", self.action_propose
+        )
+        yield PaletteCommand(
+            f"Case: add a note to {number}", "Work note or customer-visible comment (n)", self.action_note
+        )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("propose", "note"):
+            return self.selected is not None or None
+        return True
+
+    def _need_case(self) -> CaseView | None:
+        case = self.selected
+        if case is None:
+            self.notify("Pick a case in the queue first", severity="warning", markup=False)
+        return case
+
+    def action_propose(self) -> None:
+        case = self._need_case()
+        if case is None:
+            return
+        from pcso_tui.domain.major_cases import propose_major_case
+
+        session = self.session
+
+        async def submit(reason: str, business_impact: str) -> CaseView:
+            return await propose_major_case(
+                session.domain, session.actor, case.id, reason=reason, business_impact=business_impact
+            )
+
+        self.app.push_screen(propose_dialog(case, submit), callback=self._proposed)
+
+    def _proposed(self, result: CaseView | None) -> None:
+        if result is None:
+            return
+        self.notify(f"{result.number} proposed as a major case", markup=False)
+        self._changed()
+
+    def action_note(self) -> None:
+        case = self._need_case()
+        if case is None:
+            return
+        from pcso_tui.domain.cases import add_case_note
+
+        session = self.session
+
+        async def submit(body: str, visibility: str) -> int:
+            return await add_case_note(
+                session.domain, session.actor, case.id, body, customer_visible=visibility == "comment"
+            )
+
+        self.app.push_screen(note_dialog(case, submit), callback=self._noted)
+
+    def _noted(self, result: int | None) -> None:
+        if result is None:
+            return
+        self.notify("Note added", markup=False)
+        self._changed()
+
+    def _changed(self) -> None:
+        wake = getattr(self.app, "wake_feed", None)
+        if wake is not None:
+            wake()
+        self.refresh_queue()
+        if self.selected_id is not None:
+            self.select(self.selected_id)

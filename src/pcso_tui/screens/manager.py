@@ -1,18 +1,422 @@
-"""The major case manager's mode: proposed major cases, approvals, statements.
+"""The major case manager's mode: proposals to decide, major cases to see through.
 
-For now the body is the mode's introduction and the live event ticker; the manager screen's
-contents replace ``compose_body`` (the frame stays in ``base.ModeScreen``).
+Top: the queue (``domain.timeline.list_major_queue``): proposed cases first, with their
+affected accounts, business impact and incident, then the approved major cases not yet
+closed. Below, for the highlighted case: what it is (``widgets.case_detail.summary_content``),
+the ``#insight`` container (for trending topics and likely affected customers), and its
+timeline (``widgets.timeline``), which grows as events arrive.
+
+Keys, offered when they apply to the highlighted case:
+
+    a  approve a proposal (a confirmation shows how many child cases and notices it creates)
+    x  reject a proposal, with a reason
+    s  a customer-facing statement on a major case (to every open child and its contact)
+    r  resolve a major case with a code and notes (open children are resolved with it)
+    c  close a resolved major case (new/open/awaiting-info children are closed with it)
+    n  a work note or customer-visible comment
 """
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+from collections.abc import Iterable
+from typing import Any
 
-from pcso_tui.screens.base import ModeScreen, placeholder_body
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.widgets import DataTable, Static
+
+from pcso_tui.domain.errors import DomainError
+from pcso_tui.domain.text import one_line
+from pcso_tui.domain.views import CaseDetail, CaseView, MajorQueueRow
+from pcso_tui.screens.base import ModeScreen
+from pcso_tui.screens.case_dialogs import (
+    approve_dialog,
+    close_dialog,
+    note_dialog,
+    reject_dialog,
+    resolve_dialog,
+    statement_dialog,
+)
+from pcso_tui.widgets.case_detail import major_label, state_label, summary_content
+from pcso_tui.widgets.feed import EventsArrived
+from pcso_tui.widgets.palette import PaletteCommand
+from pcso_tui.widgets.safe_table import SafeTable
+from pcso_tui.widgets.timeline import CaseTimelineView
+
+QUEUE_LIMIT = 200
+ACTIVE = ("new", "open", "awaiting_info")
+
+
+def is_proposal(row: MajorQueueRow) -> bool:
+    return row.case.major_case_state == "proposed"
+
+
+def is_major(row: MajorQueueRow) -> bool:
+    return row.case.kind == "major" and row.case.major_case_state == "accepted"
+
+
+def queue_row(row: MajorQueueRow) -> tuple[Any, ...]:
+    case = row.case
+    status = major_label(case.major_case_state) if is_proposal(row) else state_label(case.state)
+    children = f"{row.children_active}/{row.children_total}" if is_major(row) else "—"
+    return (
+        case.number,
+        status,
+        case.affected_accounts,
+        children,
+        row.business_impact or "",
+        case.incident_number or "—",
+        case.short_description,
+    )
 
 
 class ManagerScreen(ModeScreen):
     MODE = "manager"
 
+    DEFAULT_CSS = """
+    ManagerScreen #manager-queue {
+        height: 6;
+    }
+    ManagerScreen .heading {
+        height: 1;
+        text-style: bold;
+        color: $text-accent;
+    }
+    ManagerScreen #manager-lower {
+        height: 1fr;
+    }
+    ManagerScreen #major-detail {
+        width: 1fr;
+        height: 1fr;
+        padding: 0 1 0 0;
+    }
+    ManagerScreen #major-detail > Static {
+        height: auto;
+    }
+    ManagerScreen #insight {
+        height: auto;
+    }
+    ManagerScreen #timeline-scroll {
+        width: 1fr;
+        height: 1fr;
+        border-left: vkey $primary 60%;
+        padding: 0 0 0 1;
+    }
+    """
+
+    BINDINGS = [
+        Binding("a", "approve", "Approve", id="manager.approve"),
+        Binding("x", "reject", "Reject", id="manager.reject"),
+        Binding("s", "statement", "Statement", id="manager.statement"),
+        Binding("r", "resolve", "Resolve", id="manager.resolve"),
+        Binding("c", "close_case", "Close", id="manager.close"),
+        Binding("n", "note", "Note", id="manager.note"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[int, MajorQueueRow] = {}
+        self.selected_id: int | None = None
+        self.detail: CaseDetail | None = None
+        self.queue_loaded = False
+        self.detail_loads = 0
+        self._select_next: int | None = None
+
+    # --- layout ---------------------------------------------------------------------------
+
     def compose_body(self) -> ComposeResult:
-        yield from placeholder_body(self)
+        yield Static(Content("Major cases: proposals first"), classes="heading", id="queue-heading")
+        yield SafeTable(
+            [
+                ("case", "Case"),
+                ("status", "Status"),
+                ("accounts", "Accts"),
+                ("children", "Open/kids"),
+                ("impact", "Business impact", 24),
+                ("incident", "Incident"),
+                ("description", "Description"),
+            ],
+            id="manager-queue",
+            max_rows=QUEUE_LIMIT,
+        )
+        with Horizontal(id="manager-lower"):
+            with VerticalScroll(id="major-detail"):
+                yield Static(Content.assemble(("No case selected.", "$text-muted")), id="major-summary")
+                yield Vertical(id="insight")
+            with VerticalScroll(id="timeline-scroll"):
+                yield Static(Content("Timeline"), classes="heading")
+                yield CaseTimelineView(id="manager-timeline", follow=True)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.refresh_queue()
+
+    @property
+    def queue(self) -> SafeTable:
+        return self.query_one("#manager-queue", SafeTable)
+
+    @property
+    def timeline(self) -> CaseTimelineView:
+        return self.query_one("#manager-timeline", CaseTimelineView)
+
+    @property
+    def selected(self) -> MajorQueueRow | None:
+        return self.rows.get(self.selected_id) if self.selected_id is not None else None
+
+    # --- loading --------------------------------------------------------------------------
+
+    def refresh_queue(self) -> None:
+        self.run_worker(self._load_queue(), group="manager-queue", exclusive=True, exit_on_error=False)
+
+    async def _load_queue(self) -> None:
+        from pcso_tui.domain.timeline import list_major_queue
+
+        session = self.session
+        try:
+            rows = await self.app.domain_call(  # type: ignore[attr-defined]
+                list_major_queue(session.domain, session.actor, limit=QUEUE_LIMIT)
+            )
+        except DomainError as exc:
+            self.notify(one_line(exc.message), severity="error", markup=False)
+            return
+        fresh = {r.case.id: r for r in rows}
+        table = self.queue
+        table.remove_rows([k for k in table.row_keys() if k not in fresh])
+        table.upsert_rows({r.case.id: queue_row(r) for r in rows})
+        changed = {cid for cid, r in fresh.items() if self.rows.get(cid) != r}
+        self.rows = fresh
+        self.queue_loaded = True
+        wanted = self._select_next
+        if wanted is not None and table.has_row(wanted):
+            self._select_next = None
+            table.move_cursor(row=table.row_keys().index(wanted), animate=False)
+        key = table.cursor_key
+        if key != self.selected_id or key in changed:
+            self.select(key)  # type: ignore[arg-type]
+        self.refresh_bindings()
+
+    def select(self, case_id: int | None) -> None:
+        self.selected_id = case_id
+        self.refresh_bindings()
+        self.run_worker(self._load_detail(case_id), group="manager-detail", exclusive=True, exit_on_error=False)
+
+    async def _load_detail(self, case_id: int | None) -> None:
+        from pcso_tui.domain.cases import get_case
+        from pcso_tui.domain.timeline import case_timeline
+
+        session = self.session
+        detail = timeline = None
+        try:
+            if case_id is not None:
+                detail = await self.app.domain_call(  # type: ignore[attr-defined]
+                    get_case(session.domain, session.actor, case_id, accounts_limit=1, items_limit=1, journal_limit=1)
+                )
+                timeline = await self.app.domain_call(  # type: ignore[attr-defined]
+                    case_timeline(session.domain, session.actor, case_id)
+                )
+        except DomainError as exc:
+            self.notify(one_line(exc.message), severity="error", markup=False)
+            return
+        if case_id != self.selected_id:
+            return
+        self.detail = detail
+        summary = self.query_one("#major-summary", Static)
+        if detail is None:
+            summary.update(Content.assemble(("No case selected.", "$text-muted")))
+        else:
+            parts = [summary_content(detail)]
+            for statement in detail.statements[-3:]:
+                parts.append(
+                    Content.assemble(
+                        ("Statement ", "$text-muted"),
+                        (statement.at.strftime("%H:%M"), "$text-muted"),
+                        ": ",
+                        Content(one_line(statement.body, 400)),
+                    )
+                )
+            summary.update(Content("\n").join(parts))
+        self.timeline.show(timeline)
+        self.detail_loads += 1
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id != "manager-queue":
+            return
+        key = self.queue.cursor_key
+        if key != self.selected_id:
+            self.select(key)  # type: ignore[arg-type]
+
+    def on_events_arrived(self, message: EventsArrived) -> None:
+        cases = {e.subject_id for e in message.events if e.subject_type == "case"}
+        if not cases:
+            return
+        self.refresh_queue()
+        if self.selected_id is not None and self.selected_id in cases:
+            self.select(self.selected_id)
+
+    # --- actions --------------------------------------------------------------------------
+
+    PALETTE = (
+        ("approve", "approve {number}", "Confirm with the child cases and notices it creates (a)"),
+        ("reject", "reject the proposal of {number}", "With a reason (x)"),
+        ("statement", "statement on {number}", "To every open child case and its contact (s)"),
+        ("resolve", "resolve {number}", "With a code and notes; open children follow (r)"),
+        ("close_case", "close {number}", "Active children are closed with it (c)"),
+        ("note", "add a note to {number}", "Work note or customer-visible comment (n)"),
+    )
+
+    def palette_commands(self) -> Iterable[PaletteCommand]:
+        row = self.selected
+        if row is None:
+            return
+        for action, name, help_text in self.PALETTE:
+            if self.check_action(action, ()):
+                yield PaletteCommand(
+                    f"Major case: {name.format(number=row.case.number)}",
+                    help_text,
+                    getattr(self, f"action_{action}"),
+                )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        row = self.selected
+        if action in ("approve", "reject"):
+            return row is not None and is_proposal(row)
+        if action in ("statement", "resolve"):
+            return row is not None and is_major(row) and row.case.state in ACTIVE
+        if action == "close_case":
+            return row is not None and is_major(row) and row.case.state == "resolved"
+        if action == "note":
+            return row is not None
+        return True
+
+    def _call(self, coro: Any, done: Any) -> None:
+        async def run() -> None:
+            try:
+                result = await self.app.domain_call(coro)  # type: ignore[attr-defined]
+            except DomainError as exc:
+                self.notify(one_line(exc.message), severity="error", markup=False)
+                return
+            done(result)
+
+        self.run_worker(run(), group="manager-action", exit_on_error=False)
+
+    def action_approve(self) -> None:
+        row = self.selected
+        if row is None:
+            return
+        from pcso_tui.domain.major_cases import approve_major_case, preview_approval
+
+        session = self.session
+        case_id = row.case.id
+
+        def confirm(preview: Any) -> None:
+            async def submit() -> Any:
+                return await approve_major_case(session.domain, session.actor, case_id)
+
+            self.app.push_screen(approve_dialog(preview, submit), callback=self._approved)
+
+        self._call(preview_approval(session.domain, session.actor, case_id), confirm)
+
+    def _approved(self, result: Any) -> None:
+        if result is None:
+            return
+        self.notify(
+            f"{result.major_case_number} approved: {result.children_created} child cases, "
+            f"{result.notices_queued} notices queued",
+            markup=False,
+        )
+        self._select_next = result.major_case_id
+        self._changed()
+
+    def action_reject(self) -> None:
+        row = self.selected
+        if row is None:
+            return
+        from pcso_tui.domain.major_cases import reject_major_case
+
+        session = self.session
+        case_id = row.case.id
+
+        async def submit(reason: str) -> CaseView:
+            return await reject_major_case(session.domain, session.actor, case_id, reason=reason)
+
+        self.app.push_screen(reject_dialog(row.case, submit), callback=self._done("Proposal rejected"))
+
+    def action_statement(self) -> None:
+        row = self.selected
+        if row is None:
+            return
+        from pcso_tui.domain.major_cases import post_statement
+
+        session = self.session
+        case_id = row.case.id
+
+        async def submit(body: str) -> Any:
+            return await post_statement(session.domain, session.actor, case_id, body)
+
+        self.app.push_screen(
+            statement_dialog(row.case, row.children_active, submit), callback=self._done("Statement sent")
+        )
+
+    def action_resolve(self) -> None:
+        row = self.selected
+        if row is None:
+            return
+        from pcso_tui.domain.major_cases import resolve_major_case
+
+        session = self.session
+        case_id = row.case.id
+
+        async def submit(code: str, notes: str) -> Any:
+            return await resolve_major_case(session.domain, session.actor, case_id, code=code, notes=notes)
+
+        self.app.push_screen(resolve_dialog(row.case, row.children_active, submit), callback=self._done("Resolved"))
+
+    def action_close_case(self) -> None:
+        row = self.selected
+        if row is None:
+            return
+        from pcso_tui.domain.major_cases import close_major_case
+
+        session = self.session
+        case_id = row.case.id
+
+        async def submit() -> Any:
+            return await close_major_case(session.domain, session.actor, case_id)
+
+        self.app.push_screen(close_dialog(row.case, row.children_active, submit), callback=self._done("Closed"))
+
+    def action_note(self) -> None:
+        row = self.selected
+        if row is None:
+            return
+        from pcso_tui.domain.cases import add_case_note
+
+        session = self.session
+        case_id = row.case.id
+
+        async def submit(body: str, visibility: str) -> int:
+            return await add_case_note(
+                session.domain, session.actor, case_id, body, customer_visible=visibility == "comment"
+            )
+
+        self.app.push_screen(note_dialog(row.case, submit), callback=self._done("Note added"))
+
+    def _done(self, what: str) -> Any:
+        def callback(result: Any) -> None:
+            if result is None:
+                return
+            number = getattr(result, "major_case_number", None) or getattr(result, "number", None)
+            self.notify(f"{what}: {number}" if number else what, markup=False)
+            self._changed()
+
+        return callback
+
+    def _changed(self) -> None:
+        wake = getattr(self.app, "wake_feed", None)
+        if wake is not None:
+            wake()
+        self.refresh_queue()
+        if self.selected_id is not None:
+            self.select(self.selected_id)
