@@ -50,6 +50,7 @@ AREAS = (
     "incidents",
     "install_base",
     "outages",
+    "portal",
     "users",
     "world",
 )
