@@ -28,6 +28,7 @@ from pcso_tui.domain.models import Case, Event, Incident, JournalEntry, Outage
 from pcso_tui.domain.outages import create_outage
 from pcso_tui.domain.roles import Actor, Role
 from pcso_tui.domain.service import Domain
+from pcso_tui.domain.timeline import case_timeline
 from pcso_tui.domain.users import add_user, sign_in
 from pcso_tui.domain.views import case_number, outage_number, to_jsonable
 from tests.domain.case_world import HOSTILE, build_world, counts
@@ -332,6 +333,14 @@ async def test_reply_lands_on_the_case_and_on_the_major_case_timeline(
         assert event.actor_name == customer.name
     assert on_parent.payload["from_case_id"] == child_id
     assert parent_lines is None  # no copy of the reply on the major case's journal itself
+    # The major case's timeline tells it, with the reply's text.
+    timeline = await case_timeline(domain, actors[Role.MANAGER], pw.major_id)
+    entry = timeline.entries[-1]
+    assert (entry.event_id, entry.title, entry.detail) == (
+        on_parent.id,
+        "Customer reply · customer-visible",
+        update_line.body,
+    )
 
     # A reply on the customer's own reactive case (no parent) records one event.
     async with domain.reading() as session:

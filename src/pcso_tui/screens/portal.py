@@ -30,7 +30,7 @@ from textual.widgets import ContentSwitcher, DataTable, Input, Label, Static
 
 from pcso_tui.domain.errors import DomainError
 from pcso_tui.domain.text import one_line, printable
-from pcso_tui.domain.views import PortalAccount, PortalArticle, PortalCase, PortalCaseDetail, PortalOutage
+from pcso_tui.domain.views import EventView, PortalAccount, PortalArticle, PortalCase, PortalCaseDetail, PortalOutage
 from pcso_tui.screens.base import ModeScreen
 from pcso_tui.screens.incident_dialogs import FormDialog
 from pcso_tui.screens.modes import MODES, Mode
@@ -83,6 +83,15 @@ def _body(text: str | None) -> Content:
 def _line(*parts: tuple[str, str] | str) -> Content:
     """One line of the detail pane from (text, style) parts; every text is one_line'd data."""
     return Content.assemble(*((one_line(p[0]), p[1]) if isinstance(p, tuple) else one_line(p) for p in parts))
+
+
+# Events that may change what the portal shows (cases, statements, outages, articles, incident
+# ETAs); alert traffic and notice deliveries never do.
+_LIVE_SUBJECTS = frozenset({"case", "outage", "article", "incident"})
+
+
+def _may_concern_the_portal(event: EventView) -> bool:
+    return event.subject_type in _LIVE_SUBJECTS and not event.kind.startswith("notice")
 
 
 @dataclass(frozen=True, slots=True)
@@ -489,7 +498,7 @@ class PortalScreen(ModeScreen):
 
     def on_events_arrived(self, message: EventsArrived) -> None:
         # Only a cue to re-query the account's own lists: nothing of the event is shown.
-        if any(event.subject_type != "alert" for event in message.events):
+        if any(_may_concern_the_portal(event) for event in message.events):
             self.request(delay=self.COALESCE_SECONDS)
 
 
