@@ -179,6 +179,16 @@ async def test_live_update_shows_a_new_statement(portal_world: tuple[str, Portal
         await wait_for(pilot, lambda: "Fixed at 10:15" in screen_text(app), what="the outage's latest statement")
 
 
+async def test_palette_offers_the_views_and_the_reply(portal_world: tuple[str, PortalWorld], make_app: Any) -> None:
+    url, _ = portal_world
+    app = make_app(url, "customer")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await loaded(pilot)
+        assert [c.name for c in screen.palette_commands()] == ["Portal: Cases", "Portal: Articles"]
+        await pilot.press("2")
+        assert [c.name for c in screen.palette_commands()] == ["Portal: Outages", "Portal: Articles", "Portal: Reply"]
+
+
 async def test_keys_are_in_the_help_screen(portal_world: tuple[str, PortalWorld], make_app: Any) -> None:
     url, _ = portal_world
     app = make_app(url, "customer")

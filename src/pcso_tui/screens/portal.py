@@ -17,7 +17,7 @@ Untrusted text (titles, statements, replies, article bodies) goes in as ``Conten
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
@@ -36,6 +36,7 @@ from pcso_tui.screens.incident_dialogs import FormDialog
 from pcso_tui.screens.modes import MODES, Mode
 from pcso_tui.widgets.cells import format_time, use_ascii
 from pcso_tui.widgets.feed import EventsArrived
+from pcso_tui.widgets.palette import PaletteCommand
 from pcso_tui.widgets.safe_table import SafeTable
 
 T = TypeVar("T")
@@ -493,6 +494,17 @@ class PortalScreen(ModeScreen):
         if wake is not None:
             wake()
         self.request()
+
+    def palette_commands(self) -> Iterable[PaletteCommand]:
+        for view in VIEWS:
+            if view != self.current_view:
+                yield PaletteCommand(
+                    f"Portal: {VIEW_TITLES[view]}", f"Show the {view} view", lambda v=view: self.action_show_view(v)
+                )
+        if self.current_view == "cases" and not self.preview:
+            yield PaletteCommand("Portal: Reply", "Reply on the selected case", self.action_reply)
+        if self.check_action("close_preview", ()):
+            yield PaletteCommand("Portal: Close preview", "Back to the screen below", self.action_close_preview)
 
     # --- live ----------------------------------------------------------------------------------
 
