@@ -52,6 +52,7 @@ AREAS = (
     "insight",
     "install_base",
     "outages",
+    "portal",
     "users",
     "world",
 )

@@ -1171,3 +1171,96 @@ class SimulationStep:
     flapping: int  # alerts that turned flapping on this step
     incident_ids: tuple[int, ...] = ()  # incidents opened or joined by correlation
     case_ids: tuple[int, ...] = ()  # proactive cases it opened as the operator
+
+
+# --- portal (domain/portal.py) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PortalAccount:
+    """The one account a portal session shows; ``preview`` when staff look at it read-only."""
+
+    number: str
+    name: str
+    preview: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PortalArticle:
+    """A customer-visible workaround or knowledge article, and which of my outages it is for."""
+
+    id: int
+    number: str
+    title: str
+    body: str
+    kind: str
+    updated_at: datetime
+    outage_numbers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PortalOutage:
+    """An outage touching the account, customer-facing fields only (no CI, case or incident)."""
+
+    id: int
+    number: str
+    type: str
+    # planned | active | past, by the clock when the query ran.
+    status: str
+    title: str
+    details: str
+    service: str
+    begins_at: datetime
+    ends_at: datetime | None
+    eta: datetime | None
+    # The latest customer-facing statement on the outage's major case.
+    statement: str | None
+    statement_at: datetime | None
+    articles: tuple[PortalArticle, ...]
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PortalCase:
+    """One of the account's own cases as its customer sees it."""
+
+    id: int
+    number: str
+    kind: str
+    state: str
+    priority_name: str
+    short_description: str
+    opened_at: datetime
+    updated_at: datetime
+    # Customer-visible journal lines on it.
+    updates: int
+
+
+@dataclass(frozen=True, slots=True)
+class PortalUpdate:
+    """A customer-visible line of a case's journal (statements, comments, replies …)."""
+
+    id: int
+    at: datetime
+    author_name: str
+    kind: str
+    label: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class PortalCaseDetail:
+    case: PortalCase
+    # The customer's own words (reactive cases); empty for cases we opened.
+    description: str
+    contact_name: str | None
+    product_name: str | None
+    resolution_notes: str | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    # The newest customer-visible lines, oldest first; ``updates_total`` counts them all.
+    updates: tuple[PortalUpdate, ...]
+    updates_total: int
+    articles: tuple[PortalArticle, ...]
+    # Whether the case still takes replies (closed and canceled cases do not).
+    open_for_replies: bool
