@@ -14,7 +14,8 @@ from pcso_tui.domain.errors import InvalidInput, NotFound, PermissionDenied
 from pcso_tui.domain.roles import SYSTEM, Actor, Role
 from pcso_tui.domain.service import Domain
 from pcso_tui.domain.settings import Settings, WorkflowSettings
-from pcso_tui.domain.timeline import case_timeline, entry_from_event, group_timeline, list_major_queue
+from pcso_tui.domain.timeline import case_timeline, list_major_queue
+from pcso_tui.domain.timeline_entries import entry_from_event, group_timeline
 from pcso_tui.domain.views import EventView
 from tests.domain.case_world import HOSTILE, NOTIFIED, World, build_world, counts
 

@@ -66,6 +66,7 @@ from pcso_tui.domain.views import (
     StatementView,
     case_number,
     incident_number,
+    journal_label,
 )
 
 REACTIVE_CHANNELS = ("phone", "email", "portal", "web")
@@ -75,17 +76,6 @@ MAX_TEXT = 20_000
 MAX_PAGE = 1000
 
 # What a journal line is, in words, and who can read it.
-_KIND_LABELS = {
-    "work_note": "work note",
-    "comment": "comment",
-    "reply": "customer reply",
-    "statement": "statement",
-    "progress": "incident progress",
-    "eta": "incident ETA",
-    "state": "state change",
-    "resolution": "resolution",
-}
-_VISIBILITY_LABELS = {"internal": "internal", "customer": "customer-visible"}
 
 _SEVERITY_RANK = sql_case(
     {s.value: s.rank for s in Severity},
@@ -107,10 +97,6 @@ def clean_text(value: str | None, what: str, *, required: bool = True, limit: in
     return text
 
 
-def journal_label(kind: str, visibility: str) -> str:
-    return f"{_KIND_LABELS.get(kind, kind)} · {_VISIBILITY_LABELS.get(visibility, visibility)}"
-
-
 async def load_case(session: AsyncSession, case_id: int, *, lock: bool = False) -> Case:
     """The case, or NotFound naming it. ``lock`` takes a row lock on PostgreSQL (SQLite's
     IMMEDIATE write transactions already serialize writers)."""
@@ -121,6 +107,13 @@ async def load_case(session: AsyncSession, case_id: int, *, lock: bool = False) 
     if case is None:
         raise NotFound(f"no case {case_number(case_id)}")
     return case
+
+
+def require_own_case(actor: Actor, case_id: int, account_id: int | None) -> None:
+    """A customer reaches only their own account's cases; another account's case answers
+    exactly like a missing one, so a case number tells a customer nothing."""
+    if actor.role is Role.CUSTOMER and (account_id is None or account_id != actor.account_id):
+        raise NotFound(f"no case {case_number(case_id)}")
 
 
 def _views_query(now: datetime) -> Select:
@@ -512,7 +505,7 @@ async def add_case_note(domain: Domain, actor: Actor, case_id: int, body: str, *
     async with domain.transaction(actor) as tx:
         session = tx.session
         case = await load_case(session, case_id)
-        require_account(actor, case.account_id)
+        require_own_case(actor, case_id, case.account_id)
         number = case_number(case.id)
         if case.state in (CaseState.CLOSED, CaseState.CANCELED):
             raise IllegalTransition(f"{number} is {case.state} and takes no more notes")
@@ -667,7 +660,7 @@ async def get_case(
         case = await session.get(Case, case_id)
         if case is None:
             raise NotFound(f"no case {case_number(case_id)}")
-        require_account(actor, case.account_id)
+        require_own_case(actor, case_id, case.account_id)
         customer = scope is not None
         view = await case_view(session, case.id, now)
 
