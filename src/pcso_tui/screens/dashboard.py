@@ -45,11 +45,12 @@ from pcso_tui.domain.errors import DomainError
 from pcso_tui.domain.text import one_line
 from pcso_tui.domain.views import DASHBOARD_PERIODS, Dashboard, DrillDown, KpiView, PeriodView
 from pcso_tui.screens.base import ModeScreen
-from pcso_tui.widgets.cells import format_time
+from pcso_tui.widgets.cells import format_time, use_ascii
 from pcso_tui.widgets.feed import EventsArrived
 from pcso_tui.widgets.kpi import DrillTable, KpiTable, drill_value_label, kpi_detail, trend_bars
 from pcso_tui.widgets.palette import PaletteCommand
 
+RUNNING_GLYPHS = {False: {True: "▶", False: "■"}, True: {True: ">", False: "#"}}  # by use_ascii()
 PERIOD_KEYS = {"day": "1", "week": "2", "month": "3", "quarter": "4"}
 OUTAGE_TYPES = ("unplanned", "planned", "degradation")
 
@@ -264,7 +265,7 @@ class DashboardScreen(ModeScreen):
             ("  [ ", "$text-accent"),
             (current.label, "bold"),
             (" ]", "$text-accent"),
-            ("  ▶ running" if running else "  ■ closed", ""),
+            (f"  {RUNNING_GLYPHS[use_ascii()][running]} {'running' if running else 'closed'}", ""),
             (f"  at {format_time(board.computed_at, '%H:%M:%S')}", "$text-muted"),
         ]
         return Content.assemble(*parts)
