@@ -162,6 +162,13 @@ async def test_period_keys_show_the_known_figures(world_url, make_app) -> None:
         await settled(pilot, screen, "2026-11-23")
         assert shown(screen, "proactive_cases") == ("0", "0")
 
+        # Presses add up at once, without waiting for the figures in between.
+        await pilot.press("3", "left_square_bracket", "left_square_bracket", "left_square_bracket")
+        assert "[ 2026-08 ]" in screen_text(app)
+        await settled(pilot, screen, "2026-08")
+        assert shown(screen, "proactive_cases") == ("0", "0")
+        assert screen.board.kpi("proactive_cases").series[-3:] == (0.0, 0.0, 0.0)  # June to August
+
 
 async def test_the_screen_shows_what_pcso_report_prints(world_url, make_app) -> None:
     await add_history(world_url)

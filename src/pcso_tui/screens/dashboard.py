@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -256,18 +256,17 @@ class DashboardScreen(ModeScreen):
             label = f"{key} {period}"
             parts.append((f"[{label}]", "reverse bold") if period == self.period else (f" {label} ", "$text-muted"))
         board = self.board
-        if board is None:
-            parts.append(("  computing…", "$text-muted"))
-            return Content.assemble(*parts)
-        current = board.current
-        running = _running(current, board.computed_at)
+        label, running = self.asked()
         parts += [
             ("  [ ", "$text-accent"),
-            (current.label, "bold"),
+            (label, "bold"),
             (" ]", "$text-accent"),
             (f"  {RUNNING_GLYPHS[use_ascii()][running]} {'running' if running else 'closed'}", ""),
-            (f"  at {format_time(board.computed_at, '%H:%M:%S')}", "$text-muted"),
         ]
+        if board is None or board.period != self.period or board.current.label != label:
+            parts.append(("  computing…", "$text-muted"))
+        else:
+            parts.append((f"  at {format_time(board.computed_at, '%H:%M:%S')}", "$text-muted"))
         return Content.assemble(*parts)
 
     def _tick(self) -> None:
@@ -292,16 +291,24 @@ class DashboardScreen(ModeScreen):
 
     # --- keys -----------------------------------------------------------------------------
 
+    def _now(self) -> datetime:
+        return self.session.domain.clock()
+
+    def asked(self) -> tuple[str, bool]:
+        """The label of the period the keys asked for, and whether it is the running one."""
+        from pcso_tui.domain.dashboard import period_label, period_start
+
+        now = self._now()
+        start = period_start(self.period, self.at or now)
+        return period_label(self.period, start), start == period_start(self.period, now)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "period":
             return bool(parameters) and parameters[0] != self.period
         if action == "shift":
-            board = self.board
-            if board is None:
-                return False
             step = parameters[0] if parameters else 0
             if isinstance(step, int) and step > 0:
-                return board.current.end <= board.computed_at  # never past the running period
+                return not self.asked()[1]  # never past the running period
             return True
         if action == "now":
             return self.at is not None
@@ -314,13 +321,14 @@ class DashboardScreen(ModeScreen):
         self._asked()
 
     def action_shift(self, step: int) -> None:
-        board = self.board
-        if board is None or not self.check_action("shift", (step,)):
+        """The period before or after the one asked for (several presses add up at once)."""
+        from pcso_tui.domain.dashboard import period_start, shift_period
+
+        if not self.check_action("shift", (step,)):
             return
-        if step < 0:
-            self.at = board.periods[-2].start if len(board.periods) > 1 else board.current.start - timedelta(days=1)
-        else:
-            self.at = board.current.end
+        start = period_start(self.period, self.at or self._now())
+        target = shift_period(self.period, start, step)
+        self.at = None if target == period_start(self.period, self._now()) else target
         self._asked()
 
     def action_now(self) -> None:
