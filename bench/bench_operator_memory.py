@@ -10,8 +10,10 @@ fresh process of its own, headless (``App.run_test`` at 80×24):
 
 - **minimal**: a Textual app with one ``Static``, after its first frame;
 - **operator**: the pcso workspace signed in as the world's operator, once the alert page is
-  mounted (the count says ``--alerts``), the incident list loaded, and the impact of the
-  newest incident computed (its view opened, as an operator would).
+  mounted (the count says ``--alerts``), the page re-read and diffed ten times (the longest
+  event-loop stall meanwhile is printed), the incident list loaded, and the impact of the newest
+  incident computed (its view opened, as an operator would). That incident is opened on the
+  world's first datacentre CI: the widest impact there is (≈100,000 accounts on ``large``).
 
 Each child prints its resident set (``VmRSS``) and peak (``VmHWM``) from ``/proc/self/status``;
 the parent prints both in MiB, the difference and the ratio. The issue's budget: the operator
@@ -142,6 +144,7 @@ async def build(database: Path, size: str, alerts: int) -> tuple[float, float]:
     from sqlalchemy import select
 
     from pcso_tui.domain.alerts import AlertInput, ParsedBatch, ingest
+    from pcso_tui.domain.incidents import open_incident
     from pcso_tui.domain.models import ConfigurationItem
     from pcso_tui.domain.roles import SYSTEM
     from pcso_tui.domain.service import Domain
@@ -176,6 +179,18 @@ async def build(database: Path, size: str, alerts: int) -> tuple[float, float]:
         if batch:
             await ingest(domain, SYSTEM, ParsedBatch(tuple(batch)))
         ingested = time.perf_counter() - started
+        # The newest incident, the one the operator's impact view opens on: a datacentre down,
+        # the widest impact the world has.
+        async with domain.reading() as session:
+            datacentre = await session.scalar(
+                select(ConfigurationItem.name)
+                .where(ConfigurationItem.kind == "datacentre")
+                .order_by(ConfigurationItem.id)
+            )
+        if datacentre is not None:
+            await open_incident(
+                domain, SYSTEM, title=f"{datacentre} power lost", severity="critical", ci_names=[datacentre]
+            )
     finally:
         await domain.close()
     return seeded, ingested

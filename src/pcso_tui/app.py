@@ -74,7 +74,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker
 
-from pcso_tui.domain.errors import DomainError
+from pcso_tui.domain.errors import DomainError, PermissionDenied
 from pcso_tui.domain.roles import Permission, Role
 from pcso_tui.domain.text import one_line
 from pcso_tui.domain.views import EventView
@@ -210,8 +210,14 @@ class PcsoApp(App[int]):
         cursor_blink: bool = True,
         handle_signals: bool | None = None,
         background: Sequence[BackgroundJob] = (),
+        start_mode: str | None = None,
+        preview_account: str | None = None,
     ) -> None:
         super().__init__()
+        # ``pcso portal``: open this mode instead of the role's home (refused if not open to it);
+        # ``pcso portal --preview ACCOUNT``: the home mode with the account's portal preview on top.
+        self.start_mode = start_mode
+        self.preview_account = preview_account
         self.cli_context = cli_context
         self.clock = clock
         self.state_file = state_file
@@ -286,8 +292,18 @@ class PcsoApp(App[int]):
         self.session = WorkspaceSession(
             domain=domain, actor=actor, user=user, demo=demo, database=database_label(str(domain.db.url))
         )
+        start = self.start_mode if self.preview_account is None else None
+        if start is not None and not self.may_open(start):
+            title = workspace_modes.MODES[start].title if start in workspace_modes.MODES else start
+            hint = "; staff preview an account with `pcso portal --preview ACCOUNT`" if start == "portal" else ""
+            self._fail(PermissionDenied(f"the {title} is not open to the {actor.role.value} role{hint}"))
+            return
         await self._start_feed()
-        await self.switch_mode(workspace_modes.home_mode(actor.role))
+        await self.switch_mode(start or workspace_modes.home_mode(actor.role))
+        if self.preview_account is not None:
+            from pcso_tui.screens.portal import PreviewScreen
+
+            await self.push_screen(PreviewScreen(self.preview_account))
         self.refresh_bindings()
         if self._background_jobs:
             self.call_after_refresh(self._start_background)
@@ -695,8 +711,9 @@ def _detach_from_terminal() -> None:
     os.close(null)
 
 
-def run_workspace(cli_context: CliContext) -> int:
-    """Open the workspace; returns the exit code (8 for an unknown user who quits)."""
-    app = PcsoApp(cli_context)
+def run_workspace(cli_context: CliContext, *, start_mode: str | None = None, preview_account: str | None = None) -> int:
+    """Open the workspace (on ``start_mode``, or with an account's portal preview on top);
+    returns the exit code (8 for an unknown user who quits)."""
+    app = PcsoApp(cli_context, start_mode=start_mode, preview_account=preview_account)
     app.run()
     return app.return_code or 0

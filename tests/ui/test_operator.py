@@ -48,7 +48,8 @@ async def read(url: str, query: Any) -> list[Any]:
         await domain.close()
 
 
-async def test_from_alert_to_proactive_case_with_keys_only(world_url: str, make_app: Any) -> None:
+async def test_from_alert_to_proactive_case_with_keys_only(any_world_url: str, make_app: Any) -> None:
+    world_url = any_world_url  # SQLite, and PostgreSQL when PCSO_TEST_DATABASE_URL is set
     await build_service_map(world_url)
     await send(world_url, [alert("fp-web", "HighLatency", severity="minor")])
     app = make_app(world_url, "operator")
@@ -160,6 +161,26 @@ async def test_a_repeat_of_an_alert_updates_its_row_in_place(world_url: str, mak
         assert table.cursor_key == selected
 
 
+async def test_a_burst_of_alerts_is_read_in_a_few_queries(world_url: str, make_app: Any) -> None:
+    app = make_app(world_url, "operator")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until_ready(pilot)
+        screen = operator_screen(app)
+        await wait_for(pilot, lambda: screen.refreshes >= 1, what="the first page")
+        before = screen.refreshes
+        domain = await Domain.open(world_url, clock=FrozenClock(FROZEN_AT))
+        try:
+            from pcso_tui.domain.alerts import ParsedBatch, ingest
+            from pcso_tui.domain.roles import SYSTEM
+
+            for n in range(30):  # thirty transactions, thirty events
+                await ingest(domain, SYSTEM, ParsedBatch((alert(f"burst-{n}", f"Burst{n}", severity="info", ci=None),)))
+        finally:
+            await domain.close()
+        await wait_for(pilot, lambda: screen.alert_table.row_count == 30, what="the burst")
+        assert screen.refreshes - before < 10
+
+
 async def test_filter_and_search_are_done_in_sql(world_url: str, make_app: Any) -> None:
     await send(
         world_url,
@@ -221,6 +242,42 @@ async def test_acknowledge_toggles_and_a_refusal_is_a_notification(world_url: st
             lambda: any("already belongs to" in str(n.message) for n in app._notifications),
             what="the refusal",
         )
+
+
+async def test_an_incident_with_a_chosen_title_and_severity(world_url: str, make_app: Any) -> None:
+    await send(world_url, [alert("fp-a", "DiskFull", severity="warning", ci="db-01", summary="/var at 97%")])
+    app = make_app(world_url, "operator")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await until_alerts(pilot, 1)
+        await pilot.press("I")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "OpenIncidentDialog", what="the form")
+        await pilot.press(*" on db-01", "enter")  # the title is the alert's summary, to edit
+        await pilot.press("up", "enter")  # warning (the alert's) → minor
+        await wait_for(pilot, lambda: screen.detail is not None, what="the incident")
+        incident = screen.detail.incident
+        assert (incident.title, incident.severity, incident.alert_count) == ("/var at 97% on db-01", "minor", 1)
+
+
+async def test_state_and_resolution_from_the_screen(world_url: str, make_app: Any) -> None:
+    await send(world_url, [alert("fp-a", "DiskFull", severity="warning", ci="db-01")])
+    app = make_app(world_url, "operator")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await until_alerts(pilot, 1)
+        await pilot.press("i")
+        await wait_for(pilot, lambda: screen.detail is not None, what="the incident")
+        await pilot.press("u")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "StateDialog", what="the state form")
+        await pilot.press("tab", *"on it", "enter")  # the first choice (in progress), with a note
+        await wait_for(pilot, lambda: screen.detail.incident.state == "in_progress", what="in progress")
+        assert screen.detail.journal[-1].body == "State: new → in_progress\non it"
+        await pilot.press("r")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ResolveDialog", what="the resolve form")
+        await pilot.press("enter", "enter")  # empty notes: refused in the form, which stays open
+        assert app.screen.error == "the resolution notes are empty"
+        await pilot.press(*"disk cleaned", "enter")
+        await wait_for(pilot, lambda: screen.detail.incident.state == "resolved", what="resolved")
+        assert (screen.detail.resolution_code, screen.detail.resolution_notes) == ("fixed", "disk cleaned")
+        assert "Resolution: fixed — disk cleaned" in screen_text(app)
 
 
 async def test_hostile_alert_text_is_shown_literally(world_url: str, make_app: Any) -> None:

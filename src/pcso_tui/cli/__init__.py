@@ -49,8 +49,10 @@ AREAS = (
     "events",
     "impact",
     "incidents",
+    "insight",
     "install_base",
     "outages",
+    "portal",
     "users",
     "world",
 )

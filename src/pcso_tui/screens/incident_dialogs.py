@@ -229,14 +229,19 @@ class OpenIncidentDialog(FormDialog[NewIncident]):
 
     def compose_fields(self) -> ComposeResult:
         yield Label("Title", classes="form-label")
-        yield Input(value=self.initial_title, id="title", max_length=500)
+        yield Input(value=self.initial_title, id="title", max_length=500, select_on_focus=False)
         yield Label("Severity (↑↓, Enter opens it)", classes="form-label")
-        options = OptionList(*(Option(s, id=s) for s in INCIDENT_SEVERITIES), id="severity")
-        options.highlighted = INCIDENT_SEVERITIES.index(self.initial_severity)
-        yield options
+        yield OptionList(*(Option(s, id=s) for s in INCIDENT_SEVERITIES), id="severity")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#severity", OptionList).highlighted = INCIDENT_SEVERITIES.index(self.initial_severity)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        # Enter on the title moves to the severity; the form's own handler (which would save)
+        # is not run.
         event.stop()
+        event.prevent_default()
         self.query_one("#severity", OptionList).focus()
 
     def collect(self) -> NewIncident | None:

@@ -35,7 +35,9 @@ A refused command (``DomainError``) is a notification with its one line; nothing
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
@@ -75,6 +77,7 @@ from pcso_tui.widgets.palette import PaletteCommand
 from pcso_tui.widgets.safe_table import SafeTable
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 VIEWS = ("alerts", "incidents", "impact", "feed")
 VIEW_TITLES = {"alerts": "Alerts", "incidents": "Incidents", "impact": "Impact", "feed": "Feed"}
@@ -136,7 +139,7 @@ class OperatorScreen(ModeScreen):
 
     PAGE_SIZE: ClassVar[int] = 200
     IMPACT_PAGE_SIZE: ClassVar[int] = 100
-    INCIDENT_LIMIT: ClassVar[int] = 200
+    INCIDENT_LIMIT: ClassVar[int] = 100
     COALESCE_SECONDS: ClassVar[float] = 0.25
     REFRESH_SECONDS: ClassVar[float] = 2.0
 
@@ -224,6 +227,7 @@ class OperatorScreen(ModeScreen):
         self._op_dirty: set[str] = set()
         self._op_timers: dict[str, Any] = {}
         self._op_search_timer: Any = None
+        self._op_listed: dict[int, IncidentView] = {}
         self.refreshes = 0  # alert page reads done (tests wait on it)
 
     # --- layout ------------------------------------------------------------------------------
@@ -313,6 +317,9 @@ class OperatorScreen(ModeScreen):
     async def _run(self, what: str, job: Callable[[], Awaitable[None]]) -> None:
         try:
             await job()
+        except Exception as exc:  # a lost connection, a locked database …: say so, keep going
+            log.warning("operator: reading %s failed", what, exc_info=True)
+            self.notify(f"could not read the {what}: {one_line(str(exc), 200)}", severity="error", markup=False)
         finally:
             self._op_running.discard(what)
             if what in self._op_dirty and self.is_attached:
@@ -588,7 +595,8 @@ class OperatorScreen(ModeScreen):
         )
         if view is None:
             return
-        self.last_result = f"Opened {view.number} ({view.severity}) from alert {', '.join(map(str, alert_ids))}"
+        source = f"from alert {', '.join(map(str, alert_ids))}" if alert_ids else "by hand"
+        self.last_result = f"Opened {view.number} ({view.severity}) {source}"
         self.notify(f"{self.last_result}: {one_line(view.title, 60)}", markup=False)
         self.app.wake_feed()  # type: ignore[attr-defined]
         self.selected_incident_id = view.id
@@ -614,7 +622,15 @@ class OperatorScreen(ModeScreen):
             # The selected incident left the active list (resolved …): keep showing it.
             wanted[selected] = self.incidents[selected]
         table.remove_rows([k for k in table.row_keys() if k not in wanted])
-        table.upsert_rows({v.id: self._incident_cells(v) for v in wanted.values()})
+        # Only incidents that changed are re-rendered (the age alone is not shown in the list).
+        changed = {
+            v.id: self._incident_cells(v)
+            for v in wanted.values()
+            if v.id not in self._op_listed or replace(self._op_listed[v.id], age_seconds=0) != replace(v, age_seconds=0)
+        }
+        if changed:
+            table.upsert_rows(changed)
+        self._op_listed = dict(wanted)
         self.incidents = wanted
         order = list(wanted)
         if table.row_keys() != order:
@@ -839,7 +855,8 @@ class OperatorScreen(ModeScreen):
             self.impact_table.clear_page()
         self.impact = impact
         self.impact_table.show_page(impact)
-        status.update(Content(summary(impact)))
+        more = " · n/p page" if impact.matched_accounts > self.IMPACT_PAGE_SIZE else ""
+        status.update(Content(summary(impact) + more))
 
     # --- palette -----------------------------------------------------------------------------
 
