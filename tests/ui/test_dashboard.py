@@ -113,6 +113,13 @@ async def test_every_kpi_is_shown_with_its_trend_and_definition(world_url, make_
         await pilot.pause()
         assert KPI_BY_KEY["promoted_to_major"].definition in focus_text(screen)
         assert "2026-11: 33.3%  —  1 of 3 cases" in focus_text(screen)
+        # Top impacted customers: the names are customer text, shown literally.
+        await pilot.press(*["down"] * 8)
+        await pilot.pause()
+        assert screen.selected is not None and screen.selected.key == "top_customers"
+        assert " 1. A5 A5 [bold]red[…  2 outages, 15,000 min" in focus_text(screen)
+        assert " 5. A2 A2 [bold]red[…  1 outage, 240 min" in focus_text(screen)
+        assert "\x1b" not in screen_text(app)
 
 
 async def test_period_keys_show_the_known_figures(world_url, make_app) -> None:

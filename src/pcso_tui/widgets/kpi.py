@@ -196,7 +196,10 @@ def kpi_parts(kpi: KpiView) -> Content | None:
                     " ",
                     Content(one_line(part.label, 14)),
                     ("  ", ""),
-                    (f"{part.value:,.0f} outages, {part.extra or 0:,.0f} min", "$text-muted"),
+                    (
+                        f"{part.value:,.0f} {'outage' if part.value == 1 else 'outages'}, {part.extra or 0:,.0f} min",
+                        "$text-muted",
+                    ),
                 )
             )
         return Content("\n").join(lines)
