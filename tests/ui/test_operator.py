@@ -161,6 +161,26 @@ async def test_a_repeat_of_an_alert_updates_its_row_in_place(world_url: str, mak
         assert table.cursor_key == selected
 
 
+async def test_a_new_alert_above_keeps_the_selected_row_where_it_is_on_screen(world_url: str, make_app: Any) -> None:
+    await send(
+        world_url, [alert(f"fp-{n:02d}", f"Alert{n}", severity="info", ci=None, minutes_ago=n) for n in range(60)]
+    )
+    app = make_app(world_url, "operator")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await until_alerts(pilot, 60)
+        table = screen.alert_table
+        await pilot.press(*["down"] * 40)
+        await pilot.pause()
+        selected, row, top = table.cursor_key, table.cursor_row, table.scroll_y
+        assert top > 0  # scrolled
+        await send(world_url, [alert("fp-top", "Newest", severity="info", ci=None, minutes_ago=0)])
+        await wait_for(pilot, lambda: table.row_count == 61, what="the new alert")
+        await pilot.pause()
+        assert table.row_keys()[0] != selected and table.alerts[table.row_keys()[0]].name == "Newest"
+        assert (table.cursor_key, table.cursor_row) == (selected, row + 1)
+        assert table.scroll_y == top + 1  # the selected row did not move on screen
+
+
 async def test_a_burst_of_alerts_is_read_in_a_few_queries(world_url: str, make_app: Any) -> None:
     app = make_app(world_url, "operator")
     async with app.run_test(size=(100, 30)) as pilot:
