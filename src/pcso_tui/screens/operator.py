@@ -35,6 +35,7 @@ A refused command (``DomainError``) is a notification with its one line; nothing
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
@@ -228,6 +229,7 @@ class OperatorScreen(ModeScreen):
         self._op_timers: dict[str, Any] = {}
         self._op_search_timer: Any = None
         self._op_listed: dict[int, IncidentView] = {}
+        self._op_stopped = False
         self.refreshes = 0  # alert page reads done (tests wait on it)
 
     # --- layout ------------------------------------------------------------------------------
@@ -300,8 +302,21 @@ class OperatorScreen(ModeScreen):
         else:
             self._op_timers[what] = self.set_timer(delay, lambda: self._start(what), name=f"refresh {what}")
 
+    def _op_closing(self) -> bool:
+        """True once the screen or the App is going: no new reads may start then.
+
+        The App releases the database by cancelling every worker (the feed's too), waiting for
+        the calls in flight and closing it; a read started meanwhile would hold a connection
+        open past the close.
+        """
+        if self._op_stopped or not self.is_attached or getattr(self.app, "domain", None) is None:
+            return True
+        return any(worker.is_cancelled for worker in self.app.workers if worker.group == "feed")
+
     def _start(self, what: str) -> None:
         self._op_timers.pop(what, None)
+        if self._op_closing():
+            return
         if what in self._op_running:
             self._op_dirty.add(what)
             return
@@ -317,16 +332,21 @@ class OperatorScreen(ModeScreen):
     async def _run(self, what: str, job: Callable[[], Awaitable[None]]) -> None:
         try:
             await job()
+        except asyncio.CancelledError:
+            self._op_stopped = True  # the screen or the App is closing
+            raise
         except Exception as exc:  # a lost connection, a locked database …: say so, keep going
             log.warning("operator: reading %s failed", what, exc_info=True)
             self.notify(f"could not read the {what}: {one_line(str(exc), 200)}", severity="error", markup=False)
         finally:
             self._op_running.discard(what)
-            if what in self._op_dirty and self.is_attached:
+            if what in self._op_dirty and not self._op_closing():
                 self._op_dirty.discard(what)
                 self.request(what)
 
     def _tick(self) -> None:
+        if self._op_closing():
+            return
         if self.app.screen is not self:
             self._op_dirty.add("alerts")  # caught up when the screen is back in front
             return
