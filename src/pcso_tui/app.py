@@ -37,6 +37,14 @@ Domain calls
     cancelling the worker never cuts a database round trip in half, and the App waits for
     calls in flight before it closes the database.
 
+Background jobs
+    ``PcsoApp(..., background=[job, …])``: each ``job(domain, stop)`` is a coroutine function the
+    App starts as a task of its own once the first mode screen is up (never before the first
+    frame) and stops on the way out by setting ``stop``, before it closes the database (a job
+    still running ten seconds later is cancelled). ``pcso demo`` runs its outage simulation and
+    delivery worker this way (``DemoApp``: it also quits on Ctrl+C). A job that fails is logged
+    and named in a notification; the workspace goes on.
+
 Signals
     SIGHUP (the terminal closed) and SIGTERM end the App cleanly: workers cancelled, the
     follower's connections and the database closed; the exit code is 128 + the signal.
@@ -53,7 +61,7 @@ import re
 import signal
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from functools import partial
 from importlib import import_module
@@ -66,7 +74,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker
 
-from pcso_tui.domain.errors import DomainError
+from pcso_tui.domain.errors import DomainError, PermissionDenied
 from pcso_tui.domain.roles import Permission, Role
 from pcso_tui.domain.text import one_line
 from pcso_tui.domain.views import EventView
@@ -88,6 +96,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# A background job: ``job(domain, stop)`` runs until ``stop`` is set (see the module docstring).
+BackgroundJob = Callable[["Domain", asyncio.Event], Awaitable[object]]
+BACKGROUND_STOP_SECONDS = 10.0
 
 DEFAULT_THEME = "pcso-dark"
 # Themes shipped with pcso: listed first in the palette.
@@ -198,8 +209,15 @@ class PcsoApp(App[int]):
         coalesce_seconds: float = COALESCE_SECONDS,
         cursor_blink: bool = True,
         handle_signals: bool | None = None,
+        background: Sequence[BackgroundJob] = (),
+        start_mode: str | None = None,
+        preview_account: str | None = None,
     ) -> None:
         super().__init__()
+        # ``pcso portal``: open this mode instead of the role's home (refused if not open to it);
+        # ``pcso portal --preview ACCOUNT``: the home mode with the account's portal preview on top.
+        self.start_mode = start_mode
+        self.preview_account = preview_account
         self.cli_context = cli_context
         self.clock = clock
         self.state_file = state_file
@@ -226,6 +244,9 @@ class PcsoApp(App[int]):
         self._signals: list[int] = []
         self._hangup_task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Future[Any]] = set()
+        self._background_jobs = list(background)
+        self._background: set[asyncio.Task[None]] = set()
+        self._background_stop = asyncio.Event()
 
     # --- first frame ---------------------------------------------------------------------
 
@@ -271,9 +292,21 @@ class PcsoApp(App[int]):
         self.session = WorkspaceSession(
             domain=domain, actor=actor, user=user, demo=demo, database=database_label(str(domain.db.url))
         )
+        start = self.start_mode if self.preview_account is None else None
+        if start is not None and not self.may_open(start):
+            title = workspace_modes.MODES[start].title if start in workspace_modes.MODES else start
+            hint = "; staff preview an account with `pcso portal --preview ACCOUNT`" if start == "portal" else ""
+            self._fail(PermissionDenied(f"the {title} is not open to the {actor.role.value} role{hint}"))
+            return
         await self._start_feed()
-        await self.switch_mode(workspace_modes.home_mode(actor.role))
+        await self.switch_mode(start or workspace_modes.home_mode(actor.role))
+        if self.preview_account is not None:
+            from pcso_tui.screens.portal import PreviewScreen
+
+            await self.push_screen(PreviewScreen(self.preview_account))
         self.refresh_bindings()
+        if self._background_jobs:
+            self.call_after_refresh(self._start_background)
 
     async def _open_domain(self) -> Domain:
         domain = await self.cli_context.open_domain()
@@ -394,6 +427,47 @@ class PcsoApp(App[int]):
         """Poll now (call after this process committed a change)."""
         if self.follower is not None:
             self.follower.wake()
+
+    # --- background jobs -------------------------------------------------------------------
+
+    def _start_background(self) -> None:
+        domain = self.domain
+        if domain is None or self._background_stop.is_set():
+            return
+        for job in self._background_jobs:
+            task = asyncio.get_running_loop().create_task(
+                self._run_background(job, domain), name=f"background {getattr(job, '__name__', job)}"
+            )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        self._background_jobs = []
+
+    async def _run_background(self, job: BackgroundJob, domain: Domain) -> None:
+        name = getattr(job, "__name__", "a background job")
+        try:
+            await job(domain, self._background_stop)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("background job %s failed", name)
+            self.notify(f"{name} stopped: {one_line(str(exc), 200)}", severity="error", markup=False)
+
+    @property
+    def background_running(self) -> int:
+        """How many background jobs are running."""
+        return sum(not task.done() for task in self._background)
+
+    async def _stop_background(self) -> None:
+        self._background_stop.set()
+        tasks = set(self._background)
+        if not tasks:
+            return
+        _done, pending = await asyncio.wait(tasks, timeout=BACKGROUND_STOP_SECONDS)
+        for task in pending:
+            log.warning("background task %s did not stop in time; cancelled", task.get_name())
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=BACKGROUND_STOP_SECONDS)
 
     # --- modes ---------------------------------------------------------------------------
 
@@ -579,7 +653,8 @@ class PcsoApp(App[int]):
         os._exit(code)
 
     async def _release(self) -> None:
-        """Stop the workers and the feed, close the database (idempotent)."""
+        """Stop the background jobs, the workers and the feed, close the database (idempotent)."""
+        await self._stop_background()
         workers = [w for w in self.workers if not w.is_finished]
         for worker in workers:
             if not worker.is_cancelled:  # a second cancel would interrupt the worker's own clean-up
@@ -604,6 +679,26 @@ class PcsoApp(App[int]):
         await self._release()
 
 
+class DemoApp(PcsoApp):
+    """The workspace of ``pcso demo``: Ctrl+C quits too (a newcomer's first reflex), and a
+    ``welcome`` note is shown once the background jobs start."""
+
+    BINDINGS = [
+        *PcsoApp.BINDINGS,
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.demo_quit"),
+    ]
+
+    def __init__(self, cli_context: CliContext, *, welcome: str | None = None, **options: Any) -> None:
+        super().__init__(cli_context, **options)
+        self.welcome = welcome
+
+    def _start_background(self) -> None:
+        super()._start_background()
+        if self.welcome:
+            self.notify(self.welcome, title="pcso demo", timeout=15, markup=False)
+            self.welcome = None
+
+
 def _detach_from_terminal() -> None:
     """Point stdin, stdout and stderr at /dev/null so nothing blocks or fails on a closed terminal."""
     try:
@@ -616,8 +711,9 @@ def _detach_from_terminal() -> None:
     os.close(null)
 
 
-def run_workspace(cli_context: CliContext) -> int:
-    """Open the workspace; returns the exit code (8 for an unknown user who quits)."""
-    app = PcsoApp(cli_context)
+def run_workspace(cli_context: CliContext, *, start_mode: str | None = None, preview_account: str | None = None) -> int:
+    """Open the workspace (on ``start_mode``, or with an account's portal preview on top);
+    returns the exit code (8 for an unknown user who quits)."""
+    app = PcsoApp(cli_context, start_mode=start_mode, preview_account=preview_account)
     app.run()
     return app.return_code or 0

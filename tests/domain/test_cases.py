@@ -301,8 +301,11 @@ async def test_closed_cases_take_no_notes(domain: Domain, actors: Actors, world:
 async def test_customers_comment_only_on_their_own_cases(domain: Domain, actors: Actors, world: World) -> None:
     other = await reactive(domain, actors, "ACC-2")
     before = await counts(domain)
-    with pytest.raises(PermissionDenied, match="may only see their own account"):
+    # Another account's case answers exactly like a missing one.
+    with pytest.raises(NotFound, match=f"^no case {other.number}$"):
         await cases.add_case_note(domain, actors[Role.CUSTOMER], other.id, "hi", customer_visible=True)
+    with pytest.raises(NotFound, match=r"^no case CS0009999$"):
+        await cases.add_case_note(domain, actors[Role.CUSTOMER], 9999, "hi", customer_visible=True)
     assert await counts(domain) == before
 
 
@@ -377,8 +380,9 @@ async def test_customers_see_only_their_own_cases_and_customer_visible_lines(
     assert len(listed) == 2  # their child of the major case and their own call
     with pytest.raises(PermissionDenied, match="may only see their own account"):
         await cases.list_cases(domain, customer, account="ACC-2")
-    for case_id in (proactive.id, approved.major_case_id):
-        with pytest.raises(PermissionDenied, match="may only see their own account"):
+    # Cases of other accounts (or of many) answer exactly like missing ones.
+    for case_id in (proactive.id, approved.major_case_id, 9999):
+        with pytest.raises(NotFound, match=f"^no case CS{case_id:07d}$"):
             await cases.get_case(domain, customer, case_id)
     detail = await cases.get_case(domain, customer, mine.id)
     assert detail.journal == ()
@@ -451,7 +455,11 @@ async def test_only_the_right_roles_may(domain: Domain, actors: Actors, world: W
         if role in allowed:
             assert await call(domain, actors[role], world, state) is not None, role
         else:
-            with pytest.raises(PermissionDenied, match=f"{role.value} \\({role.value}\\) may (not|only)|own account"):
+            # A customer is told another account's case does not exist (as for a missing one).
+            refusal = (PermissionDenied, NotFound) if role is Role.CUSTOMER else PermissionDenied
+            with pytest.raises(
+                refusal, match=f"{role.value} \\({role.value}\\) may (not|only)|own account|^no case CS"
+            ):
                 await call(domain, actors[role], world, state)
             assert await counts(domain) == before, role
 
@@ -463,7 +471,8 @@ async def test_the_role_table_covers_every_case_command() -> None:
         if not name.startswith("_")
         and callable(getattr(cases, name))
         and getattr(getattr(cases, name), "__module__", "") == cases.__name__
-        and name not in {"clean_text", "journal_label", "load_case", "case_view", "copy_line_to_children"}
+        and name
+        not in {"clean_text", "journal_label", "load_case", "case_view", "copy_line_to_children", "require_own_case"}
     }
     covered = {name.split(" ")[0] for name in CASE_COMMANDS}
     assert public == covered

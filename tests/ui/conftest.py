@@ -37,6 +37,13 @@ PEOPLE = [
     ("customer", Role.CUSTOMER, "Cora Customer"),
     ("mallory", Role.OPERATOR, HOSTILE),
 ]
+# Demo worlds also hold the personas ``pcso seed`` creates (``screens.modes.DEMO_PERSONAS``).
+DEMO_PEOPLE = [
+    ("olivia", Role.OPERATOR, "Olivia Okafor"),
+    ("adam", Role.AGENT, "Adam Novak"),
+    ("maria", Role.MANAGER, "Maria Santos"),
+    ("carl", Role.CUSTOMER, "Carl Jensen"),
+]
 
 
 async def seed_world(url: str, *, demo: bool = False) -> None:
@@ -57,7 +64,7 @@ async def seed_world(url: str, *, demo: bool = False) -> None:
             tx.session.add(Account(number="ACC-T1", name="Test Customer One", created_at=tx.now))
             if demo:
                 tx.session.add(Setting(key="demo", value=True))
-        for name, role, display in PEOPLE[1:]:
+        for name, role, display in PEOPLE[1:] + (DEMO_PEOPLE if demo else []):
             account = "ACC-T1" if role is Role.CUSTOMER else None
             await add_user(domain, admin, name, role, account_number=account, display_name=display)
         operator = await sign_in(domain, "operator")

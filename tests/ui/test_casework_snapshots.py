@@ -96,6 +96,10 @@ def test_manager_screen_on_a_major_case(snap_compare: Any, make_app: Any, world_
             ),
             what="the major case and its timeline",
         )
+        scroll = screen.query_one("#timeline-scroll")
+        await wait_for(
+            pilot, lambda: scroll.max_scroll_y > 0 and scroll.scroll_y == scroll.max_scroll_y, what="the newest line"
+        )
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=ready)

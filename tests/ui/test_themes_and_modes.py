@@ -83,3 +83,10 @@ def test_homes_and_personas() -> None:
     assert modes.persona_role("dashboard", Role.CUSTOMER) is Role.MANAGER
     assert not modes.may_open(Role.MANAGER, "nowhere", demo=True)
     assert len({m.key for m in modes.MODES.values()}) == len(modes.MODES)
+
+
+def test_demo_personas_are_the_users_the_seed_creates() -> None:
+    from pcso_tui.domain.world import CUSTOMER, STAFF
+
+    seeded = {role: name for name, role, _display in STAFF} | {Role.CUSTOMER: CUSTOMER[0]}
+    assert seeded == modes.DEMO_PERSONAS

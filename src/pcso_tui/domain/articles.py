@@ -16,7 +16,7 @@ from sqlalchemy import delete, insert, or_, select
 from pcso_tui.domain.errors import Conflict, InvalidInput, NotFound
 from pcso_tui.domain.events import Transaction
 from pcso_tui.domain.models import Article, Case, CaseAccount, CaseArticle
-from pcso_tui.domain.roles import Actor, Permission, Role, require, require_account
+from pcso_tui.domain.roles import Actor, Permission, Role, require
 from pcso_tui.domain.service import Domain
 from pcso_tui.domain.views import ArticleView, article_number, case_number
 
@@ -230,10 +230,9 @@ async def list_articles(domain: Domain, actor: Actor, *, case_id: int | None = N
                 select(Case.id, Case.kind, Case.parent_id, Case.account_id).where(Case.id == case_id)
             )
             row = found.first()
-        if row is None:
+        if row is None or (customer and row.account_id != actor.account_id):
+            # Another account's case answers exactly like a missing one.
             raise NotFound(f"no case {case_number(case_id)}")
-        if customer:
-            require_account(actor, row.account_id)
         major = row.parent_id if row.kind == "child" and row.parent_id is not None else row.id
         where.append(Article.id.in_(select(CaseArticle.article_id).where(CaseArticle.case_id == major)))
     if customer:

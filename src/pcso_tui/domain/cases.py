@@ -109,6 +109,13 @@ async def load_case(session: AsyncSession, case_id: int, *, lock: bool = False) 
     return case
 
 
+def require_own_case(actor: Actor, case_id: int, account_id: int | None) -> None:
+    """A customer reaches only their own account's cases; another account's case answers
+    exactly like a missing one, so a case number tells a customer nothing."""
+    if actor.role is Role.CUSTOMER and (account_id is None or account_id != actor.account_id):
+        raise NotFound(f"no case {case_number(case_id)}")
+
+
 def _views_query(now: datetime) -> Select:
     affected = select(func.count()).select_from(CaseAccount).where(CaseAccount.case_id == Case.id).scalar_subquery()
     return (
@@ -498,7 +505,7 @@ async def add_case_note(domain: Domain, actor: Actor, case_id: int, body: str, *
     async with domain.transaction(actor) as tx:
         session = tx.session
         case = await load_case(session, case_id)
-        require_account(actor, case.account_id)
+        require_own_case(actor, case_id, case.account_id)
         number = case_number(case.id)
         if case.state in (CaseState.CLOSED, CaseState.CANCELED):
             raise IllegalTransition(f"{number} is {case.state} and takes no more notes")
@@ -653,7 +660,7 @@ async def get_case(
         case = await session.get(Case, case_id)
         if case is None:
             raise NotFound(f"no case {case_number(case_id)}")
-        require_account(actor, case.account_id)
+        require_own_case(actor, case_id, case.account_id)
         customer = scope is not None
         view = await case_view(session, case.id, now)
 

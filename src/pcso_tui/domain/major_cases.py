@@ -715,55 +715,61 @@ async def attach_case(domain: Domain, actor: Actor, major_case_id: int, case_id:
     attached is ``deflected``; its accounts join the major case's, and accounts new to the major
     case get their children and notices as if they had been added."""
     require(actor, Permission.MANAGE_CHILD_CASES)
+    async with domain.transaction(actor) as tx:
+        return await _attach(tx, major_case_id, case_id)
+
+
+async def _attach(tx: Transaction, major_case_id: int, case_id: int) -> CaseView:
+    """``attach_case`` inside the caller's transaction, after the caller's own role check
+    (insight lets an agent attach a caller to a known outage of theirs)."""
     if major_case_id == case_id:
         raise InvalidInput(f"{case_number(case_id)} cannot be attached to itself")
-    async with domain.transaction(actor) as tx:
-        session = tx.session
-        # Lock both rows in id order so two attaches never wait on each other crosswise.
-        locked = {
-            c.id: c
-            for c in await session.scalars(
-                select(Case).where(Case.id.in_([major_case_id, case_id])).order_by(Case.id).with_for_update()
-            )
-        }
-        for cid in (major_case_id, case_id):
-            if cid not in locked:
-                raise NotFound(f"no case {case_number(cid)}")
-        major, case = locked[major_case_id], locked[case_id]
-        _require_major(major)
-        major_no, number = case_number(major.id), case_number(case.id)
-        if major.state not in ACTIVE:
-            raise IllegalTransition(f"{major_no} is {major.state}: cases are attached to active major cases only")
-        if case.kind not in (CaseKind.REACTIVE, CaseKind.PROACTIVE):
-            raise IllegalTransition(f"{number} is a {case.kind} case; only reactive or proactive cases can be attached")
-        if case.parent_id is not None:
-            raise Conflict(f"{number} is already a child of {case_number(case.parent_id)}")
-        if case.state not in ACTIVE:
-            raise IllegalTransition(f"{number} is {case.state}: only active cases can be attached")
-        if case.major_case_state == MajorCaseState.PROPOSED:
-            raise IllegalTransition(f"{number} is itself proposed as a major case: reject the proposal first")
-        case.parent_id = major.id
-        case.deflected = case.kind == CaseKind.REACTIVE
-        case.updated_at = tx.now
-        await session.flush()
-        await _copy_impact(tx, case.id, major.id)
-        fan = await _fan_out(tx, major, actor.user_id)
-        _journal_line(tx, case.id, "state", "internal", f"Attached to major case {major_no}")
-        _journal_line(tx, major.id, "state", "internal", f"{number} attached as a child")
-        major.updated_at = tx.now
-        tx.record(
-            "case.attached",
-            "case",
-            case.id,
-            number=number,
-            parent_id=major.id,
-            deflected=case.deflected,
-            children=len(fan.children),
-            notices=fan.notices_queued,
-            notices_skipped=fan.notices_skipped,
+    session = tx.session
+    # Lock both rows in id order so two attaches never wait on each other crosswise.
+    locked = {
+        c.id: c
+        for c in await session.scalars(
+            select(Case).where(Case.id.in_([major_case_id, case_id])).order_by(Case.id).with_for_update()
         )
-        await session.flush()
-        return await case_view(session, case.id, tx.now)
+    }
+    for cid in (major_case_id, case_id):
+        if cid not in locked:
+            raise NotFound(f"no case {case_number(cid)}")
+    major, case = locked[major_case_id], locked[case_id]
+    _require_major(major)
+    major_no, number = case_number(major.id), case_number(case.id)
+    if major.state not in ACTIVE:
+        raise IllegalTransition(f"{major_no} is {major.state}: cases are attached to active major cases only")
+    if case.kind not in (CaseKind.REACTIVE, CaseKind.PROACTIVE):
+        raise IllegalTransition(f"{number} is a {case.kind} case; only reactive or proactive cases can be attached")
+    if case.parent_id is not None:
+        raise Conflict(f"{number} is already a child of {case_number(case.parent_id)}")
+    if case.state not in ACTIVE:
+        raise IllegalTransition(f"{number} is {case.state}: only active cases can be attached")
+    if case.major_case_state == MajorCaseState.PROPOSED:
+        raise IllegalTransition(f"{number} is itself proposed as a major case: reject the proposal first")
+    case.parent_id = major.id
+    case.deflected = case.kind == CaseKind.REACTIVE
+    case.updated_at = tx.now
+    await session.flush()
+    await _copy_impact(tx, case.id, major.id)
+    fan = await _fan_out(tx, major, tx.actor.user_id)
+    _journal_line(tx, case.id, "state", "internal", f"Attached to major case {major_no}")
+    _journal_line(tx, major.id, "state", "internal", f"{number} attached as a child")
+    major.updated_at = tx.now
+    tx.record(
+        "case.attached",
+        "case",
+        case.id,
+        number=number,
+        parent_id=major.id,
+        deflected=case.deflected,
+        children=len(fan.children),
+        notices=fan.notices_queued,
+        notices_skipped=fan.notices_skipped,
+    )
+    await session.flush()
+    return await case_view(session, case.id, tx.now)
 
 
 async def post_statement(domain: Domain, actor: Actor, major_case_id: int, body: str) -> StatementResult:

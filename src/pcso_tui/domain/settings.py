@@ -28,6 +28,7 @@ class Settings:
     healthchecks: HealthCheckSettings = field(default_factory=lambda: HealthCheckSettings())
     delivery: DeliverySettings = field(default_factory=lambda: DeliverySettings())
     ingest: IngestSettings = field(default_factory=lambda: IngestSettings())
+    insight: InsightSettings = field(default_factory=lambda: InsightSettings())
 
 
 # --- correlation and health checks (docs/incidents.md) ----------------------------------------
@@ -258,3 +259,65 @@ class IngestSettings:
                 raise ValueError(f"{name} = {getattr(self, name)} must be at least {least}")
         if not self.ci_labels or not all(label.strip() for label in self.ci_labels):
             raise ValueError("ci_labels must name at least one label, none of them empty")
+
+
+# --- [insight]: recommendations, trending topics, likely affected (docs/insight.md) ---------------
+
+
+@dataclass(frozen=True, slots=True)
+class InsightSettings:
+    """Thresholds of the predictive insight (``[insight]``); similarities are 0–1."""
+
+    # Recommend attaching a case to an existing major case at or above this similarity.
+    existing_major_threshold: float = 0.75
+    # Cases at or above this similarity to a new case count as "similar".
+    similar_threshold: float = 0.70
+    # Recommend proposing a new major case when similar cases reach this many …
+    min_cases: int = 10
+    # … across at least this many accounts …
+    min_accounts: int = 3
+    # … opened since the start of the day this many days back (1: since the start of yesterday).
+    window_days: int = 1
+    # Added to the text similarity when two cases share their product, and again their CI.
+    context_bonus: float = 0.10
+    # At most this many recent active cases are compared with a new one.
+    max_compared: int = 20_000
+    # Trending topics: cases join a topic at this similarity to its first case …
+    topic_similarity: float = 0.70
+    # … the recent period, and the baseline it is compared with (the days before it) …
+    topic_recent_hours: int = 24
+    topic_baseline_days: int = 7
+    # … and a topic is rising with at least this many recent cases, growing this many times
+    # over its own baseline rate (recent + 1) / (expected + 1).
+    topic_min_cases: int = 5
+    topic_growth: float = 3.0
+    # Likely affected: a characteristic counts when at least this many known-affected accounts
+    # share it, it is this many times commoner among them than in the install base, and the
+    # hypergeometric chance of sharing it that often at random is at most ``max_p``.
+    min_support: int = 2
+    min_lift: float = 1.5
+    max_p: float = 0.01
+
+    def __post_init__(self) -> None:
+        for name in ("existing_major_threshold", "similar_threshold", "topic_similarity"):
+            value = getattr(self, name)
+            if not 0 < value <= 1:
+                raise ValueError(f"{name} = {value} must be in (0, 1]")
+        if not 0 <= self.context_bonus <= 0.5:
+            raise ValueError(f"context_bonus = {self.context_bonus} must be between 0 and 0.5")
+        for name, least in (
+            ("min_cases", 1),
+            ("min_accounts", 1),
+            ("window_days", 0),
+            ("max_compared", 1),
+            ("topic_recent_hours", 1),
+            ("topic_baseline_days", 1),
+            ("topic_min_cases", 1),
+            ("min_support", 1),
+        ):
+            if getattr(self, name) < least:
+                raise ValueError(f"{name} = {getattr(self, name)} must be at least {least}")
+        if self.topic_growth < 1 or self.min_lift < 1:
+            raise ValueError("topic_growth and min_lift must be at least 1")
+        if not 0 < self.max_p <= 1:
+            raise ValueError(f"max_p = {self.max_p} must be in (0, 1]")

@@ -50,6 +50,17 @@ async def is_demo(domain: Domain) -> bool:
     return value is True
 
 
+async def mark_demo(domain: Domain, actor: Actor) -> None:
+    """Make the database a demo world (``pcso demo``): role switching and ``--as`` for everyone.
+
+    Only for throw-away databases: there is no way back. Admins only (whoever seeded it).
+    """
+    require(actor, Permission.SEED_WORLD)
+    async with domain.transaction(actor) as tx:
+        await tx.session.merge(Setting(key=DEMO_SETTING, value=True))
+        tx.record("world.demo", "world", None)
+
+
 async def sign_in(domain: Domain, name: str, *, as_name: str | None = None) -> Actor:
     """The actor for OS user ``name`` (optionally acting as ``as_name``)."""
     async with domain.reading() as session:

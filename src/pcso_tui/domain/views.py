@@ -1010,3 +1010,257 @@ _VISIBILITY_LABELS = {"internal": "internal", "customer": "customer-visible"}
 
 def journal_label(kind: str, visibility: str) -> str:
     return f"{_KIND_LABELS.get(kind, kind)} · {_VISIBILITY_LABELS.get(visibility, visibility)}"
+
+
+# --- insight ---
+# Recommendations, trending topics and likely affected accounts (domain/insight.py). Staff only:
+# these carry text and account numbers of many customers, so no customer ever receives one.
+
+
+@dataclass(frozen=True, slots=True)
+class KnownOutageView:
+    """An active major case that already covers a caller: its statement and ETA for the agent."""
+
+    major_case_id: int
+    number: str
+    short_description: str
+    state: str
+    matched_by: str  # account | product
+    statement: str | None
+    statement_at: datetime | None
+    eta: datetime | None
+    affected_accounts: int
+    deflected: int  # customer calls already attached to it
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarCaseView:
+    case_id: int
+    number: str
+    kind: str
+    state: str
+    short_description: str
+    account_number: str | None
+    opened_at: datetime
+    score: float  # text similarity plus the context bonus, capped at 1
+    text_score: float
+    matched_terms: tuple[str, ...]
+    same_product: bool
+    same_ci: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """What to do with a case: ``attach`` (to an existing major case), ``propose`` (a new major
+    case grouping the similar cases) or ``none``; ``reasons`` say why, line by line."""
+
+    case_id: int
+    case_number: str
+    action: str
+    headline: str
+    reasons: tuple[str, ...]
+    window_start: datetime
+    major_case_id: int | None = None
+    major_case_number: str | None = None
+    major_short_description: str | None = None
+    score: float | None = None
+    known_outages: tuple[KnownOutageView, ...] = ()
+    similar: tuple[SimilarCaseView, ...] = ()
+    similar_count: int = 0
+    accounts: tuple[str, ...] = ()
+    matched_terms: tuple[str, ...] = ()
+    # A proposal's title, made of terms several accounts used (never one customer's own words),
+    # and the cases it would group (this case first).
+    proposed_title: str | None = None
+    case_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TopicView:
+    """A cluster of inbound cases; ``id`` is its first case's id."""
+
+    id: int
+    label: str
+    top_terms: tuple[str, ...]
+    size: int
+    recent: int
+    baseline: int
+    expected: float  # recent cases expected from the baseline rate
+    growth: float  # (recent + 1) / (expected + 1)
+    rising: bool
+    accounts: int
+    first_at: datetime
+    last_at: datetime
+    # The recent cases still open and unattached: what "propose" or "link" would take.
+    case_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicsView:
+    recent_start: datetime
+    baseline_start: datetime
+    cases: int
+    topics: tuple[TopicView, ...]  # rising first, then by recent size
+
+
+@dataclass(frozen=True, slots=True)
+class LikelyFactor:
+    """A characteristic the known-affected accounts share beyond chance."""
+
+    kind: str  # characteristic | product | account
+    name: str
+    value: str
+    affected_with: int
+    affected: int
+    base_with: int
+    base: int
+    lift: float
+    p_value: float
+    weight: float  # log likelihood ratio added to an account's log-odds
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} = {self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class LikelyAccountView:
+    account_id: int
+    number: str
+    name: str
+    tier: str
+    region: str
+    severity: int  # business weight from the tier: platinum 5 … standard 1
+    likelihood: float  # 0–1
+    score: float  # severity × likelihood
+    factors: tuple[str, ...]
+    explanation: str
+
+
+@dataclass(frozen=True, slots=True)
+class LikelyAffectedView:
+    major_case_id: int | None
+    major_case_number: str | None
+    known_accounts: int
+    population: int
+    factors: tuple[LikelyFactor, ...]
+    total: int  # accounts that share at least one factor (the known ones excluded)
+    offset: int
+    accounts: tuple[LikelyAccountView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkResult:
+    major_case_id: int
+    number: str
+    attached: tuple[str, ...]
+    skipped: tuple[str, ...]  # "CS… already a child of CS…" and the like
+
+
+# --- simulation ---
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationStep:
+    """What one step of the demo's outage simulation sent (``domain.simulation``)."""
+
+    step: int
+    sent: int  # alerts in the messages it sent
+    fired: int
+    resolved: int
+    flapping: int  # alerts that turned flapping on this step
+    incident_ids: tuple[int, ...] = ()  # incidents opened or joined by correlation
+    case_ids: tuple[int, ...] = ()  # proactive cases it opened as the operator
+
+
+# --- portal (domain/portal.py) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PortalAccount:
+    """The one account a portal session shows; ``preview`` when staff look at it read-only."""
+
+    number: str
+    name: str
+    preview: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PortalArticle:
+    """A customer-visible workaround or knowledge article, and which of my outages it is for."""
+
+    id: int
+    number: str
+    title: str
+    body: str
+    kind: str
+    updated_at: datetime
+    outage_numbers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PortalOutage:
+    """An outage touching the account, customer-facing fields only (no CI, case or incident)."""
+
+    id: int
+    number: str
+    type: str
+    # planned | active | past, by the clock when the query ran.
+    status: str
+    title: str
+    details: str
+    service: str
+    begins_at: datetime
+    ends_at: datetime | None
+    eta: datetime | None
+    # The latest customer-facing statement on the outage's major case.
+    statement: str | None
+    statement_at: datetime | None
+    articles: tuple[PortalArticle, ...]
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PortalCase:
+    """One of the account's own cases as its customer sees it."""
+
+    id: int
+    number: str
+    kind: str
+    state: str
+    priority_name: str
+    short_description: str
+    opened_at: datetime
+    updated_at: datetime
+    # Customer-visible journal lines on it.
+    updates: int
+
+
+@dataclass(frozen=True, slots=True)
+class PortalUpdate:
+    """A customer-visible line of a case's journal (statements, comments, replies …)."""
+
+    id: int
+    at: datetime
+    author_name: str
+    kind: str
+    label: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class PortalCaseDetail:
+    case: PortalCase
+    # The customer's own words (reactive cases); empty for cases we opened.
+    description: str
+    contact_name: str | None
+    product_name: str | None
+    resolution_notes: str | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    # The newest customer-visible lines, oldest first; ``updates_total`` counts them all.
+    updates: tuple[PortalUpdate, ...]
+    updates_total: int
+    articles: tuple[PortalArticle, ...]
+    # Whether the case still takes replies (closed and canceled cases do not).
+    open_for_replies: bool

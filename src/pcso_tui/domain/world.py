@@ -32,7 +32,16 @@ from pcso_tui.domain.roles import Actor, Permission, Role, require
 from pcso_tui.domain.service import Domain
 from pcso_tui.domain.users import add_user
 from pcso_tui.domain.views import WorldSummary
-from pcso_tui.domain.worldgen import COLUMNS, HISTORY_DAYS, SIZES, Progress, Rows, Staff, WorldGenerator
+from pcso_tui.domain.worldgen import (
+    COLUMNS,
+    HISTORY_DAYS,
+    SIZES,
+    Progress,
+    Rows,
+    Staff,
+    WorldGenerator,
+    shape_for_accounts,
+)
 
 ProgressCallback = Callable[[str, int, int], None]
 # Called after each chunk is written, with the chunk and the seconds converting and writing it
@@ -294,23 +303,34 @@ async def seed_world(
     seed: int = 1,
     progress: ProgressCallback | None = None,
     observer: ChunkObserver | None = None,
+    accounts: int | None = None,
 ) -> WorldSummary:
     """Build a synthetic world of ``size`` in an empty database; the same seed builds the same rows.
+
+    ``accounts`` instead builds a world of that many accounts with the presets' proportions
+    (its size is then named ``custom``).
 
     ``progress(phase, done, total)`` is called as the work goes (phases: users, accounts,
     service map, install base, history). Refused unless the actor may seed and the database
     holds no world data yet.
     """
     require(actor, Permission.SEED_WORLD)
-    if size not in SIZES:
+    if accounts is not None:
+        if isinstance(accounts, bool) or not isinstance(accounts, int) or accounts < 10:
+            raise InvalidInput(f"a world needs a whole number of at least 10 accounts, not {accounts!r}")
+        shape = shape_for_accounts(accounts)
+        size = "custom"
+    elif size not in SIZES:
         raise InvalidInput(f"unknown world size {size!r}; sizes: {', '.join(SIZES)}")
+    else:
+        shape = SIZES[size]
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise InvalidInput(f"the seed must be a whole number, not {seed!r}")
     await refuse_unless_empty(domain)
     report = progress or _quiet
     now = domain.clock()
     staff = await _ensure_staff(domain, actor, report)
-    generator = WorldGenerator(SIZES[size], seed, now, staff)
+    generator = WorldGenerator(shape, seed, now, staff)
 
     async with domain.transaction(actor) as tx:
         conn = await tx.session.connection()
@@ -334,7 +354,9 @@ async def seed_world(
         counts = generator.counts
         if domain.db.is_postgresql:
             await _advance_sequences(conn, counts)
-        await tx.session.merge(Setting(key=WORLD_SETTING, value={"size": size, "seed": seed}))
+        await tx.session.merge(
+            Setting(key=WORLD_SETTING, value={"size": size, "seed": seed, "accounts": shape.accounts})
+        )
         tx.record("world.seeded", "world", None, size=size, seed=seed, rows=sum(counts.values()), counts=counts)
 
     carl_number = f"ACC-{generator.carl_account:06d}"

@@ -189,6 +189,38 @@ SIZES: dict[str, Shape] = {
 }
 
 
+def shape_for_accounts(accounts: int) -> Shape:
+    """A world of ``accounts`` accounts with the presets' proportions (``pcso demo --accounts``).
+
+    Ten install base items per account, a CI for every two accounts (at least 60), and history
+    scaled alike; a preset's own account count gives that preset.
+    """
+    if accounts < 10:
+        raise ValueError(f"a world needs at least 10 accounts, not {accounts}")
+    for shape in SIZES.values():
+        if shape.accounts == accounts:
+            return shape
+    clusters = max(2, min(48, accounts // 330))
+    datacentres = min(clusters, 1 if accounts < 1_000 else 2 if accounts < 50_000 else 3)
+    hosts = max(6, min(1_000, accounts // 50))
+    shared = max(6, min(2_000, accounts // 33))
+    cis = max(60, accounts // 2, datacentres + clusters + hosts + shared + 20)
+    return Shape(
+        accounts=accounts,
+        items=accounts * 10,
+        cis=cis,
+        datacentres=datacentres,
+        clusters=clusters,
+        hosts=hosts,
+        shared=shared,
+        internal=min(5, max(2, accounts // 500)),
+        incidents=max(10, min(200, accounts // 33)),
+        reactive_cases=max(30, min(20_000, accounts * 3 // 4)),
+        noise_alerts=max(12, min(4_000, accounts // 7)),
+        articles=1 if accounts < 1_000 else 2,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Staff:
     """The user ids history is attributed to (the demo personas)."""

@@ -163,6 +163,7 @@ class AgentScreen(ModeScreen):
 
     def select(self, case_id: int | None) -> None:
         self.selected_id = case_id
+        self.refresh_bindings()
         self.run_worker(self._load_detail(case_id), group="agent-detail", exclusive=True, exit_on_error=False)
 
     async def _load_detail(self, case_id: int | None) -> None:

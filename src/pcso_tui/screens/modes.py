@@ -10,8 +10,8 @@ One mode per role (Textual MODES: each keeps its own screen stack):
 
 Outside demo databases everyone stays in their role's mode (staff may also open the dashboard).
 In a demo database anyone may switch to any mode; the workspace then signs in as the demo
-persona of that mode's role (``DEMO_PERSONAS``: users named after their role), so the
-commands a screen sends are checked against the role it shows.
+persona of that mode's role (``DEMO_PERSONAS``: the users ``pcso seed`` and ``pcso demo``
+create), so the commands a screen sends are checked against the role it shows.
 
 Plain Python (no Textual): the App and the tests both read it.
 """
@@ -87,12 +87,13 @@ HOME: dict[Role, str] = {
     Role.ADMIN: "operator",
 }
 
-# In a demo database, the user a mode signs in as (by the role the mode belongs to).
+# In a demo database, the user a mode signs in as (by the role the mode belongs to): the demo
+# users of ``pcso seed`` (``domain.world.STAFF`` and ``CUSTOMER``; a test keeps them in step).
 DEMO_PERSONAS: dict[Role, str] = {
-    Role.OPERATOR: "operator",
-    Role.AGENT: "agent",
-    Role.MANAGER: "manager",
-    Role.CUSTOMER: "customer",
+    Role.OPERATOR: "olivia",
+    Role.AGENT: "adam",
+    Role.MANAGER: "maria",
+    Role.CUSTOMER: "carl",
     Role.ADMIN: "admin",
 }
 
