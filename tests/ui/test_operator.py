@@ -335,6 +335,10 @@ async def test_ten_thousand_open_alerts_mount_one_page(world_url: str, make_app:
         assert screen.total == 10_000
         assert table.row_count == OperatorScreen.PAGE_SIZE
         assert "1–200 of 10,000" in screen_text(app)
+        assert "Marks" not in screen_text(app)  # past the right edge at 80 columns …
+        await pilot.press(*["right"] * 20)  # one column of characters a press
+        await wait_for(pilot, lambda: "Marks" in screen_text(app), what="the marks column")  # … → shows it
+        await pilot.press(*["left"] * 20)
         first_page = set(table.row_keys())
         await pilot.press("n")
         await wait_for(pilot, lambda: screen.page_offset == 200 and screen.refreshes >= 2, what="page 2")

@@ -16,9 +16,11 @@ Live
     Alert and incident events from the App's feed mark the views dirty; a short timer
     (``COALESCE_SECONDS``) gathers a burst, then one query re-reads the page and the table is
     diffed by row key (``AlertTable.show_page``): cursor and scroll stay with the selected alert.
-    A repeat of a known alert records no event (dedup), so the page is also re-read every
-    ``REFRESH_SECONDS`` while the screen is in front — which also ages the rows. A refresh is
-    never started while the last one is running; it is marked and run once that one ends.
+    A repeat of a known alert records no event (dedup) but bumps its version, so every
+    ``REFRESH_SECONDS`` while the screen is in front one cheap read fetches the versions of the
+    alerts shown (``alert_versions``): the page is re-read only if one changed, otherwise only
+    the ages are redrawn (sorted by count, the page is simply re-read). A refresh is never
+    started while the last one is running; it is marked and run once that one ends.
 
 Incidents
     Active incidents, newest first; the detail names the probable root-cause CI, the alerts that
@@ -322,6 +324,7 @@ class OperatorScreen(ModeScreen):
             return
         job: Callable[[], Awaitable[None]] = {
             "alerts": self._load_alerts,
+            "check": self._check_page,
             "incidents": self._load_incidents,
             "detail": self._load_detail,
             "impact": self._load_impact,
@@ -350,7 +353,27 @@ class OperatorScreen(ModeScreen):
         if self.app.screen is not self:
             self._op_dirty.add("alerts")  # caught up when the screen is back in front
             return
-        self.request("alerts")
+        if SORTS[self.sort_index][1] == "-receive_count":
+            self.request("alerts")  # a repeat elsewhere may move an alert onto this page
+        else:
+            self.request("check")
+
+    async def _check_page(self) -> None:
+        """The page's versions in one cheap read; the page is re-read only if one changed."""
+        from pcso_tui.domain.alerts import alert_versions
+
+        table = self.alert_table
+        shown = dict(table.alerts)
+        if not shown:
+            return
+        session = self.session
+        versions = await self.call(alert_versions(session.domain, session.actor, list(shown)))
+        if versions is None or not self.is_attached:
+            return
+        if any(versions.get(alert_id) != alert.version for alert_id, alert in shown.items()):
+            self.request("alerts")
+        elif "alerts" not in self._op_running:
+            table.show_page([table.alerts[key] for key in table.row_keys()], self.now())  # the ages
 
     def on_screen_resume(self) -> None:
         super().on_screen_resume()
