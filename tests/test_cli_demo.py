@@ -85,6 +85,9 @@ def test_a_database_that_is_not_a_demo_is_never_replaced(pcso, tmp_path: Path, s
     assert "is not a pcso demo database" in result.output
     assert real.read_bytes() == before
 
+    url = pcso("demo", "--db", "postgresql://pcso@db.example/pcso", "--steps", "1")
+    assert url.exit_code == 2 and "not a URL" in url.output
+
     other = tmp_path / "notes.txt"
     other.write_text("my notes", encoding="utf-8")
     assert pcso("demo", "--db", str(other), "--steps", "1").exit_code == 1

@@ -351,6 +351,25 @@ async def test_reply_lands_on_the_case_and_on_the_major_case_timeline(
     assert [(e.kind, e.subject_id) for e in new] == [("case.noted", pw.reactive["ACC-T1"])]
 
 
+async def test_a_reply_reopens_a_case_awaiting_info(domain: Domain, actors: Actors, pw: PortalWorld) -> None:
+    case_id = pw.reactive["ACC-T1"]
+    await cases.set_case_state(domain, actors[Role.AGENT], case_id, "awaiting_info")
+    await portal.reply_to_case(domain, pw.customers["ACC-T1"], case_id, "Here is the serial number: 42")
+    detail = await cases.get_case(domain, actors[Role.AGENT], case_id)
+    assert detail.case.state == "open"
+    async with domain.reading() as session:
+        changed = (
+            await session.scalars(
+                select(Event).where(Event.kind == "case.state_changed", Event.subject_id == case_id).order_by(Event.id)
+            )
+        ).all()[-1]
+    expected = {"number": case_number(case_id), "from": "awaiting_info", "to": "open", "by": "customer reply"}
+    assert changed.payload == expected
+    # An open case stays open.
+    await portal.reply_to_case(domain, pw.customers["ACC-T1"], case_id, "and again")
+    assert (await cases.get_case(domain, actors[Role.AGENT], case_id)).case.state == "open"
+
+
 async def test_bad_replies_change_nothing(domain: Domain, pw: PortalWorld) -> None:
     customer = pw.customers["ACC-T1"]
     async with domain.transaction(customer) as tx:

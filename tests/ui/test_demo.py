@@ -110,3 +110,19 @@ async def test_background_jobs_wait_for_the_first_screen(demo_world: CliContext,
         await until_ready(pilot)
         await wait_for(pilot, lambda: started, what="the job")
     assert started == [True]
+
+
+async def test_a_failing_background_job_is_named_and_the_workspace_goes_on(
+    demo_world: CliContext, tmp_path: Path
+) -> None:
+    async def broken_feed(domain: Any, stop: asyncio.Event) -> None:
+        raise RuntimeError("the [bold]feed[/] broke")
+
+    app = make_demo_app(demo_world, tmp_path, background=[broken_feed])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until_ready(pilot)
+        await wait_for(pilot, lambda: getattr(app, "notes", None), what="the failure note")
+        assert app.notes == [("broken_feed stopped: the [bold]feed[/] broke", "")]
+        assert app.background_running == 0
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: isinstance(app.screen, ManagerScreen), what="the manager screen")

@@ -17,6 +17,7 @@ The simulation compresses time, so the demo runs with a one-minute correlation w
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import sys
 import time
@@ -212,6 +213,8 @@ def demo(
     Switch roles with F2–F6 (operator, agent, manager, customer portal, dashboard); q or
     Ctrl+C quits. Only demo databases are ever replaced: the real one is never touched.
     """
+    if db_path is not None and re.match(r"[A-Za-z][A-Za-z0-9+.-]*:/", str(db_path)):
+        raise click.UsageError("pcso demo runs on an embedded database: give --db a file path, not a URL")
     path = (db_path or default_demo_path()).expanduser().resolve()
     state = _demo_state(path)
     if state == "other":

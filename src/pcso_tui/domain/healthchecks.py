@@ -321,6 +321,8 @@ class HealthCheckRunner:
         self.sink = sink
         self.settings = settings or domain.settings.healthchecks
         self.actor = actor
+        # Writes in progress when ``run`` is stopped: they finish before the runner closes.
+        self._inflight: set[asyncio.Task[Any]] = set()
         self.probes: list[ProbeCheck] = [*self.settings.http, *self.settings.tcp]
         self.heartbeats: list[HeartbeatCheckSettings] = list(self.settings.heartbeat)
         self.states: dict[str, CheckState] = {}
@@ -523,24 +525,36 @@ class HealthCheckRunner:
         tasks = [asyncio.create_task(self._probe_loop(c), name=f"healthcheck {c.name}") for c in self.probes]
         if self.heartbeats:
             tasks.append(asyncio.create_task(self._every(self.settings.heartbeat_poll_seconds, self._beat)))
-        tasks.append(asyncio.create_task(self._every(self.settings.flush_seconds, self.flush)))
+        tasks.append(asyncio.create_task(self._every(self.settings.flush_seconds, self._flush_uncut)))
         try:
             await stop.wait()
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*self._inflight, return_exceptions=True)
             await self.close()
+
+    async def _uncut(self, write: Awaitable[None]) -> None:
+        """Await a write that stopping the runner never cuts in half: cancelling an await inside
+        a write transaction can leave its connection holding the database's write lock."""
+        task = asyncio.ensure_future(write)
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+        await asyncio.shield(task)
+
+    async def _flush_uncut(self) -> None:
+        await self._uncut(self.flush())
 
     async def _probe_loop(self, check: ProbeCheck) -> None:
         while True:
             _result, change = await self.check(check)
             if change is not None:
-                await self.send([change])
+                await self._uncut(self.send([change]))
             await asyncio.sleep(check.interval_seconds)
 
     async def _beat(self) -> None:
-        await self.send(self.heartbeat_changes(await self.heartbeat_reports()))
+        await self._uncut(self.send(self.heartbeat_changes(await self.heartbeat_reports())))
 
     @staticmethod
     async def _every(seconds: float, action: Callable[[], Awaitable[None]]) -> None:

@@ -20,7 +20,8 @@ tells a customer nothing. Internal work notes, incidents, alerts, CIs and other 
 appear in a read model here.
 
 ``reply_to_case`` adds the customer's reply to their own case (a customer-visible ``reply``
-line: agents and managers read it on the case) and, for a child case, records the reply on
+line: agents and managers read it on the case; a case awaiting info goes back to open, as
+the answer it waited for has come) and, for a child case, records the reply on
 the parent major case too (a ``case.noted`` event on the major case pointing at the line), so
 it shows on the major case's timeline.
 """
@@ -54,7 +55,7 @@ from pcso_tui.domain.models import (
 from pcso_tui.domain.outages import _affecting_account, _status_filter, outage_status, service_name
 from pcso_tui.domain.roles import Actor, Permission, Role, require
 from pcso_tui.domain.service import Domain
-from pcso_tui.domain.states import PRIORITY_NAMES, CaseState, OutageStatus
+from pcso_tui.domain.states import PRIORITY_NAMES, CaseState, OutageStatus, check_case
 from pcso_tui.domain.views import (
     PortalAccount,
     PortalArticle,
@@ -495,10 +496,24 @@ async def reply_to_case(domain: Domain, actor: Actor, case_id: int, body: str) -
         )
         session.add(entry)
         case.updated_at = tx.now
+        # The answer we were waiting for: the case is back with the support team.
+        reopened = case.state == CaseState.AWAITING_INFO
+        if reopened:
+            check_case(number, case.state, CaseState.OPEN)
+            case.state = CaseState.OPEN.value
         await session.flush()
         account_number = await session.scalar(select(Account.number).where(Account.id == case.account_id))
         common = {"entry_id": entry.id, "line_kind": "reply", "visibility": "customer", "account": account_number}
         tx.record("case.noted", "case", case.id, number=number, children=0, **common)
+        if reopened:
+            tx.record(
+                "case.state_changed",
+                "case",
+                case.id,
+                number=number,
+                **{"from": CaseState.AWAITING_INFO.value, "to": CaseState.OPEN.value},
+                by="customer reply",
+            )
         if case.parent_id is not None:
             tx.record(
                 "case.noted",

@@ -134,6 +134,11 @@ class _CI:
     kind: str
 
 
+def _annotations(name: str, text: str, where: str) -> dict[str, str]:
+    """What an alerting rule would say: the symptom in short, and in full with the place."""
+    return {"summary": text[:1].upper() + text[1:], "description": f"{name} on {where}: {text}"}
+
+
 def _iso(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
 
@@ -235,11 +240,10 @@ class OutageSimulation:
         return hashlib.sha256(f"pcso-simulation/{self.seed}/{self._run}/{self._serial}".encode()).hexdigest()[:16]
 
     def _new_alert(self, ci: _CI, name: str, text: str, severity: str, now: str, **labels: str) -> _Alert:
-        summary = f"{name} on {ci.name}"
         return _Alert(
             fingerprint=self._fingerprint(),
             labels={"alertname": name, "severity": severity, "ci": ci.name, "env": "production", **labels},
-            annotations={"summary": summary, "description": text},
+            annotations=_annotations(name, text, ci.name),
             starts_at=now,
         )
 
@@ -247,7 +251,7 @@ class OutageSimulation:
         return _Alert(
             fingerprint=self._fingerprint(),
             labels={"alertname": name, "severity": severity, "instance": f"{host}:9100", "job": "node"},
-            annotations={"summary": f"{name} on {host}", "description": text},
+            annotations=_annotations(name, text, host),
             starts_at=now,
         )
 
