@@ -161,6 +161,26 @@ async def test_a_repeat_of_an_alert_updates_its_row_in_place(world_url: str, mak
         assert table.cursor_key == selected
 
 
+async def test_a_new_alert_above_keeps_the_selected_row_where_it_is_on_screen(world_url: str, make_app: Any) -> None:
+    await send(
+        world_url, [alert(f"fp-{n:02d}", f"Alert{n}", severity="info", ci=None, minutes_ago=n) for n in range(60)]
+    )
+    app = make_app(world_url, "operator")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await until_alerts(pilot, 60)
+        table = screen.alert_table
+        await pilot.press(*["down"] * 40)
+        await pilot.pause()
+        selected, row, top = table.cursor_key, table.cursor_row, table.scroll_y
+        assert top > 0  # scrolled
+        await send(world_url, [alert("fp-top", "Newest", severity="info", ci=None, minutes_ago=0)])
+        await wait_for(pilot, lambda: table.row_count == 61, what="the new alert")
+        await pilot.pause()
+        assert table.row_keys()[0] != selected and table.alerts[table.row_keys()[0]].name == "Newest"
+        assert (table.cursor_key, table.cursor_row) == (selected, row + 1)
+        assert table.scroll_y == top + 1  # the selected row did not move on screen
+
+
 async def test_a_burst_of_alerts_is_read_in_a_few_queries(world_url: str, make_app: Any) -> None:
     app = make_app(world_url, "operator")
     async with app.run_test(size=(100, 30)) as pilot:
@@ -315,6 +335,10 @@ async def test_ten_thousand_open_alerts_mount_one_page(world_url: str, make_app:
         assert screen.total == 10_000
         assert table.row_count == OperatorScreen.PAGE_SIZE
         assert "1–200 of 10,000" in screen_text(app)
+        assert "Marks" not in screen_text(app)  # past the right edge at 80 columns …
+        await pilot.press(*["right"] * 20)  # one column of characters a press
+        await wait_for(pilot, lambda: "Marks" in screen_text(app), what="the marks column")  # … → shows it
+        await pilot.press(*["left"] * 20)
         first_page = set(table.row_keys())
         await pilot.press("n")
         await wait_for(pilot, lambda: screen.page_offset == 200 and screen.refreshes >= 2, what="page 2")

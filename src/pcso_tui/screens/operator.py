@@ -16,9 +16,11 @@ Live
     Alert and incident events from the App's feed mark the views dirty; a short timer
     (``COALESCE_SECONDS``) gathers a burst, then one query re-reads the page and the table is
     diffed by row key (``AlertTable.show_page``): cursor and scroll stay with the selected alert.
-    A repeat of a known alert records no event (dedup), so the page is also re-read every
-    ``REFRESH_SECONDS`` while the screen is in front — which also ages the rows. A refresh is
-    never started while the last one is running; it is marked and run once that one ends.
+    A repeat of a known alert records no event (dedup) but bumps its version, so every
+    ``REFRESH_SECONDS`` while the screen is in front one cheap read fetches the versions of the
+    alerts shown (``alert_versions``): the page is re-read only if one changed, otherwise only
+    the ages are redrawn (sorted by count, the page is simply re-read). A refresh is never
+    started while the last one is running; it is marked and run once that one ends.
 
 Incidents
     Active incidents, newest first; the detail names the probable root-cause CI, the alerts that
@@ -35,6 +37,7 @@ A refused command (``DomainError``) is a notification with its one line; nothing
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
@@ -228,6 +231,7 @@ class OperatorScreen(ModeScreen):
         self._op_timers: dict[str, Any] = {}
         self._op_search_timer: Any = None
         self._op_listed: dict[int, IncidentView] = {}
+        self._op_stopped = False
         self.refreshes = 0  # alert page reads done (tests wait on it)
 
     # --- layout ------------------------------------------------------------------------------
@@ -300,13 +304,27 @@ class OperatorScreen(ModeScreen):
         else:
             self._op_timers[what] = self.set_timer(delay, lambda: self._start(what), name=f"refresh {what}")
 
+    def _op_closing(self) -> bool:
+        """True once the screen or the App is going: no new reads may start then.
+
+        The App releases the database by cancelling every worker (the feed's too), waiting for
+        the calls in flight and closing it; a read started meanwhile would hold a connection
+        open past the close.
+        """
+        if self._op_stopped or not self.is_attached or getattr(self.app, "domain", None) is None:
+            return True
+        return any(worker.is_cancelled for worker in self.app.workers if worker.group == "feed")
+
     def _start(self, what: str) -> None:
         self._op_timers.pop(what, None)
+        if self._op_closing():
+            return
         if what in self._op_running:
             self._op_dirty.add(what)
             return
         job: Callable[[], Awaitable[None]] = {
             "alerts": self._load_alerts,
+            "check": self._check_page,
             "incidents": self._load_incidents,
             "detail": self._load_detail,
             "impact": self._load_impact,
@@ -317,20 +335,45 @@ class OperatorScreen(ModeScreen):
     async def _run(self, what: str, job: Callable[[], Awaitable[None]]) -> None:
         try:
             await job()
+        except asyncio.CancelledError:
+            self._op_stopped = True  # the screen or the App is closing
+            raise
         except Exception as exc:  # a lost connection, a locked database …: say so, keep going
             log.warning("operator: reading %s failed", what, exc_info=True)
             self.notify(f"could not read the {what}: {one_line(str(exc), 200)}", severity="error", markup=False)
         finally:
             self._op_running.discard(what)
-            if what in self._op_dirty and self.is_attached:
+            if what in self._op_dirty and not self._op_closing():
                 self._op_dirty.discard(what)
                 self.request(what)
 
     def _tick(self) -> None:
+        if self._op_closing():
+            return
         if self.app.screen is not self:
             self._op_dirty.add("alerts")  # caught up when the screen is back in front
             return
-        self.request("alerts")
+        if SORTS[self.sort_index][1] == "-receive_count":
+            self.request("alerts")  # a repeat elsewhere may move an alert onto this page
+        else:
+            self.request("check")
+
+    async def _check_page(self) -> None:
+        """The page's versions in one cheap read; the page is re-read only if one changed."""
+        from pcso_tui.domain.alerts import alert_versions
+
+        table = self.alert_table
+        shown = dict(table.alerts)
+        if not shown:
+            return
+        session = self.session
+        versions = await self.call(alert_versions(session.domain, session.actor, list(shown)))
+        if versions is None or not self.is_attached:
+            return
+        if any(versions.get(alert_id) != alert.version for alert_id, alert in shown.items()):
+            self.request("alerts")
+        elif "alerts" not in self._op_running:
+            table.show_page([table.alerts[key] for key in table.row_keys()], self.now())  # the ages
 
     def on_screen_resume(self) -> None:
         super().on_screen_resume()
