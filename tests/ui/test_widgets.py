@@ -43,6 +43,32 @@ async def test_rows_are_added_and_changed_by_key() -> None:
         assert table.row_plain(2) == ("✖ critical", "row 2", "2")
 
 
+async def test_columns_grow_for_wider_cells_and_never_re_measure_for_narrower_ones(monkeypatch) -> None:
+    app = TableApp(max_rows=300)
+    async with app.run_test() as pilot:
+        table = app.query_one(SafeTable)
+        table.upsert_rows({i: (severity_cell("minor"), f"row {i} with a long name", i) for i in range(200)})
+        await pilot.pause()
+        name = table.columns[table._column_keys[1]]
+        wide = name.content_width
+        measured: list[int] = []
+        original = table._update_column_widths
+
+        def spy(cells):  # type: ignore[no-untyped-def]
+            measured.append(len(cells))
+            return original(cells)
+
+        monkeypatch.setattr(table, "_update_column_widths", spy)
+        # Every row gets a shorter name (an ageing page): no column re-measure at all.
+        table.upsert_rows({i: (severity_cell("minor"), f"r{i}", i) for i in range(200)})
+        await pilot.pause()
+        assert measured == [] and name.content_width == wide
+        # A wider cell widens its column.
+        table.upsert_rows({7: (severity_cell("minor"), "x" * (wide + 10), 7)})
+        await pilot.pause()
+        assert name.content_width == wide + 10
+
+
 async def test_cursor_stays_on_its_row_when_rows_above_go() -> None:
     app = TableApp()
     async with app.run_test() as pilot:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
+from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
@@ -139,13 +140,22 @@ class SafeTable(DataTable[Any]):
                     current = self.get_row(str_key)
                     for column_key, old, value in zip(self._column_keys, current, safe, strict=True):
                         if old != value:
-                            self.update_cell(str_key, column_key, value, update_width=True)
+                            self.update_cell(str_key, column_key, value, update_width=self._widens(column_key, value))
                             changed += 1
                 else:
                     self.add_row(*safe, key=str_key)
                     self._keys[str_key] = key
                     added += 1
         return added, changed
+
+    def _widens(self, column_key: Any, value: Any) -> bool:
+        """Whether ``value`` needs its column wider. Columns grow but never shrink on an update:
+        DataTable re-measures the whole column whenever a cell gets narrower, once per cell, so
+        ageing a page of rows ("59s" → "1m") would measure rows × rows cells and freeze the loop."""
+        column = self.columns.get(column_key)
+        if column is None or not isinstance(value, Text):
+            return True
+        return value.cell_len > column.content_width
 
     def remove_rows(self, keys: Iterable[Hashable]) -> int:
         """Remove rows by key (unknown keys are ignored). The cursor stays on its row."""
