@@ -610,7 +610,7 @@ async def test_acknowledge_and_take_it_back(domain: Domain, actors: dict[Role, A
 @pytest.mark.parametrize(
     ("setup", "error", "message"),
     [
-        ("stale", Conflict, "changed meanwhile"),
+        ("stale", Conflict, r"alert \d+ was changed by .* — reload"),
         ("closed", IllegalTransition, "is closed"),
         ("acked", IllegalTransition, "already acknowledged"),
         ("missing", NotFound, "no alert 999"),

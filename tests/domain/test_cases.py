@@ -200,7 +200,7 @@ async def test_every_case_transition(domain: Domain, actors: Actors, world: Worl
 async def test_state_change_checks_the_version(domain: Domain, actors: Actors, world: World) -> None:
     case = await reactive(domain, actors)
     before = await counts(domain)
-    with pytest.raises(Conflict, match="changed by someone else"):
+    with pytest.raises(Conflict, match=r"CS\d+ was changed by agent at 09:00 UTC .* — reload"):
         await cases.set_case_state(domain, actors[Role.AGENT], case.id, "open", expected_version=case.version + 1)
     assert await counts(domain) == before
     after = await cases.set_case_state(domain, actors[Role.AGENT], case.id, "open", expected_version=case.version)
@@ -233,7 +233,7 @@ async def test_priority_changes_and_refusals(domain: Domain, actors: Actors, wor
     assert (after.priority, after.priority_name) == (1, "critical")
     for priority, version, error, message in (
         (0, None, InvalidInput, "priority must be 1 \\(critical\\) to 4 \\(low\\), not 0"),
-        (2, after.version - 1, Conflict, "changed by someone else"),
+        (2, after.version - 1, Conflict, r"was changed by agent at 09:00 UTC \(you had version"),
     ):
         before = await counts(domain)
         with pytest.raises(error, match=message):

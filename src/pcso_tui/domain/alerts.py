@@ -46,12 +46,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from pcso_tui.domain import correlation
-from pcso_tui.domain.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from pcso_tui.domain.errors import IllegalTransition, InvalidInput, NotFound
 from pcso_tui.domain.events import Transaction
 from pcso_tui.domain.models import Alert, ConfigurationItem, MaintenanceWindow, User
 from pcso_tui.domain.roles import Actor, Permission, require
 from pcso_tui.domain.service import Domain
 from pcso_tui.domain.states import AlertState, Severity
+from pcso_tui.domain.versions import check_version
 from pcso_tui.domain.views import AlertView, IngestResult, MaintenanceWindowView, SweepResult
 
 FIRING = "firing"
@@ -1440,11 +1441,7 @@ async def _set_acknowledged(
         alert = await tx.session.get(Alert, alert_id)
         if alert is None:
             raise NotFound(f"no alert {alert_id}")
-        if expected_version is not None and alert.version != expected_version:
-            raise Conflict(
-                f"alert {alert_id} changed meanwhile (version {alert.version}, you saw {expected_version}) "
-                "— reload and try again"
-            )
+        await check_version(tx.session, "alert", alert.id, f"alert {alert_id}", alert.version, expected_version)
         if acknowledged and alert.state == AlertState.CLOSED:
             raise IllegalTransition(f"alert {alert_id} is closed; only open or flapping alerts can be acknowledged")
         if alert.acknowledged == acknowledged:

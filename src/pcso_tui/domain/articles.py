@@ -18,6 +18,7 @@ from pcso_tui.domain.events import Transaction
 from pcso_tui.domain.models import Article, Case, CaseAccount, CaseArticle
 from pcso_tui.domain.roles import Actor, Permission, Role, require
 from pcso_tui.domain.service import Domain
+from pcso_tui.domain.versions import check_version
 from pcso_tui.domain.views import ArticleView, article_number, case_number
 
 ARTICLE_KINDS = ("workaround", "knowledge")
@@ -119,6 +120,7 @@ async def update_article(
     body: str | None = None,
     kind: str | None = None,
     customer_visible: bool | None = None,
+    expected_version: int | None = None,
 ) -> ArticleView:
     require(actor, Permission.MANAGE_ARTICLES)
     changes: dict[str, Any] = {}
@@ -132,6 +134,7 @@ async def update_article(
         changes["customer_visible"] = customer_visible
     async with domain.transaction(actor) as tx:
         article = await _article_by_number(tx, number)
+        await check_version(tx.session, "article", article.id, f"article {number}", article.version, expected_version)
         changes = {k: v for k, v in changes.items() if getattr(article, k) != v}
         if not changes:
             raise InvalidInput(f"nothing to change on article {number!r}")
@@ -198,6 +201,7 @@ async def _views(domain: Domain, where: list[Any], *, cases_visible_to: int | No
                 created_at=a.created_at,
                 updated_at=a.updated_at,
                 case_numbers=tuple(attached.get(a.id, ())),
+                version=a.version,
             )
             for a in articles
         ]

@@ -55,6 +55,7 @@ from pcso_tui.domain.states import (
     check_major_case,
     priority_for,
 )
+from pcso_tui.domain.versions import check_version
 from pcso_tui.domain.views import (
     AffectedAccountView,
     AffectedItemView,
@@ -377,11 +378,7 @@ async def set_case_state(
         session = tx.session
         case = await load_case(session, case_id, lock=True)
         number = case_number(case.id)
-        if expected_version is not None and case.version != expected_version:
-            raise Conflict(
-                f"{number} was changed by someone else (now version {case.version}, you had {expected_version}) "
-                "— reload and try again"
-            )
+        await check_version(session, "case", case.id, number, case.version, expected_version)
         check_case(number, case.state, target)
         is_major = case.kind == CaseKind.MAJOR and case.major_case_state == MajorCaseState.ACCEPTED
         if is_major and target not in (CaseState.OPEN, CaseState.AWAITING_INFO):
@@ -443,11 +440,7 @@ async def set_case_priority(
         session = tx.session
         case = await load_case(session, case_id, lock=True)
         number = case_number(case.id)
-        if expected_version is not None and case.version != expected_version:
-            raise Conflict(
-                f"{number} was changed by someone else (now version {case.version}, you had {expected_version}) "
-                "— reload and try again"
-            )
+        await check_version(session, "case", case.id, number, case.version, expected_version)
         if case.state in (CaseState.CLOSED, CaseState.CANCELED):
             raise IllegalTransition(f"{number} is {case.state}; its priority no longer changes")
         before = case.priority

@@ -34,7 +34,6 @@ from pcso_tui.domain.events import Transaction
 from pcso_tui.domain.models import (
     Alert,
     ConfigurationItem,
-    Event,
     Incident,
     IncidentCI,
     JournalEntry,
@@ -44,6 +43,7 @@ from pcso_tui.domain.roles import Actor, Permission, require
 from pcso_tui.domain.service import Domain
 from pcso_tui.domain.states import ACTIVE_INCIDENT_STATES, IncidentState, Severity, check_incident
 from pcso_tui.domain.text import one_line
+from pcso_tui.domain.versions import check_version
 from pcso_tui.domain.views import (
     IncidentAlertView,
     IncidentCIView,
@@ -97,22 +97,8 @@ async def _load(session: AsyncSession, incident_id: int) -> Incident:
 async def _check_version(session: AsyncSession, incident: Incident, expected_version: int | None) -> None:
     """Optimistic locking: refuse when the incident changed since the caller read it, saying
     who changed it and when (the last event on it)."""
-    if expected_version is None or expected_version == incident.version:
-        return
-    last = (
-        await session.execute(
-            select(Event.actor_name, Event.at, Event.kind)
-            .where(Event.subject_type == "incident", Event.subject_id == incident.id)
-            .order_by(Event.id.desc())
-            .limit(1)
-        )
-    ).first()
-    number = incident_number(incident.id)
-    if last is None:
-        raise Conflict(f"{number} changed since you read it (version {expected_version}, now {incident.version})")
-    raise Conflict(
-        f"{number} was changed by {last.actor_name} at {last.at:%Y-%m-%d %H:%M:%S} UTC ({last.kind}) since you "
-        f"read it (version {expected_version}, now {incident.version}); reload and try again"
+    await check_version(
+        session, "incident", incident.id, incident_number(incident.id), incident.version, expected_version
     )
 
 

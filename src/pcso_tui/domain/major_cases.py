@@ -66,6 +66,7 @@ from pcso_tui.domain.states import (
     check_case,
     check_major_case,
 )
+from pcso_tui.domain.versions import check_version
 from pcso_tui.domain.views import (
     AccountsAddedResult,
     ApprovalPreview,
@@ -414,7 +415,13 @@ async def _approve(tx: Transaction, case: Case, *, rule: bool) -> ApprovalResult
 
 
 async def propose_major_case(
-    domain: Domain, actor: Actor, case_id: int, *, reason: str, business_impact: str
+    domain: Domain,
+    actor: Actor,
+    case_id: int,
+    *,
+    reason: str,
+    business_impact: str,
+    expected_version: int | None = None,
 ) -> CaseView:
     """Propose a new/open/awaiting_info case as a major case (agents and managers)."""
     require(actor, Permission.PROPOSE_MAJOR_CASE)
@@ -422,6 +429,7 @@ async def propose_major_case(
     business_impact = clean_text(business_impact, "the business impact")
     async with domain.transaction(actor) as tx:
         case = await load_case(tx.session, case_id, lock=True)
+        await check_version(tx.session, "case", case.id, case_number(case.id), case.version, expected_version)
         await _propose(tx, case, reason=reason, business_impact=business_impact, rule=False)
         await tx.session.flush()
         return await case_view(tx.session, case.id, tx.now)
@@ -480,22 +488,28 @@ async def open_major_candidate(
         return await case_view(session, case.id, tx.now)
 
 
-async def approve_major_case(domain: Domain, actor: Actor, case_id: int) -> ApprovalResult:
+async def approve_major_case(
+    domain: Domain, actor: Actor, case_id: int, *, expected_version: int | None = None
+) -> ApprovalResult:
     """Approve a proposed case, in one transaction: the major case, one child per affected
     account with its primary contact, one notice per contact, and the events."""
     require(actor, Permission.DECIDE_MAJOR_CASE)
     async with domain.transaction(actor) as tx:
         case = await load_case(tx.session, case_id, lock=True)
+        await check_version(tx.session, "case", case.id, case_number(case.id), case.version, expected_version)
         return await _approve(tx, case, rule=False)
 
 
-async def reject_major_case(domain: Domain, actor: Actor, case_id: int, *, reason: str) -> CaseView:
+async def reject_major_case(
+    domain: Domain, actor: Actor, case_id: int, *, reason: str, expected_version: int | None = None
+) -> CaseView:
     """Reject a proposal; the case goes back to being an ordinary case (it may be proposed again)."""
     require(actor, Permission.DECIDE_MAJOR_CASE)
     reason = clean_text(reason, "a reason")
     async with domain.transaction(actor) as tx:
         case = await load_case(tx.session, case_id, lock=True)
         number = case_number(case.id)
+        await check_version(tx.session, "case", case.id, number, case.version, expected_version)
         check_major_case(number, case.major_case_state, MajorCaseState.REJECTED)
         case.major_case_state = MajorCaseState.REJECTED.value
         case.reject_reason = reason
@@ -822,7 +836,13 @@ async def _children_count(tx: Transaction, major_id: int) -> int:
 
 
 async def resolve_major_case(
-    domain: Domain, actor: Actor, major_case_id: int, *, code: str, notes: str
+    domain: Domain,
+    actor: Actor,
+    major_case_id: int,
+    *,
+    code: str,
+    notes: str,
+    expected_version: int | None = None,
 ) -> CascadeResult:
     """Resolve a major case: its resolution code and notes go to every active child, which is
     resolved too, and each child's contact is told. Terminal children are left alone."""
@@ -834,6 +854,7 @@ async def resolve_major_case(
         major = await load_case(session, major_case_id, lock=True)
         _require_major(major)
         number = case_number(major.id)
+        await check_version(session, "case", major.id, number, major.version, expected_version)
         check_case(number, major.state, CaseState.RESOLVED)
         major.state = CaseState.RESOLVED.value
         major.resolution_code = code
@@ -887,7 +908,9 @@ async def resolve_major_case(
         )
 
 
-async def close_major_case(domain: Domain, actor: Actor, major_case_id: int) -> CascadeResult:
+async def close_major_case(
+    domain: Domain, actor: Actor, major_case_id: int, *, expected_version: int | None = None
+) -> CascadeResult:
     """Close a resolved major case and its new/open/awaiting_info children (resolved, closed
     and canceled children are left as they are). Children closed here take the major case's
     resolution code and notes unless they have their own."""
@@ -897,6 +920,7 @@ async def close_major_case(domain: Domain, actor: Actor, major_case_id: int) -> 
         major = await load_case(session, major_case_id, lock=True)
         _require_major(major)
         number = case_number(major.id)
+        await check_version(session, "case", major.id, number, major.version, expected_version)
         check_case(number, major.state, CaseState.CLOSED)
         major.state = CaseState.CLOSED.value
         major.closed_at = tx.now

@@ -42,6 +42,7 @@ from pcso_tui.domain.roles import Actor, Permission, Role, require
 from pcso_tui.domain.service import Domain
 from pcso_tui.domain.states import OutageStatus, OutageType
 from pcso_tui.domain.text import one_line
+from pcso_tui.domain.versions import check_version
 from pcso_tui.domain.views import (
     OutageView,
     StatusArticle,
@@ -255,6 +256,7 @@ async def update_outage(
     type: str | None = None,
     begins_at: datetime | None = None,
     ends_at: datetime | None = _UNSET,
+    expected_version: int | None = None,
 ) -> OutageView:
     """Change an outage. Moving a planned outage that has not begun tells its accounts again
     (``outage_rescheduled`` notices)."""
@@ -266,6 +268,8 @@ async def update_outage(
         _check_time("ends_at", ends_at)
     async with domain.transaction(actor) as tx:
         outage = await _load(tx, outage_id)
+        number = outage_number(outage_id)
+        await check_version(tx.session, "outage", outage.id, number, outage.version, expected_version)
         changes: dict[str, Any] = {}
         for name, value in (("title", new_title), ("details", details), ("type", kind), ("begins_at", begins_at)):
             if value is not None and getattr(outage, name) != value:
@@ -361,6 +365,7 @@ async def _outage_views(
                 incident_number=None if hide_ci or o.incident_id is None else incident_number(o.incident_id),
                 created_at=o.created_at,
                 notices_queued=notices_queued,
+                version=o.version,
             )
             for o, ci_name, ci_kind, product_no, product_name in rows
         ]

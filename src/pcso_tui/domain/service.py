@@ -21,10 +21,11 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from pcso_tui.domain.clock import Clock, utcnow
 from pcso_tui.domain.db import Database
-from pcso_tui.domain.errors import Conflict, DomainError
+from pcso_tui.domain.errors import DomainError
 from pcso_tui.domain.events import Transaction
 from pcso_tui.domain.roles import Actor
 from pcso_tui.domain.settings import Settings
+from pcso_tui.domain.versions import StaleRecord
 
 
 class StorageBusy(DomainError):
@@ -85,7 +86,7 @@ class Domain:
                 await session.flush()
                 await tx.write_events()
         except StaleDataError:
-            raise Conflict("the record was changed by someone else meanwhile — reload and try again") from None
+            raise StaleRecord("the record was changed by someone else meanwhile — reload and try again") from None
         except OperationalError as exc:
             if "locked" in str(exc.orig):
                 raise StorageBusy("the database stayed busy for 30 s; nothing was changed — try again") from None

@@ -563,6 +563,8 @@ class OutageView:
     created_at: datetime
     # Set by create/update: how many notices the change queued.
     notices_queued: int = 0
+    # Optimistic locking: hand back as ``expected_version`` to refuse a stale edit.
+    version: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -577,6 +579,8 @@ class ArticleView:
     updated_at: datetime
     # The major cases it is attached to.
     case_numbers: tuple[str, ...] = ()
+    # Optimistic locking: hand back as ``expected_version`` to refuse a stale edit.
+    version: int = 0
 
 
 @dataclass(frozen=True, slots=True)
