@@ -728,9 +728,9 @@ async def grouped_cases(domain: Domain, actor: Actor, major_case_id: int) -> tup
 
 async def link_grouped(domain: Domain, actor: Actor, major_case_id: int) -> LinkResult:
     """Attach the cases a proposal grouped, once it is approved."""
+    require(actor, Permission.MANAGE_CHILD_CASES)
     ids = await grouped_cases(domain, actor, major_case_id)
     if not ids:
-        require(actor, Permission.MANAGE_CHILD_CASES)
         return LinkResult(major_case_id=major_case_id, number=case_number(major_case_id), attached=(), skipped=())
     return await link_cases(domain, actor, major_case_id, ids)
 
@@ -855,8 +855,8 @@ async def link_topic(domain: Domain, actor: Actor, topic_id: int, major_case_id:
 
 async def propose_from_topic(domain: Domain, actor: Actor, topic: TopicView) -> CaseView:
     """A major case candidate from a topic's open recent cases, titled by its shared words."""
+    require(actor, Permission.PROPOSE_MAJOR_CASE)
     if not topic.case_ids:
-        require(actor, Permission.PROPOSE_MAJOR_CASE)
         raise InvalidInput(f"topic {topic.label!r} has no open, unattached recent cases to group")
     return await propose_major_from_cases(
         domain,
