@@ -137,3 +137,29 @@ def test_healthcheck_run_once_feeds_alert_ingestion_and_opens_an_incident(pcso: 
         "correlation:severity",
     )
     assert pcso("healthcheck", "run", "--once").stdout.strip() == "no change"
+
+
+def test_acting_as_someone_else_is_for_admins_and_recorded(pcso: Pcso) -> None:
+    refused = pcso(
+        "--as", "op", "incident", "open", "--title", "Forged", "--severity", "major", "--ci", "app-1", user="agent"
+    )
+    assert refused.exit_code == 4 and "may" in refused.stderr
+    assert pcso.json("incidents", "list") == []
+    opened = pcso(
+        "--as",
+        "op",
+        "incident",
+        "open",
+        "--title",
+        "Slow",
+        "--severity",
+        "major",
+        "--ci",
+        "app-1",
+        "--json",
+        user="root",
+    )
+    assert opened.exit_code == 0, opened.output
+    assert json.loads(opened.stdout)["opened_by"] == "op"
+    events = pcso("events", "list", user="root")
+    assert events.exit_code == 0 and "op (via root)" in events.stdout

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 
 from pcso_tui.domain import schema
 from pcso_tui.domain.db import Database
@@ -27,14 +29,21 @@ async def test_migrated_schema_equals_the_models(domain: Domain) -> None:
 
 async def test_embedded_database_is_upgraded_on_start(tmp_path: Path) -> None:
     path = tmp_path / "fresh" / "pcso.db"
-    domain = await Domain.open(path)
+    old_umask = os.umask(0o022)  # a typical umask would strip group write without explicit modes
+    try:
+        domain = await Domain.open(path)
+    finally:
+        os.umask(old_umask)
     try:
         assert await schema.current_revision(domain.db) == HEAD
+        async with domain.db.writing() as session:  # a write: the -wal and -shm files exist now
+            await session.execute(text("CREATE TABLE t_mode (x INTEGER)"))
+        # Readable (and writable) only by owner and group, the -wal and -shm files included.
+        files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+        assert {f.name: f.stat().st_mode & 0o777 for f in files} == {f.name: 0o660 for f in files}
     finally:
         await domain.close()
-    # Readable only by owner and group.
-    assert path.stat().st_mode & 0o777 == 0o640
-    assert path.parent.stat().st_mode & 0o007 == 0
+    assert path.parent.stat().st_mode & 0o777 == 0o770
 
 
 async def test_server_database_is_not_upgraded_behind_the_admins_back(tmp_path: Path) -> None:

@@ -57,11 +57,16 @@ def normalize_url(url: str | Path | None) -> URL:
 
 
 def _prepare_sqlite_file(path: Path) -> None:
-    """Create the directory (0750) and file (0640) before SQLite does, so others cannot read it."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
+    """Create the directory (0770) and file (0660) before SQLite does, so only the owner and the
+    group (the agents and operators sharing the host) can read or write them. SQLite gives the
+    ``-wal`` and ``-shm`` files the main file's mode. Modes are set explicitly, whatever the umask."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o770)
+        os.chmod(path.parent, 0o770)
     if not path.exists():
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o640)
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o660)
         os.close(fd)
+        os.chmod(path, 0o660)
 
 
 def _configure_sqlite(engine: AsyncEngine, *, begin: str) -> None:
