@@ -1,0 +1,252 @@
+"""Many hands on one embedded database: N simulated agents and operators (each its own OS
+process) acting at once, plus a receiver taking a steady alert stream.
+
+    .venv/bin/python bench/bench_load.py [--agents 4] [--operators 4] [--seconds 10] [--alerts-per-second 20]
+
+Agents open reactive cases, change priorities, write work notes and read their queue; operators
+list and acknowledge alerts; the receiver ingests one Alertmanager message every
+1/``--alerts-per-second`` s. Every operation is timed in its process. Prints operations per
+second, the slowest operation, and errors: any exception other than an ordinary refusal (an alert
+already acknowledged by someone else). "database is locked" would be one.
+
+Target (issue 8): at N = 8 (4 agents + 4 operators), zero errors and the slowest operation under
+a second. ``--json`` prints the totals as one JSON object (the concurrency test uses it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ACCOUNTS = 40
+FINGERPRINTS = 60
+
+
+def alert_message(i: int) -> dict[str, Any]:
+    fp = f"load-{i % FINGERPRINTS}"
+    firing = (i // FINGERPRINTS) % 4 != 3  # now and then a fingerprint resolves, then fires again
+    return {
+        "version": "4",
+        "status": "firing" if firing else "resolved",
+        "receiver": "pcso",
+        "groupKey": fp,
+        "alerts": [
+            {
+                "status": "firing" if firing else "resolved",
+                "labels": {"alertname": f"Load{i % 7}", "instance": f"host-{i % 11}:9100", "severity": "warning"},
+                "annotations": {"summary": f"load test alert {fp}"},
+                "startsAt": "2026-11-23T08:55:00Z",
+                "endsAt": "0001-01-01T00:00:00Z" if firing else "2026-11-23T09:00:00Z",
+                "fingerprint": fp,
+            }
+        ],
+    }
+
+
+async def seed(url: str, agents: int, operators: int) -> None:
+    from sqlalchemy import insert
+
+    from pcso_tui.domain.models import Account, Contact
+    from pcso_tui.domain.roles import Actor, Role
+    from pcso_tui.domain.service import Domain
+    from pcso_tui.domain.users import add_user, sign_in
+
+    domain = await Domain.open(url)
+    try:
+        await add_user(domain, Actor(None, "root", Role.ADMIN), "admin", Role.ADMIN)
+        admin = await sign_in(domain, "admin")
+        for i in range(agents):
+            await add_user(domain, admin, f"agent{i}", Role.AGENT)
+        for i in range(operators):
+            await add_user(domain, admin, f"operator{i}", Role.OPERATOR)
+        async with domain.transaction(admin) as tx:
+            await tx.session.execute(
+                insert(Account),
+                [{"number": f"L-{i}", "name": f"Load Customer {i}", "created_at": tx.now} for i in range(ACCOUNTS)],
+            )
+            await tx.session.flush()
+            await tx.session.execute(
+                insert(Contact),
+                [
+                    {
+                        "number": f"L-CON-{i}",
+                        "account_id": i + 1,
+                        "name": f"Contact {i}",
+                        "email": f"c{i}@load.example",
+                        "preferred_channel": "email",
+                        "is_primary": True,
+                    }
+                    for i in range(ACCOUNTS)
+                ],
+            )
+    finally:
+        await domain.close()
+
+
+async def act(url: str, kind: str, name: str, go: str, seconds: float, rate: float) -> dict[str, Any]:
+    from pcso_tui.domain import alerts, cases
+    from pcso_tui.domain.errors import DomainError, IllegalTransition
+    from pcso_tui.domain.roles import SYSTEM
+    from pcso_tui.domain.service import Domain
+    from pcso_tui.domain.users import sign_in
+
+    domain = await Domain.open(url)
+    ops: dict[str, int] = {}
+    slowest: tuple[float, str] = (0.0, "")
+    errors: list[str] = []
+    rng = random.Random(name)
+    try:
+        actor = SYSTEM if kind == "receiver" else await sign_in(domain, name)
+        print("ready", flush=True)
+        while not os.path.exists(go):
+            await asyncio.sleep(0.005)
+        mine: list[int] = []
+        end = time.monotonic() + seconds
+        i = 0
+        while time.monotonic() < end:
+            i += 1
+            if kind == "receiver":
+                op = "ingest"
+                call: Any = alerts.ingest_payload(domain, actor, alert_message(i + rng.randrange(1000)))
+            elif kind == "agent":
+                roll = rng.random()
+                if not mine or roll < 0.15:
+                    op = "open case"
+                    call = cases.open_reactive_case(
+                        domain, actor, account_number=f"L-{rng.randrange(ACCOUNTS)}", short_description=f"call {i}"
+                    )
+                elif roll < 0.4:
+                    op = "priority"
+                    call = cases.set_case_priority(domain, actor, rng.choice(mine), rng.randint(1, 4))
+                elif roll < 0.7:
+                    op = "work note"
+                    call = cases.add_case_note(domain, actor, rng.choice(mine), f"note {i}", customer_visible=False)
+                else:
+                    op = "queue"
+                    call = cases.list_cases(domain, actor, active=True, limit=50)
+            else:
+                roll = rng.random()
+                if roll < 0.5 or not mine:
+                    op = "alerts"
+                    call = alerts.list_alerts(domain, actor)
+                else:
+                    op = "acknowledge"
+                    call = alerts.acknowledge_alert(domain, actor, rng.choice(mine))
+            t0 = time.perf_counter()
+            try:
+                result = await call
+            except IllegalTransition:
+                result = None  # someone else acknowledged it first, or it closed: an ordinary refusal
+            except DomainError as exc:
+                errors.append(f"{op}: {exc}")
+                result = None
+            except Exception as exc:
+                errors.append(f"{op}: {type(exc).__name__}: {exc}")
+                result = None
+            took = time.perf_counter() - t0
+            ops[op] = ops.get(op, 0) + 1
+            slowest = max(slowest, (took, op))
+            if op == "open case" and result is not None:
+                mine.append(result.id)
+            elif op == "alerts" and result:
+                mine = [a.id for a in result if not a.acknowledged][:20]
+            if kind == "receiver":
+                await asyncio.sleep(max(0.0, 1 / rate - took))
+    finally:
+        await domain.close()
+    return {"ops": ops, "slowest": slowest, "errors": errors}
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    here = Path(__file__).resolve()
+    tmp = Path(tempfile.mkdtemp(prefix="pcso-load-"))
+    url = args.db or str(tmp / "load.db")
+    asyncio.run(seed(url, args.agents, args.operators))
+    go = str(tmp / "go")
+    people = [("agent", f"agent{i}") for i in range(args.agents)]
+    people += [("operator", f"operator{i}") for i in range(args.operators)]
+    people.append(("receiver", "receiver"))
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(here), "--actor", kind, name, url, go, str(args.seconds), str(args.alerts_per_second)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for kind, name in people
+    ]
+    for proc in procs:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        if line != "ready":
+            raise SystemExit(f"an actor did not start: {line} {proc.stderr.read() if proc.stderr else ''}")
+    Path(go).touch()
+    total: dict[str, int] = {}
+    slowest: tuple[float, str] = (0.0, "")
+    errors: list[str] = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=args.seconds + 120)
+        if proc.returncode != 0:
+            errors.append(f"process exited {proc.returncode}: {err.strip().splitlines()[-1:]}")
+            continue
+        report = json.loads(out.strip().splitlines()[-1])
+        for op, n in report["ops"].items():
+            total[op] = total.get(op, 0) + n
+        slowest = max(slowest, tuple(report["slowest"]))  # type: ignore[arg-type]
+        errors += report["errors"]
+    count = sum(total.values())
+    return {
+        "agents": args.agents,
+        "operators": args.operators,
+        "seconds": args.seconds,
+        "operations": count,
+        "ops_per_second": round(count / args.seconds, 1),
+        "by_operation": total,
+        "slowest_seconds": round(slowest[0], 3),
+        "slowest_operation": slowest[1],
+        "errors": errors,
+    }
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--actor":
+        kind, name, url, go, seconds, rate = sys.argv[2:8]
+        report = asyncio.run(act(url, kind, name, go, float(seconds), float(rate)))
+        print(json.dumps(report), flush=True)
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--agents", type=int, default=4)
+    parser.add_argument("--operators", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--alerts-per-second", type=float, default=20.0)
+    parser.add_argument("--db", help="an existing empty database URL (default: a new embedded file)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = run(args)
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(
+        f"{args.agents} agents + {args.operators} operators + receiver at {args.alerts_per_second:g} alerts/s, "
+        f"{args.seconds:g} s on one embedded database"
+    )
+    print(f"  operations: {result['operations']} ({result['ops_per_second']} ops/s)")
+    for op, n in sorted(result["by_operation"].items()):
+        print(f"    {op:<12} {n}")
+    print(f"  slowest operation: {result['slowest_seconds']:.3f} s ({result['slowest_operation']})")
+    print(f"  errors: {len(result['errors'])}")
+    for line in result["errors"][:10]:
+        print(f"    {line}")
+
+
+if __name__ == "__main__":
+    main()
