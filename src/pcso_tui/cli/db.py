@@ -52,3 +52,26 @@ def db_current(ctx: CliContext) -> None:
         click.echo(f"{database.describe()}: {revision or 'empty'} (this pcso needs {schema.HEAD})")
 
     run(go())
+
+
+@group.command("copy")
+@click.option("--from", "source_url", required=True, metavar="URL", help="The database to copy from.")
+@click.option("--to", "target_url", required=True, metavar="URL", help="The empty database to copy into.")
+@pass_cli
+def db_copy(ctx: CliContext, source_url: str, target_url: str) -> None:
+    """Copy every row into an empty database at the same schema (run `pcso db upgrade` on it first)."""
+    from pcso_tui.domain.db import Database
+    from pcso_tui.domain.transfer import copy_database
+
+    async def go() -> None:
+        source, target = Database(source_url), Database(target_url)
+        try:
+            copied = await copy_database(source, target)
+        finally:
+            await source.dispose()
+            await target.dispose()
+        total = sum(copied.values())
+        click.echo(f"copied {total} rows in {sum(1 for n in copied.values() if n)} tables")
+        click.echo(f"{source.describe()} → {target.describe()}")
+
+    run(go())
