@@ -130,7 +130,7 @@ async def test_a_version_conflict_shows_its_message(world_url: str, make_app: An
             await other.close()
         await pilot.press(*"+1h", "enter")
         await wait_for(
-            pilot, lambda: any("since you read it" in str(n.message) for n in app._notifications), what="the conflict"
+            pilot, lambda: any("was changed by" in str(n.message) for n in app._notifications), what="the conflict"
         )
         (eta,) = await read(world_url, select(Incident.eta))
         assert eta == (None,)
