@@ -92,7 +92,7 @@ async def seed(url: str, agents: int, operators: int) -> None:
         await domain.close()
 
 
-async def act(url: str, kind: str, name: str, go: str, seconds: float, rate: float) -> dict[str, Any]:
+async def act(url: str, kind: str, name: str, go: str, seconds: float, rate: float, think: float) -> dict[str, Any]:
     from pcso_tui.domain import alerts, cases
     from pcso_tui.domain.errors import DomainError, IllegalTransition
     from pcso_tui.domain.roles import SYSTEM
@@ -103,6 +103,7 @@ async def act(url: str, kind: str, name: str, go: str, seconds: float, rate: flo
     ops: dict[str, int] = {}
     slowest: tuple[float, str] = (0.0, "")
     errors: list[str] = []
+    latencies: list[float] = []
     rng = random.Random(name)
     try:
         actor = SYSTEM if kind == "receiver" else await sign_in(domain, name)
@@ -154,6 +155,7 @@ async def act(url: str, kind: str, name: str, go: str, seconds: float, rate: flo
                 result = None
             took = time.perf_counter() - t0
             ops[op] = ops.get(op, 0) + 1
+            latencies.append(took)
             slowest = max(slowest, (took, op))
             if op == "open case" and result is not None:
                 mine.append(result.id)
@@ -161,9 +163,11 @@ async def act(url: str, kind: str, name: str, go: str, seconds: float, rate: flo
                 mine = [a.id for a in result if not a.acknowledged][:20]
             if kind == "receiver":
                 await asyncio.sleep(max(0.0, 1 / rate - took))
+            elif think:
+                await asyncio.sleep(rng.expovariate(1 / think))  # a person reads before acting again
     finally:
         await domain.close()
-    return {"ops": ops, "slowest": slowest, "errors": errors}
+    return {"ops": ops, "slowest": slowest, "errors": errors, "latencies": latencies}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -177,7 +181,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     people.append(("receiver", "receiver"))
     procs = [
         subprocess.Popen(
-            [sys.executable, str(here), "--actor", kind, name, url, go, str(args.seconds), str(args.alerts_per_second)],
+            [
+                sys.executable,
+                str(here),
+                "--actor",
+                kind,
+                name,
+                url,
+                go,
+                str(args.seconds),
+                str(args.alerts_per_second),
+                str(args.think),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -193,6 +208,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     total: dict[str, int] = {}
     slowest: tuple[float, str] = (0.0, "")
     errors: list[str] = []
+    latencies: list[float] = []
     for proc in procs:
         out, err = proc.communicate(timeout=args.seconds + 120)
         if proc.returncode != 0:
@@ -203,24 +219,30 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             total[op] = total.get(op, 0) + n
         slowest = max(slowest, tuple(report["slowest"]))  # type: ignore[arg-type]
         errors += report["errors"]
+        latencies += report["latencies"]
     count = sum(total.values())
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99)] if latencies else 0.0
     return {
         "agents": args.agents,
         "operators": args.operators,
         "seconds": args.seconds,
+        "think": args.think,
         "operations": count,
         "ops_per_second": round(count / args.seconds, 1),
         "by_operation": total,
         "slowest_seconds": round(slowest[0], 3),
         "slowest_operation": slowest[1],
+        "p99_seconds": round(p99, 3),
+        "over_one_second": sum(1 for t in latencies if t >= 1.0),
         "errors": errors,
     }
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--actor":
-        kind, name, url, go, seconds, rate = sys.argv[2:8]
-        report = asyncio.run(act(url, kind, name, go, float(seconds), float(rate)))
+        kind, name, url, go, seconds, rate, think = sys.argv[2:9]
+        report = asyncio.run(act(url, kind, name, go, float(seconds), float(rate), float(think)))
         print(json.dumps(report), flush=True)
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -228,6 +250,9 @@ def main() -> None:
     parser.add_argument("--operators", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--alerts-per-second", type=float, default=20.0)
+    parser.add_argument(
+        "--think", type=float, default=0.0, help="mean pause between one person's actions, s (0: flat out)"
+    )
     parser.add_argument("--db", help="an existing empty database URL (default: a new embedded file)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -237,12 +262,13 @@ def main() -> None:
         return
     print(
         f"{args.agents} agents + {args.operators} operators + receiver at {args.alerts_per_second:g} alerts/s, "
-        f"{args.seconds:g} s on one embedded database"
+        f"{args.seconds:g} s on one embedded database, think time {args.think:g} s"
     )
     print(f"  operations: {result['operations']} ({result['ops_per_second']} ops/s)")
     for op, n in sorted(result["by_operation"].items()):
         print(f"    {op:<12} {n}")
     print(f"  slowest operation: {result['slowest_seconds']:.3f} s ({result['slowest_operation']})")
+    print(f"  99th percentile: {result['p99_seconds']:.3f} s; operations over 1 s: {result['over_one_second']}")
     print(f"  errors: {len(result['errors'])}")
     for line in result["errors"][:10]:
         print(f"    {line}")

@@ -154,3 +154,15 @@ def test_add_accounts_and_attach_from_the_shell(db: str) -> None:
     assert state["state"] == "awaiting_info"
     assert ok(pcso(db, "manager", "case", "priority", major, "2", "--json"))["priority"] == 2
     assert pcso(db, "manager", "case", "priority", major, "7").exit_code == 2
+
+
+def test_a_stale_approval_is_refused_from_the_shell(db: str) -> None:
+    proposal = ok(pcso(db, "operator", "case", "open-proactive", "INC0000001", "--json"))
+    number, seen = proposal["number"], proposal["version"]
+    ok(pcso(db, "agent", "case", "priority", number, "1", "--json"))  # someone else moves it on
+    stale = pcso(db, "manager", "case", "approve", number, "--yes", "--expected-version", str(seen))
+    assert stale.exit_code == 7
+    assert f"{number} was changed by agent at" in stale.stderr and "— reload" in stale.stderr
+    assert count(db, Case, Case.parent_id.is_not(None)) == 0
+    fresh = ok(pcso(db, "manager", "case", "approve", number, "--yes", "--expected-version", str(seen + 1), "--json"))
+    assert fresh["children_created"] == len(AFFECTED)

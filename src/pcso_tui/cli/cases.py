@@ -435,9 +435,10 @@ def _print_preview(p: Any, *, err: bool) -> None:
 @case_group.command("approve")
 @click.argument("case_id", type=CASE, metavar="CASE")
 @click.option("--yes", "-y", is_flag=True, help="Approve without asking (needed without a terminal).")
+@click.option("--expected-version", type=int, help="Refuse if the case changed since this version.")
 @json_option
 @pass_cli
-def case_approve(ctx: CliContext, case_id: int, yes: bool, as_json: bool) -> None:
+def case_approve(ctx: CliContext, case_id: int, yes: bool, expected_version: int | None, as_json: bool) -> None:
     """Approve a proposed major case: children, notices and events in one transaction."""
     from pcso_tui.domain.major_cases import approve_major_case, preview_approval
 
@@ -455,7 +456,7 @@ def case_approve(ctx: CliContext, case_id: int, yes: bool, as_json: bool) -> Non
             sys.exit(EXIT_DECLINED)
 
     async def action(domain: Domain, actor: Actor) -> Any:
-        return await approve_major_case(domain, actor, case_id)
+        return await approve_major_case(domain, actor, case_id, expected_version=expected_version)
 
     r = _run(ctx, action)
     if as_json:
@@ -470,14 +471,15 @@ def case_approve(ctx: CliContext, case_id: int, yes: bool, as_json: bool) -> Non
 @case_group.command("reject")
 @click.argument("case_id", type=CASE, metavar="CASE")
 @click.option("--reason", required=True)
+@click.option("--expected-version", type=int, help="Refuse if the case changed since this version.")
 @json_option
 @pass_cli
-def case_reject(ctx: CliContext, case_id: int, reason: str, as_json: bool) -> None:
+def case_reject(ctx: CliContext, case_id: int, reason: str, expected_version: int | None, as_json: bool) -> None:
     """Reject a proposed major case; it goes back to being an ordinary case."""
     from pcso_tui.domain.major_cases import reject_major_case
 
     async def action(domain: Domain, actor: Actor) -> Any:
-        return await reject_major_case(domain, actor, case_id, reason=reason)
+        return await reject_major_case(domain, actor, case_id, reason=reason, expected_version=expected_version)
 
     view = _run(ctx, action)
     if as_json:
@@ -522,16 +524,21 @@ def _cascade_line(r: Any) -> str:
 @click.argument("case_id", type=CASE, metavar="MAJOR")
 @click.option("--code", required=True, help="Resolution code.")
 @click.option("--notes", required=True, help="Customer-facing resolution notes ('-' reads stdin).")
+@click.option("--expected-version", type=int, help="Refuse if the case changed since this version.")
 @json_option
 @pass_cli
-def case_resolve(ctx: CliContext, case_id: int, code: str, notes: str, as_json: bool) -> None:
+def case_resolve(
+    ctx: CliContext, case_id: int, code: str, notes: str, expected_version: int | None, as_json: bool
+) -> None:
     """Resolve a major case and its open children; their contacts are told."""
     from pcso_tui.domain.major_cases import resolve_major_case
 
     text = _body(notes)
 
     async def action(domain: Domain, actor: Actor) -> Any:
-        return await resolve_major_case(domain, actor, case_id, code=code, notes=text)
+        return await resolve_major_case(
+            domain, actor, case_id, code=code, notes=text, expected_version=expected_version
+        )
 
     r = _run(ctx, action)
     if as_json:
@@ -542,14 +549,15 @@ def case_resolve(ctx: CliContext, case_id: int, code: str, notes: str, as_json: 
 
 @case_group.command("close")
 @click.argument("case_id", type=CASE, metavar="MAJOR")
+@click.option("--expected-version", type=int, help="Refuse if the case changed since this version.")
 @json_option
 @pass_cli
-def case_close(ctx: CliContext, case_id: int, as_json: bool) -> None:
+def case_close(ctx: CliContext, case_id: int, expected_version: int | None, as_json: bool) -> None:
     """Close a resolved major case and its new/open/awaiting_info children."""
     from pcso_tui.domain.major_cases import close_major_case
 
     async def action(domain: Domain, actor: Actor) -> Any:
-        return await close_major_case(domain, actor, case_id)
+        return await close_major_case(domain, actor, case_id, expected_version=expected_version)
 
     r = _run(ctx, action)
     if as_json:

@@ -170,6 +170,7 @@ def outages_end(ctx: CliContext, outage: str, at: datetime | None) -> None:
 @click.option("--type", "kind", type=click.Choice(["planned", "unplanned", "degradation"]))
 @click.option("--begins", "begins_at", type=WHEN)
 @click.option("--ends", "ends_at", type=WHEN)
+@click.option("--expected-version", type=int, help="Refuse if the outage changed since this version.")
 @pass_cli
 def outages_update(
     ctx: CliContext,
@@ -179,6 +180,7 @@ def outages_update(
     kind: str | None,
     begins_at: datetime | None,
     ends_at: datetime | None,
+    expected_version: int | None,
 ) -> None:
     """Change an outage (moving planned maintenance tells the accounts again)."""
     from pcso_tui.domain.outages import update_outage
@@ -189,7 +191,15 @@ def outages_update(
 
     async def action(domain: Domain, actor: Actor) -> Any:
         return await update_outage(
-            domain, actor, outage_id, title=title, details=text, type=kind, begins_at=begins_at, **extra
+            domain,
+            actor,
+            outage_id,
+            title=title,
+            details=text,
+            type=kind,
+            begins_at=begins_at,
+            expected_version=expected_version,
+            **extra,
         )
 
     updated = with_domain(ctx, action)
