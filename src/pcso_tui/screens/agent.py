@@ -27,14 +27,17 @@ from pcso_tui.domain.errors import DomainError
 from pcso_tui.domain.text import one_line
 from pcso_tui.domain.views import CaseView
 from pcso_tui.screens.base import ModeScreen
-from pcso_tui.screens.case_dialogs import note_dialog, propose_dialog
+from pcso_tui.screens.case_dialogs import intake_dialog, note_dialog, propose_dialog
 from pcso_tui.widgets.case_detail import CaseDetailView, age_label, major_label, state_label
 from pcso_tui.widgets.feed import EventsArrived
+from pcso_tui.widgets.insight import RecommendationPanel
 from pcso_tui.widgets.palette import PaletteCommand
 from pcso_tui.widgets.safe_table import SafeTable
 from pcso_tui.widgets.timeline import CaseTimelineView
 
 QUEUE_LIMIT = 200
+# The queues the agent switches between (k): cases opened on incidents, and customers' calls.
+QUEUE_KINDS = (("proactive", "Proactive cases"), ("reactive", "Customer calls (reactive cases)"))
 
 
 def queue_row(case: CaseView) -> tuple[Any, ...]:
@@ -79,6 +82,9 @@ class AgentScreen(ModeScreen):
     BINDINGS = [
         Binding("p", "propose", "Propose major", id="agent.propose"),
         Binding("n", "note", "Add note", id="agent.note"),
+        Binding("o", "intake", "Log a call", id="agent.intake"),
+        Binding("k", "switch_queue", "Proactive/calls", id="agent.queue"),
+        Binding("g", "focus_recommendation", "Recommendation", id="agent.recommendation"),
     ]
 
     def __init__(self) -> None:
@@ -87,6 +93,7 @@ class AgentScreen(ModeScreen):
         self.selected_id: int | None = None
         self.queue_loaded = False
         self.detail_loads = 0
+        self.queue_kind = QUEUE_KINDS[0][0]
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -116,6 +123,7 @@ class AgentScreen(ModeScreen):
             id="agent-timeline-box",
         )
         detail.mount(box)
+        self.query_one("#recommendations").mount(RecommendationPanel(id="agent-recommendation"))
         self.refresh_queue()
 
     @property
@@ -125,6 +133,10 @@ class AgentScreen(ModeScreen):
     @property
     def detail(self) -> CaseDetailView:
         return self.query_one(CaseDetailView)
+
+    @property
+    def recommendation(self) -> RecommendationPanel:
+        return self.query_one("#agent-recommendation", RecommendationPanel)
 
     @property
     def timeline(self) -> CaseTimelineView:
@@ -145,7 +157,7 @@ class AgentScreen(ModeScreen):
         session = self.session
         try:
             cases = await self.app.domain_call(  # type: ignore[attr-defined]
-                list_cases(session.domain, session.actor, kind="proactive", active=True, limit=QUEUE_LIMIT)
+                list_cases(session.domain, session.actor, kind=self.queue_kind, active=True, limit=QUEUE_LIMIT)
             )
         except DomainError as exc:
             self.notify(one_line(exc.message), severity="error", markup=False)
@@ -168,10 +180,11 @@ class AgentScreen(ModeScreen):
 
     async def _load_detail(self, case_id: int | None) -> None:
         from pcso_tui.domain.cases import get_case
+        from pcso_tui.domain.insight import recommend
         from pcso_tui.domain.timeline import case_timeline
 
         session = self.session
-        detail = timeline = None
+        detail = timeline = advice = None
         try:
             if case_id is not None:
                 detail = await self.app.domain_call(get_case(session.domain, session.actor, case_id))  # type: ignore[attr-defined]
@@ -180,12 +193,16 @@ class AgentScreen(ModeScreen):
                     timeline = await self.app.domain_call(  # type: ignore[attr-defined]
                         case_timeline(session.domain, session.actor, major_id)
                     )
+                elif detail.case.kind in ("reactive", "proactive"):
+                    # Known outages and similar cases: a case already under a major case needs neither.
+                    advice = await self.app.domain_call(recommend(session.domain, session.actor, case_id))  # type: ignore[attr-defined]
         except DomainError as exc:
             self.notify(one_line(exc.message), severity="error", markup=False)
             return
         if case_id != self.selected_id:
             return
         self.detail.show(detail)
+        self.recommendation.show(advice)
         self.timeline.show(timeline)
         self.query_one("#agent-timeline-box").set_class(timeline is not None, "-shown")
         self.detail_loads += 1
@@ -274,6 +291,79 @@ class AgentScreen(ModeScreen):
         if result is None:
             return
         self.notify("Note added", markup=False)
+        self._changed()
+
+    def action_switch_queue(self) -> None:
+        kinds = [k for k, _ in QUEUE_KINDS]
+        self.queue_kind = kinds[(kinds.index(self.queue_kind) + 1) % len(kinds)]
+        self.query_one("#queue-heading", Static).update(Content(dict(QUEUE_KINDS)[self.queue_kind]))
+        self.cases = {}
+        self.queue.remove_rows(self.queue.row_keys())
+        self.select(None)
+        self.refresh_queue()
+
+    def action_focus_recommendation(self) -> None:
+        self.recommendation.focus()
+
+    def action_intake(self) -> None:
+        from pcso_tui.domain.cases import open_reactive_case
+
+        session = self.session
+
+        async def submit(account_number: str, short_description: str, product_number: str, channel: str) -> CaseView:
+            return await open_reactive_case(
+                session.domain,
+                session.actor,
+                account_number=account_number.strip(),
+                short_description=short_description,
+                product_number=product_number.strip() or None,
+                channel=channel,
+            )
+
+        self.app.push_screen(intake_dialog(submit), callback=self._logged)
+
+    def _logged(self, result: CaseView | None) -> None:
+        if result is None:
+            return
+        self.notify(f"{result.number} logged for {result.account_number or 'the account'}", markup=False)
+        if self.queue_kind != "reactive":
+            self.action_switch_queue()
+        self.selected_id = result.id
+        self.run_worker(self._select_when_listed(result.id), group="agent-intake", exclusive=True, exit_on_error=False)
+
+    async def _select_when_listed(self, case_id: int) -> None:
+        await self._load_queue()
+        table = self.queue
+        if table.has_row(case_id):
+            table.move_cursor(row=table.get_row_index(table._key(case_id)))
+        self.select(case_id)
+        self.recommendation.focus()
+
+    def on_recommendation_panel_attach_requested(self, message: RecommendationPanel.AttachRequested) -> None:
+        from pcso_tui.domain.insight import attach_to_known_outage
+        from pcso_tui.domain.major_cases import attach_case
+
+        session = self.session
+        if message.known_outage:
+            call = attach_to_known_outage(session.domain, session.actor, message.case_id, message.major_case_id)
+        else:
+            call = attach_case(session.domain, session.actor, message.major_case_id, message.case_id)
+        self.run_worker(self._act(call, "attached to its major case"), group="agent-act", exit_on_error=False)
+
+    def on_recommendation_panel_propose_requested(self, message: RecommendationPanel.ProposeRequested) -> None:
+        from pcso_tui.domain.insight import propose_recommended
+
+        session = self.session
+        call = propose_recommended(session.domain, session.actor, message.case_id)
+        self.run_worker(self._act(call, "proposed as a major case with its similar cases"), exit_on_error=False)
+
+    async def _act(self, call: Any, done: str) -> None:
+        try:
+            result = await self.app.domain_call(call)  # type: ignore[attr-defined]
+        except DomainError as exc:
+            self.notify(one_line(exc.message), severity="error", markup=False)
+            return
+        self.notify(f"{getattr(result, 'number', 'The case')} {done}", markup=False)
         self._changed()
 
     def _changed(self) -> None:

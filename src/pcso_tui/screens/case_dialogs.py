@@ -362,3 +362,23 @@ def close_dialog(case: CaseView, open_children: int, submit: Callable[[], Awaita
         "resolved, closed and canceled children are left as they are.",
     )
     return ConfirmDialog(f"Close {case.number}", about, submit, question="Close this major case?")
+
+
+CHANNEL_CHOICES = (("phone", "Phone call"), ("email", "Email"), ("portal", "Portal"), ("web", "Web form"))
+
+
+def intake_dialog(submit: Callable[..., Awaitable[T]]) -> FormDialog[T]:
+    """``submit(account_number=…, short_description=…, product_number=…, channel=…)``: log a
+    customer's call or email as a reactive case."""
+    return FormDialog(
+        "Log a customer's call or email",
+        "A reactive case on the caller's account (its primary contact unless you say otherwise). "
+        "If a known outage covers the account, the case detail says so at once.",
+        [
+            Field("account_number", "Account number", placeholder="ACC-000123"),
+            Field("short_description", "What the customer reports", placeholder="VPN drops every few minutes"),
+            Field("product_number", "Product number", required=False, placeholder="the product they name"),
+        ],
+        submit,
+        choice=("channel", CHANNEL_CHOICES),
+    )
