@@ -113,6 +113,7 @@ class ManagerScreen(ModeScreen):
         Binding("r", "resolve", "Resolve", id="manager.resolve"),
         Binding("c", "close_case", "Close", id="manager.close"),
         Binding("n", "note", "Note", id="manager.note"),
+        Binding("i", "insight", "Insight", id="manager.insight"),
     ]
 
     def __init__(self) -> None:
@@ -386,6 +387,17 @@ class ManagerScreen(ModeScreen):
             return await close_major_case(session.domain, session.actor, case_id)
 
         self.app.push_screen(close_dialog(row.case, row.children_active, submit), callback=self._done("Closed"))
+
+    def action_insight(self) -> None:
+        """Trending topics, and the accounts likely affected by the selected case too."""
+        from pcso_tui.screens.manager_insight import ManagerInsightScreen
+
+        row = self.selected
+        case = row.case if row is not None else None
+        self.app.push_screen(
+            ManagerInsightScreen(case.id if case else None, case.number if case else None),
+            callback=lambda _: self._changed(),
+        )
 
     def action_note(self) -> None:
         row = self.selected
