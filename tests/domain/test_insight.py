@@ -317,3 +317,15 @@ async def test_customers_get_no_insight_and_agents_stay_inside_their_powers(doma
     assert await count(domain, CaseAccount, CaseAccount.case_id == candidate.id) == before
     added = await ins.add_likely_accounts(domain, actors[Role.MANAGER], candidate.id, ["ACC-9"])
     assert added.accounts_added == 1 and added.children_created == 1
+
+
+async def test_a_shared_product_alone_is_found_without_any_characteristic(domain: Domain, actors: Actors) -> None:
+    # Only the product stands out (no characteristic is shared beyond chance): the scoring must
+    # not depend on a characteristic factor coming first.
+    numbers = [f"ACC-P{i:02d}" for i in range(60)]
+    ids = await add_accounts(domain, numbers)
+    items = [(ids[n], "P-RARE" if i < 10 else "P-COMMON", {"serial": f"s{i}"}) for i, n in enumerate(numbers)]
+    await add_install_base(domain, items)
+    view = await ins.likely_affected(domain, actors[Role.AGENT], account_numbers=numbers[:5])
+    assert {f.kind for f in view.factors} == {"product"}
+    assert {a.number for a in view.accounts[:5]} == set(numbers[5:10])

@@ -969,14 +969,15 @@ def _bits(factors: Sequence[LikelyFactor]) -> Any:
     if prods:
         conds = [(prod.name == f.value, 1 << i) for i, f in prods]
         parts.append(
-            select(item.account_id, sql_case(*conds))
+            select(item.account_id.label("account_id"), sql_case(*conds).label("bit"))
             .join(prod, prod.id == item.product_id)
             .where(prod.name.in_([f.value for _, f in prods]))
         )
     for i, f in enumerate(factors):
         if f.kind == "account":
             column = acc.tier if f.name == "tier" else acc.region
-            parts.append(select(acc.id, literal(1 << i)).where(column == f.value))
+            parts.append(select(acc.id.label("account_id"), literal(1 << i).label("bit")).where(column == f.value))
+    # Every part names its columns: the union takes its names from whichever part comes first.
     bits = union(*parts).subquery("bits")
     return select(bits.c.account_id, func.sum(bits.c.bit).label("mask")).group_by(bits.c.account_id).subquery("masks")
 
