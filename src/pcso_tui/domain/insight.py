@@ -520,10 +520,14 @@ async def _recommend(domain: Domain, session: AsyncSession, case_id: int) -> Rec
         (s.account_number, normalize(s.short_description)) for s in similar
     ]
     shared = _shared_terms(texts)
-    counts = (
-        f"{cases} cases (this one and {len(similar)} at ≥ {settings.similar_threshold:.2f} similarity) from "
-        f"{len(group_accounts)} accounts since {since:%Y-%m-%d %H:%M} UTC"
-    )
+    if similar:
+        n = len(group_accounts)
+        counts = (
+            f"{cases} cases (this one and {len(similar)} at ≥ {settings.similar_threshold:.2f} similarity) from "
+            f"{n} account{'' if n == 1 else 's'} since {since:%Y-%m-%d %H:%M} UTC"
+        )
+    else:
+        counts = f"no other open case at ≥ {settings.similar_threshold:.2f} similarity since {since:%Y-%m-%d %H:%M} UTC"
     reasons = [counts]
     if group_accounts:
         reasons.append("accounts: " + _accounts_line(group_accounts))
