@@ -15,6 +15,7 @@ customer-visible comment, Tab moves between the queue and the detail.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from textual.app import ComposeResult
@@ -176,7 +177,8 @@ class AgentScreen(ModeScreen):
     def select(self, case_id: int | None) -> None:
         self.selected_id = case_id
         self.refresh_bindings()
-        self.run_worker(self._load_detail(case_id), group="agent-detail", exclusive=True, exit_on_error=False)
+        # A callable, not a coroutine: an exclusive worker replaced before it starts never awaits it.
+        self.run_worker(partial(self._load_detail, case_id), group="agent-detail", exclusive=True, exit_on_error=False)
 
     async def _load_detail(self, case_id: int | None) -> None:
         from pcso_tui.domain.cases import get_case

@@ -19,6 +19,7 @@ Keys, offered when they apply to the highlighted case:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from textual.app import ComposeResult
@@ -201,7 +202,9 @@ class ManagerScreen(ModeScreen):
     def select(self, case_id: int | None) -> None:
         self.selected_id = case_id
         self.refresh_bindings()
-        self.run_worker(self._load_detail(case_id), group="manager-detail", exclusive=True, exit_on_error=False)
+        # A callable, not a coroutine: an exclusive worker replaced before it starts never awaits it.
+        load = partial(self._load_detail, case_id)
+        self.run_worker(load, group="manager-detail", exclusive=True, exit_on_error=False)
 
     async def _load_detail(self, case_id: int | None) -> None:
         from pcso_tui.domain.cases import get_case
