@@ -115,6 +115,7 @@ class ManagerScreen(ModeScreen):
         Binding("c", "close_case", "Close", id="manager.close"),
         Binding("n", "note", "Note", id="manager.note"),
         Binding("i", "insight", "Insight", id="manager.insight"),
+        Binding("o", "outbox", "Outbox", id="manager.outbox"),
     ]
 
     def __init__(self) -> None:
@@ -401,6 +402,12 @@ class ManagerScreen(ModeScreen):
             ManagerInsightScreen(case.id if case else None, case.number if case else None),
             callback=lambda _: self._changed(),
         )
+
+    def action_outbox(self) -> None:
+        """The notices: what went out, what waits, what died and why; retry the dead."""
+        from pcso_tui.screens.outbox import OutboxScreen
+
+        self.app.push_screen(OutboxScreen(), callback=lambda _: self._changed())
 
     def action_note(self) -> None:
         row = self.selected

@@ -1,0 +1,174 @@
+"""The notification outbox from the workspace (``o`` on the manager screen): what went out, what
+waits, what died and why — and retrying the dead.
+
+``f`` cycles the state shown (dead first: that is what needs a person), ``r`` retries the selected
+dead notice, ``R`` retries every dead one after a confirmation with the count, Esc goes back.
+The list is one page (``PAGE``) read in SQL, re-read when notice events arrive.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from pcso_tui.domain.errors import DomainError
+from pcso_tui.domain.text import one_line
+from pcso_tui.domain.views import NoticeView
+from pcso_tui.screens.case_dialogs import ConfirmDialog
+from pcso_tui.widgets.cells import format_time
+from pcso_tui.widgets.feed import EventsArrived
+from pcso_tui.widgets.safe_table import SafeTable
+
+PAGE = 200
+STATES = ("dead", "pending", "sent", "skipped", None)
+STATE_LABELS = {"dead": "✖ dead", "pending": "… pending", "sent": "✔ sent", "skipped": "– skipped"}
+
+
+def notice_row(n: NoticeView) -> tuple[Any, ...]:
+    return (
+        STATE_LABELS.get(n.state, n.state),
+        n.channel,
+        n.account_number,
+        n.contact_name,
+        n.case_number or n.outage_number or "—",
+        n.attempts,
+        format_time(n.next_attempt_at) if n.state == "pending" else (format_time(n.sent_at) if n.sent_at else "—"),
+        n.last_error or "",
+    )
+
+
+class OutboxScreen(Screen[None]):
+    DEFAULT_CSS = """
+    OutboxScreen #outbox-heading { height: 1; text-style: bold; color: $text-accent; padding: 0 1; }
+    OutboxScreen SafeTable { height: 1fr; }
+    """
+
+    BINDINGS = [
+        Binding("escape", "close", "Back", id="outbox.close"),
+        Binding("f", "next_state", "State", id="outbox.state"),
+        Binding("r", "retry", "Retry", id="outbox.retry"),
+        Binding("R", "retry_all", "Retry all dead", id="outbox.retry_all"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state: str | None = STATES[0]
+        self.notices: dict[int, NoticeView] = {}
+        self.loaded = False
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="outbox-heading")
+        yield SafeTable(
+            [
+                ("state", "State", 10),
+                ("channel", "Channel", 8),
+                ("account", "Account", 12),
+                ("contact", "Contact", 18),
+                ("case", "Case", 10),
+                ("attempts", "Tries", 5),
+                ("when", "Next/sent", 12),
+                ("error", "Last error"),
+            ],
+            id="outbox-table",
+            max_rows=PAGE,
+        )
+        yield Footer(compact=True)
+
+    @property
+    def table(self) -> SafeTable:
+        return self.query_one("#outbox-table", SafeTable)
+
+    def on_mount(self) -> None:
+        subscribe = getattr(self.app, "subscribe_events", None)
+        if subscribe is not None:
+            subscribe(self)
+        self.table.focus()
+        self.refresh_list()
+
+    def on_unmount(self) -> None:
+        unsubscribe = getattr(self.app, "unsubscribe_events", None)
+        if unsubscribe is not None:
+            unsubscribe(self)
+
+    def on_events_arrived(self, message: EventsArrived) -> None:
+        if any(e.kind.startswith("notice") for e in message.events):
+            self.refresh_list()
+
+    def refresh_list(self) -> None:
+        self.run_worker(self._load, group="outbox", exclusive=True, exit_on_error=False)
+
+    async def _load(self) -> None:
+        from pcso_tui.domain.delivery import list_notices
+
+        session = self.app.session  # type: ignore[attr-defined]
+        try:
+            notices = await self.app.domain_call(  # type: ignore[attr-defined]
+                list_notices(session.domain, session.actor, state=self.state, limit=PAGE)
+            )
+        except DomainError as exc:
+            self.notify(one_line(exc.message), severity="error", markup=False)
+            return
+        fresh = {n.id: n for n in notices}
+        table = self.table
+        table.remove_rows([k for k in table.row_keys() if k not in fresh])
+        table.upsert_rows({n.id: notice_row(n) for n in notices})
+        self.notices = fresh
+        shown = "all states" if self.state is None else self.state
+        more = f" (the newest {PAGE})" if len(notices) == PAGE else ""
+        self.query_one("#outbox-heading", Static).update(
+            Content(f"Outbox: {len(notices)} {shown}{more} — f state · r retry · R retry all dead · Esc back")
+        )
+        self.loaded = True
+
+    def action_next_state(self) -> None:
+        self.state = STATES[(STATES.index(self.state) + 1) % len(STATES)]
+        self.refresh_list()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    async def _act(self, call: Any, done: str) -> None:
+        try:
+            await self.app.domain_call(call)  # type: ignore[attr-defined]
+        except DomainError as exc:
+            self.notify(one_line(exc.message), severity="error", markup=False)
+            return
+        self.notify(done, markup=False)
+        await self._load()
+
+    def action_retry(self) -> None:
+        from pcso_tui.domain.delivery import retry_notice
+
+        key = self.table.cursor_key
+        notice = self.notices.get(key) if isinstance(key, int) else None
+        if notice is None:
+            self.notify("Pick a notice first", severity="warning", markup=False)
+            return
+        session = self.app.session  # type: ignore[attr-defined]
+        call = retry_notice(session.domain, session.actor, notice.id)
+        self.run_worker(self._act(call, f"Notice to {notice.contact_name} queued again"), exit_on_error=False)
+
+    def action_retry_all(self) -> None:
+        from pcso_tui.domain.delivery import retry_dead_notices
+
+        session = self.app.session  # type: ignore[attr-defined]
+        dead = sum(1 for n in self.notices.values() if n.state == "dead") if self.state == "dead" else None
+        count = f"{dead} dead notices" if dead is not None else "every dead notice"
+
+        async def submit() -> int:
+            return await retry_dead_notices(session.domain, session.actor)
+
+        def done(result: int | None) -> None:
+            if result is not None:
+                self.notify(f"{result} dead notices queued again", markup=False)
+                self.refresh_list()
+
+        self.app.push_screen(
+            ConfirmDialog("Retry dead notices", f"Queue {count} again for delivery.", submit, question="Retry them?"),
+            callback=done,
+        )
