@@ -15,6 +15,7 @@ from pcso_tui.domain import insight as ins
 from pcso_tui.domain import major_cases as mc
 from pcso_tui.domain.models import Case
 from pcso_tui.screens.agent import AgentScreen
+from pcso_tui.screens.portal import PreviewScreen
 
 STATEMENT = "We are restoring mail [bold]now[/]; next update 10:00."
 
@@ -61,6 +62,12 @@ async def test_a_call_on_a_known_outage_shows_the_statement_and_attaches_with_on
         assert STATEMENT in screen_text(app)  # the statement, literally (no markup)
         await pilot.press("a")
         await wait_for(pilot, lambda: screen.selected is not None and screen.selected.parent_id == major.id)
+        # What this customer sees in the portal, read-only; Esc comes back.
+        await pilot.press("w")
+        await wait_for(pilot, lambda: isinstance(app.screen, PreviewScreen) and app.screen.account is not None)
+        assert app.screen.account.preview and "PREVIEW read-only" in screen_text(app)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
     [(parent, deflected)] = await _read(
         world_url, select(Case.parent_id, Case.deflected).where(Case.short_description == "no mail since eight")
     )

@@ -86,6 +86,7 @@ class AgentScreen(ModeScreen):
         Binding("o", "intake", "Log a call", id="agent.intake"),
         Binding("k", "switch_queue", "Proactive/calls", id="agent.queue"),
         Binding("g", "focus_recommendation", "Recommendation", id="agent.recommendation"),
+        Binding("w", "customer_view", "Customer's view", id="agent.preview"),
     ]
 
     def __init__(self) -> None:
@@ -303,6 +304,18 @@ class AgentScreen(ModeScreen):
         self.queue.remove_rows(self.queue.row_keys())
         self.select(None)
         self.refresh_queue()
+
+    def action_customer_view(self) -> None:
+        """What the selected case's customer sees in the portal (read-only)."""
+        case = self._need_case()
+        if case is None:
+            return
+        if not case.account_number:
+            self.notify(f"{case.number} is not one customer's case", markup=False)
+            return
+        from pcso_tui.screens.portal import PreviewScreen
+
+        self.app.push_screen(PreviewScreen(case.account_number))
 
     def action_focus_recommendation(self) -> None:
         self.recommendation.focus()
