@@ -129,3 +129,34 @@ async def test_follower_sees_another_process_within_a_second(database_url: str, 
         await asyncio.gather(task, return_exceptions=True)
     assert [sid for sid, _ in arrived] == list(range(20))
     assert arrived[-1][1] - finished < 1.0
+
+
+async def test_events_read_back_exactly_as_recorded_in_order(domain: Domain, actors: dict[Role, Actor]) -> None:
+    """Every field survives the bulk write path (SQLite has its own), across chunk boundaries."""
+    from dataclasses import replace
+
+    from pcso_tui.domain.events import SQLITE_EVENT_CHUNK, events_after
+
+    async with domain.reading() as session:
+        last = await session.scalar(select(func.coalesce(func.max(Event.id), 0)))
+    actor = replace(actors[Role.MANAGER], impersonator="admin")
+    hostile = 'naïve ☃ "q" \\ \n\x1b[31m[b]x[/b]'
+    payloads = [{"n": n, "text": hostile, "nested": {"list": [1, None, True]}} for n in range(2)]
+    many = SQLITE_EVENT_CHUNK + 5
+    async with domain.transaction(actor) as tx:
+        tx.record("case.noted", "case", None, **payloads[0])
+        tx.record_many("alert.opened", "alert", [(n, {"n": n}) for n in range(1, many + 1)])
+        tx.record("case.noted", "case", 7, **payloads[1])
+        when = tx.now
+    async with domain.reading() as session:
+        events = await events_after(session, last, limit=many + 10)
+    assert len(events) == many + 2
+    assert [e.id for e in events] == sorted(e.id for e in events)
+    first, *opened, final = events
+    assert (first.kind, first.subject_type, first.subject_id) == ("case.noted", "case", None)
+    assert first.payload == payloads[0]
+    assert (final.subject_id, final.payload) == (7, payloads[1])
+    assert [(e.kind, e.subject_id, e.payload) for e in opened] == [
+        ("alert.opened", n, {"n": n}) for n in range(1, many + 1)
+    ]
+    assert {(e.at, e.actor_name, e.impersonator) for e in events} == {(when, actor.name, "admin")}
