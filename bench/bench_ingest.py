@@ -39,6 +39,7 @@ from typing import Any
 
 from pcso_tui.domain import alerts as alerts_module
 from pcso_tui.domain.alerts import ParsedBatch, ingest, ingest_payload, parse_payload
+from pcso_tui.domain.db import WAL_AUTOCHECKPOINT_PAGES
 from pcso_tui.domain.models import ConfigurationItem
 from pcso_tui.domain.roles import SYSTEM
 from pcso_tui.domain.service import Domain
@@ -180,7 +181,9 @@ class Raw:
             "receive_count = receive_count + excluded.receive_count, version = version + 1"
         )
         self.connection = sqlite3.connect(path, isolation_level=None)
-        for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON", "busy_timeout = 30000"):
+        # The pragmas pcso's own connections use (domain/db.py).
+        pragmas = ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON", "busy_timeout = 30000")
+        for pragma in (*pragmas, f"wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}"):
             self.connection.execute(f"PRAGMA {pragma}")
         # A generous baseline: every CI id known in advance, in memory, instead of looked up.
         self.ci_ids = dict(self.connection.execute("SELECT name, id FROM ci").fetchall())
