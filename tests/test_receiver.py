@@ -264,8 +264,11 @@ async def test_routing_errors_answer_json_too(receiver: Receiver) -> None:
     async with receiver.http.get(AM) as response:
         assert (response.status, (await response.json())["error"]) == (405, "method_not_allowed")
         assert "POST" in response.headers["Allow"]
-    async with receiver.http.post("/api/v1/nothing", json={}) as response:
-        assert (response.status, (await response.json())["error"]) == (404, "not_found")
+    async with receiver.http.post("/api/v2/alerts", json={}) as response:
+        body = await response.json()
+        assert (response.status, body["error"]) == (404, "not_found")
+        # A webhook pointed at the wrong path is told the right ones.
+        assert "'/api/v2/alerts'" in body["message"] and "POST /api/v1/alerts/alertmanager" in body["message"]
 
 
 async def test_without_a_token_configured_posts_need_none(start_receiver: Start) -> None:

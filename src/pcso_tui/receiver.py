@@ -175,6 +175,11 @@ async def healthz(request: web.Request) -> web.Response:
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+ROUTES_HINT = (
+    "alerts go to POST /api/v1/alerts/alertmanager (Alertmanager and Grafana webhooks) or"
+    " POST /api/v1/alerts (generic JSON); heartbeats to POST /api/v1/heartbeat/<name>"
+)
+
 
 @web.middleware
 async def _log_and_contain(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -184,7 +189,10 @@ async def _log_and_contain(request: web.Request, handler: Handler) -> web.Stream
         response = await handler(request)
     except web.HTTPException as exc:  # routing: 404, 405
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
-        response = _error(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason, **headers)
+        message = exc.reason
+        if exc.status == 404:  # usually a webhook pointed at the wrong path: say which are right
+            message = f"no such path {one_line(request.path, 100)!r}; {ROUTES_HINT}"
+        response = _error(exc.status, exc.reason.lower().replace(" ", "_"), message, **headers)
     except asyncio.CancelledError:
         raise
     except Exception:
