@@ -42,7 +42,7 @@ NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 HOSTILE = ["[bold]red[/bold]", "[/", "\x1b[2J\x1b[31mboom", "name\nwith\r\nnewlines", "50%_off\\"]
 SEVERITIES = ["critical", "major", "minor", "warning", "info", "clear"]
 STATES = ["open", "open", "closed", "flapping"]
-TIERS = ["platinum", "gold", "silver", "bronze", "standard", "Gold", "unheard-of", ""]
+TIERS = ["platinum", "enterprise", "gold", "business", "silver", "bronze", "standard", "Gold", "unheard-of", ""]
 
 
 # --- a world, held twice: in the database and as plain Python for the brute-force walk ----------

@@ -83,8 +83,9 @@ from pcso_tui.domain.views import (
 
 T = TypeVar("T")
 
-# Business weight of an account, most important first; other tiers sort after these.
-TIER_ORDER = ("platinum", "gold", "silver", "bronze", "standard")
+# Business weight of an account, most important first; other tiers sort after these. Both
+# common vocabularies (metals; enterprise / business / standard) rank, interleaved.
+TIER_ORDER = ("platinum", "enterprise", "gold", "business", "silver", "bronze", "standard")
 ACTIVE_ALERT_STATES = (AlertState.OPEN.value, AlertState.FLAPPING.value)
 MAX_PAGE_SIZE = 1000
 MAX_SEEDS = 10_000

@@ -879,7 +879,7 @@ async def propose_from_topic(domain: Domain, actor: Actor, topic: TopicView) -> 
 
 
 def tier_severity(tier: str | None) -> int:
-    """Business weight of a tier: platinum 5 … standard 1 (unknown tiers 1)."""
+    """Business weight of a tier: platinum 7, enterprise 6 … standard 1 (unknown tiers 1)."""
     t = (tier or "").lower()
     return len(TIER_ORDER) - TIER_ORDER.index(t) if t in TIER_ORDER else 1
 

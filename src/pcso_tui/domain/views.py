@@ -1134,7 +1134,7 @@ class LikelyAccountView:
     name: str
     tier: str
     region: str
-    severity: int  # business weight from the tier: platinum 5 … standard 1
+    severity: int  # business weight from the tier: platinum 7, enterprise 6 … standard 1
     likelihood: float  # 0–1
     score: float  # severity × likelihood
     factors: tuple[str, ...]
