@@ -45,12 +45,10 @@ from pcso_tui.domain.models import (
     Article,
     Case,
     CaseArticle,
-    ConfigurationItem,
     Contact,
     Incident,
     Notice,
     Outage,
-    Product,
     Statement,
 )
 from pcso_tui.domain.roles import Actor, Permission, Role, require, require_account
@@ -394,24 +392,11 @@ async def _render_sources(tx: Transaction, notices: Sequence[_Claimed]) -> dict[
     outage_ids = {n.outage_id for n in notices if n.outage_id is not None}
     outages: dict[int, dict[str, Any]] = {}
     if outage_ids:
-        for row in await session.execute(
-            select(
-                Outage.id,
-                Outage.type,
-                Outage.title,
-                Outage.details,
-                Outage.begins_at,
-                Outage.ends_at,
-                Product.name.label("product_name"),
-                ConfigurationItem.name.label("ci_name"),
-                ConfigurationItem.kind.label("ci_kind"),
-            )
-            .outerjoin(Product, Product.id == Outage.product_id)
-            .outerjoin(ConfigurationItem, ConfigurationItem.id == Outage.ci_id)
-            .where(Outage.id.in_(outage_ids))
-        ):
-            from pcso_tui.domain.outages import service_name
+        from pcso_tui.domain.outages import public_outage_columns, service_name, with_service
 
+        for row in await session.execute(
+            with_service(select(*public_outage_columns())).where(Outage.id.in_(outage_ids))
+        ):
             outages[row.id] = {
                 "number": outage_number(row.id),
                 "type": row.type,

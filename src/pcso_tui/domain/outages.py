@@ -61,6 +61,30 @@ TITLE_MAX = 500
 _UNSET: Any = object()
 
 
+def public_outage_columns() -> tuple[Any, ...]:
+    """An outage's customer-facing columns and what names its service (``service_name``): the
+    one list the status page, the portal and notices select from. Join with ``with_service``."""
+    return (
+        Outage.id,
+        Outage.type,
+        Outage.title,
+        Outage.details,
+        Outage.begins_at,
+        Outage.ends_at,
+        Outage.created_at,
+        Product.name.label("product_name"),
+        ConfigurationItem.name.label("ci_name"),
+        ConfigurationItem.kind.label("ci_kind"),
+    )
+
+
+def with_service(query: Any) -> Any:
+    """``query`` joined to the product and CI that name an outage's service."""
+    return query.outerjoin(Product, Product.id == Outage.product_id).outerjoin(
+        ConfigurationItem, ConfigurationItem.id == Outage.ci_id
+    )
+
+
 def service_name(product_name: str | None, ci_name: str | None, ci_kind: str | None) -> str:
     """What the public calls the thing that is out: the product, else a service CI's name."""
     if product_name:
@@ -435,22 +459,15 @@ async def status_page_data(domain: Domain) -> StatusPageData:
         major_case = aliased(Case)
         rows = (
             await session.execute(
-                select(
-                    Outage.id,
-                    Outage.type,
-                    Outage.title,
-                    Outage.details,
-                    Outage.begins_at,
-                    Outage.ends_at,
-                    Outage.created_at,
-                    Product.name.label("product_name"),
-                    ConfigurationItem.name.label("ci_name"),
-                    ConfigurationItem.kind.label("ci_kind"),
-                    major.label("major_id"),
-                    func.coalesce(Outage.incident_id, Case.incident_id, major_case.incident_id).label("incident_id"),
+                with_service(
+                    select(
+                        *public_outage_columns(),
+                        major.label("major_id"),
+                        func.coalesce(Outage.incident_id, Case.incident_id, major_case.incident_id).label(
+                            "incident_id"
+                        ),
+                    )
                 )
-                .outerjoin(Product, Product.id == Outage.product_id)
-                .outerjoin(ConfigurationItem, ConfigurationItem.id == Outage.ci_id)
                 .outerjoin(Case, Case.id == Outage.case_id)
                 .outerjoin(major_case, major_case.id == Case.parent_id)
                 .where(or_(Outage.ends_at.is_(None), Outage.ends_at >= since))

@@ -44,7 +44,6 @@ from pcso_tui.domain.models import (
     Article,
     Case,
     CaseArticle,
-    ConfigurationItem,
     Contact,
     Incident,
     JournalEntry,
@@ -52,7 +51,14 @@ from pcso_tui.domain.models import (
     Product,
     Statement,
 )
-from pcso_tui.domain.outages import _affecting_account, _status_filter, outage_status, service_name
+from pcso_tui.domain.outages import (
+    _affecting_account,
+    _status_filter,
+    outage_status,
+    public_outage_columns,
+    service_name,
+    with_service,
+)
 from pcso_tui.domain.roles import Actor, Permission, Role, require
 from pcso_tui.domain.service import Domain
 from pcso_tui.domain.states import PRIORITY_NAMES, CaseState, OutageStatus, check_case
@@ -170,22 +176,13 @@ async def _outages(
     )
     rows = (
         await session.execute(
-            select(
-                Outage.id,
-                Outage.type,
-                Outage.title,
-                Outage.details,
-                Outage.begins_at,
-                Outage.ends_at,
-                Outage.created_at,
-                Product.name.label("product_name"),
-                ConfigurationItem.name.label("ci_name"),
-                ConfigurationItem.kind.label("ci_kind"),
-                _outage_major().label("major_id"),
-                func.coalesce(Outage.incident_id, _linked.incident_id).label("incident_id"),
+            with_service(
+                select(
+                    *public_outage_columns(),
+                    _outage_major().label("major_id"),
+                    func.coalesce(Outage.incident_id, _linked.incident_id).label("incident_id"),
+                )
             )
-            .outerjoin(Product, Product.id == Outage.product_id)
-            .outerjoin(ConfigurationItem, ConfigurationItem.id == Outage.ci_id)
             .outerjoin(_linked, _linked.id == Outage.case_id)
             .where(_affecting_account(account_id), *where)
             .order_by(status_rank, Outage.begins_at.desc(), Outage.id.desc())
