@@ -8,9 +8,11 @@ import os
 import shutil
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -353,6 +355,55 @@ async def test_the_worker_regenerates_the_page_on_statements(
         await asyncio.wait_for(running, timeout=10)
     assert news in (out / "index.html").read_text(encoding="utf-8")
     assert worker.status_pages_published > published
+
+
+async def _published(path: Path, until: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    for _ in range(200):
+        if path.exists() and until(document := json.loads(path.read_text(encoding="utf-8"))):
+            return document
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{path} never showed what was expected")
+
+
+async def test_a_major_case_reaches_the_page_from_approval_to_resolution(
+    domain: Domain, actors: dict[Role, Actor], clock: FrozenClock, tmp_path: Path
+) -> None:
+    """No outage declared by hand: approving, a statement and resolving are enough."""
+    from pcso_tui.domain import cases
+    from pcso_tui.domain import major_cases as mc
+    from tests.domain.case_world import build_world
+
+    world = await build_world(domain)  # incident on host-1 (hostile title), svc-1 depends on it
+    out = tmp_path / "public"
+    domain.settings = replace(
+        domain.settings, delivery=replace(domain.settings.delivery, status_page_dir=str(out), poll_interval=0.1)
+    )
+    manager = actors[Role.MANAGER]
+    proactive = await cases.open_proactive_case(domain, actors[Role.OPERATOR], world.incident_id)
+    stop = asyncio.Event()
+    async with DeliveryWorker(domain, channels=[]) as worker:
+        running = asyncio.create_task(worker.run(stop))
+        await _published(out / "status.json", lambda d: d["outages"] == [])
+        approval = await mc.approve_major_case(domain, manager, proactive.id)
+        await mc.post_statement(domain, manager, approval.major_case_id, "Calls to landlines fail; we are on it.")
+        shown = await _published(out / "status.json", lambda d: bool(d["outages"]) and d["outages"][0]["statement"])
+        (outage,) = shown["outages"]
+        assert (outage["number"], outage["status"], outage["service"], outage["title"]) == (
+            approval.outage_number,
+            "active",
+            "svc-1",
+            "Service disruption",
+        )
+        assert outage["statement"] == "Calls to landlines fail; we are on it."
+        page = (out / "index.html").read_text(encoding="utf-8")
+        assert "host-1" not in page and "red[/]" not in page  # neither the host nor the incident's title
+
+        clock.advance(hours=1)
+        await mc.resolve_major_case(domain, manager, approval.major_case_id, code="fixed", notes="Calls work again.")
+        over = await _published(out / "status.json", lambda d: d["outages"][0]["status"] == "past")
+        stop.set()
+        await asyncio.wait_for(running, timeout=10)
+    assert over["outages"][0]["ends_at"] == clock.now.isoformat()
 
 
 def test_rendering_an_empty_page() -> None:

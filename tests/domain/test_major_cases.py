@@ -4,6 +4,7 @@ the workflow rule and its plugin seam, and who may do what."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,13 +13,15 @@ from sqlalchemy.exc import IntegrityError
 
 from pcso_tui.domain import cases
 from pcso_tui.domain import major_cases as mc
+from pcso_tui.domain.clock import FrozenClock
 from pcso_tui.domain.errors import Conflict, IllegalTransition, InvalidInput, NotFound, PermissionDenied
 from pcso_tui.domain.hookspecs import hookimpl
-from pcso_tui.domain.models import Case, CaseAccount, JournalEntry, Notice
+from pcso_tui.domain.models import Case, CaseAccount, JournalEntry, Notice, Outage
+from pcso_tui.domain.outages import DECLARED_TITLE, create_outage, status_page_data
 from pcso_tui.domain.roles import Actor, Role
 from pcso_tui.domain.service import Domain
 from pcso_tui.domain.settings import Settings, WorkflowSettings
-from pcso_tui.domain.views import ApprovalResult
+from pcso_tui.domain.views import ApprovalResult, outage_number
 from pcso_tui.plugins import new_plugin_manager
 from tests.domain.case_world import (
     AFFECTED,
@@ -905,3 +908,99 @@ async def test_notices_never_duplicate_across_commands(domain: Domain, actors: A
     async with domain.reading() as session:
         keys = list(await session.scalars(select(Notice.idempotency_key)))
     assert len(keys) == len(set(keys)) == len(NOTIFIED) + len(SKIPPED)
+
+
+# --- the major case on the status page ------------------------------------------------------
+
+
+async def outages_of(domain: Domain, case_id: int) -> list[Outage]:
+    async with domain.reading() as session:
+        return list(await session.scalars(select(Outage).where(Outage.case_id == case_id).order_by(Outage.id)))
+
+
+async def test_approval_puts_the_major_case_on_the_status_page(
+    domain: Domain, actors: Actors, world: World, clock: FrozenClock
+) -> None:
+    opened = clock.now  # the incident opened now
+    clock.advance(minutes=20)
+    candidate = await proposed(domain, actors, world)
+    assert (await mc.preview_approval(domain, actors[Role.MANAGER], candidate)).declares_outage
+    result = await mc.approve_major_case(domain, actors[Role.MANAGER], candidate)
+    (outage,) = await outages_of(domain, result.major_case_id)
+    assert result.outage_number == outage_number(outage.id)
+    # Named by the customer-facing service (svc-1), not the host the case is on; never titled
+    # with the incident's or the case's own (internal, here hostile) text.
+    assert (outage.type, outage.title, outage.details) == ("unplanned", DECLARED_TITLE, "")
+    assert (outage.ci_id, outage.incident_id) == (world.cis["svc-1"], world.incident_id)
+    assert (outage.begins_at, outage.ends_at) == (opened, None)
+    (created,) = await events(domain, "outage.created")
+    assert (created.subject_id, created.payload["by"], created.payload["case_id"]) == (
+        outage.id,
+        "approval",
+        result.major_case_id,
+    )
+    await mc.post_statement(domain, actors[Role.MANAGER], result.major_case_id, "Calls fail; we are on it.")
+    page = await status_page_data(domain)
+    (shown,) = page.with_status("active")
+    assert (shown.number, shown.service, shown.title, shown.statement) == (
+        result.outage_number,
+        "svc-1",
+        DECLARED_TITLE,
+        "Calls fail; we are on it.",
+    )
+
+
+async def test_resolution_ends_the_outage_and_a_reopening_declares_another(
+    domain: Domain, actors: Actors, world: World, clock: FrozenClock
+) -> None:
+    result = await approved(domain, actors, world)
+    major = result.major_case_id
+    planned = await create_outage(
+        domain,
+        actors[Role.MANAGER],
+        type="planned",
+        title="Fix window",
+        begins_at=clock.now + timedelta(hours=5),
+        ends_at=clock.now + timedelta(hours=6),
+        case_id=major,
+    )
+    clock.advance(hours=2)
+    resolved_at = clock.now
+    await mc.resolve_major_case(domain, actors[Role.MANAGER], major, code="power", notes="Power back")
+    declared, maintenance = await outages_of(domain, major)
+    assert declared.ends_at == resolved_at and declared.version == 2
+    assert (maintenance.id, maintenance.ends_at) == (planned.id, planned.ends_at)  # keeps its own times
+    (ended,) = await events(domain, "outage.ended")
+    assert (ended.subject_id, ended.payload["by"]) == (declared.id, "resolution")
+    assert (await status_page_data(domain)).with_status("active") == ()
+
+    clock.advance(minutes=30)
+    await cases.set_case_state(domain, actors[Role.MANAGER], major, "open")
+    again = (await outages_of(domain, major))[-1]
+    assert again.id not in (declared.id, planned.id)
+    # The same disruption again, from now: it never overlaps the one that ended.
+    assert (again.begins_at, again.ends_at, again.title) == (clock.now, None, DECLARED_TITLE)
+
+
+async def test_no_second_outage_when_one_linked_to_the_case_is_open(
+    domain: Domain, actors: Actors, world: World, clock: FrozenClock
+) -> None:
+    candidate = await mc.open_major_candidate(
+        domain,
+        actors[Role.AGENT],
+        short_description="Voice down",
+        reason="r",
+        business_impact="b",
+        account_numbers=["ACC-T1"],
+    )
+    declared = await create_outage(
+        domain, actors[Role.MANAGER], type="degradation", title="Slow calls", begins_at=clock.now, case_id=candidate.id
+    )
+    assert not (await mc.preview_approval(domain, actors[Role.MANAGER], candidate.id)).declares_outage
+    result = await mc.approve_major_case(domain, actors[Role.MANAGER], candidate.id)
+    assert result.outage_number is None
+    assert [o.id for o in await outages_of(domain, candidate.id)] == [declared.id]
+    assert len(await events(domain, "outage.created")) == 1  # the one declared by hand
+    await mc.resolve_major_case(domain, actors[Role.MANAGER], candidate.id, code="fixed", notes="ok")
+    (degradation,) = await outages_of(domain, candidate.id)
+    assert degradation.ends_at == clock.now  # a degradation ends with the case too

@@ -25,7 +25,7 @@ from pcso_tui.domain.articles import attach_article, create_article
 from pcso_tui.domain.errors import DomainError, IllegalTransition, InvalidInput, NotFound, PermissionDenied
 from pcso_tui.domain.major_cases import approve_major_case, open_major_candidate, post_statement
 from pcso_tui.domain.models import Case, Event, Incident, JournalEntry, Outage
-from pcso_tui.domain.outages import create_outage
+from pcso_tui.domain.outages import create_outage, update_outage
 from pcso_tui.domain.roles import Actor, Role
 from pcso_tui.domain.service import Domain
 from pcso_tui.domain.timeline import case_timeline
@@ -61,6 +61,11 @@ class PortalWorld:
     past_id: int
 
 
+async def declared_outage(domain: Domain, major_id: int) -> int:
+    async with domain.reading() as session:
+        return (await session.scalars(select(Outage.id).where(Outage.case_id == major_id))).one()
+
+
 @pytest.fixture
 async def pw(domain: Domain, actors: Actors) -> PortalWorld:
     world = await build_world(domain)
@@ -87,15 +92,14 @@ async def pw(domain: Domain, actors: Actors) -> PortalWorld:
         await tx.session.execute(
             update(Incident).where(Incident.id == world.incident_id).values(eta=now + timedelta(hours=2))
         )
-    outage = await create_outage(
+    # The outage the approval declared, given a title and details by the manager.
+    outage = await update_outage(
         domain,
         manager,
-        type="unplanned",
+        await declared_outage(domain, major_id),
         title="Voice platform down",
         details="Calls fail.",
         begins_at=now - timedelta(minutes=30),
-        ci_name="svc-1",
-        case_id=major_id,
     )
     planned = await create_outage(
         domain, manager, type="planned", title="Voice upgrade", begins_at=now + timedelta(days=2), ci_name="svc-1"
@@ -128,15 +132,7 @@ async def pw(domain: Domain, actors: Actors) -> PortalWorld:
         x_child = await session.scalar(select(Case.id).where(Case.parent_id == x_major.id))
     x_article = await create_article(domain, manager, title=X_KB, body="XONLY body", number="KB-X")
     await attach_article(domain, manager, x_major.id, x_article.number)
-    x_outage = await create_outage(
-        domain,
-        manager,
-        type="unplanned",
-        title=X_OUTAGE,
-        begins_at=now - timedelta(minutes=5),
-        ci_name="svc-other",
-        case_id=x_major.id,
-    )
+    x_outage = await update_outage(domain, manager, await declared_outage(domain, x_major.id), title=X_OUTAGE)
     assert x_child is not None
     return PortalWorld(
         customers=customers,

@@ -82,7 +82,7 @@ async def test_the_timeline_tells_the_whole_story_in_time_order(
     assert by["proposal"].detail == f"Reason: reason {HOSTILE}\nBusiness impact: voice down"
     assert by["approval"].title == (
         f"Approved: {approval.children_created} child cases, {approval.notices_queued} notices queued"
-        f" ({approval.notices_skipped} skipped)"
+        f" ({approval.notices_skipped} skipped); {approval.outage_number} on the status page"
     )
     assert by["incident"].detail == "fix rolling"
     assert by["incident"].title.endswith("incident progress · internal")
@@ -91,6 +91,7 @@ async def test_the_timeline_tells_the_whole_story_in_time_order(
     assert by["statement"].title.startswith(f"Statement to {reached} child cases")
     assert by["note"].title == "Work note · internal" and by["note"].detail == "internal thought"
     assert timeline.entries[-2].title.startswith("Resolved (fixed): ")
+    assert timeline.entries[-2].title.endswith("; 1 outage ended on the status page")
     assert timeline.entries[-1].title.startswith("Closed: ")
 
     lines = group_timeline(timeline.entries)

@@ -34,8 +34,8 @@ async def build_portal_world(url: str) -> PortalWorld:
     from pcso_tui.domain import cases
     from pcso_tui.domain.articles import attach_article, create_article
     from pcso_tui.domain.major_cases import approve_major_case, post_statement
-    from pcso_tui.domain.models import Case
-    from pcso_tui.domain.outages import create_outage
+    from pcso_tui.domain.models import Case, Outage
+    from pcso_tui.domain.outages import update_outage
     from pcso_tui.domain.users import sign_in
     from pcso_tui.plugins import new_plugin_manager
 
@@ -56,15 +56,16 @@ async def build_portal_world(url: str) -> PortalWorld:
             domain, manager, title=f"Forward calls {HOSTILE}", body=f"Set forwarding {HOSTILE}", number="KB-FWD"
         )
         await attach_article(domain, manager, major, article.number)
-        outage = await create_outage(
+        # The outage the approval declared, given a (hostile) title and details by the manager.
+        async with domain.reading() as session:
+            declared = (await session.scalars(select(Outage.id).where(Outage.case_id == major))).one()
+        outage = await update_outage(
             domain,
             manager,
-            type="unplanned",
+            declared,
             title=f"Voice down {HOSTILE}",
             details="Calls fail.",
             begins_at=clock() - timedelta(minutes=30),
-            ci_name="svc-1",
-            case_id=major,
         )
         mine = await cases.open_reactive_case(
             domain, agent, account_number="ACC-T1", short_description=f"Phones dead {HOSTILE}"

@@ -14,7 +14,7 @@ from tests.ui.test_agent import notifications, opened, propose_with_keys, type_t
 from textual.pilot import Pilot
 
 from pcso_tui.app import PcsoApp
-from pcso_tui.domain.models import Case, JournalEntry, Notice, Statement
+from pcso_tui.domain.models import Case, JournalEntry, Notice, Outage, Statement
 from pcso_tui.screens.case_dialogs import ConfirmDialog, FormDialog
 from pcso_tui.screens.help import HelpScreen
 from pcso_tui.screens.manager import ManagerScreen
@@ -35,6 +35,7 @@ async def snapshot(url: str, case_id: int) -> dict[str, Any]:
             )
             major = await session.get(Case, major_id) if major_id else None
             notices = list(await session.scalars(select(Notice).order_by(Notice.id)))
+            outages = list(await session.scalars(select(Outage).where(Outage.case_id == major_id))) if major_id else []
             statements = list(await session.scalars(select(Statement).order_by(Statement.id)))
             statement_lines = {
                 cid
@@ -49,6 +50,7 @@ async def snapshot(url: str, case_id: int) -> dict[str, Any]:
                 "notices": notices,
                 "statements": statements,
                 "statement_lines": statement_lines,
+                "outages": outages,
             }
     finally:
         await domain.close()
@@ -121,6 +123,7 @@ async def test_a_proactive_case_goes_all_the_way_to_closed_with_keys_alone(world
         about = str(dialog.about)
         assert "A new major case is opened" in about
         assert "6 child cases for 6 affected accounts, 3 notices queued (2 skipped" in about
+        assert "It goes on the status page as a service disruption." in about
         await pilot.press("y")
         await closed(pilot, screen)
         state = await snapshot(world_url, case_id)
@@ -129,6 +132,8 @@ async def test_a_proactive_case_goes_all_the_way_to_closed_with_keys_alone(world
         assert len(state["children"]) == 7  # one per affected account, and the candidate
         assert len({c.account_id for c in state["children"] if c.kind == "child"}) == 6
         assert len([n for n in state["notices"] if n.idempotency_key.startswith("approved:")]) == 5  # 3 + 2 skipped
+        (outage,) = state["outages"]  # on the status page from the approval on
+        assert (outage.type, outage.title, outage.ends_at) == ("unplanned", "Service disruption", None)
         screen = await showing(pilot, major.id)  # the new major case is selected
         assert not screen.queue.has_row(case_id)
         assert any(line.category == "approval" for line in screen.timeline.lines)
@@ -166,6 +171,7 @@ async def test_a_proactive_case_goes_all_the_way_to_closed_with_keys_alone(world
         await closed(pilot, screen)
         state = await snapshot(world_url, case_id)
         assert (state["major"].state, state["major"].resolution_code) == ("resolved", "fixed")
+        assert [o.ends_at for o in state["outages"]] == [state["major"].resolved_at]  # off the status page
         by_id = {c.id: c for c in state["children"]}
         assert by_id[canceled].state == "canceled" and by_id[canceled].resolution_code is None
         others = [c for c in state["children"] if c.id != canceled]

@@ -465,6 +465,7 @@ def case_approve(ctx: CliContext, case_id: int, yes: bool, expected_version: int
         click.echo(
             f"approved {r.candidate_number}: major case {r.major_case_number}, {r.children_created} child cases, "
             f"{r.notices_queued} notices queued ({r.notices_skipped} skipped)"
+            + (f"; {r.outage_number} on the status page" if r.outage_number else "")
         )
 
 

@@ -41,6 +41,7 @@ from pcso_tui.domain.models import (
     Statement,
     User,
 )
+from pcso_tui.domain.outages import declare_major_case_outage
 from pcso_tui.domain.roles import Actor, Permission, Role, require, require_account
 from pcso_tui.domain.service import Domain
 from pcso_tui.domain.states import (
@@ -416,6 +417,8 @@ async def set_case_state(
                 "case",
                 ((cid, {"to": target.value, "by": "sync", "parent_id": case.id}) for cid in synced),
             )
+            if before == CaseState.RESOLVED:
+                await declare_major_case_outage(tx, case)
         tx.record(
             "case.state_changed",
             "case",

@@ -23,6 +23,9 @@ See DESIGN §2 steps 5–9 and §3. The rules, in ServiceNow's terms:
   (``set_case_priority``), customer-facing comments (``add_case_note``) and statements,
   resolution code and notes. Children already resolved, closed or canceled are skipped.
   Closing the major case closes its new/open/awaiting_info children.
+- **Status page.** Approval declares an unplanned outage for the major case (a neutral public
+  title, never the incident's; ``outages.declare_major_case_outage``), resolution ends it, and a
+  reopened major case declares another.
 - **Incident sync.** ``sync_incident_update`` copies an incident's journal line to the major
   cases linked to the incident, keeping its visibility. It never changes a case's state: an
   incident resolution appears on the major case as a line, and the manager resolves the major
@@ -57,6 +60,7 @@ from pcso_tui.domain.models import (
     Statement,
     UTCDateTime,
 )
+from pcso_tui.domain.outages import declare_major_case_outage, end_major_case_outages, has_open_disruption
 from pcso_tui.domain.roles import Actor, Permission, require
 from pcso_tui.domain.service import Domain
 from pcso_tui.domain.states import (
@@ -77,6 +81,7 @@ from pcso_tui.domain.views import (
     StatementResult,
     case_number,
     incident_number,
+    outage_number,
 )
 
 # The fields a major case hands down to its children (DESIGN §3).
@@ -381,6 +386,7 @@ async def _approve(tx: Transaction, case: Case, *, rule: bool) -> ApprovalResult
         major.updated_at = tx.now
     await session.flush()
     fan = await _fan_out(tx, major, decider)
+    outage_id = await declare_major_case_outage(tx, major)
     major_no = case_number(major.id)
     _journal_line(
         tx,
@@ -388,7 +394,7 @@ async def _approve(tx: Transaction, case: Case, *, rule: bool) -> ApprovalResult
         "state",
         "internal",
         f"Approved as a major case: {len(fan.children)} child cases, {fan.notices_queued} notices queued"
-        f" ({fan.notices_skipped} skipped)",
+        f" ({fan.notices_skipped} skipped)" + (f"; {outage_number(outage_id)} on the status page" if outage_id else ""),
     )
     tx.record(
         "major_case.approved",
@@ -400,6 +406,7 @@ async def _approve(tx: Transaction, case: Case, *, rule: bool) -> ApprovalResult
         children=len(fan.children),
         notices=fan.notices_queued,
         notices_skipped=fan.notices_skipped,
+        outage=outage_number(outage_id) if outage_id else None,
         by_rule=rule,
     )
     return ApprovalResult(
@@ -411,6 +418,7 @@ async def _approve(tx: Transaction, case: Case, *, rule: bool) -> ApprovalResult
         children_created=len(fan.children),
         notices_queued=fan.notices_queued,
         notices_skipped=fan.notices_skipped,
+        outage_number=outage_number(outage_id) if outage_id else None,
     )
 
 
@@ -523,7 +531,8 @@ async def reject_major_case(
 
 
 async def preview_approval(domain: Domain, actor: Actor, case_id: int) -> ApprovalPreview:
-    """How many child cases and notices approving this proposal will create."""
+    """How many child cases and notices approving this proposal will create, and whether it
+    puts a new outage on the status page."""
     require(actor, Permission.DECIDE_MAJOR_CASE)
     async with domain.reading() as session:
         case = await load_case(session, case_id)
@@ -588,6 +597,7 @@ async def preview_approval(domain: Domain, actor: Actor, case_id: int) -> Approv
             notices=notices,
             notices_skipped=notices_skipped,
             accounts_without_contact=children - with_contact,
+            declares_outage=creates_new or not await has_open_disruption(session, case.id, domain.clock()),
         )
 
 
@@ -865,6 +875,7 @@ async def resolve_major_case(
         await session.flush()
         await copy_line_to_children(tx, major.id, entry.id)
         queued, skipped = await _queue_notices(tx, major.id, key_prefix=f"resolved:{major.id}:", kind="resolved")
+        ended = await end_major_case_outages(tx, major.id)
         resolved = list(
             await session.scalars(
                 update(_case)
@@ -896,6 +907,7 @@ async def resolve_major_case(
             children_skipped=total - len(resolved),
             notices=queued,
             notices_skipped=skipped,
+            outages_ended=len(ended),
         )
         return CascadeResult(
             major_case_id=major.id,

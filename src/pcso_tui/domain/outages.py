@@ -5,6 +5,10 @@ asking (planned before it begins, active until it ends, past after). A planned o
 (or a product) tells the primary contacts of every account whose install base depends on it,
 queued as ``outage_planned`` notices with one INSERT … SELECT over the impact CTE.
 
+An approved major case is an outage too: approval declares one linked to it and resolution
+ends it (``declare_major_case_outage``, ``end_major_case_outages``, called by the major case
+commands inside their transactions).
+
 ``status_page_data`` is the only query behind the public status page: it carries outage
 titles, details, times, product/service names, the latest customer-facing statement of the
 linked major case and its customer-visible articles — never accounts, contacts or notes.
@@ -15,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, func, insert, literal, or_, select, union
+from sqlalchemy import String, cast, func, insert, literal, or_, select, union, update
 from sqlalchemy.orm import aliased
 
 from pcso_tui.domain.errors import IllegalTransition, InvalidInput, NotFound
@@ -27,6 +31,7 @@ from pcso_tui.domain.models import (
     Case,
     CaseAccount,
     CaseArticle,
+    CaseItem,
     CIDependency,
     ConfigurationItem,
     Contact,
@@ -348,6 +353,127 @@ async def end_outage(domain: Domain, actor: Actor, outage_id: int, *, at: dateti
         await tx.session.flush()
         tx.record("outage.ended", "outage", outage.id, number=number, ends_at=end.isoformat())
     return (await _outage_views(domain, [Outage.id == outage_id]))[0]
+
+
+# --- the major case's outage ----------------------------------------------------------------
+
+# The public title of the outage an approval declares. The major case's own description and
+# the incident's title name internal things (hosts, alerts), so they never reach the page.
+DECLARED_TITLE = "Service disruption"
+
+
+def _open_disruption(case_id: int, now: datetime) -> Any:
+    """The case's unplanned outages and degradations that have not ended (planned maintenance
+    linked to it keeps its own times)."""
+    return (
+        (Outage.case_id == case_id)
+        & (Outage.type != OutageType.PLANNED.value)
+        & or_(Outage.ends_at.is_(None), Outage.ends_at > now)
+    )
+
+
+async def has_open_disruption(session: Any, case_id: int, now: datetime) -> bool:
+    """Whether an unplanned outage or degradation linked to the case has not ended."""
+    return await session.scalar(select(Outage.id).where(_open_disruption(case_id, now)).limit(1)) is not None
+
+
+async def _is_public_ci(tx: Transaction, ci_id: int | None) -> bool:
+    if ci_id is None:
+        return False
+    kind = await tx.session.scalar(select(ConfigurationItem.kind).where(ConfigurationItem.id == ci_id))
+    return kind in PUBLIC_CI_KINDS
+
+
+async def _most_affected_service(tx: Transaction, case_id: int) -> int | None:
+    """The customer-facing service CI holding most of a case's affected items: what the
+    status page names when the case's own CI is a host or a cluster."""
+    service = func.coalesce(InstallBaseItem.service_ci_id, InstallBaseItem.ci_id)
+    return await tx.session.scalar(
+        select(ConfigurationItem.id)
+        .select_from(CaseItem)
+        .join(InstallBaseItem, InstallBaseItem.id == CaseItem.item_id)
+        .join(ConfigurationItem, ConfigurationItem.id == service)
+        .where(CaseItem.case_id == case_id, ConfigurationItem.kind.in_(PUBLIC_CI_KINDS))
+        .group_by(ConfigurationItem.id, ConfigurationItem.name)
+        .order_by(func.count().desc(), ConfigurationItem.name)
+        .limit(1)
+    )
+
+
+async def declare_major_case_outage(tx: Transaction, major: Case) -> int | None:
+    """Put an approved major case on the status page: an unplanned outage on its product or
+    customer-facing service (its CI if that is one, else the service holding most of its
+    affected items), linked to the case and its incident, from when the incident opened; the
+    case's statements show there. A reopened major case puts itself back. Nothing is declared
+    while an unplanned outage or degradation linked to the case is open (one declared by hand
+    before approval, say).
+    Returns the new outage's id."""
+    session = tx.session
+    if await has_open_disruption(session, major.id, tx.now):
+        return None
+    begins_at, ci_id = tx.now, major.ci_id
+    if major.incident_id is not None:
+        incident = (
+            await session.execute(
+                select(Incident.opened_at, Incident.root_ci_id).where(Incident.id == major.incident_id)
+            )
+        ).one()
+        begins_at = min(incident.opened_at, tx.now)
+        ci_id = ci_id or incident.root_ci_id
+    if major.product_id is None and not await _is_public_ci(tx, ci_id):
+        ci_id = await _most_affected_service(tx, major.id) or ci_id
+    # A reopened major case: the new outage starts where its last one ended, never overlapping.
+    last_end = await session.scalar(select(func.max(Outage.ends_at)).where(Outage.case_id == major.id))
+    if last_end is not None:
+        begins_at = min(max(begins_at, last_end), tx.now)
+    outage = Outage(
+        type=OutageType.UNPLANNED.value,
+        title=DECLARED_TITLE,
+        details="",
+        ci_id=ci_id,
+        product_id=major.product_id,
+        case_id=major.id,
+        incident_id=major.incident_id,
+        begins_at=begins_at,
+        created_by_id=tx.actor.user_id,
+        created_at=tx.now,
+    )
+    session.add(outage)
+    await session.flush()
+    tx.record(
+        "outage.created",
+        "outage",
+        outage.id,
+        number=outage_number(outage.id),
+        type=outage.type,
+        title=outage.title,
+        case_id=major.id,
+        by="approval",
+        notices=0,
+    )
+    return outage.id
+
+
+async def end_major_case_outages(tx: Transaction, major_id: int) -> list[int]:
+    """The major case is resolved: its open unplanned outages and degradations end now."""
+    ended = list(
+        await tx.session.scalars(
+            update(Outage)
+            .where(_open_disruption(major_id, tx.now))
+            .values(ends_at=tx.now, version=Outage.version + 1)
+            .returning(Outage.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    tx.record_many(
+        "outage.ended",
+        "outage",
+        (
+            (oid, {"number": outage_number(oid), "ends_at": tx.now.isoformat(), "by": "resolution"})
+            for oid in sorted(ended)
+        ),
+    )
+    return ended
 
 
 # --- queries --------------------------------------------------------------------------------

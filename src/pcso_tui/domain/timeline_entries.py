@@ -88,6 +88,8 @@ def entry_from_event(
         )
         if _int(p, "notices_skipped"):
             title += f" ({_int(p, 'notices_skipped')} skipped)"
+        if _str(p, "outage"):
+            title += f"; {_str(p, 'outage')} on the status page"
         tallies = {"children": _int(p, "children"), "notices": _int(p, "notices")}
     elif kind == "major_case.accounts_added":
         category = "children"
@@ -130,6 +132,8 @@ def entry_from_event(
             f"Resolved ({_str(p, 'code')}): {_plural(_int(p, 'children'), 'child case')} resolved, "
             f"{_int(p, 'children_skipped')} left as they were, {_plural(_int(p, 'notices'), 'notice')} queued"
         )
+        if _int(p, "outages_ended"):
+            title += f"; {_plural(_int(p, 'outages_ended'), 'outage')} ended on the status page"
         tallies = {"children": _int(p, "children")}
     elif kind == "major_case.closed":
         category = "resolution"

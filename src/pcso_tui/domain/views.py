@@ -412,6 +412,8 @@ class ApprovalPreview:
     notices: int
     notices_skipped: int
     accounts_without_contact: int
+    # False when an outage linked to the case is already open: approval declares no other.
+    declares_outage: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,6 +426,8 @@ class ApprovalResult:
     children_created: int
     notices_queued: int
     notices_skipped: int
+    # The outage the approval put on the status page (None: one linked to the case was open).
+    outage_number: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -310,6 +310,10 @@ def approve_dialog(preview: ApprovalPreview, submit: Callable[[], Awaitable[T]])
         f"; {_count(preview.accounts_without_contact, 'account')} without a contact, so no notice."
         if preview.accounts_without_contact
         else ".",
+        "\n",
+        "It goes on the status page as a service disruption."
+        if preview.declares_outage
+        else "Its outage already on the status page shows its statements.",
     )
     return ConfirmDialog(f"Approve {preview.number}", about, submit, question="Approve this major case?")
 

@@ -328,7 +328,8 @@ class ManagerScreen(ModeScreen):
             return
         self.notify(
             f"{result.major_case_number} approved: {result.children_created} child cases, "
-            f"{result.notices_queued} notices queued",
+            f"{result.notices_queued} notices queued"
+            + (f"; {result.outage_number} on the status page" if result.outage_number else ""),
             markup=False,
         )
         self._select_next = result.major_case_id
