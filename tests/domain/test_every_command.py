@@ -101,6 +101,7 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "major_cases.propose_major_case": AGENTS,
     "major_cases.reject_major_case": MANAGERS,
     "major_cases.resolve_major_case": MANAGERS,
+    "outages.case_outage": frozenset({OP, M, A}),
     "outages.create_outage": frozenset({OP, M, A}),
     "outages.end_outage": frozenset({OP, M, A}),
     "outages.list_outages": EVERYONE,

@@ -17,11 +17,11 @@ from pcso_tui.domain.clock import FrozenClock
 from pcso_tui.domain.errors import Conflict, IllegalTransition, InvalidInput, NotFound, PermissionDenied
 from pcso_tui.domain.hookspecs import hookimpl
 from pcso_tui.domain.models import Case, CaseAccount, JournalEntry, Notice, Outage
-from pcso_tui.domain.outages import DECLARED_TITLE, create_outage, status_page_data
+from pcso_tui.domain.outages import DECLARED_TITLE, case_outage, create_outage, status_page_data
 from pcso_tui.domain.roles import Actor, Role
 from pcso_tui.domain.service import Domain
 from pcso_tui.domain.settings import Settings, WorkflowSettings
-from pcso_tui.domain.views import ApprovalResult, outage_number
+from pcso_tui.domain.views import ApprovalResult, case_number, outage_number
 from pcso_tui.plugins import new_plugin_manager
 from tests.domain.case_world import (
     AFFECTED,
@@ -964,9 +964,13 @@ async def test_resolution_ends_the_outage_and_a_reopening_declares_another(
         ends_at=clock.now + timedelta(hours=6),
         case_id=major,
     )
+    # The one the manager words: the declared outage, not the planned maintenance.
+    assert (await case_outage(domain, actors[Role.MANAGER], major)).number == result.outage_number
     clock.advance(hours=2)
     resolved_at = clock.now
     await mc.resolve_major_case(domain, actors[Role.MANAGER], major, code="power", notes="Power back")
+    with pytest.raises(NotFound, match=f"{case_number(major)} has no open outage on the status page"):
+        await case_outage(domain, actors[Role.MANAGER], major)
     declared, maintenance = await outages_of(domain, major)
     assert declared.ends_at == resolved_at and declared.version == 2
     assert (maintenance.id, maintenance.ends_at) == (planned.id, planned.ends_at)  # keeps its own times

@@ -1,5 +1,6 @@
 """Screenshots of casework at 80×24 with a frozen clock: the agent screen on a proactive case,
-the manager screen on an approved major case with its timeline, and the approval dialog.
+the manager screen on an approved major case with its timeline, the approval dialog and the
+status page outage dialog.
 
 Update after an intended change with
 ``pytest tests/ui/test_casework_snapshots.py --snapshot-update`` and look at the SVGs in
@@ -16,7 +17,7 @@ from tests.ui.conftest import until_ready, wait_for
 from textual.pilot import Pilot
 
 from pcso_tui.screens.agent import AgentScreen
-from pcso_tui.screens.case_dialogs import ConfirmDialog
+from pcso_tui.screens.case_dialogs import ConfirmDialog, FormDialog
 from pcso_tui.screens.manager import ManagerScreen
 
 
@@ -116,6 +117,22 @@ def test_approval_dialog(snap_compare: Any, make_app: Any, world_url: str) -> No
         await wait_for(pilot, lambda: screen.detail is not None and screen.detail.case.id == case_id)
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the approval dialog")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=ready)
+
+
+def test_status_page_outage_dialog(snap_compare: Any, make_app: Any, world_url: str) -> None:
+    major_id = asyncio.run(_approved(world_url))
+    app = make_app(world_url, "manager")
+
+    async def ready(pilot: Pilot[Any]) -> None:
+        await until_ready(pilot)
+        screen = app.screen
+        assert isinstance(screen, ManagerScreen)
+        await wait_for(pilot, lambda: screen.detail is not None and screen.detail.case.id == major_id)
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="the outage dialog")
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=ready)

@@ -12,9 +12,12 @@ from tests.ui.casework import build_case_world, open_domain, signed_in
 from tests.ui.conftest import screen_text, until_ready, wait_for
 from tests.ui.test_agent import notifications, opened, propose_with_keys, type_text
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from pcso_tui.app import PcsoApp
 from pcso_tui.domain.models import Case, JournalEntry, Notice, Outage, Statement
+from pcso_tui.domain.text import printable
+from pcso_tui.domain.views import case_number, outage_number
 from pcso_tui.screens.case_dialogs import ConfirmDialog, FormDialog
 from pcso_tui.screens.help import HelpScreen
 from pcso_tui.screens.manager import ManagerScreen
@@ -346,3 +349,75 @@ async def test_the_manager_keys_follow_the_case_and_appear_in_help(world_url, ma
         # The place for insight exists, empty and taking no room.
         insight = manager(app).query_one("#insight")
         assert len(insight.children) == 0 and insight.outer_size.height == 0
+
+
+async def test_the_manager_words_the_status_page_outage(world_url, make_app) -> None:
+    case_id = await proposed_world(world_url)
+
+    async def approve(domain: Any, actor: Any) -> Any:
+        from pcso_tui.domain.major_cases import approve_major_case
+
+        return await approve_major_case(domain, actor, case_id)
+
+    major_id = (await as_user(world_url, "manager", approve)).major_case_id
+
+    async def outage_of(domain: Any, actor: Any) -> Outage:
+        async with domain.reading() as session:
+            return (await session.scalars(select(Outage).where(Outage.case_id == major_id))).one()
+
+    app = make_app(world_url, "manager")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until_ready(pilot)
+        screen = await showing(pilot, major_id)
+        await pilot.press("u")
+        dialog = await dialog_of(pilot, FormDialog)
+        assert "on the status page under" in str(dialog.about)
+        assert dialog.values() == {"title": "Service disruption", "details": ""}
+        await pilot.press("ctrl+s")  # nothing changed: the domain says so, the dialog stays
+        await wait_for(pilot, lambda: dialog.error is not None, what="the refusal")
+        assert dialog.error.startswith("nothing to change on OUT") and app.screen is dialog
+        dialog.query_one("#field-title", Input).value = ""
+        await pilot.press("ctrl+s")
+        assert dialog.error == "Title is required"
+        await type_text(pilot, "Calls failing [bold]now[/]")
+        await pilot.press("tab")
+        await type_text(pilot, "Calls to landlines fail.")
+        await pilot.press("ctrl+s")
+        await closed(pilot, screen)
+        outage = await as_user(world_url, "manager", outage_of)
+        assert (outage.title, outage.details, outage.version) == (
+            "Calls failing [bold]now[/]",
+            "Calls to landlines fail.",
+            2,
+        )
+        assert "Status page updated: " + outage_number(outage.id) in notifications(app)
+
+        # Hostile text (here written from the command line) comes back into the dialog as data:
+        # markup literal, control characters made visible.
+        async def hostile(domain: Any, actor: Any) -> Any:
+            from pcso_tui.domain.outages import update_outage
+
+            return await update_outage(domain, actor, outage.id, title=HOSTILE, details=f"line 1\n{HOSTILE}")
+
+        await as_user(world_url, "manager", hostile)
+        await pilot.press("u")
+        dialog = await dialog_of(pilot, FormDialog)
+        assert dialog.values() == {
+            "title": printable(HOSTILE),
+            "details": printable(f"line 1\n{HOSTILE}", multiline=True),
+        }
+        assert "\x1b" not in screen_text(app) and "[bold]red[/]" in screen_text(app)
+        await pilot.press("escape")
+        await closed(pilot, screen)
+
+        # Once its outage has ended there is nothing to word: said, not a traceback.
+        async def end(domain: Any, actor: Any) -> Any:
+            from pcso_tui.domain.outages import end_outage
+
+            return await end_outage(domain, actor, outage.id)
+
+        await as_user(world_url, "manager", end)
+        await pilot.press("u")
+        no_outage = f"{case_number(major_id)} has no open outage on the status page"
+        await wait_for(pilot, lambda: no_outage in notifications(app), what="the message")
+        assert app.screen is screen

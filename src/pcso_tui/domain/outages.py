@@ -479,6 +479,16 @@ async def end_major_case_outages(tx: Transaction, major_id: int) -> list[int]:
 # --- queries --------------------------------------------------------------------------------
 
 
+async def case_outage(domain: Domain, actor: Actor, case_id: int) -> OutageView:
+    """The open unplanned outage or degradation of a (major) case: what the status page shows
+    for it, for its manager to word."""
+    require(actor, Permission.MANAGE_OUTAGES)
+    views = await _outage_views(domain, [_open_disruption(case_id, domain.clock())])
+    if not views:
+        raise NotFound(f"{case_number(case_id)} has no open outage on the status page")
+    return views[-1]
+
+
 async def _outage_views(
     domain: Domain, where: list[Any], *, notices_queued: int = 0, hide_ci: bool = False
 ) -> list[OutageView]:

@@ -25,7 +25,7 @@ from textual.widgets import Footer, Input, Label, RadioButton, RadioSet, Static,
 
 from pcso_tui.domain.errors import DomainError
 from pcso_tui.domain.text import one_line, printable
-from pcso_tui.domain.views import ApprovalPreview, CaseView
+from pcso_tui.domain.views import ApprovalPreview, CaseView, OutageView
 
 T = TypeVar("T")
 
@@ -92,6 +92,8 @@ class Field:
     multiline: bool = False
     required: bool = True
     placeholder: str = ""
+    # What the field holds when the dialog opens (control characters shown, never passed on).
+    value: str = ""
 
 
 class _Dialog(ModalScreen[T | None], Generic[T]):
@@ -187,9 +189,17 @@ class FormDialog(_Dialog[T]):
         for field in self.fields:
             yield Label(Content(field.label + ("" if field.required else " (optional)")))
             if field.multiline:
-                yield TextArea(id=f"field-{field.name}", soft_wrap=True, show_line_numbers=False, compact=True)
+                yield TextArea(
+                    printable(field.value, multiline=True),
+                    id=f"field-{field.name}",
+                    soft_wrap=True,
+                    show_line_numbers=False,
+                    compact=True,
+                )
             else:
-                yield Input(placeholder=field.placeholder, id=f"field-{field.name}", compact=True)
+                yield Input(
+                    printable(field.value), placeholder=field.placeholder, id=f"field-{field.name}", compact=True
+                )
         yield Static(Content("Ctrl+S sends · Esc cancels · Tab moves between fields"), classes="dialog-hint")
 
     def on_mount(self) -> None:
@@ -353,6 +363,26 @@ def resolve_dialog(case: CaseView, open_children: int, submit: Callable[..., Awa
         [
             Field("code", "Resolution code", placeholder="e.g. fixed, workaround"),
             Field("notes", "Resolution notes", multiline=True),
+        ],
+        submit,
+    )
+
+
+def outage_dialog(case: CaseView, outage: OutageView, submit: Callable[..., Awaitable[T]]) -> FormDialog[T]:
+    """``submit(title=…, details=…)``: the public words of a major case's outage."""
+    about = Content.assemble(
+        case_label(case),
+        "\n",
+        (f"{outage.number} on the status page under {one_line(outage.service)}, since ", "$text-muted"),
+        (outage.begins_at.strftime("%Y-%m-%d %H:%M"), "$text-muted"),
+        (". Customer-facing: the public and every customer read it.", "$text-muted"),
+    )
+    return FormDialog(
+        f"Status page: {outage.number}",
+        about,
+        [
+            Field("title", "Title", value=outage.title),
+            Field("details", "Details", multiline=True, required=False, value=outage.details),
         ],
         submit,
     )

@@ -12,6 +12,7 @@ Keys, offered when they apply to the highlighted case:
     x  reject a proposal, with a reason
     s  a customer-facing statement on a major case (to every open child and its contact)
     r  resolve a major case with a code and notes (open children are resolved with it)
+    u  the title and details of its outage on the status page (declared by the approval)
     c  close a resolved major case (new/open/awaiting-info children are closed with it)
     n  a work note or customer-visible comment
 """
@@ -36,6 +37,7 @@ from pcso_tui.screens.case_dialogs import (
     approve_dialog,
     close_dialog,
     note_dialog,
+    outage_dialog,
     reject_dialog,
     resolve_dialog,
     statement_dialog,
@@ -112,6 +114,7 @@ class ManagerScreen(ModeScreen):
         Binding("x", "reject", "Reject", id="manager.reject"),
         Binding("s", "statement", "Statement", id="manager.statement"),
         Binding("r", "resolve", "Resolve", id="manager.resolve"),
+        Binding("u", "outage", "Status page", id="manager.outage"),
         Binding("c", "close_case", "Close", id="manager.close"),
         Binding("n", "note", "Note", id="manager.note"),
         Binding("i", "insight", "Insight", id="manager.insight"),
@@ -267,6 +270,7 @@ class ManagerScreen(ModeScreen):
         ("reject", "reject the proposal of {number}", "With a reason (x)"),
         ("statement", "statement on {number}", "To every open child case and its contact (s)"),
         ("resolve", "resolve {number}", "With a code and notes; open children follow (r)"),
+        ("outage", "word the status page outage of {number}", "Its public title and details (u)"),
         ("close_case", "close {number}", "Active children are closed with it (c)"),
         ("note", "add a note to {number}", "Work note or customer-visible comment (n)"),
     )
@@ -287,7 +291,7 @@ class ManagerScreen(ModeScreen):
         row = self.selected
         if action in ("approve", "reject"):
             return row is not None and is_proposal(row)
-        if action in ("statement", "resolve"):
+        if action in ("statement", "resolve", "outage"):
             return row is not None and is_major(row) and row.case.state in ACTIVE
         if action == "close_case":
             return row is not None and is_major(row) and row.case.state == "resolved"
@@ -378,6 +382,30 @@ class ManagerScreen(ModeScreen):
             return await resolve_major_case(session.domain, session.actor, case_id, code=code, notes=notes)
 
         self.app.push_screen(resolve_dialog(row.case, row.children_active, submit), callback=self._done("Resolved"))
+
+    def action_outage(self) -> None:
+        row = self.selected
+        if row is None:
+            return
+        from pcso_tui.domain.outages import case_outage, update_outage
+
+        session = self.session
+        case = row.case
+
+        def edit(outage: Any) -> None:
+            async def submit(title: str, details: str) -> Any:
+                return await update_outage(
+                    session.domain,
+                    session.actor,
+                    outage.id,
+                    title=title,
+                    details=details,
+                    expected_version=outage.version,
+                )
+
+            self.app.push_screen(outage_dialog(case, outage, submit), callback=self._done("Status page updated"))
+
+        self._call(case_outage(session.domain, session.actor, case.id), edit)
 
     def action_close_case(self) -> None:
         row = self.selected
