@@ -411,6 +411,18 @@ async def test_a_stale_version_is_refused_naming_who_changed_it(
     assert view.version == 3
 
 
+async def test_a_note_in_the_same_instant_still_counts_as_a_change(
+    domain: Domain, actors: dict[Role, Actor], incident: int
+) -> None:
+    # The clock does not move: updated_at is set to the value it already has.
+    seen = (await get_incident(domain, actors[Role.OPERATOR], incident)).incident.version
+    await add_incident_note(domain, actors[Role.MANAGER], incident, "first")
+    await add_incident_note(domain, actors[Role.MANAGER], incident, "second")
+    assert (await get_incident(domain, actors[Role.OPERATOR], incident)).incident.version == seen + 2
+    with pytest.raises(Conflict, match=rf"you had version {seen + 1}, it is now {seen + 2}"):
+        await set_incident_eta(domain, actors[Role.OPERATOR], incident, None, expected_version=seen + 1)
+
+
 async def test_an_alert_joining_counts_as_a_change(
     domain: Domain, actors: dict[Role, Actor], world: dict[str, int], incident: int
 ) -> None:

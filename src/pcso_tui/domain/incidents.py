@@ -19,6 +19,7 @@ from datetime import datetime
 
 from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 
 from pcso_tui.domain import major_cases
 from pcso_tui.domain.correlation import (
@@ -108,6 +109,8 @@ async def _update(
     """The common tail of every update: touch the incident, write the journal line and the
     event, and hand the line to the major-case sync."""
     incident.updated_at = tx.now
+    # Always an UPDATE (and a new version), even when the clock has not moved since the last.
+    flag_modified(incident, "updated_at")
     entry = JournalEntry(
         incident_id=incident.id,
         kind=entry_kind,
