@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import sqlite3
 from pathlib import Path
@@ -122,10 +123,17 @@ def test_the_demo_channels_deliver_the_notices_of_an_approved_outage(pcso, tmp_p
         finally:
             await domain.close()
 
+    status = tmp_path / "demo-status" / "status.json"
+    before = json.loads(status.read_text(encoding="utf-8"))["outages"]  # written by --steps
+    assert [o["status"] for o in before if o["status"] == "active"] == []  # the seed's planned and past ones
     report, delivered = asyncio.run(approve_and_deliver())
     assert report.sent > 0 and report.dead == 0 and report.retrying == 0
     assert delivered > 0
     assert count(db, "SELECT count(*) FROM notice WHERE state = 'pending'") == 0
+    # The demo's own worker puts the approved outage on the demo's status page.
+    assert pcso("demo", "--db", str(db), "--keep", "--steps", "1").exit_code == 0
+    (shown,) = [o for o in json.loads(status.read_text(encoding="utf-8"))["outages"] if o["status"] == "active"]
+    assert shown["title"] == "Service disruption"
 
 
 def test_an_interrupted_build_leaves_nothing_behind(pcso, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -146,4 +154,5 @@ def test_an_interrupted_build_leaves_nothing_behind(pcso, tmp_path: Path, monkey
 
     monkeypatch.setattr(demo, "_build", real_build)
     assert pcso("demo", "--db", str(db), "--accounts", "20", "--steps", "1").exit_code == 0
-    assert sorted(p.name for p in db.parent.iterdir() if not p.name.startswith("demo.db")) == []
+    leftover = sorted(p.name for p in db.parent.iterdir() if not p.name.startswith("demo.db"))
+    assert leftover == ["demo-status"]  # the demo's status page, nothing of the interrupted build

@@ -7,7 +7,9 @@
 3. The workspace opens as olivia (operator), with two background jobs in the same process,
    started after the first screen is up: the outage simulation (``domain.simulation``:
    alerts through the normal ingest path) and the delivery worker, whose email, webhook and
-   sms channels are the demo channels (``plugins.channels.demo``: nothing leaves the machine).
+   sms channels are the demo channels (``plugins.channels.demo``: nothing leaves the machine)
+   and which keeps the status page in ``demo-status/`` beside the database current (unless
+   the configuration names a status page directory).
 
 The simulation compresses time, so the demo runs with a one-minute correlation window
 (``simulation.demo_settings``); everything else comes from the user's configuration.
@@ -124,21 +126,37 @@ def simulation_job(seed: int, *, interval: float | None = None, operator: str = 
     return outage_simulation
 
 
-def delivery_job() -> Any:
-    """The delivery worker on the demo channels as a background job."""
+def demo_status_dir(path: Path) -> Path:
+    """Where the demo writes its status page: ``demo-status/`` beside ``demo.db``."""
+    return path.with_name(f"{path.stem}-status")
+
+
+def _publish_to(domain: Domain, status_dir: Path | None) -> None:
+    """The demo's status page directory, unless the configuration names one of its own."""
+    from pcso_tui.domain.delivery import with_status_page_dir
+
+    if status_dir is not None and not domain.settings.delivery.status_page_dir:
+        with_status_page_dir(domain, str(status_dir))
+
+
+def delivery_job(status_dir: Path | None = None) -> Any:
+    """The delivery worker on the demo channels as a background job; it also keeps the
+    status page in ``status_dir`` current."""
 
     async def delivery_worker(domain: Domain, stop: asyncio.Event) -> None:
         from pcso_tui.domain.delivery import DeliveryWorker
         from pcso_tui.plugins.channels.demo import demo_channels
 
+        _publish_to(domain, status_dir)
         async with DeliveryWorker(domain, channels=demo_channels()) as worker:
             await worker.run(stop)
 
     return delivery_worker
 
 
-async def _play(ctx: CliContext, seed: int, steps: int) -> None:
-    """``--steps``: run the simulation and the delivery worker headless, one line per step."""
+async def _play(ctx: CliContext, seed: int, steps: int, status_dir: Path | None = None) -> None:
+    """``--steps``: run the simulation and the delivery worker headless, one line per step;
+    then write the status page."""
     from pcso_tui.domain.delivery import DeliveryWorker
     from pcso_tui.domain.simulation import OutageSimulation
     from pcso_tui.domain.users import sign_in
@@ -146,6 +164,7 @@ async def _play(ctx: CliContext, seed: int, steps: int) -> None:
     from pcso_tui.plugins.channels.demo import demo_channels
 
     domain = await ctx.open_domain()
+    _publish_to(domain, status_dir)
     try:
         simulation = OutageSimulation(domain, seed=seed, operator=await sign_in(domain, PERSONA))
         async with DeliveryWorker(domain, channels=demo_channels()) as worker:
@@ -164,6 +183,7 @@ async def _play(ctx: CliContext, seed: int, steps: int) -> None:
                 if delivered.claimed:
                     line += f"; notices sent {delivered.sent}"
                 click.echo(line)
+            await worker.publish_status_page()
     finally:
         await domain.close()
 
@@ -249,13 +269,17 @@ def demo(
     else:
         click.echo(f"pcso demo: reopening the demo world in {path}", err=True)
 
+    status_dir = demo_status_dir(path)
+    if not context.config.settings.delivery.status_page_dir:
+        click.echo(f"pcso demo: the status page is written to {status_dir / 'index.html'}", err=True)
     if steps is not None:
-        run(_play(context, seed, steps))
+        run(_play(context, seed, steps, status_dir))
         return
 
     from pcso_tui.app import DemoApp
 
-    background = [delivery_job()] if no_simulation else [simulation_job(seed), delivery_job()]
+    jobs = [delivery_job(status_dir)]
+    background = jobs if no_simulation else [simulation_job(seed), *jobs]
     app = DemoApp(context, background=background, welcome=WELCOME if not no_simulation else None)
     try:
         app.run()
