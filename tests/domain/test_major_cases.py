@@ -984,6 +984,7 @@ async def test_resolution_ends_the_outage_and_a_reopening_declares_another(
     assert again.id not in (declared.id, planned.id)
     # The same disruption again, from now: it never overlaps the one that ended.
     assert (again.begins_at, again.ends_at, again.title) == (clock.now, None, DECLARED_TITLE)
+    assert (await events(domain, "outage.created"))[-1].payload["by"] == "reopening"
 
 
 async def test_no_second_outage_when_one_linked_to_the_case_is_open(
@@ -1000,11 +1001,21 @@ async def test_no_second_outage_when_one_linked_to_the_case_is_open(
     declared = await create_outage(
         domain, actors[Role.MANAGER], type="degradation", title="Slow calls", begins_at=clock.now, case_id=candidate.id
     )
+    # One announced for later is not under way: resolution leaves it to its own times.
+    later = await create_outage(
+        domain,
+        actors[Role.MANAGER],
+        type="degradation",
+        title="Slow calls again",
+        begins_at=clock.now + timedelta(days=1),
+        case_id=candidate.id,
+    )
     assert not (await mc.preview_approval(domain, actors[Role.MANAGER], candidate.id)).declares_outage
     result = await mc.approve_major_case(domain, actors[Role.MANAGER], candidate.id)
     assert result.outage_number is None
-    assert [o.id for o in await outages_of(domain, candidate.id)] == [declared.id]
-    assert len(await events(domain, "outage.created")) == 1  # the one declared by hand
+    assert [o.id for o in await outages_of(domain, candidate.id)] == [declared.id, later.id]
+    assert len(await events(domain, "outage.created")) == 2  # the ones declared by hand
     await mc.resolve_major_case(domain, actors[Role.MANAGER], candidate.id, code="fixed", notes="ok")
-    (degradation,) = await outages_of(domain, candidate.id)
+    degradation, announced = await outages_of(domain, candidate.id)
     assert degradation.ends_at == clock.now  # a degradation ends with the case too
+    assert (announced.begins_at, announced.ends_at) == (later.begins_at, None)

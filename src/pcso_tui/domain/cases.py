@@ -418,7 +418,7 @@ async def set_case_state(
                 ((cid, {"to": target.value, "by": "sync", "parent_id": case.id}) for cid in synced),
             )
             if before == CaseState.RESOLVED:
-                await declare_major_case_outage(tx, case)
+                await declare_major_case_outage(tx, case, by="reopening")
         tx.record(
             "case.state_changed",
             "case",

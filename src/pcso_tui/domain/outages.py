@@ -363,17 +363,18 @@ DECLARED_TITLE = "Service disruption"
 
 
 def _open_disruption(case_id: int, now: datetime) -> Any:
-    """The case's unplanned outages and degradations that have not ended (planned maintenance
-    linked to it keeps its own times)."""
+    """The case's unplanned outages and degradations under way: begun and not ended (planned
+    maintenance linked to it keeps its own times)."""
     return (
         (Outage.case_id == case_id)
         & (Outage.type != OutageType.PLANNED.value)
+        & (Outage.begins_at <= now)
         & or_(Outage.ends_at.is_(None), Outage.ends_at > now)
     )
 
 
 async def has_open_disruption(session: Any, case_id: int, now: datetime) -> bool:
-    """Whether an unplanned outage or degradation linked to the case has not ended."""
+    """Whether an unplanned outage or degradation linked to the case is under way."""
     return await session.scalar(select(Outage.id).where(_open_disruption(case_id, now)).limit(1)) is not None
 
 
@@ -400,14 +401,13 @@ async def _most_affected_service(tx: Transaction, case_id: int) -> int | None:
     )
 
 
-async def declare_major_case_outage(tx: Transaction, major: Case) -> int | None:
+async def declare_major_case_outage(tx: Transaction, major: Case, *, by: str = "approval") -> int | None:
     """Put an approved major case on the status page: an unplanned outage on its product or
     customer-facing service (its CI if that is one, else the service holding most of its
     affected items), linked to the case and its incident, from when the incident opened; the
-    case's statements show there. A reopened major case puts itself back. Nothing is declared
-    while an unplanned outage or degradation linked to the case is open (one declared by hand
-    before approval, say).
-    Returns the new outage's id."""
+    case's statements show there. A reopened major case puts itself back (``by="reopening"``).
+    Nothing is declared while an unplanned outage or degradation linked to the case is under
+    way (one declared by hand before approval, say). Returns the new outage's id."""
     session = tx.session
     if await has_open_disruption(session, major.id, tx.now):
         return None
@@ -448,14 +448,14 @@ async def declare_major_case_outage(tx: Transaction, major: Case) -> int | None:
         type=outage.type,
         title=outage.title,
         case_id=major.id,
-        by="approval",
+        by=by,
         notices=0,
     )
     return outage.id
 
 
 async def end_major_case_outages(tx: Transaction, major_id: int) -> list[int]:
-    """The major case is resolved: its open unplanned outages and degradations end now."""
+    """The major case is resolved: its unplanned outages and degradations under way end now."""
     ended = list(
         await tx.session.scalars(
             update(Outage)
@@ -486,7 +486,7 @@ async def case_outage(domain: Domain, actor: Actor, case_id: int) -> OutageView:
     views = await _outage_views(domain, [_open_disruption(case_id, domain.clock())])
     if not views:
         raise NotFound(f"{case_number(case_id)} has no open outage on the status page")
-    return views[-1]
+    return views[0]
 
 
 async def _outage_views(
