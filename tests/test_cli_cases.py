@@ -66,6 +66,8 @@ def test_the_major_case_flow_from_the_shell(db: str) -> None:
     assert approved["children_created"] == len(AFFECTED)
     assert (approved["notices_queued"], approved["notices_skipped"]) == (len(NOTIFIED), len(SKIPPED))
     major = approved["major_case_number"]
+    active = ok(pcso(db, "manager", "outages", "list", "--status", "active", "--json"))
+    assert [(o["number"], o["case_number"]) for o in active] == [(approved["outage_number"], major)]
 
     statement = ok(pcso(db, "manager", "case", "statement", major, "-", "--json", input="Engineers on site.\n"))
     assert statement["children_reached"] == len(AFFECTED) + 1
@@ -73,6 +75,8 @@ def test_the_major_case_flow_from_the_shell(db: str) -> None:
     assert len(children) == len(AFFECTED) + 1
     resolved = ok(pcso(db, "manager", "case", "resolve", major, "--code", "power", "--notes", "Back.", "--json"))
     assert (resolved["state"], resolved["children_changed"]) == ("resolved", len(AFFECTED) + 1)
+    assert resolved["outages_ended"] == 1
+    assert ok(pcso(db, "manager", "outages", "list", "--status", "active", "--json")) == []
     closed = ok(pcso(db, "manager", "case", "close", major, "--json"))
     assert closed["state"] == "closed"
 

@@ -515,6 +515,8 @@ def case_statement(ctx: CliContext, case_id: int, body: str, as_json: bool) -> N
 
 def _cascade_line(r: Any) -> str:
     told = f", {r.notices_queued} notices queued ({r.notices_skipped} skipped)" if r.state == "resolved" else ""
+    if r.outages_ended:
+        told += f"; {r.outages_ended} outage{'s' if r.outages_ended > 1 else ''} ended on the status page"
     return (
         f"{r.major_case_number} {r.state}: {r.children_changed} child cases {r.state} with it, "
         f"{r.children_skipped} left as they were{told}"

@@ -917,6 +917,7 @@ async def resolve_major_case(
             children_skipped=total - len(resolved),
             notices_queued=queued,
             notices_skipped=skipped,
+            outages_ended=len(ended),
         )
 
 

@@ -462,6 +462,8 @@ class CascadeResult:
     children_skipped: int
     notices_queued: int
     notices_skipped: int
+    # Resolution: the case's outages under way that ended with it (off the status page).
+    outages_ended: int = 0
 
 
 @dataclass(frozen=True, slots=True)
