@@ -106,33 +106,27 @@ def test_manager_screen_on_a_major_case(snap_compare: Any, make_app: Any, world_
     assert snap_compare(app, terminal_size=(80, 24), run_before=ready)
 
 
-def test_approval_dialog(snap_compare: Any, make_app: Any, world_url: str) -> None:
-    case_id = asyncio.run(_proposed(world_url))
-    app = make_app(world_url, "manager")
+def _dialog_on(make_app: Any, url: str, case_id: int, key: str, dialog: type) -> tuple[Any, Any]:
+    """The manager screen on ``case_id`` with the dialog ``key`` opens, for ``snap_compare``."""
+    app = make_app(url, "manager")
 
     async def ready(pilot: Pilot[Any]) -> None:
         await until_ready(pilot)
         screen = app.screen
         assert isinstance(screen, ManagerScreen)
         await wait_for(pilot, lambda: screen.detail is not None and screen.detail.case.id == case_id)
-        await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the approval dialog")
+        await pilot.press(key)
+        await wait_for(pilot, lambda: isinstance(app.screen, dialog), what=f"the dialog of {key}")
         await pilot.pause()
 
+    return app, ready
+
+
+def test_approval_dialog(snap_compare: Any, make_app: Any, world_url: str) -> None:
+    app, ready = _dialog_on(make_app, world_url, asyncio.run(_proposed(world_url)), "a", ConfirmDialog)
     assert snap_compare(app, terminal_size=(80, 24), run_before=ready)
 
 
 def test_status_page_outage_dialog(snap_compare: Any, make_app: Any, world_url: str) -> None:
-    major_id = asyncio.run(_approved(world_url))
-    app = make_app(world_url, "manager")
-
-    async def ready(pilot: Pilot[Any]) -> None:
-        await until_ready(pilot)
-        screen = app.screen
-        assert isinstance(screen, ManagerScreen)
-        await wait_for(pilot, lambda: screen.detail is not None and screen.detail.case.id == major_id)
-        await pilot.press("u")
-        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="the outage dialog")
-        await pilot.pause()
-
+    app, ready = _dialog_on(make_app, world_url, asyncio.run(_approved(world_url)), "u", FormDialog)
     assert snap_compare(app, terminal_size=(80, 24), run_before=ready)
