@@ -7,7 +7,7 @@ against raw ``sqlite3.executemany`` of the same rows, in the same run.
 The world (accounts, primary contacts, a proposed major case candidate with its affected
 accounts) is written with raw sqlite3 into a database whose schema comes from ``Domain.open``.
 Each round copies that file twice: the domain approves and posts on one copy; the baseline
-inserts the very rows the domain wrote (children, notices, events; statement journal lines,
+inserts the very rows the domain wrote (children, notices, events, the outage; statement journal lines,
 notices, event) with ``executemany`` on the other, rows built before the clock starts. Both
 use the same pragmas (WAL, synchronous NORMAL, foreign keys on) and one transaction each.
 Also printed: the longest event-loop stall while the domain command ran (a 2 ms ticker).
@@ -155,6 +155,8 @@ def raw_rows_for_approval(path: Path, case_id: int, accounts: int) -> dict[str, 
     events.append(
         (STAMP, 1, "manager", None, "major_case.approved", "case", case_id, json.dumps({"children": accounts}))
     )
+    # The outage the approval puts on the status page (the id is the first free one: the world has none).
+    events.append((STAMP, 1, "manager", None, "outage.created", "outage", 1, json.dumps({"case_id": case_id})))
     return {"children": children, "notices": notices, "events": events}
 
 
@@ -177,6 +179,11 @@ def raw_approval(path: Path, case_id: int, rows: dict[str, list[tuple]]) -> floa
         "INSERT INTO event (at, actor_id, actor_name, impersonator, kind, subject_type, subject_id, payload) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         rows["events"],
+    )
+    conn.execute(
+        "INSERT INTO outage (type, title, details, case_id, begins_at, created_by_id, created_at, version) "
+        "VALUES ('unplanned', 'Service disruption', '', ?, ?, 1, ?, 1)",
+        (case_id, STAMP, STAMP),
     )
     conn.execute(
         "UPDATE support_case SET major_case_state = 'accepted', version = version + 1 WHERE id = ?", (case_id,)
@@ -281,7 +288,7 @@ async def main() -> None:
             statement_id, srows = raw_rows_for_statement(theirs, case_id, body)
             results["statement_raw"].append(raw_statement(theirs, case_id, statement_id, body, srows))
 
-            for table in ("support_case", "notice", "event", "journal_entry"):
+            for table in ("support_case", "notice", "event", "journal_entry", "outage"):
                 a, b = (count(p, f"SELECT count(*) FROM {table}") for p in (ours, theirs))
                 # The domain also writes its journal lines about the approval; rows otherwise match.
                 assert abs(a - b) <= 3, (table, a, b)
@@ -292,7 +299,7 @@ async def main() -> None:
         return statistics.median(results[key])
 
     print(f"rows per approval: {args.accounts:,} children + {approval.notices_queued + approval.notices_skipped:,} "
-          f"notices + {args.accounts + 2:,} events; per statement: {args.accounts:,} journal lines + "
+          f"notices + {args.accounts + 3:,} events + 1 outage; per statement: {args.accounts:,} journal lines + "
           f"{statement.notices_queued + statement.notices_skipped:,} notices")  # fmt: skip
     print(f"{'':28}{'median':>10}{'best':>10}   (of {args.rounds} rounds)")
     for key, label in (
