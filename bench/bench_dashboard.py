@@ -41,10 +41,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from sqlalchemy import event
 
-from pcso_tui.domain import dashboard
-from pcso_tui.domain.clock import FrozenClock
-from pcso_tui.domain.roles import SYSTEM
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.core.clock import FrozenClock
+from pcso_tui.domain.core.roles import SYSTEM
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.reporting import dashboard
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 YEAR = timedelta(days=365)

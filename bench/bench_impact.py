@@ -36,10 +36,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 from impact_world import WORLD, ensure_world, layers
-from pcso_tui.domain import impact
-from pcso_tui.domain.models import Case
-from pcso_tui.domain.roles import SYSTEM
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.core.models import Case
+from pcso_tui.domain.core.roles import SYSTEM
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.install_base import impact
 
 
 class Rollback(Exception):
@@ -274,9 +274,9 @@ def rss():
     fields = dict(line.split(":", 1) for line in open("/proc/self/status"))
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 async def main():
-    from pcso_tui.domain.service import Domain
-    from pcso_tui.domain.roles import SYSTEM
-    from pcso_tui.domain import impact
+    from pcso_tui.domain.core.service import Domain
+    from pcso_tui.domain.core.roles import SYSTEM
+    from pcso_tui.domain.install_base import impact
     domain = await Domain.open({world!r})
     opened = rss()[0]
     await impact.impact_of(domain, SYSTEM, ci_ids=[{ci}])

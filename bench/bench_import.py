@@ -22,9 +22,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pcso_tui.domain.importer import import_records
-from pcso_tui.domain.roles import SYSTEM
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.core.roles import SYSTEM
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.install_base.importer import import_records
 
 PRODUCTS = 50
 CIS = 2_000

@@ -7,11 +7,11 @@ a known CI by their ``instance`` label, the rest an unknown one (unmapped).
 
 Then, each into a fresh migrated embedded database:
 
-- ``ingest``: the parsed batches through ``pcso_tui.domain.alerts.ingest`` (one transaction per
+- ``ingest``: the parsed batches through ``pcso_tui.domain.operations.alerts.ingest`` (one transaction per
   batch: CI lookup, existing-state read, upsert, events, as the receiver does);
 - ``parse + ingest``: the same from the JSON bodies (``ingest_payload``), as a POST arrives;
 - ``ingest + correlation``: the first ``--correlated`` messages through ``ingest`` with the real
-  correlation (``domain/correlation.py``, another area), which the two sides above leave out;
+  correlation (``domain/operations/correlation.py``, another area), which the two sides above leave out;
 - ``raw sqlite3``: the same rows upserted with the standard library, one transaction per batch,
   ``INSERT … ON CONFLICT(fingerprint) DO UPDATE`` with ``executemany`` (labels encoded as JSON,
   CI ids from a dictionary loaded beforehand, no state logic, no events: the least work that
@@ -37,12 +37,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pcso_tui.domain import alerts as alerts_module
-from pcso_tui.domain.alerts import ParsedBatch, ingest, ingest_payload, parse_payload
-from pcso_tui.domain.db import WAL_AUTOCHECKPOINT_PAGES
-from pcso_tui.domain.models import ConfigurationItem
-from pcso_tui.domain.roles import SYSTEM
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.core.db import WAL_AUTOCHECKPOINT_PAGES
+from pcso_tui.domain.core.models import ConfigurationItem
+from pcso_tui.domain.core.roles import SYSTEM
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.operations import alerts as alerts_module
+from pcso_tui.domain.operations.alerts import ParsedBatch, ingest, ingest_payload, parse_payload
 
 CIS = 2_000
 ZERO = "0001-01-01T00:00:00Z"
@@ -181,7 +181,7 @@ class Raw:
             "receive_count = receive_count + excluded.receive_count, version = version + 1"
         )
         self.connection = sqlite3.connect(path, isolation_level=None)
-        # The pragmas pcso's own connections use (domain/db.py).
+        # The pragmas pcso's own connections use (domain/core/db.py).
         pragmas = ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON", "busy_timeout = 30000")
         for pragma in (*pragmas, f"wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}"):
             self.connection.execute(f"PRAGMA {pragma}")
@@ -254,7 +254,7 @@ async def main() -> None:
                 for side in sides[:4]:
                     if side == "correlated" and n >= args.correlated:
                         continue
-                    # Correlation (domain/correlation.py, another area) is left out of the first
+                    # Correlation (domain/operations/correlation.py, another area) is left out of the first
                     # two sides, to measure ingest itself, and kept in the fourth.
                     alerts_module.correlation.correlate_alerts = (  # type: ignore[attr-defined]
                         real_correlation if side == "correlated" else _no_correlation

@@ -78,7 +78,7 @@ class Ticker:
 
 
 def build(path: Path, items: int, cases: int) -> None:
-    from pcso_tui.domain.service import Domain
+    from pcso_tui.domain.core.service import Domain
 
     started = time.perf_counter()
     for suffix in ("", "-wal", "-shm"):
@@ -187,11 +187,11 @@ async def bench(path: Path, items: int, cases: int, rounds: int) -> None:
     from rapidfuzz import fuzz, process
     from sqlalchemy import event
 
-    from pcso_tui.domain import insight
-    from pcso_tui.domain.clock import FrozenClock
-    from pcso_tui.domain.models import Case
-    from pcso_tui.domain.roles import Actor, Role
-    from pcso_tui.domain.service import Domain
+    from pcso_tui.domain.casework import insight
+    from pcso_tui.domain.core.clock import FrozenClock
+    from pcso_tui.domain.core.models import Case
+    from pcso_tui.domain.core.roles import Actor, Role
+    from pcso_tui.domain.core.service import Domain
 
     known = known_accounts(path)
     domain = await Domain.open(path, clock=FrozenClock(NOW))

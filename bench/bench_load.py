@@ -55,10 +55,10 @@ def alert_message(i: int) -> dict[str, Any]:
 async def seed(url: str, agents: int, operators: int) -> None:
     from sqlalchemy import insert
 
-    from pcso_tui.domain.models import Account, Contact
-    from pcso_tui.domain.roles import Actor, Role
-    from pcso_tui.domain.service import Domain
-    from pcso_tui.domain.users import add_user, sign_in
+    from pcso_tui.domain.core.models import Account, Contact
+    from pcso_tui.domain.core.roles import Actor, Role
+    from pcso_tui.domain.core.service import Domain
+    from pcso_tui.domain.core.users import add_user, sign_in
 
     domain = await Domain.open(url)
     try:
@@ -93,11 +93,12 @@ async def seed(url: str, agents: int, operators: int) -> None:
 
 
 async def act(url: str, kind: str, name: str, go: str, seconds: float, rate: float, think: float) -> dict[str, Any]:
-    from pcso_tui.domain import alerts, cases
-    from pcso_tui.domain.errors import DomainError, IllegalTransition
-    from pcso_tui.domain.roles import SYSTEM
-    from pcso_tui.domain.service import Domain
-    from pcso_tui.domain.users import sign_in
+    from pcso_tui.domain.casework import cases
+    from pcso_tui.domain.core.errors import DomainError, IllegalTransition
+    from pcso_tui.domain.core.roles import SYSTEM
+    from pcso_tui.domain.core.service import Domain
+    from pcso_tui.domain.core.users import sign_in
+    from pcso_tui.domain.operations import alerts
 
     domain = await Domain.open(url)
     ops: dict[str, int] = {}

@@ -34,9 +34,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from pcso_tui.domain import major_cases
-from pcso_tui.domain.service import Domain
-from pcso_tui.domain.users import sign_in
+from pcso_tui.domain.casework import major_cases
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.users import sign_in
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 STAMP = NOW.replace(tzinfo=None).isoformat(sep=" ")

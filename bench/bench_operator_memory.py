@@ -143,13 +143,13 @@ def operator_child(database: str, folder: Path, alerts: int) -> dict[str, Any]:
 async def build(database: Path, size: str, alerts: int) -> tuple[float, float]:
     from sqlalchemy import select
 
-    from pcso_tui.domain.alerts import AlertInput, ParsedBatch, ingest
-    from pcso_tui.domain.incidents import open_incident
-    from pcso_tui.domain.models import ConfigurationItem
-    from pcso_tui.domain.roles import SYSTEM
-    from pcso_tui.domain.service import Domain
-    from pcso_tui.domain.world import seed_world
+    from pcso_tui.domain.core.models import ConfigurationItem
+    from pcso_tui.domain.core.roles import SYSTEM
+    from pcso_tui.domain.core.service import Domain
+    from pcso_tui.domain.operations.alerts import AlertInput, ParsedBatch, ingest
+    from pcso_tui.domain.operations.incidents import open_incident
     from pcso_tui.plugins import new_plugin_manager
+    from pcso_tui.world.world import seed_world
 
     domain = await Domain.open(database, upgrade=True, hooks=new_plugin_manager(load_entry_points=False).hook)
     try:

@@ -21,10 +21,10 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from pcso_tui.domain.roles import Actor, Role
-from pcso_tui.domain.service import Domain
-from pcso_tui.domain.world import SQLITE_CACHE_KIB, driver_rows, insert_sql, seed_world, size_names
-from pcso_tui.domain.worldgen import PHASES, Rows
+from pcso_tui.domain.core.roles import Actor, Role
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.world.world import SQLITE_CACHE_KIB, driver_rows, insert_sql, seed_world, size_names
+from pcso_tui.world.worldgen import PHASES, Rows
 
 
 class StallProbe:

@@ -54,7 +54,7 @@ def layers() -> dict[str, range]:
 
 
 def _create_schema(path: Path) -> None:
-    from pcso_tui.domain.service import Domain
+    from pcso_tui.domain.core.service import Domain
 
     async def make() -> None:
         domain = await Domain.open(path, upgrade=True)
@@ -212,8 +212,8 @@ def world_key() -> str:
     """The generator's version and the schema's shape: a cached world older than either is rebuilt."""
     import hashlib
 
-    from pcso_tui.domain.migrations import HEAD
-    from pcso_tui.domain.models import Base
+    from pcso_tui.domain.core.migrations import HEAD
+    from pcso_tui.domain.core.models import Base
 
     shape = sorted(
         f"{t.name}:{','.join(c.name for c in t.columns)}:{','.join(sorted(i.name or '' for i in t.indexes))}"

@@ -5,7 +5,7 @@
     python scripts/makemigration.py --replace-initial          # rewrite 0001 (before 1.0 only)
 
 It upgrades a scratch SQLite database to head, compares it with ``models.py`` and writes the
-revision into ``src/pcso_tui/domain/migrations/versions``. Review it before committing; then
+revision into ``src/pcso_tui/domain/core/migrations/versions``. Review it before committing; then
 set ``HEAD`` in ``migrations/__init__.py``.
 """
 
@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from alembic import command
 
-from pcso_tui.domain.db import Database
-from pcso_tui.domain.schema import MIGRATIONS, alembic_config
+from pcso_tui.domain.core.db import Database
+from pcso_tui.domain.core.schema import MIGRATIONS, alembic_config
 
 
 async def main() -> None:

@@ -3,7 +3,7 @@
     python scripts/readme_parts.py          # rewrite them
     python scripts/readme_parts.py --check  # exit 1 if they are stale (tests/test_readme.py)
 
-The KPI definitions come from ``domain/dashboard.py`` (the same text the dashboard's help
+The KPI definitions come from ``domain/reporting/dashboard.py`` (the same text the dashboard's help
 shows) and the CLI reference from the click commands themselves, so neither can drift.
 """
 
@@ -21,7 +21,7 @@ CLI_DOC = ROOT / "docs" / "cli.md"
 
 
 def kpi_section() -> str:
-    from pcso_tui.domain.dashboard import KPIS
+    from pcso_tui.domain.reporting.dashboard import KPIS
 
     groups = {"established": "The established measures", "ours": "Our own: how proactive we are"}
     lines: list[str] = []

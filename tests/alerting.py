@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from pcso_tui.domain.models import Alert, ConfigurationItem, Event, MaintenanceWindow
-from pcso_tui.domain.roles import SYSTEM
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.core.models import Alert, ConfigurationItem, Event, MaintenanceWindow
+from pcso_tui.domain.core.roles import SYSTEM
+from pcso_tui.domain.core.service import Domain
 
 ZERO = "0001-01-01T00:00:00Z"
 HOSTILE = "[bold]red[/] [/ \x1b[2J\x1b]0;pwned\x07 \u202e ☃ 🔥"

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from pcso_tui.domain.clock import FrozenClock
-from pcso_tui.domain.roles import Actor, Role
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.core.clock import FrozenClock
+from pcso_tui.domain.core.roles import Actor, Role
+from pcso_tui.domain.core.service import Domain
 
 PG_ENV = "PCSO_TEST_DATABASE_URL"
 FROZEN_AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -154,8 +154,8 @@ async def domain(database_url: str, clock: FrozenClock) -> AsyncIterator[Domain]
 @pytest.fixture
 async def actors(domain: Domain) -> dict[Role, Actor]:
     """One user per role (the customer on account ACC-T1), signed in."""
-    from pcso_tui.domain.models import Account
-    from pcso_tui.domain.users import add_user, sign_in
+    from pcso_tui.domain.core.models import Account
+    from pcso_tui.domain.core.users import add_user, sign_in
 
     bootstrap = Actor(user_id=None, name="root", role=Role.CUSTOMER)
     await add_user(domain, bootstrap, "admin", Role.ADMIN)

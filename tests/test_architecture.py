@@ -60,7 +60,7 @@ def test_loading_every_domain_module_loads_no_textual_or_rich() -> None:
 
 def test_read_models_load_without_the_database_stack() -> None:
     # Screens import views before the first frame; SQLAlchemy must wait until after it.
-    code = "import sys, pcso_tui.domain.views; print('sqlalchemy' in sys.modules)"
+    code = "import sys, pcso_tui.domain.core.views; print('sqlalchemy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

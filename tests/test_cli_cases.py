@@ -10,10 +10,10 @@ from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
 from pcso_tui.cli import main
-from pcso_tui.domain.models import Case, Event
-from pcso_tui.domain.roles import Actor, Role
-from pcso_tui.domain.service import Domain
-from pcso_tui.domain.users import add_user, sign_in
+from pcso_tui.domain.core.models import Case, Event
+from pcso_tui.domain.core.roles import Actor, Role
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.users import add_user, sign_in
 from tests.domain.case_world import AFFECTED, HOSTILE, NOTIFIED, SKIPPED, build_world
 
 

@@ -13,12 +13,12 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from pcso_tui.cli import main
-from pcso_tui.domain import major_cases as mc
-from pcso_tui.domain.db import Database
-from pcso_tui.domain.models import Base
-from pcso_tui.domain.roles import Actor, Role
-from pcso_tui.domain.service import Domain
-from pcso_tui.domain.users import add_user, sign_in
+from pcso_tui.domain.casework import major_cases as mc
+from pcso_tui.domain.core.db import Database
+from pcso_tui.domain.core.models import Base
+from pcso_tui.domain.core.roles import Actor, Role
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.users import add_user, sign_in
 from tests.domain.notice_world import make_world
 
 

@@ -12,7 +12,7 @@ from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
 from pcso_tui.cli import main
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.core.service import Domain
 from tests.domain.notice_world import make_world
 
 

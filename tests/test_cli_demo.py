@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from pcso_tui.cli import main
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.core.service import Domain
 
 
 @pytest.fixture
@@ -101,9 +101,9 @@ def test_the_demo_channels_deliver_the_notices_of_an_approved_outage(pcso, tmp_p
     assert pcso("demo", "--db", str(db), "--accounts", "40", "--steps", "3").exit_code == 0
 
     async def approve_and_deliver():
-        from pcso_tui.domain.delivery import DeliveryWorker
-        from pcso_tui.domain.major_cases import approve_major_case
-        from pcso_tui.domain.users import sign_in
+        from pcso_tui.domain.casework.major_cases import approve_major_case
+        from pcso_tui.domain.communications.delivery import DeliveryWorker
+        from pcso_tui.domain.core.users import sign_in
         from pcso_tui.plugins import new_plugin_manager
         from pcso_tui.plugins.channels.demo import DemoChannel, demo_channels
 

@@ -12,9 +12,9 @@ from click.testing import CliRunner, Result
 from sqlalchemy import insert
 
 from pcso_tui.cli import main
-from pcso_tui.domain.models import CIDependency, ConfigurationItem
-from pcso_tui.domain.roles import SYSTEM
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.core.models import CIDependency, ConfigurationItem
+from pcso_tui.domain.core.roles import SYSTEM
+from pcso_tui.domain.core.service import Domain
 
 
 class Pcso:
@@ -120,7 +120,7 @@ def test_heartbeat_and_healthcheck_need_configured_checks(pcso: Pcso) -> None:
 
 
 def test_healthcheck_run_once_feeds_alert_ingestion_and_opens_an_incident(pcso: Pcso) -> None:
-    pytest.importorskip("pcso_tui.domain.alerts", reason="alert ingestion (domain/alerts.py) is not in this build")
+    pytest.importorskip("pcso_tui.domain.operations.alerts", reason="alert ingestion (domain/operations/alerts.py) is not in this build")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

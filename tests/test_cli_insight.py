@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from pcso_tui.cli import main
-from pcso_tui.domain.roles import Actor, Role
-from pcso_tui.domain.service import Domain
-from pcso_tui.domain.users import add_user, sign_in
+from pcso_tui.domain.core.roles import Actor, Role
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.users import add_user, sign_in
 from tests.domain.insight_world import UNRELATED, VPN, add_accounts, add_cases, add_install_base
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pcso_tui import config
-from pcso_tui.domain.errors import InvalidInput
+from pcso_tui.domain.core.errors import InvalidInput
 
 
 def test_missing_file_means_defaults(tmp_path: Path) -> None:

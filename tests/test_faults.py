@@ -25,10 +25,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from pcso_tui.domain import major_cases as mc
-from pcso_tui.domain.models import Case, Event, JournalEntry, Notice, Statement
-from pcso_tui.domain.roles import Actor, Role
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.casework import major_cases as mc
+from pcso_tui.domain.core.models import Case, Event, JournalEntry, Notice, Statement
+from pcso_tui.domain.core.roles import Actor, Role
+from pcso_tui.domain.core.service import Domain
 from tests.domain.notice_world import SmtpServer, make_world
 from tests.domain.test_worker_crash import config, start_worker
 
@@ -44,11 +44,11 @@ DRIVER = textwrap.dedent(
     """
     import asyncio, sys
     from sqlalchemy import func, select
-    from pcso_tui.domain import major_cases as mc
-    from pcso_tui.domain.errors import DomainError
-    from pcso_tui.domain.models import Case, Statement
-    from pcso_tui.domain.service import Domain
-    from pcso_tui.domain.users import sign_in
+    from pcso_tui.domain.casework import major_cases as mc
+    from pcso_tui.domain.core.errors import DomainError
+    from pcso_tui.domain.core.models import Case, Statement
+    from pcso_tui.domain.core.service import Domain
+    from pcso_tui.domain.core.users import sign_in
 
     async def main(url, statements):
         domain = await Domain.open(url)

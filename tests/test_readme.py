@@ -24,7 +24,7 @@ def test_generated_parts_are_current() -> None:
 
 
 def test_every_kpi_is_defined_in_the_readme() -> None:
-    from pcso_tui.domain.dashboard import KPIS
+    from pcso_tui.domain.reporting.dashboard import KPIS
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for spec in KPIS:

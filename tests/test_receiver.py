@@ -15,10 +15,10 @@ import pytest
 from aiohttp import web
 
 from pcso_tui import receiver as receiver_module
-from pcso_tui.domain.alerts import list_alerts
-from pcso_tui.domain.roles import SYSTEM
-from pcso_tui.domain.service import Domain
-from pcso_tui.domain.settings import IngestSettings
+from pcso_tui.domain.core.roles import SYSTEM
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.settings import IngestSettings
+from pcso_tui.domain.operations.alerts import list_alerts
 from pcso_tui.receiver import create_app
 from tests.alerting import HOSTILE, am_alert, am_message, counts, events, grafana_message, stored
 
@@ -321,7 +321,7 @@ async def test_one_log_line_per_request(receiver: Receiver, caplog: pytest.LogCa
 async def _event_actors(domain: Domain) -> list[str]:
     from sqlalchemy import select
 
-    from pcso_tui.domain.models import Event
+    from pcso_tui.domain.core.models import Event
 
     async with domain.reading() as session:
         return list((await session.scalars(select(Event.actor_name).order_by(Event.id))).all())
@@ -331,8 +331,8 @@ async def _event_actors(domain: Domain) -> list[str]:
 
 
 async def test_heartbeat_route_records_a_report_and_refuses_unknown_names(start_receiver: Start) -> None:
-    from pcso_tui.domain.models import HealthBaseline
-    from pcso_tui.domain.settings import HealthCheckSettings, HeartbeatCheckSettings
+    from pcso_tui.domain.core.models import HealthBaseline
+    from pcso_tui.domain.core.settings import HealthCheckSettings, HeartbeatCheckSettings
 
     receiver = await start_receiver()
     checks = HealthCheckSettings(heartbeat=(HeartbeatCheckSettings(name="nightly-backup", ci="batch"),))

@@ -18,12 +18,12 @@ from xml.etree import ElementTree as ET
 import pytest
 from sqlalchemy import insert, update
 
-from pcso_tui.domain.clock import FrozenClock
-from pcso_tui.domain.delivery import DeliveryWorker, affects_status_page
-from pcso_tui.domain.models import Case, Incident, Statement
-from pcso_tui.domain.outages import create_outage, end_outage, status_page_data
-from pcso_tui.domain.roles import SYSTEM, Actor, Role
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.communications.delivery import DeliveryWorker, affects_status_page
+from pcso_tui.domain.communications.outages import create_outage, end_outage, status_page_data
+from pcso_tui.domain.core.clock import FrozenClock
+from pcso_tui.domain.core.models import Case, Incident, Statement
+from pcso_tui.domain.core.roles import SYSTEM, Actor, Role
+from pcso_tui.domain.core.service import Domain
 from pcso_tui.plugins import statuspage
 from pcso_tui.plugins.statuspage import render_html, write_status_page
 from tests.domain.notice_world import (
@@ -256,7 +256,7 @@ async def test_the_page_renders_in_headless_chromium(
 def test_a_failed_write_leaves_the_old_page_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from datetime import UTC, datetime
 
-    from pcso_tui.domain.views import StatusPageData
+    from pcso_tui.domain.communications.views import StatusPageData
 
     old = StatusPageData(title="Old", generated_at=datetime(2026, 1, 1, tzinfo=UTC), outages=())
     write_status_page(old, tmp_path)
@@ -274,7 +274,7 @@ def test_a_failed_write_leaves_the_old_page_whole(tmp_path: Path, monkeypatch: p
 def test_a_reader_never_sees_half_a_page(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from pcso_tui.domain.views import StatusOutage, StatusPageData
+    from pcso_tui.domain.communications.views import StatusOutage, StatusPageData
 
     def data(n: int) -> StatusPageData:
         at = datetime(2026, 1, 1, tzinfo=UTC)
@@ -369,8 +369,8 @@ async def test_a_major_case_reaches_the_page_from_approval_to_resolution(
     domain: Domain, actors: dict[Role, Actor], clock: FrozenClock, tmp_path: Path
 ) -> None:
     """No outage declared by hand: approving, a statement and resolving are enough."""
-    from pcso_tui.domain import cases
-    from pcso_tui.domain import major_cases as mc
+    from pcso_tui.domain.casework import cases
+    from pcso_tui.domain.casework import major_cases as mc
     from tests.domain.case_world import build_world
 
     world = await build_world(domain)  # incident on host-1 (hostile title), svc-1 depends on it
@@ -409,7 +409,7 @@ async def test_a_major_case_reaches_the_page_from_approval_to_resolution(
 def test_rendering_an_empty_page() -> None:
     from datetime import UTC, datetime
 
-    from pcso_tui.domain.views import StatusPageData
+    from pcso_tui.domain.communications.views import StatusPageData
 
     page = render_html(StatusPageData(title="Acme status", generated_at=datetime(2026, 1, 1, tzinfo=UTC), outages=()))
     assert "All services are running normally." in page and "<title>Acme status</title>" in page

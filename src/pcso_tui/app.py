@@ -74,10 +74,10 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker
 
-from pcso_tui.domain.errors import DomainError, PermissionDenied
-from pcso_tui.domain.roles import Permission, Role
-from pcso_tui.domain.text import one_line
-from pcso_tui.domain.views import EventView
+from pcso_tui.domain.core.errors import DomainError, PermissionDenied
+from pcso_tui.domain.core.roles import Permission, Role
+from pcso_tui.domain.core.text import one_line
+from pcso_tui.domain.core.views import EventView
 from pcso_tui.screens import modes as workspace_modes
 from pcso_tui.screens.connecting import ConnectingScreen
 from pcso_tui.screens.session import WorkspaceSession
@@ -89,9 +89,9 @@ if TYPE_CHECKING:
     from textual.command import Provider
 
     from pcso_tui.cli.common import CliContext
-    from pcso_tui.domain.clock import Clock
-    from pcso_tui.domain.feed import EventFollower
-    from pcso_tui.domain.service import Domain
+    from pcso_tui.domain.core.clock import Clock
+    from pcso_tui.domain.core.feed import EventFollower
+    from pcso_tui.domain.core.service import Domain
     from pcso_tui.widgets.palette import PaletteCommand
 
 log = logging.getLogger(__name__)
@@ -115,10 +115,10 @@ EXIT_ON_SIGNAL = {signal.SIGHUP: 128 + signal.SIGHUP, signal.SIGTERM: 128 + sign
 def _load_domain_stack() -> None:
     """Import the database stack (run on a thread, after the first frame)."""
     for module in (
-        "pcso_tui.domain.service",
-        "pcso_tui.domain.users",
-        "pcso_tui.domain.audit",
-        "pcso_tui.domain.feed",
+        "pcso_tui.domain.core.service",
+        "pcso_tui.domain.core.users",
+        "pcso_tui.domain.core.audit",
+        "pcso_tui.domain.core.feed",
         "pcso_tui.plugins",
     ):
         import_module(module)
@@ -276,7 +276,7 @@ class PcsoApp(App[int]):
     async def _connect(self) -> None:
         try:
             await asyncio.to_thread(_load_domain_stack)
-            from pcso_tui.domain.users import current_user, is_demo
+            from pcso_tui.domain.core.users import current_user, is_demo
 
             domain = await self.domain_call(self._open_domain())
             actor = await self.domain_call(self.cli_context.sign_in(domain))
@@ -347,8 +347,8 @@ class PcsoApp(App[int]):
 
     async def _start_feed(self) -> None:
         assert self.domain is not None and self.session is not None
-        from pcso_tui.domain.audit import list_events
-        from pcso_tui.domain.feed import EventFollower
+        from pcso_tui.domain.core.audit import list_events
+        from pcso_tui.domain.core.feed import EventFollower
 
         app = self
 
@@ -503,7 +503,7 @@ class PcsoApp(App[int]):
     async def _switch_persona(self, mode: str, role: Role) -> None:
         """Demo worlds: become the persona of ``role`` and open ``mode``."""
         assert self.session is not None and self.domain is not None
-        from pcso_tui.domain.users import current_user, sign_in
+        from pcso_tui.domain.core.users import current_user, sign_in
 
         name = workspace_modes.DEMO_PERSONAS[role]
         try:

@@ -2,7 +2,7 @@
 
 The file is ``$PCSO_CONFIG`` or ``config.toml`` in the user's config directory
 (``~/.config/pcso-tui/config.toml`` on Linux). Each TOML table fills one section of
-``pcso_tui.domain.settings.Settings``; an unknown section or key, or a value of the wrong type,
+``pcso_tui.domain.core.settings.Settings``; an unknown section or key, or a value of the wrong type,
 is an error that names it (a typo must not be silently ignored).
 
     [database]
@@ -23,8 +23,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from pcso_tui.domain.errors import InvalidInput
-from pcso_tui.domain.settings import Settings
+from pcso_tui.domain.core.errors import InvalidInput
+from pcso_tui.domain.core.settings import Settings
 
 ENV_CONFIG = "PCSO_CONFIG"
 ENV_DATABASE_URL = "PCSO_DATABASE_URL"

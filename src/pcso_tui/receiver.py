@@ -30,14 +30,14 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import text
 
-from pcso_tui.domain.alerts import BatchTooLarge, MalformedPayload, ingest, parse_payload, sweep_alerts
-from pcso_tui.domain.errors import DomainError, InvalidInput, NotFound, PermissionDenied
-from pcso_tui.domain.healthchecks import record_heartbeat
-from pcso_tui.domain.roles import Actor, Role
-from pcso_tui.domain.service import Domain, StorageBusy
-from pcso_tui.domain.settings import Settings
-from pcso_tui.domain.text import one_line
-from pcso_tui.domain.views import to_jsonable
+from pcso_tui.domain.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
+from pcso_tui.domain.core.roles import Actor, Role
+from pcso_tui.domain.core.service import Domain, StorageBusy
+from pcso_tui.domain.core.settings import Settings
+from pcso_tui.domain.core.text import one_line
+from pcso_tui.domain.core.views import to_jsonable
+from pcso_tui.domain.operations.alerts import BatchTooLarge, MalformedPayload, ingest, parse_payload, sweep_alerts
+from pcso_tui.domain.operations.healthchecks import record_heartbeat
 
 log = logging.getLogger("pcso.receiver")
 

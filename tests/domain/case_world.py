@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from pcso_tui.domain.models import (
+from pcso_tui.domain.core.models import (
     Account,
     Alert,
     Case,
@@ -41,8 +41,8 @@ from pcso_tui.domain.models import (
     Product,
     Statement,
 )
-from pcso_tui.domain.roles import SYSTEM
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.core.roles import SYSTEM
+from pcso_tui.domain.core.service import Domain
 
 HOSTILE = "[bold]red[/] \x1b[2J [/"
 

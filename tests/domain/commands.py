@@ -18,15 +18,16 @@ MISSING_ID = 987_654
 
 def discover() -> dict[str, Callable[..., Any]]:
     found: dict[str, Callable[..., Any]] = {}
-    for info in pkgutil.iter_modules(pcso_tui.domain.__path__):
-        if info.ispkg:
+    for info in pkgutil.walk_packages(pcso_tui.domain.__path__, "pcso_tui.domain."):
+        if info.ispkg or ".migrations" in info.name:
             continue
-        module = importlib.import_module(f"pcso_tui.domain.{info.name}")
+        module = importlib.import_module(info.name)
+        leaf = info.name.rsplit(".", 1)[-1]
         for name, fn in vars(module).items():
             if name.startswith("_") or not inspect.iscoroutinefunction(fn) or fn.__module__ != module.__name__:
                 continue
             if list(inspect.signature(fn).parameters)[:2] == ["domain", "actor"]:
-                found[f"{info.name}.{name}"] = fn
+                found[f"{leaf}.{name}"] = fn
     return found
 
 

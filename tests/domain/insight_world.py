@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from pcso_tui.domain.models import Account, Case, CaseAccount, Characteristic, InstallBaseItem, Product
-from pcso_tui.domain.roles import SYSTEM
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.core.models import Account, Case, CaseAccount, Characteristic, InstallBaseItem, Product
+from pcso_tui.domain.core.roles import SYSTEM
+from pcso_tui.domain.core.service import Domain
 
 VPN = [
     "VPN tunnel drops every few minutes",

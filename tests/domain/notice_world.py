@@ -17,7 +17,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP as SMTPServerProtocol
 from sqlalchemy import func, insert, select
 
-from pcso_tui.domain.models import (
+from pcso_tui.domain.core.models import (
     Account,
     Article,
     Case,
@@ -28,8 +28,8 @@ from pcso_tui.domain.models import (
     Notice,
     Statement,
 )
-from pcso_tui.domain.roles import SYSTEM
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.core.roles import SYSTEM
+from pcso_tui.domain.core.service import Domain
 
 STATEMENT = "Payments are failing for some card types. Engineers are rolling back the change."
 WORKAROUND_TITLE = "Pay by bank transfer meanwhile"
@@ -384,7 +384,7 @@ async def make_service_map(domain: Domain, *, extra_account_id: int | None = Non
     C on other-svc (product P-OTHER), D internal on payments, E on payments but opted out.
     ``extra_account_id`` (e.g. the customer user's account) gets an item on payments too.
     """
-    from pcso_tui.domain.models import CIDependency, ConfigurationItem, InstallBaseItem, Product
+    from pcso_tui.domain.core.models import CIDependency, ConfigurationItem, InstallBaseItem, Product
 
     async with domain.transaction(SYSTEM) as tx:
         s, now = tx.session, tx.now

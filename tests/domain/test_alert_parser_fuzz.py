@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from pcso_tui.domain.alerts import GENERIC_KEYS, ingest, parse_payload
-from pcso_tui.domain.errors import InvalidInput
-from pcso_tui.domain.models import Alert, ConfigurationItem
-from pcso_tui.domain.roles import SYSTEM
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.core.errors import InvalidInput
+from pcso_tui.domain.core.models import Alert, ConfigurationItem
+from pcso_tui.domain.core.roles import SYSTEM
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.operations.alerts import GENERIC_KEYS, ingest, parse_payload
 from tests.alerting import HOSTILE, add_cis, am_alert, am_message, counts, grafana_message
 
 FUZZ = settings(

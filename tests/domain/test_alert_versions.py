@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from pcso_tui.domain.alerts import AlertInput, ParsedBatch, alert_versions, ingest, list_alerts
-from pcso_tui.domain.errors import InvalidInput, PermissionDenied
-from pcso_tui.domain.roles import SYSTEM, Actor, Role
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.core.errors import InvalidInput, PermissionDenied
+from pcso_tui.domain.core.roles import SYSTEM, Actor, Role
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.operations.alerts import AlertInput, ParsedBatch, alert_versions, ingest, list_alerts
 
 
 def _alert(fingerprint: str, summary: str = "s") -> AlertInput:

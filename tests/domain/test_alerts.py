@@ -8,8 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pcso_tui.domain import alerts as alerts_module
-from pcso_tui.domain.alerts import (
+from pcso_tui.domain.core.clock import FrozenClock
+from pcso_tui.domain.core.errors import Conflict, IllegalTransition, InvalidInput, NotFound, PermissionDenied
+from pcso_tui.domain.core.roles import SYSTEM, Actor, Role
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.settings import IngestSettings, Settings
+from pcso_tui.domain.operations import alerts as alerts_module
+from pcso_tui.domain.operations.alerts import (
     AlertInput,
     BatchTooLarge,
     MalformedPayload,
@@ -29,11 +34,6 @@ from pcso_tui.domain.alerts import (
     sweep_alerts,
     unacknowledge_alert,
 )
-from pcso_tui.domain.clock import FrozenClock
-from pcso_tui.domain.errors import Conflict, IllegalTransition, InvalidInput, NotFound, PermissionDenied
-from pcso_tui.domain.roles import SYSTEM, Actor, Role
-from pcso_tui.domain.service import Domain
-from pcso_tui.domain.settings import IngestSettings, Settings
 from tests.alerting import HOSTILE, add_cis, am_alert, am_message, counts, events, grafana_message, stored
 
 
@@ -706,8 +706,8 @@ def test_ingest_settings_refuse_nonsense() -> None:
 def test_the_sqlite_fast_path_writes_times_exactly_as_sqlalchemy_does() -> None:
     from sqlalchemy.dialects.sqlite import aiosqlite
 
-    from pcso_tui.domain.alerts import _ROW_KEYS, _Plan, _refresh_statement, _sqlite_time, _upsert_statement
-    from pcso_tui.domain.models import Alert
+    from pcso_tui.domain.core.models import Alert
+    from pcso_tui.domain.operations.alerts import _ROW_KEYS, _Plan, _refresh_statement, _sqlite_time, _upsert_statement
 
     dialect = aiosqlite.dialect()
     reference = Alert.__table__.c.starts_at.type.dialect_impl(dialect).bind_processor(dialect)

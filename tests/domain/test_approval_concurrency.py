@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from pcso_tui.domain import major_cases as mc
-from pcso_tui.domain.models import Case, Event, Notice
-from pcso_tui.domain.roles import Actor, Role
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.casework import major_cases as mc
+from pcso_tui.domain.core.models import Case, Event, Notice
+from pcso_tui.domain.core.roles import Actor, Role
+from pcso_tui.domain.core.service import Domain
 from tests.domain.case_world import AFFECTED, NOTIFIED, SKIPPED, build_world
 
 pytestmark = pytest.mark.slow
@@ -28,10 +28,10 @@ pytestmark = pytest.mark.slow
 RACER = textwrap.dedent(
     """
     import asyncio, json, os, sys
-    from pcso_tui.domain import major_cases as mc
-    from pcso_tui.domain.errors import DomainError
-    from pcso_tui.domain.service import Domain
-    from pcso_tui.domain.users import sign_in
+    from pcso_tui.domain.casework import major_cases as mc
+    from pcso_tui.domain.core.errors import DomainError
+    from pcso_tui.domain.core.service import Domain
+    from pcso_tui.domain.core.users import sign_in
 
     async def main(url, operation, case_id, go):
         domain = await Domain.open(url)

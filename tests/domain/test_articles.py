@@ -5,11 +5,17 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from pcso_tui.domain.articles import attach_article, create_article, detach_article, list_articles, update_article
-from pcso_tui.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from pcso_tui.domain.models import Article, Case, CaseArticle, Event
-from pcso_tui.domain.roles import SYSTEM, Actor, Role
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.communications.articles import (
+    attach_article,
+    create_article,
+    detach_article,
+    list_articles,
+    update_article,
+)
+from pcso_tui.domain.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from pcso_tui.domain.core.models import Article, Case, CaseArticle, Event
+from pcso_tui.domain.core.roles import SYSTEM, Actor, Role
+from pcso_tui.domain.core.service import Domain
 from tests.domain.notice_world import INTERNAL_ARTICLE, WORKAROUND_TITLE, count, events_of_kind, make_world
 
 

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from pcso_tui.domain import cases
-from pcso_tui.domain.errors import Conflict, IllegalTransition, InvalidInput, NotFound, PermissionDenied
-from pcso_tui.domain.major_cases import approve_major_case, propose_major_case
-from pcso_tui.domain.models import Case, CaseAccount, Incident, JournalEntry
-from pcso_tui.domain.roles import Actor, Role
-from pcso_tui.domain.service import Domain
-from pcso_tui.domain.settings import Settings, WorkflowSettings
-from pcso_tui.domain.states import CASE_TRANSITIONS, CaseState
+from pcso_tui.domain.casework import cases
+from pcso_tui.domain.casework.major_cases import approve_major_case, propose_major_case
+from pcso_tui.domain.core.errors import Conflict, IllegalTransition, InvalidInput, NotFound, PermissionDenied
+from pcso_tui.domain.core.models import Case, CaseAccount, Incident, JournalEntry
+from pcso_tui.domain.core.roles import Actor, Role
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.settings import Settings, WorkflowSettings
+from pcso_tui.domain.core.states import CASE_TRANSITIONS, CaseState
 from tests.domain.case_world import AFFECTED, HOSTILE, World, build_world, counts, events, new_incident
 
 Actors = dict[Role, Actor]

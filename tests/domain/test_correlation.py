@@ -13,8 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, insert, select, update
 
-from pcso_tui.domain.correlation import RULE_COUNT, RULE_SEVERITY, correlate_alerts
-from pcso_tui.domain.models import (
+from pcso_tui.domain.core.models import (
     Alert,
     CIDependency,
     ConfigurationItem,
@@ -23,9 +22,10 @@ from pcso_tui.domain.models import (
     IncidentCI,
     MaintenanceWindow,
 )
-from pcso_tui.domain.roles import SYSTEM
-from pcso_tui.domain.service import Domain
-from pcso_tui.domain.settings import CorrelationSettings, Settings
+from pcso_tui.domain.core.roles import SYSTEM
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.settings import CorrelationSettings, Settings
+from pcso_tui.domain.operations.correlation import RULE_COUNT, RULE_SEVERITY, correlate_alerts
 from tests.conftest import FROZEN_AT
 
 T0 = FROZEN_AT

@@ -30,12 +30,11 @@ from sqlalchemy import func, select, update
 
 from pcso_tui.cli import main
 from pcso_tui.cli.dashboard import report_csv, report_data, report_json, report_markdown
-from pcso_tui.domain import cases as case_commands
-from pcso_tui.domain import dashboard
-from pcso_tui.domain import major_cases as mc
-from pcso_tui.domain.clock import FrozenClock
-from pcso_tui.domain.errors import InvalidInput, PermissionDenied
-from pcso_tui.domain.models import (
+from pcso_tui.domain.casework import cases as case_commands
+from pcso_tui.domain.casework import major_cases as mc
+from pcso_tui.domain.core.clock import FrozenClock
+from pcso_tui.domain.core.errors import InvalidInput, PermissionDenied
+from pcso_tui.domain.core.models import (
     Account,
     Alert,
     Case,
@@ -48,10 +47,11 @@ from pcso_tui.domain.models import (
     Outage,
     Product,
 )
-from pcso_tui.domain.roles import SYSTEM, Actor, Role
-from pcso_tui.domain.service import Domain
-from pcso_tui.domain.settings import Settings, WorkflowSettings
-from pcso_tui.domain.views import NO_VALUE, Dashboard, format_kpi_value
+from pcso_tui.domain.core.roles import SYSTEM, Actor, Role
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.settings import Settings, WorkflowSettings
+from pcso_tui.domain.reporting import dashboard
+from pcso_tui.domain.reporting.views import NO_VALUE, Dashboard, format_kpi_value
 
 Actors = dict[Role, Actor]
 HOSTILE = "[bold]red[/] \x1b[2J [/"
@@ -219,7 +219,7 @@ async def build_history(domain: Domain) -> History:
                 )
             )
 
-        from pcso_tui.domain.models import Contact
+        from pcso_tui.domain.core.models import Contact
 
         contact_ids = {}
         for number, account_id in h.accounts.items():
@@ -596,7 +596,7 @@ async def test_drill_down_lists_the_records(domain: Domain, actors: Actors, hist
         dd = await dashboard.drill_down(domain, manager, key, **kw)
         return [r.number for r in dd.rows]
 
-    from pcso_tui.domain.views import case_number, outage_number
+    from pcso_tui.domain.core.views import case_number, outage_number
 
     assert await numbers("promoted_to_major") == [case_number(h.cases["P4"])]
     assert await numbers("deflected_calls") == [case_number(h.cases["R2"]), case_number(h.cases["R3"])]

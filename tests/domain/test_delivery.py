@@ -12,14 +12,13 @@ import pluggy
 import pytest
 from sqlalchemy import update
 
-from pcso_tui.domain.channels import (
+from pcso_tui.domain.communications.channels import (
     DeliveryOutcome,
     OutboundMessage,
     message_id,
     verify_signature,
 )
-from pcso_tui.domain.clock import FrozenClock
-from pcso_tui.domain.delivery import (
+from pcso_tui.domain.communications.delivery import (
     WORKER,
     DeliveryWorker,
     RenderSource,
@@ -31,13 +30,14 @@ from pcso_tui.domain.delivery import (
     retry_dead_notices,
     retry_notice,
 )
-from pcso_tui.domain.errors import IllegalTransition, InvalidInput, NotFound, PermissionDenied
+from pcso_tui.domain.communications.views import DeliveryReport
+from pcso_tui.domain.core.clock import FrozenClock
+from pcso_tui.domain.core.errors import IllegalTransition, InvalidInput, NotFound, PermissionDenied
+from pcso_tui.domain.core.models import Article, Contact, Event, Notice
+from pcso_tui.domain.core.roles import Actor, Role
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.settings import DeliverySettings, EmailSettings, Settings, WebhookSettings
 from pcso_tui.domain.hookspecs import hookimpl
-from pcso_tui.domain.models import Article, Contact, Event, Notice
-from pcso_tui.domain.roles import Actor, Role
-from pcso_tui.domain.service import Domain
-from pcso_tui.domain.settings import DeliverySettings, EmailSettings, Settings, WebhookSettings
-from pcso_tui.domain.views import DeliveryReport
 from pcso_tui.plugins import new_plugin_manager
 from tests.domain.notice_world import (
     INTERNAL_ARTICLE,
@@ -173,7 +173,7 @@ async def test_a_frozen_message_is_resent_byte_for_byte(domain: Domain, smtp: Sm
 
 
 def test_rendering_is_a_pure_function_of_its_source() -> None:
-    from pcso_tui.domain.channels import canonical_json
+    from pcso_tui.domain.communications.channels import canonical_json
     from tests.conftest import FROZEN_AT
 
     source = RenderSource(
@@ -595,7 +595,7 @@ async def test_notice_queries_filter_page_and_scope_customers(domain: Domain, ac
 async def test_planned_maintenance_notice_by_email(
     domain: Domain, smtp: SmtpServer, clock: FrozenClock, actors: dict[Role, Actor]
 ) -> None:
-    from pcso_tui.domain.outages import create_outage
+    from pcso_tui.domain.communications.outages import create_outage
     from tests.domain.notice_world import make_service_map
 
     configure(domain, smtp)

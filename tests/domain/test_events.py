@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from pcso_tui.domain.feed import EventFollower
-from pcso_tui.domain.models import Account, Event
-from pcso_tui.domain.roles import Actor, Role
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.core.feed import EventFollower
+from pcso_tui.domain.core.models import Account, Event
+from pcso_tui.domain.core.roles import Actor, Role
+from pcso_tui.domain.core.service import Domain
 
 
 async def event_count(domain: Domain) -> int:
@@ -95,8 +95,8 @@ async def test_a_broken_subscriber_does_not_stop_the_others(domain: Domain, acto
 WRITER = textwrap.dedent(
     """
     import asyncio, sys
-    from pcso_tui.domain.service import Domain
-    from pcso_tui.domain.roles import SYSTEM
+    from pcso_tui.domain.core.service import Domain
+    from pcso_tui.domain.core.roles import SYSTEM
 
     async def main(url, count):
         domain = await Domain.open(url)
@@ -135,7 +135,7 @@ async def test_events_read_back_exactly_as_recorded_in_order(domain: Domain, act
     """Every field survives the bulk write path (SQLite has its own), across chunk boundaries."""
     from dataclasses import replace
 
-    from pcso_tui.domain.events import SQLITE_EVENT_CHUNK, events_after
+    from pcso_tui.domain.core.events import SQLITE_EVENT_CHUNK, events_after
 
     async with domain.reading() as session:
         last = await session.scalar(select(func.coalesce(func.max(Event.id), 0)))

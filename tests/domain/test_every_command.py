@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from pcso_tui.domain.errors import PermissionDenied
-from pcso_tui.domain.models import Account, Base
-from pcso_tui.domain.roles import Actor, Role
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.core.errors import PermissionDenied
+from pcso_tui.domain.core.models import Account, Base
+from pcso_tui.domain.core.roles import Actor, Role
+from pcso_tui.domain.core.service import Domain
 from tests.domain.commands import arguments, discover
 
 OP, G, M, C, A = Role.OPERATOR, Role.AGENT, Role.MANAGER, Role.CUSTOMER, Role.ADMIN
@@ -174,9 +174,9 @@ async def test_admitted_roles_are_not_refused_by_role(domain: Domain, actors: di
 
 
 async def test_a_customer_reaches_only_their_own_account(domain: Domain, actors: dict[Role, Actor]) -> None:
-    from pcso_tui.domain.cases import list_cases
-    from pcso_tui.domain.impact import account_health
-    from pcso_tui.domain.install_base import get_account, list_accounts
+    from pcso_tui.domain.casework.cases import list_cases
+    from pcso_tui.domain.install_base.accounts import get_account, list_accounts
+    from pcso_tui.domain.install_base.impact import account_health
 
     customer = actors[Role.CUSTOMER]
     async with domain.transaction(actors[Role.ADMIN]) as tx:

@@ -14,24 +14,24 @@ from aiohttp import web
 from sqlalchemy import func, insert, select
 
 from pcso_tui import config
-from pcso_tui.domain.errors import InvalidInput, NotFound, PermissionDenied
-from pcso_tui.domain.healthchecks import (
+from pcso_tui.domain.core.errors import InvalidInput, NotFound, PermissionDenied
+from pcso_tui.domain.core.models import Alert, Event, HealthBaseline
+from pcso_tui.domain.core.roles import Actor, Role
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.settings import (
+    HealthCheckSettings,
+    HeartbeatCheckSettings,
+    HttpCheckSettings,
+    Settings,
+    TcpCheckSettings,
+)
+from pcso_tui.domain.operations.healthchecks import (
     Baseline,
     CheckState,
     HealthCheckRunner,
     ProbeResult,
     assess,
     record_heartbeat,
-)
-from pcso_tui.domain.models import Alert, Event, HealthBaseline
-from pcso_tui.domain.roles import Actor, Role
-from pcso_tui.domain.service import Domain
-from pcso_tui.domain.settings import (
-    HealthCheckSettings,
-    HeartbeatCheckSettings,
-    HttpCheckSettings,
-    Settings,
-    TcpCheckSettings,
 )
 
 FAST = dict(warmup_samples=5, failures_to_critical=2)

@@ -15,10 +15,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, insert, select, text
 
-from pcso_tui.domain import impact
-from pcso_tui.domain.errors import InvalidInput, NotFound, PermissionDenied
-from pcso_tui.domain.impact import account_health, impact_of, insert_case_impact
-from pcso_tui.domain.models import (
+from pcso_tui.domain.core.errors import InvalidInput, NotFound, PermissionDenied
+from pcso_tui.domain.core.models import (
     Account,
     Alert,
     Case,
@@ -34,9 +32,11 @@ from pcso_tui.domain.models import (
     InstallBaseItem,
     Product,
 )
-from pcso_tui.domain.roles import Actor, Role
-from pcso_tui.domain.service import Domain
-from pcso_tui.domain.states import Severity
+from pcso_tui.domain.core.roles import Actor, Role
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.states import Severity
+from pcso_tui.domain.install_base import impact
+from pcso_tui.domain.install_base.impact import account_health, impact_of, insert_case_impact
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 HOSTILE = ["[bold]red[/bold]", "[/", "\x1b[2J\x1b[31mboom", "name\nwith\r\nnewlines", "50%_off\\"]
@@ -671,7 +671,7 @@ async def test_hostile_names_come_back_literally(domain: Domain, actors: dict[Ro
 
 def test_cli_prints_totals_and_a_page_and_json(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from pcso_tui.cli import main
-    from pcso_tui.domain.users import add_user
+    from pcso_tui.domain.core.users import add_user
 
     async def seed() -> None:
         domain = await Domain.open(sqlite_url)

@@ -12,10 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from pcso_tui.domain.errors import InvalidInput, NotFound, PermissionDenied
-from pcso_tui.domain.importer import import_records
-from pcso_tui.domain.install_base import get_account, list_accounts, list_cis
-from pcso_tui.domain.models import (
+from pcso_tui.domain.core.errors import InvalidInput, NotFound, PermissionDenied
+from pcso_tui.domain.core.models import (
     Account,
     Characteristic,
     CIDependency,
@@ -26,9 +24,11 @@ from pcso_tui.domain.models import (
     Product,
     SoldProduct,
 )
-from pcso_tui.domain.roles import Actor, Role
-from pcso_tui.domain.service import Domain
-from pcso_tui.domain.views import IMPORT_KINDS
+from pcso_tui.domain.core.roles import Actor, Role
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.install_base.accounts import get_account, list_accounts, list_cis
+from pcso_tui.domain.install_base.importer import import_records
+from pcso_tui.domain.install_base.views import IMPORT_KINDS
 
 HOSTILE = "[bold]Evil[/] \x1b[2J Corp"
 TABLES = (
@@ -569,7 +569,7 @@ async def test_sold_products_on_items_belong_to_the_same_account_and_product(
 async def test_too_many_problems_are_counted_but_not_all_listed(
     domain: Domain, admin: Actor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pcso_tui.domain import importer
+    from pcso_tui.domain.install_base import importer
 
     monkeypatch.setattr(importer, "MAX_DETAILS", 3)
     content = "number,name,is_external\n" + "".join(f"A-{n},N,maybe\n" for n in range(5))

@@ -9,9 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from pcso_tui.domain import major_cases
-from pcso_tui.domain.errors import Conflict, IllegalTransition, InvalidInput, NotFound, PermissionDenied
-from pcso_tui.domain.incidents import (
+from pcso_tui.domain.casework import major_cases
+from pcso_tui.domain.core.errors import Conflict, IllegalTransition, InvalidInput, NotFound, PermissionDenied
+from pcso_tui.domain.core.models import Alert, Event, Incident, IncidentCI, JournalEntry
+from pcso_tui.domain.core.roles import PERMISSIONS, Actor, Permission, Role
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.operations.incidents import (
     CUSTOMER_SAFE_KINDS,
     add_incident_note,
     close_incident,
@@ -22,9 +25,6 @@ from pcso_tui.domain.incidents import (
     set_incident_eta,
     set_incident_state,
 )
-from pcso_tui.domain.models import Alert, Event, Incident, IncidentCI, JournalEntry
-from pcso_tui.domain.roles import PERMISSIONS, Actor, Permission, Role
-from pcso_tui.domain.service import Domain
 from tests.conftest import FROZEN_AT
 from tests.domain.test_correlation import MAP, add_alerts, correlate, make_map
 

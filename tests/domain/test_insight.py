@@ -8,13 +8,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from pcso_tui.domain import cases
-from pcso_tui.domain import insight as ins
-from pcso_tui.domain import major_cases as mc
-from pcso_tui.domain.errors import IllegalTransition, PermissionDenied
-from pcso_tui.domain.models import Case, CaseAccount, Event
-from pcso_tui.domain.roles import Actor, Role
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.casework import cases
+from pcso_tui.domain.casework import insight as ins
+from pcso_tui.domain.casework import major_cases as mc
+from pcso_tui.domain.core.errors import IllegalTransition, PermissionDenied
+from pcso_tui.domain.core.models import Case, CaseAccount, Event
+from pcso_tui.domain.core.roles import Actor, Role
+from pcso_tui.domain.core.service import Domain
 from tests.domain.insight_world import UNRELATED, VPN, add_accounts, add_cases, add_install_base, spread
 
 Actors = dict[Role, Actor]

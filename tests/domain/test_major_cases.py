@@ -11,17 +11,18 @@ import pytest
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from pcso_tui.domain import cases
-from pcso_tui.domain import major_cases as mc
-from pcso_tui.domain.clock import FrozenClock
-from pcso_tui.domain.errors import Conflict, IllegalTransition, InvalidInput, NotFound, PermissionDenied
+from pcso_tui.domain.casework import cases
+from pcso_tui.domain.casework import major_cases as mc
+from pcso_tui.domain.casework.views import ApprovalResult
+from pcso_tui.domain.communications.outages import DECLARED_TITLE, case_outage, create_outage, status_page_data
+from pcso_tui.domain.core.clock import FrozenClock
+from pcso_tui.domain.core.errors import Conflict, IllegalTransition, InvalidInput, NotFound, PermissionDenied
+from pcso_tui.domain.core.models import Case, CaseAccount, JournalEntry, Notice, Outage
+from pcso_tui.domain.core.roles import Actor, Role
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.settings import Settings, WorkflowSettings
+from pcso_tui.domain.core.views import case_number, outage_number
 from pcso_tui.domain.hookspecs import hookimpl
-from pcso_tui.domain.models import Case, CaseAccount, JournalEntry, Notice, Outage
-from pcso_tui.domain.outages import DECLARED_TITLE, case_outage, create_outage, status_page_data
-from pcso_tui.domain.roles import Actor, Role
-from pcso_tui.domain.service import Domain
-from pcso_tui.domain.settings import Settings, WorkflowSettings
-from pcso_tui.domain.views import ApprovalResult, case_number, outage_number
 from pcso_tui.plugins import new_plugin_manager
 from tests.domain.case_world import (
     AFFECTED,

@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pcso_tui.domain.clock import FrozenClock
-from pcso_tui.domain.errors import IllegalTransition, InvalidInput, NotFound, PermissionDenied
-from pcso_tui.domain.models import Event, Notice, Outage
-from pcso_tui.domain.outages import create_outage, end_outage, list_outages, outage_status, update_outage
-from pcso_tui.domain.roles import Actor, Role
-from pcso_tui.domain.service import Domain
-from pcso_tui.domain.states import OutageStatus
+from pcso_tui.domain.communications.outages import create_outage, end_outage, list_outages, outage_status, update_outage
+from pcso_tui.domain.core.clock import FrozenClock
+from pcso_tui.domain.core.errors import IllegalTransition, InvalidInput, NotFound, PermissionDenied
+from pcso_tui.domain.core.models import Event, Notice, Outage
+from pcso_tui.domain.core.roles import Actor, Role
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.states import OutageStatus
 from tests.domain.notice_world import count, make_service_map, make_world, notices
 
 HOUR = timedelta(hours=1)

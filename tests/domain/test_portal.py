@@ -20,17 +20,17 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from pcso_tui.domain import cases, portal
-from pcso_tui.domain.articles import attach_article, create_article
-from pcso_tui.domain.errors import DomainError, IllegalTransition, InvalidInput, NotFound, PermissionDenied
-from pcso_tui.domain.major_cases import approve_major_case, open_major_candidate, post_statement
-from pcso_tui.domain.models import Case, Event, Incident, JournalEntry, Outage
-from pcso_tui.domain.outages import create_outage, update_outage
-from pcso_tui.domain.roles import Actor, Role
-from pcso_tui.domain.service import Domain
-from pcso_tui.domain.timeline import case_timeline
-from pcso_tui.domain.users import add_user, sign_in
-from pcso_tui.domain.views import case_number, outage_number, to_jsonable
+from pcso_tui.domain.casework import cases, portal
+from pcso_tui.domain.casework.major_cases import approve_major_case, open_major_candidate, post_statement
+from pcso_tui.domain.casework.timeline import case_timeline
+from pcso_tui.domain.communications.articles import attach_article, create_article
+from pcso_tui.domain.communications.outages import create_outage, update_outage
+from pcso_tui.domain.core.errors import DomainError, IllegalTransition, InvalidInput, NotFound, PermissionDenied
+from pcso_tui.domain.core.models import Case, Event, Incident, JournalEntry, Outage
+from pcso_tui.domain.core.roles import Actor, Role
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.users import add_user, sign_in
+from pcso_tui.domain.core.views import case_number, outage_number, to_jsonable
 from tests.domain.case_world import HOSTILE, build_world, counts
 
 Actors = dict[Role, Actor]

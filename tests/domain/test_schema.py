@@ -10,11 +10,11 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from pcso_tui.domain import schema
-from pcso_tui.domain.db import Database
-from pcso_tui.domain.migrations import HEAD
-from pcso_tui.domain.models import Base
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.core import schema
+from pcso_tui.domain.core.db import Database
+from pcso_tui.domain.core.migrations import HEAD
+from pcso_tui.domain.core.models import Base
+from pcso_tui.domain.core.service import Domain
 
 
 def test_head_constant_matches_alembic() -> None:
@@ -49,7 +49,7 @@ async def test_embedded_database_is_upgraded_on_start(tmp_path: Path) -> None:
 async def test_server_database_is_not_upgraded_behind_the_admins_back(tmp_path: Path) -> None:
     import pytest
 
-    from pcso_tui.domain.schema import SchemaOutdated
+    from pcso_tui.domain.core.schema import SchemaOutdated
 
     with pytest.raises(SchemaOutdated, match="pcso db upgrade"):
         await Domain.open(tmp_path / "x.db", upgrade=False)

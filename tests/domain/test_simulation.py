@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from pcso_tui.domain.clock import FrozenClock
-from pcso_tui.domain.models import Alert, Case, Event, Incident
-from pcso_tui.domain.roles import Actor, Role
-from pcso_tui.domain.service import Domain
-from pcso_tui.domain.simulation import (
+from pcso_tui.domain.core.clock import FrozenClock
+from pcso_tui.domain.core.models import Alert, Case, Event, Incident
+from pcso_tui.domain.core.roles import Actor, Role
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.users import add_user, sign_in
+from pcso_tui.world.simulation import (
     FLAPPING_HOST,
     SIMULATOR,
     UNMAPPED_HOSTS,
@@ -22,8 +23,7 @@ from pcso_tui.domain.simulation import (
     SimulationSettings,
     demo_settings,
 )
-from pcso_tui.domain.users import add_user, sign_in
-from pcso_tui.domain.world import seed_world
+from pcso_tui.world.world import seed_world
 from tests.conftest import FROZEN_AT
 
 ROOT = Actor(user_id=None, name="root", role=Role.CUSTOMER)
@@ -182,8 +182,8 @@ async def test_an_empty_database_gives_nothing_to_simulate(domain: Domain) -> No
 
 
 async def test_only_an_admin_marks_a_database_demo(domain: Domain) -> None:
-    from pcso_tui.domain.errors import PermissionDenied
-    from pcso_tui.domain.users import is_demo, mark_demo
+    from pcso_tui.domain.core.errors import PermissionDenied
+    from pcso_tui.domain.core.users import is_demo, mark_demo
 
     await add_user(domain, ROOT, "admin", Role.ADMIN)
     admin = await sign_in(domain, "admin")
@@ -220,7 +220,7 @@ async def test_demo_settings_keep_consecutive_outages_apart(domain: Domain, cloc
 
 
 def test_worlds_of_any_number_of_accounts() -> None:
-    from pcso_tui.domain.worldgen import SIZES, Staff, WorldGenerator, shape_for_accounts
+    from pcso_tui.world.worldgen import SIZES, Staff, WorldGenerator, shape_for_accounts
 
     assert shape_for_accounts(SIZES["small"].accounts) == SIZES["small"]
     for accounts in (10, 137, 500, 2_500):

@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from pcso_tui.domain.errors import IllegalTransition
-from pcso_tui.domain.states import (
+from pcso_tui.domain.core.errors import IllegalTransition
+from pcso_tui.domain.core.states import (
     CASE_TRANSITIONS,
     INCIDENT_TRANSITIONS,
     MAJOR_CASE_TRANSITIONS,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pcso_tui.domain.text import one_line, printable
+from pcso_tui.domain.core.text import one_line, printable
 
 HOSTILE = ["[bold]", "[/", "\x1b[2J", "\x9b31m", "a\x07b", "[link=file:///etc/passwd]x[/link]"]
 

@@ -7,16 +7,17 @@ from datetime import timedelta
 
 import pytest
 
-from pcso_tui.domain import cases, incidents
-from pcso_tui.domain import major_cases as mc
-from pcso_tui.domain.clock import FrozenClock
-from pcso_tui.domain.errors import InvalidInput, NotFound, PermissionDenied
-from pcso_tui.domain.roles import SYSTEM, Actor, Role
-from pcso_tui.domain.service import Domain
-from pcso_tui.domain.settings import Settings, WorkflowSettings
-from pcso_tui.domain.timeline import case_timeline, list_major_queue
-from pcso_tui.domain.timeline_entries import entry_from_event, group_timeline
-from pcso_tui.domain.views import EventView
+from pcso_tui.domain.casework import cases
+from pcso_tui.domain.casework import major_cases as mc
+from pcso_tui.domain.casework.timeline import case_timeline, list_major_queue
+from pcso_tui.domain.casework.timeline_entries import entry_from_event, group_timeline
+from pcso_tui.domain.core.clock import FrozenClock
+from pcso_tui.domain.core.errors import InvalidInput, NotFound, PermissionDenied
+from pcso_tui.domain.core.roles import SYSTEM, Actor, Role
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.settings import Settings, WorkflowSettings
+from pcso_tui.domain.core.views import EventView
+from pcso_tui.domain.operations import incidents
 from tests.domain.case_world import HOSTILE, NOTIFIED, World, build_world, counts
 
 Actors = dict[Role, Actor]

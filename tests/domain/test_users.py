@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from pcso_tui.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, UnknownUser
-from pcso_tui.domain.models import Event, Setting, User
-from pcso_tui.domain.roles import Actor, Role
-from pcso_tui.domain.service import Domain
-from pcso_tui.domain.users import add_user, list_users, sign_in
+from pcso_tui.domain.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, UnknownUser
+from pcso_tui.domain.core.models import Event, Setting, User
+from pcso_tui.domain.core.roles import Actor, Role
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.users import add_user, list_users, sign_in
 
 STRANGER = Actor(user_id=None, name="stranger", role=Role.CUSTOMER)
 

@@ -8,17 +8,17 @@ from collections.abc import Awaitable, Callable
 import pytest
 from sqlalchemy import func, select
 
-from pcso_tui.domain import major_cases as mc
-from pcso_tui.domain.alerts import acknowledge_alert, ingest_payload, list_alerts, unacknowledge_alert
-from pcso_tui.domain.articles import create_article, update_article
-from pcso_tui.domain.cases import set_case_priority, set_case_state
-from pcso_tui.domain.clock import FrozenClock
-from pcso_tui.domain.errors import Conflict
-from pcso_tui.domain.models import Alert, Article, Case, Event, Outage
-from pcso_tui.domain.outages import create_outage, update_outage
-from pcso_tui.domain.roles import Actor, Role
-from pcso_tui.domain.service import Domain
-from pcso_tui.domain.versions import StaleRecord
+from pcso_tui.domain.casework import major_cases as mc
+from pcso_tui.domain.casework.cases import set_case_priority, set_case_state
+from pcso_tui.domain.communications.articles import create_article, update_article
+from pcso_tui.domain.communications.outages import create_outage, update_outage
+from pcso_tui.domain.core.clock import FrozenClock
+from pcso_tui.domain.core.errors import Conflict
+from pcso_tui.domain.core.models import Alert, Article, Case, Event, Outage
+from pcso_tui.domain.core.roles import Actor, Role
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.versions import StaleRecord
+from pcso_tui.domain.operations.alerts import acknowledge_alert, ingest_payload, list_alerts, unacknowledge_alert
 from tests.alerting import am_alert, am_message
 from tests.domain.case_world import AFFECTED, build_world
 

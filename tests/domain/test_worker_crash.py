@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.core.service import Domain
 from tests.domain.notice_world import SmtpServer, make_world, notices
 
 CONTACTS = 120

@@ -13,16 +13,16 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, text
 
-from pcso_tui.domain.clock import FrozenClock
-from pcso_tui.domain.errors import Conflict, InvalidInput, PermissionDenied
-from pcso_tui.domain.impact import affected_items
-from pcso_tui.domain.models import Account, Base, Case, Event, User
-from pcso_tui.domain.roles import Actor, Role
-from pcso_tui.domain.service import Domain
-from pcso_tui.domain.states import check_case, check_incident, check_major_case
-from pcso_tui.domain.users import add_user
-from pcso_tui.domain.world import seed_world
-from pcso_tui.domain.worldgen import COLUMNS, KIND_LAYER, SIZES, Rows, Staff, WorldGenerator
+from pcso_tui.domain.core.clock import FrozenClock
+from pcso_tui.domain.core.errors import Conflict, InvalidInput, PermissionDenied
+from pcso_tui.domain.core.models import Account, Base, Case, Event, User
+from pcso_tui.domain.core.roles import Actor, Role
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.states import check_case, check_incident, check_major_case
+from pcso_tui.domain.core.users import add_user
+from pcso_tui.domain.install_base.impact import affected_items
+from pcso_tui.world.world import seed_world
+from pcso_tui.world.worldgen import COLUMNS, KIND_LAYER, SIZES, Rows, Staff, WorldGenerator
 from tests.conftest import FROZEN_AT
 
 ROOT = Actor(user_id=None, name="root", role=Role.ADMIN)
@@ -71,7 +71,7 @@ def test_the_generator_is_a_function_of_seed_and_clock() -> None:
 DIGEST = """
 import hashlib
 from datetime import UTC, datetime
-from pcso_tui.domain.worldgen import SIZES, Rows, Staff, WorldGenerator
+from pcso_tui.world.worldgen import SIZES, Rows, Staff, WorldGenerator
 generator = WorldGenerator(SIZES["tiny"], 1, datetime(2026, 11, 23, 9, tzinfo=UTC), Staff(2, 3, 4))
 digest = hashlib.sha256()
 for chunk in generator.run():

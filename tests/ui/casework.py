@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from tests.conftest import FROZEN_AT
 from tests.domain.case_world import World, build_world
 
-from pcso_tui.domain.clock import FrozenClock
-from pcso_tui.domain.roles import Actor
-from pcso_tui.domain.service import Domain
-from pcso_tui.domain.settings import Settings, WorkflowSettings
+from pcso_tui.domain.core.clock import FrozenClock
+from pcso_tui.domain.core.roles import Actor
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.settings import Settings, WorkflowSettings
 
 
 @dataclass
@@ -33,14 +33,14 @@ async def open_domain(url: str) -> Domain:
 
 
 async def signed_in(domain: Domain, name: str) -> Actor:
-    from pcso_tui.domain.users import sign_in
+    from pcso_tui.domain.core.users import sign_in
 
     return await sign_in(domain, name)
 
 
 async def build_case_world(url: str) -> CaseWorld:
     """After ``seed_world``: the case world and an open proactive case on its incident."""
-    from pcso_tui.domain.cases import open_proactive_case
+    from pcso_tui.domain.casework.cases import open_proactive_case
 
     domain = await open_domain(url)
     try:

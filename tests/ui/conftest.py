@@ -20,9 +20,9 @@ from textual.pilot import Pilot
 
 from pcso_tui.app import PcsoApp
 from pcso_tui.cli.common import CliContext
-from pcso_tui.domain.clock import FrozenClock
-from pcso_tui.domain.roles import Actor, Role
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.core.clock import FrozenClock
+from pcso_tui.domain.core.roles import Actor, Role
+from pcso_tui.domain.core.service import Domain
 from pcso_tui.screens.base import ModeScreen
 from pcso_tui.widgets.themes import builtin_themes_dir
 
@@ -48,8 +48,8 @@ DEMO_PEOPLE = [
 
 async def seed_world(url: str, *, demo: bool = False) -> None:
     """Users of every role, an account, and a few events — all at the frozen time."""
-    from pcso_tui.domain.models import Account, Setting
-    from pcso_tui.domain.users import add_user, sign_in
+    from pcso_tui.domain.core.models import Account, Setting
+    from pcso_tui.domain.core.users import add_user, sign_in
     from pcso_tui.plugins import new_plugin_manager
 
     domain = await Domain.open(

@@ -10,9 +10,9 @@ from typing import Any
 from tests.conftest import FROZEN_AT
 from tests.domain.test_dashboard import NOW, History, build_history
 
-from pcso_tui.domain.clock import FrozenClock
-from pcso_tui.domain.roles import SYSTEM
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.core.clock import FrozenClock
+from pcso_tui.domain.core.roles import SYSTEM
+from pcso_tui.domain.core.service import Domain
 
 assert NOW == FROZEN_AT  # the history's "now" is the frozen clock of the workspace tests
 
@@ -33,8 +33,8 @@ async def add_history(url: str) -> History:
 
 async def board(url: str, user: str, **kw: Any) -> Any:
     """``domain.dashboard.kpis`` as ``user``, from a Domain of its own."""
-    from pcso_tui.domain import dashboard
-    from pcso_tui.domain.users import sign_in
+    from pcso_tui.domain.core.users import sign_in
+    from pcso_tui.domain.reporting import dashboard
 
     domain = await open_domain(url)
     try:
@@ -45,7 +45,7 @@ async def board(url: str, user: str, **kw: Any) -> Any:
 
 async def open_proactive_case_elsewhere(url: str, title: str, opened_at: datetime = FROZEN_AT) -> int:
     """Another process opens a proactive case (a row and its event, one transaction)."""
-    from pcso_tui.domain.models import Case
+    from pcso_tui.domain.core.models import Case
 
     domain = await open_domain(url)
     try:

@@ -15,9 +15,8 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from tests.conftest import FROZEN_AT
 
-from pcso_tui.domain.alerts import AlertInput, ParsedBatch, ingest
-from pcso_tui.domain.clock import FrozenClock
-from pcso_tui.domain.models import (
+from pcso_tui.domain.core.clock import FrozenClock
+from pcso_tui.domain.core.models import (
     Account,
     Characteristic,
     CIDependency,
@@ -26,8 +25,9 @@ from pcso_tui.domain.models import (
     InstallBaseItem,
     Product,
 )
-from pcso_tui.domain.roles import SYSTEM
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.core.roles import SYSTEM
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.operations.alerts import AlertInput, ParsedBatch, ingest
 
 HOSTILE = "[bold]Mal[/ \x1b[2J"
 

@@ -11,8 +11,8 @@ from datetime import timedelta
 from tests.conftest import FROZEN_AT
 from tests.domain.case_world import build_world
 
-from pcso_tui.domain.clock import FrozenClock
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.core.clock import FrozenClock
+from pcso_tui.domain.core.service import Domain
 
 HOSTILE = "[bold]Mal[/ \x1b[2J"
 STATEMENT = f"Engineers are restoring calls {HOSTILE}"
@@ -31,12 +31,12 @@ class PortalWorld:
 async def build_portal_world(url: str) -> PortalWorld:
     from sqlalchemy import select
 
-    from pcso_tui.domain import cases
-    from pcso_tui.domain.articles import attach_article, create_article
-    from pcso_tui.domain.major_cases import approve_major_case, post_statement
-    from pcso_tui.domain.models import Case, Outage
-    from pcso_tui.domain.outages import update_outage
-    from pcso_tui.domain.users import sign_in
+    from pcso_tui.domain.casework import cases
+    from pcso_tui.domain.casework.major_cases import approve_major_case, post_statement
+    from pcso_tui.domain.communications.articles import attach_article, create_article
+    from pcso_tui.domain.communications.outages import update_outage
+    from pcso_tui.domain.core.models import Case, Outage
+    from pcso_tui.domain.core.users import sign_in
     from pcso_tui.plugins import new_plugin_manager
 
     clock = FrozenClock(FROZEN_AT)

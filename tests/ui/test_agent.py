@@ -11,7 +11,7 @@ from tests.ui.conftest import screen_text, until_ready, wait_for
 from textual.pilot import Pilot
 
 from pcso_tui.app import PcsoApp
-from pcso_tui.domain.models import Case, JournalEntry
+from pcso_tui.domain.core.models import Case, JournalEntry
 from pcso_tui.screens.agent import AgentScreen
 from pcso_tui.screens.case_dialogs import FormDialog
 from pcso_tui.screens.help import HelpScreen
@@ -175,7 +175,7 @@ async def test_a_case_that_cannot_be_proposed_says_why_and_nothing_changes(world
         # Meanwhile someone else resolves the case.
         domain = await open_domain(world_url)
         try:
-            from pcso_tui.domain.cases import set_case_state
+            from pcso_tui.domain.casework.cases import set_case_state
 
             await set_case_state(domain, await signed_in(domain, "agent"), world.case_id, "resolved")
         finally:
@@ -234,8 +234,8 @@ async def test_the_queue_follows_changes_made_elsewhere_by_key(world_url, make_a
         screen = await opened(pilot, world.case_id)
         domain = await open_domain(world_url)
         try:
-            from pcso_tui.domain.cases import open_proactive_case
-            from pcso_tui.domain.major_cases import propose_major_case
+            from pcso_tui.domain.casework.cases import open_proactive_case
+            from pcso_tui.domain.casework.major_cases import propose_major_case
 
             operator = await signed_in(domain, "operator")
             other = await open_proactive_case(domain, operator, world.world.other_incident_id)

@@ -11,9 +11,9 @@ from tests.domain.insight_world import VPN, add_accounts, add_cases
 from tests.ui.casework import open_domain, signed_in
 from tests.ui.conftest import screen_text, until_ready, wait_for
 
-from pcso_tui.domain import insight as ins
-from pcso_tui.domain import major_cases as mc
-from pcso_tui.domain.models import Case
+from pcso_tui.domain.casework import insight as ins
+from pcso_tui.domain.casework import major_cases as mc
+from pcso_tui.domain.core.models import Case
 from pcso_tui.screens.agent import AgentScreen
 from pcso_tui.screens.portal import PreviewScreen
 

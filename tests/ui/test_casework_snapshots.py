@@ -25,7 +25,7 @@ async def _proposed(url: str) -> int:
     world = await build_case_world(url)
     domain = await open_domain(url)
     try:
-        from pcso_tui.domain.major_cases import propose_major_case
+        from pcso_tui.domain.casework.major_cases import propose_major_case
 
         await propose_major_case(
             domain,
@@ -43,12 +43,12 @@ async def _approved(url: str) -> int:
     case_id = await _proposed(url)
     domain = await open_domain(url)
     try:
-        from pcso_tui.domain.incidents import add_incident_note
-        from pcso_tui.domain.major_cases import approve_major_case, post_statement
+        from pcso_tui.domain.casework.major_cases import approve_major_case, post_statement
+        from pcso_tui.domain.operations.incidents import add_incident_note
 
         approval = await approve_major_case(domain, await signed_in(domain, "manager"), case_id)
         async with domain.reading() as session:
-            from pcso_tui.domain.models import Case
+            from pcso_tui.domain.core.models import Case
 
             major = await session.get(Case, approval.major_case_id)
             assert major is not None and major.incident_id is not None

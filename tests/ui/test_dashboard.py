@@ -19,7 +19,7 @@ from textual.widgets import Static
 
 from pcso_tui.app import PcsoApp
 from pcso_tui.cli import main
-from pcso_tui.domain.dashboard import KPI_BY_KEY, KPIS
+from pcso_tui.domain.reporting.dashboard import KPI_BY_KEY, KPIS
 from pcso_tui.screens.dashboard import DashboardScreen, DrillDownScreen
 from pcso_tui.screens.help import HelpScreen
 from pcso_tui.widgets.kpi import bar, change_text, fit_title, records_text, sparkline
@@ -363,8 +363,8 @@ async def test_keys_are_in_the_footer_and_the_help(world_url, make_app) -> None:
 
 
 async def test_a_refusal_is_a_notification(world_url, make_app, monkeypatch) -> None:
-    from pcso_tui.domain import dashboard
-    from pcso_tui.domain.errors import InvalidInput
+    from pcso_tui.domain.core.errors import InvalidInput
+    from pcso_tui.domain.reporting import dashboard
 
     async def refuse(*args: Any, **kw: Any) -> Any:
         raise InvalidInput("no figures [bold]today[/]")

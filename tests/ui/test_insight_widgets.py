@@ -9,7 +9,7 @@ from textual.app import App, ComposeResult
 from textual.message import Message
 from textual.widgets import Static
 
-from pcso_tui.domain.views import (
+from pcso_tui.domain.casework.views import (
     KnownOutageView,
     LikelyAccountView,
     LikelyAffectedView,

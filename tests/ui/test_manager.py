@@ -15,9 +15,9 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from pcso_tui.app import PcsoApp
-from pcso_tui.domain.models import Case, JournalEntry, Notice, Outage, Statement
-from pcso_tui.domain.text import printable
-from pcso_tui.domain.views import case_number, outage_number
+from pcso_tui.domain.core.models import Case, JournalEntry, Notice, Outage, Statement
+from pcso_tui.domain.core.text import printable
+from pcso_tui.domain.core.views import case_number, outage_number
 from pcso_tui.screens.case_dialogs import ConfirmDialog, FormDialog
 from pcso_tui.screens.help import HelpScreen
 from pcso_tui.screens.manager import ManagerScreen
@@ -159,7 +159,7 @@ async def test_a_proactive_case_goes_all_the_way_to_closed_with_keys_alone(world
         canceled = next(c.id for c in state["children"] if c.kind == "child")
 
         async def cancel(domain: Any, actor: Any) -> Any:
-            from pcso_tui.domain.cases import set_case_state
+            from pcso_tui.domain.casework.cases import set_case_state
 
             return await set_case_state(domain, actor, canceled, "canceled")
 
@@ -187,7 +187,7 @@ async def test_a_proactive_case_goes_all_the_way_to_closed_with_keys_alone(world
         reopened = others[0].id
 
         async def reopen(domain: Any, actor: Any) -> Any:
-            from pcso_tui.domain.cases import set_case_state
+            from pcso_tui.domain.casework.cases import set_case_state
 
             return await set_case_state(domain, actor, reopened, "open")
 
@@ -210,7 +210,7 @@ async def proposed_world(url: str, *, impact: str = "voice down") -> int:
     world = await build_case_world(url)
 
     async def propose(domain: Any, actor: Any) -> Any:
-        from pcso_tui.domain.major_cases import propose_major_case
+        from pcso_tui.domain.casework.major_cases import propose_major_case
 
         return await propose_major_case(domain, actor, world.case_id, reason="many down", business_impact=impact)
 
@@ -244,7 +244,7 @@ async def test_the_timeline_grows_as_events_arrive(world_url, make_app) -> None:
     case_id = await proposed_world(world_url)
 
     async def approve(domain: Any, actor: Any) -> Any:
-        from pcso_tui.domain.major_cases import approve_major_case
+        from pcso_tui.domain.casework.major_cases import approve_major_case
 
         return await approve_major_case(domain, actor, case_id)
 
@@ -257,7 +257,7 @@ async def test_the_timeline_grows_as_events_arrive(world_url, make_app) -> None:
         before = len(screen.timeline.lines)
 
         async def progress(domain: Any, actor: Any) -> Any:
-            from pcso_tui.domain.incidents import add_incident_note
+            from pcso_tui.domain.operations.incidents import add_incident_note
 
             incident_id = screen.detail.case.incident_id  # type: ignore[union-attr]
             return await add_incident_note(domain, actor, incident_id, f"ETA one hour {HOSTILE}", kind="progress")
@@ -295,7 +295,7 @@ async def test_a_refusal_keeps_the_dialog_and_names_the_reason(world_url, make_a
     case_id = await proposed_world(world_url)
 
     async def approve(domain: Any, actor: Any) -> Any:
-        from pcso_tui.domain.major_cases import approve_major_case
+        from pcso_tui.domain.casework.major_cases import approve_major_case
 
         return await approve_major_case(domain, actor, case_id)
 
@@ -309,7 +309,7 @@ async def test_a_refusal_keeps_the_dialog_and_names_the_reason(world_url, make_a
         await type_text(pilot, "too late")
 
         async def finish(domain: Any, actor: Any) -> None:
-            from pcso_tui.domain.major_cases import close_major_case, resolve_major_case
+            from pcso_tui.domain.casework.major_cases import close_major_case, resolve_major_case
 
             await resolve_major_case(domain, actor, major_id, code="fixed", notes="done")
             await close_major_case(domain, actor, major_id)
@@ -355,7 +355,7 @@ async def test_the_manager_words_the_status_page_outage(world_url, make_app) -> 
     case_id = await proposed_world(world_url)
 
     async def approve(domain: Any, actor: Any) -> Any:
-        from pcso_tui.domain.major_cases import approve_major_case
+        from pcso_tui.domain.casework.major_cases import approve_major_case
 
         return await approve_major_case(domain, actor, case_id)
 
@@ -395,7 +395,7 @@ async def test_the_manager_words_the_status_page_outage(world_url, make_app) -> 
         # Hostile text (here written from the command line) comes back into the dialog as data:
         # markup literal, control characters made visible.
         async def hostile(domain: Any, actor: Any) -> Any:
-            from pcso_tui.domain.outages import update_outage
+            from pcso_tui.domain.communications.outages import update_outage
 
             return await update_outage(domain, actor, outage.id, title=HOSTILE, details=f"line 1\n{HOSTILE}")
 
@@ -412,7 +412,7 @@ async def test_the_manager_words_the_status_page_outage(world_url, make_app) -> 
 
         # Once its outage has ended there is nothing to word: said, not a traceback.
         async def end(domain: Any, actor: Any) -> Any:
-            from pcso_tui.domain.outages import end_outage
+            from pcso_tui.domain.communications.outages import end_outage
 
             return await end_outage(domain, actor, outage.id)
 

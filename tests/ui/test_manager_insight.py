@@ -12,9 +12,9 @@ from tests.domain.insight_world import add_accounts, add_cases, add_install_base
 from tests.ui.casework import open_domain, signed_in
 from tests.ui.conftest import until_ready, wait_for
 
-from pcso_tui.domain import insight as ins
-from pcso_tui.domain import major_cases as mc
-from pcso_tui.domain.models import Case, CaseAccount
+from pcso_tui.domain.casework import insight as ins
+from pcso_tui.domain.casework import major_cases as mc
+from pcso_tui.domain.core.models import Case, CaseAccount
 from pcso_tui.screens.manager import ManagerScreen
 from pcso_tui.screens.manager_insight import ManagerInsightScreen
 

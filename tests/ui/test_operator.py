@@ -12,9 +12,9 @@ from tests.conftest import FROZEN_AT
 from tests.ui.conftest import screen_text, until_ready, wait_for
 from tests.ui.operator_world import HOSTILE, alert, build_service_map, send, send_many
 
-from pcso_tui.domain.clock import FrozenClock
-from pcso_tui.domain.models import Case, Incident, JournalEntry
-from pcso_tui.domain.service import Domain
+from pcso_tui.domain.core.clock import FrozenClock
+from pcso_tui.domain.core.models import Case, Incident, JournalEntry
+from pcso_tui.domain.core.service import Domain
 from pcso_tui.screens.incident_dialogs import ConfirmDialog, EtaDialog, NoteDialog, parse_eta
 from pcso_tui.screens.operator import OperatorScreen
 from pcso_tui.widgets.alert_table import AlertTable
@@ -120,8 +120,8 @@ async def test_a_version_conflict_shows_its_message(world_url: str, make_app: An
         await pilot.press("e")  # the form opens on the version this operator sees
         await wait_for(pilot, lambda: isinstance(app.screen, EtaDialog), what="the ETA form")
         # Meanwhile someone else changes the incident (another process).
-        from pcso_tui.domain.incidents import set_incident_state
-        from pcso_tui.domain.roles import SYSTEM
+        from pcso_tui.domain.core.roles import SYSTEM
+        from pcso_tui.domain.operations.incidents import set_incident_state
 
         other = await Domain.open(world_url, clock=FrozenClock(FROZEN_AT))
         try:
@@ -190,8 +190,8 @@ async def test_a_burst_of_alerts_is_read_in_a_few_queries(world_url: str, make_a
         before = screen.refreshes
         domain = await Domain.open(world_url, clock=FrozenClock(FROZEN_AT))
         try:
-            from pcso_tui.domain.alerts import ParsedBatch, ingest
-            from pcso_tui.domain.roles import SYSTEM
+            from pcso_tui.domain.core.roles import SYSTEM
+            from pcso_tui.domain.operations.alerts import ParsedBatch, ingest
 
             for n in range(30):  # thirty transactions, thirty events
                 await ingest(domain, SYSTEM, ParsedBatch((alert(f"burst-{n}", f"Burst{n}", severity="info", ci=None),)))

@@ -9,8 +9,8 @@ from sqlalchemy import select, update
 from tests.ui.casework import build_case_world, open_domain, signed_in
 from tests.ui.conftest import screen_text, until_ready, wait_for
 
-from pcso_tui.domain import major_cases as mc
-from pcso_tui.domain.models import Notice
+from pcso_tui.domain.casework import major_cases as mc
+from pcso_tui.domain.core.models import Notice
 from pcso_tui.screens.manager import ManagerScreen
 from pcso_tui.screens.outbox import OutboxScreen
 

@@ -19,10 +19,10 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from pcso_tui.app import PcsoApp
-from pcso_tui.domain.clock import FrozenClock
-from pcso_tui.domain.models import JournalEntry
-from pcso_tui.domain.service import Domain
-from pcso_tui.domain.text import printable
+from pcso_tui.domain.core.clock import FrozenClock
+from pcso_tui.domain.core.models import JournalEntry
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.text import printable
 from pcso_tui.screens.agent import AgentScreen
 from pcso_tui.screens.help import HelpScreen
 from pcso_tui.screens.portal import PREVIEW_REFUSAL, PortalScreen, PreviewScreen, ReplyDialog
@@ -156,8 +156,8 @@ async def test_hostile_text_is_literal_and_other_accounts_never_show(
 
 
 async def test_live_update_shows_a_new_statement(portal_world: tuple[str, PortalWorld], make_app: Any) -> None:
-    from pcso_tui.domain.major_cases import post_statement
-    from pcso_tui.domain.users import sign_in
+    from pcso_tui.domain.casework.major_cases import post_statement
+    from pcso_tui.domain.core.users import sign_in
 
     url, world = portal_world
     app = make_app(url, "customer")

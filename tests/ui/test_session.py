@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from pcso_tui.domain.errors import NotFound
-from pcso_tui.domain.roles import SYSTEM, Actor, Role
-from pcso_tui.domain.service import Domain
-from pcso_tui.domain.users import current_user
+from pcso_tui.domain.core.errors import NotFound
+from pcso_tui.domain.core.roles import SYSTEM, Actor, Role
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.users import current_user
 
 
 @pytest.mark.parametrize("role", list(Role))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pcso_tui.domain.roles import Role
+from pcso_tui.domain.core.roles import Role
 from pcso_tui.screens import modes
 from pcso_tui.widgets.themes import ThemeFileError, builtin_themes_dir, load_theme_file, load_themes
 
@@ -86,7 +86,7 @@ def test_homes_and_personas() -> None:
 
 
 def test_demo_personas_are_the_users_the_seed_creates() -> None:
-    from pcso_tui.domain.world import CUSTOMER, STAFF
+    from pcso_tui.world.world import CUSTOMER, STAFF
 
     seeded = {role: name for name, role, _display in STAFF} | {Role.CUSTOMER: CUSTOMER[0]}
     assert seeded == modes.DEMO_PERSONAS

@@ -8,7 +8,7 @@ import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
 
-from pcso_tui.domain.views import EventView
+from pcso_tui.domain.core.views import EventView
 from pcso_tui.widgets.cells import SEVERITIES, safe_cell, severity_cell, severity_content, severity_label
 from pcso_tui.widgets.event_ticker import EventTicker
 from pcso_tui.widgets.feed import describe_event, subject_of

@@ -231,7 +231,7 @@ async def test_bursts_coalesce_into_few_messages_in_order(world_url, make_app) -
 def test_queued_feed_messages_merge_without_losing_events() -> None:
     from datetime import UTC, datetime
 
-    from pcso_tui.domain.views import EventView
+    from pcso_tui.domain.core.views import EventView
 
     def event(n: int) -> EventView:
         return EventView(n, datetime(2026, 1, 1, tzinfo=UTC), "x", None, "k", "case", n)
@@ -297,7 +297,7 @@ async def test_the_palette_offers_what_fits_here_and_what_the_screen_adds(world_
 async def test_the_header_says_stale_while_the_feed_fails_and_live_again_after(
     world_url, make_app, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pcso_tui.domain.feed import EventFollower
+    from pcso_tui.domain.core.feed import EventFollower
 
     app = make_app(world_url, "operator")
     async with app.run_test(size=(80, 24)) as pilot:

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, run, with_domain
-from pcso_tui.domain.text import one_line
+from pcso_tui.domain.core.text import one_line
 
 if TYPE_CHECKING:
-    from pcso_tui.domain.roles import Actor
-    from pcso_tui.domain.service import Domain
-    from pcso_tui.domain.views import AlertView, IngestResult
+    from pcso_tui.domain.core.roles import Actor
+    from pcso_tui.domain.core.service import Domain
+    from pcso_tui.domain.operations.views import AlertView, IngestResult
 
 # Severity is never shown by colour alone: a glyph and the word.
 SEVERITY_GLYPHS = {"critical": "!!", "major": "!", "minor": "*", "warning": "~", "info": "i", "clear": "."}
@@ -100,13 +100,13 @@ def ingest(ctx: CliContext, file: Any, as_json: bool) -> None:
     JSON or JSON Lines: Alertmanager webhook messages and/or generic alerts (docs/alerts.md).
     Exits 6, storing nothing, if any alert is invalid.
     """
-    from pcso_tui.domain.alerts import ingest as ingest_batch
-    from pcso_tui.domain.alerts import parse_payload
+    from pcso_tui.domain.operations.alerts import ingest as ingest_batch
+    from pcso_tui.domain.operations.alerts import parse_payload
 
     raw = file.read()
 
     async def action(domain: Domain, actor: Actor) -> IngestResult:
-        from pcso_tui.domain.roles import Permission, require
+        from pcso_tui.domain.core.roles import Permission, require
 
         require(actor, Permission.INGEST_ALERTS)
         # A file is one batch however long: the per-request limit is the receiver's.
@@ -166,7 +166,7 @@ def alerts_list(
     as_json: bool,
 ) -> None:
     """List alerts, most recently changed first."""
-    from pcso_tui.domain.alerts import list_alerts
+    from pcso_tui.domain.operations.alerts import list_alerts
 
     async def action(domain: Domain, actor: Actor) -> tuple[list[AlertView], datetime]:
         found = await list_alerts(
@@ -213,7 +213,7 @@ def alerts_list(
 @pass_cli
 def alerts_ack(ctx: CliContext, alert_id: int, undo: bool, expected_version: int | None, as_json: bool) -> None:
     """Acknowledge an open or flapping alert (--undo to take it back)."""
-    from pcso_tui.domain.alerts import acknowledge_alert, unacknowledge_alert
+    from pcso_tui.domain.operations.alerts import acknowledge_alert, unacknowledge_alert
 
     command = unacknowledge_alert if undo else acknowledge_alert
 
@@ -256,7 +256,7 @@ def _parse_time(value: str, option: str) -> datetime:
 @pass_cli
 def maintenance_add(ctx: CliContext, ci: str, starts: str, ends: str, reason: str, as_json: bool) -> None:
     """Put CI into maintenance from --from until --until."""
-    from pcso_tui.domain.alerts import add_maintenance_window
+    from pcso_tui.domain.operations.alerts import add_maintenance_window
 
     starts_at, ends_at = _parse_time(starts, "--from"), _parse_time(ends, "--until")
 
@@ -280,7 +280,7 @@ def maintenance_add(ctx: CliContext, ci: str, starts: str, ends: str, reason: st
 @pass_cli
 def maintenance_list(ctx: CliContext, include_past: bool, as_json: bool) -> None:
     """Maintenance windows that have not ended yet (times in UTC)."""
-    from pcso_tui.domain.alerts import list_maintenance_windows
+    from pcso_tui.domain.operations.alerts import list_maintenance_windows
 
     async def action(domain: Domain, actor: Actor) -> Any:
         return await list_maintenance_windows(domain, actor, include_past=include_past)

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, with_domain
-from pcso_tui.domain.text import one_line, printable
-from pcso_tui.domain.views import parse_number
+from pcso_tui.domain.core.text import one_line, printable
+from pcso_tui.domain.core.views import parse_number
 
 if TYPE_CHECKING:
-    from pcso_tui.domain.roles import Actor
-    from pcso_tui.domain.service import Domain
-    from pcso_tui.domain.views import CaseDetail, CaseView
+    from pcso_tui.domain.casework.views import CaseDetail, CaseView
+    from pcso_tui.domain.core.roles import Actor
+    from pcso_tui.domain.core.service import Domain
 
 EXIT_USAGE = 2
 EXIT_DECLINED = 1
@@ -109,7 +109,7 @@ def cases_list(
     as_json: bool,
 ) -> None:
     """Cases, most urgent first (customers see their own account's only)."""
-    from pcso_tui.domain.cases import list_cases
+    from pcso_tui.domain.casework.cases import list_cases
 
     async def action(domain: Domain, actor: Actor) -> Any:
         return await list_cases(
@@ -209,7 +209,7 @@ def _print_detail(d: CaseDetail) -> None:
 @pass_cli
 def case_show(ctx: CliContext, case_id: int, accounts_limit: int, accounts_offset: int, as_json: bool) -> None:
     """A case with its accounts, incident, alert, journal, children and notices."""
-    from pcso_tui.domain.cases import get_case
+    from pcso_tui.domain.casework.cases import get_case
 
     async def action(domain: Domain, actor: Actor) -> Any:
         return await get_case(domain, actor, case_id, accounts_limit=accounts_limit, accounts_offset=accounts_offset)
@@ -228,7 +228,7 @@ def case_show(ctx: CliContext, case_id: int, accounts_limit: int, accounts_offse
 @pass_cli
 def case_open_proactive(ctx: CliContext, incident_id: int, alert_id: int | None, as_json: bool) -> None:
     """Open the proactive case of an incident (operators)."""
-    from pcso_tui.domain.cases import open_proactive_case
+    from pcso_tui.domain.casework.cases import open_proactive_case
 
     async def action(domain: Domain, actor: Actor) -> Any:
         return await open_proactive_case(domain, actor, incident_id, alert_id=alert_id)
@@ -260,7 +260,7 @@ def case_open(
     as_json: bool,
 ) -> None:
     """Log a customer's call (agents)."""
-    from pcso_tui.domain.cases import open_reactive_case
+    from pcso_tui.domain.casework.cases import open_reactive_case
 
     text = _body(description)
 
@@ -296,8 +296,8 @@ def case_open(
 @pass_cli
 def case_note(ctx: CliContext, case_id: int, body: str, visible: bool | None, as_json: bool) -> None:
     """Add a work note or a customer-visible comment ('-' reads standard input)."""
-    from pcso_tui.domain.cases import add_case_note
-    from pcso_tui.domain.roles import Role
+    from pcso_tui.domain.casework.cases import add_case_note
+    from pcso_tui.domain.core.roles import Role
 
     text = _body(body)
 
@@ -322,7 +322,7 @@ def case_note(ctx: CliContext, case_id: int, body: str, visible: bool | None, as
 @pass_cli
 def case_state(ctx: CliContext, case_id: int, state: str, expected_version: int | None, as_json: bool) -> None:
     """Move a case to another state."""
-    from pcso_tui.domain.cases import set_case_state
+    from pcso_tui.domain.casework.cases import set_case_state
 
     async def action(domain: Domain, actor: Actor) -> Any:
         return await set_case_state(domain, actor, case_id, state, expected_version=expected_version)
@@ -342,7 +342,7 @@ def case_state(ctx: CliContext, case_id: int, state: str, expected_version: int 
 @pass_cli
 def case_priority(ctx: CliContext, case_id: int, priority: int, expected_version: int | None, as_json: bool) -> None:
     """Set a case's priority, 1 (critical) to 4 (low); a major case's open children follow."""
-    from pcso_tui.domain.cases import set_case_priority
+    from pcso_tui.domain.casework.cases import set_case_priority
 
     async def action(domain: Domain, actor: Actor) -> Any:
         return await set_case_priority(domain, actor, case_id, priority, expected_version=expected_version)
@@ -362,7 +362,7 @@ def case_priority(ctx: CliContext, case_id: int, priority: int, expected_version
 @pass_cli
 def case_propose(ctx: CliContext, case_id: int, reason: str, business_impact: str, as_json: bool) -> None:
     """Propose a case as a major case (agents and managers)."""
-    from pcso_tui.domain.major_cases import propose_major_case
+    from pcso_tui.domain.casework.major_cases import propose_major_case
 
     async def action(domain: Domain, actor: Actor) -> Any:
         return await propose_major_case(domain, actor, case_id, reason=reason, business_impact=business_impact)
@@ -396,7 +396,7 @@ def case_candidate(
     as_json: bool,
 ) -> None:
     """Open a major case candidate directly; approving it makes it the major case."""
-    from pcso_tui.domain.major_cases import open_major_candidate
+    from pcso_tui.domain.casework.major_cases import open_major_candidate
 
     async def action(domain: Domain, actor: Actor) -> Any:
         return await open_major_candidate(
@@ -440,7 +440,7 @@ def _print_preview(p: Any, *, err: bool) -> None:
 @pass_cli
 def case_approve(ctx: CliContext, case_id: int, yes: bool, expected_version: int | None, as_json: bool) -> None:
     """Approve a proposed major case: children, notices and events in one transaction."""
-    from pcso_tui.domain.major_cases import approve_major_case, preview_approval
+    from pcso_tui.domain.casework.major_cases import approve_major_case, preview_approval
 
     if not yes:
 
@@ -477,7 +477,7 @@ def case_approve(ctx: CliContext, case_id: int, yes: bool, expected_version: int
 @pass_cli
 def case_reject(ctx: CliContext, case_id: int, reason: str, expected_version: int | None, as_json: bool) -> None:
     """Reject a proposed major case; it goes back to being an ordinary case."""
-    from pcso_tui.domain.major_cases import reject_major_case
+    from pcso_tui.domain.casework.major_cases import reject_major_case
 
     async def action(domain: Domain, actor: Actor) -> Any:
         return await reject_major_case(domain, actor, case_id, reason=reason, expected_version=expected_version)
@@ -496,7 +496,7 @@ def case_reject(ctx: CliContext, case_id: int, reason: str, expected_version: in
 @pass_cli
 def case_statement(ctx: CliContext, case_id: int, body: str, as_json: bool) -> None:
     """Post a customer-facing statement to every open child and its contact ('-' reads stdin)."""
-    from pcso_tui.domain.major_cases import post_statement
+    from pcso_tui.domain.casework.major_cases import post_statement
 
     text = _body(body)
 
@@ -534,7 +534,7 @@ def case_resolve(
     ctx: CliContext, case_id: int, code: str, notes: str, expected_version: int | None, as_json: bool
 ) -> None:
     """Resolve a major case and its open children; their contacts are told."""
-    from pcso_tui.domain.major_cases import resolve_major_case
+    from pcso_tui.domain.casework.major_cases import resolve_major_case
 
     text = _body(notes)
 
@@ -557,7 +557,7 @@ def case_resolve(
 @pass_cli
 def case_close(ctx: CliContext, case_id: int, expected_version: int | None, as_json: bool) -> None:
     """Close a resolved major case and its new/open/awaiting_info children."""
-    from pcso_tui.domain.major_cases import close_major_case
+    from pcso_tui.domain.casework.major_cases import close_major_case
 
     async def action(domain: Domain, actor: Actor) -> Any:
         return await close_major_case(domain, actor, case_id, expected_version=expected_version)
@@ -576,7 +576,7 @@ def case_close(ctx: CliContext, case_id: int, expected_version: int | None, as_j
 @pass_cli
 def case_attach(ctx: CliContext, major_id: int, case_id: int, as_json: bool) -> None:
     """Make a reactive or proactive case a child of a major case."""
-    from pcso_tui.domain.major_cases import attach_case
+    from pcso_tui.domain.casework.major_cases import attach_case
 
     async def action(domain: Domain, actor: Actor) -> Any:
         return await attach_case(domain, actor, major_id, case_id)
@@ -598,7 +598,7 @@ def case_attach(ctx: CliContext, major_id: int, case_id: int, as_json: bool) -> 
 @pass_cli
 def case_add_accounts(ctx: CliContext, major_id: int, accounts: tuple[str, ...], source: str, as_json: bool) -> None:
     """Add affected accounts; new ones get a child case and a notice ('-' reads numbers from stdin)."""
-    from pcso_tui.domain.major_cases import add_affected_accounts
+    from pcso_tui.domain.casework.major_cases import add_affected_accounts
 
     numbers = [n for a in accounts for n in (sys.stdin.read().split() if a == "-" else [a])]
 

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from pcso_tui.domain.errors import DomainError
-from pcso_tui.domain.text import one_line
+from pcso_tui.domain.core.errors import DomainError
+from pcso_tui.domain.core.text import one_line
 
 if TYPE_CHECKING:
     from pcso_tui.config import Config
-    from pcso_tui.domain.roles import Actor
-    from pcso_tui.domain.service import Domain
+    from pcso_tui.domain.core.roles import Actor
+    from pcso_tui.domain.core.service import Domain
 
 T = TypeVar("T")
 
@@ -49,7 +49,7 @@ class CliContext:
         return os.environ.get("PCSO_USER") or getpass.getuser()
 
     async def open_domain(self, *, upgrade: bool | None = None) -> Domain:
-        from pcso_tui.domain.service import Domain
+        from pcso_tui.domain.core.service import Domain
         from pcso_tui.plugins import plugin_manager
 
         return await Domain.open(
@@ -57,7 +57,7 @@ class CliContext:
         )
 
     async def sign_in(self, domain: Domain) -> Actor:
-        from pcso_tui.domain.users import sign_in
+        from pcso_tui.domain.core.users import sign_in
 
         return await sign_in(domain, self.os_user(), as_name=self.as_name)
 
@@ -90,7 +90,7 @@ def with_domain(ctx: CliContext, action: Callable[[Domain, Actor], Awaitable[T]]
 
 
 def emit_json(data: Any) -> None:
-    from pcso_tui.domain.views import to_jsonable
+    from pcso_tui.domain.core.views import to_jsonable
 
     click.echo(json.dumps(to_jsonable(data), indent=2, ensure_ascii=False))
 

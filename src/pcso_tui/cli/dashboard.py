@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pcso_tui.cli.common import CliContext, pass_cli, with_domain
-from pcso_tui.domain.text import one_line, printable
-from pcso_tui.domain.views import DASHBOARD_PERIODS, NO_VALUE, format_kpi_value, to_jsonable
+from pcso_tui.domain.core.text import one_line, printable
+from pcso_tui.domain.core.views import to_jsonable
+from pcso_tui.domain.reporting.views import DASHBOARD_PERIODS, NO_VALUE, format_kpi_value
 
 if TYPE_CHECKING:
-    from pcso_tui.domain.roles import Actor
-    from pcso_tui.domain.service import Domain
-    from pcso_tui.domain.views import Dashboard, DrillDown, KpiPoint
+    from pcso_tui.domain.core.roles import Actor
+    from pcso_tui.domain.core.service import Domain
+    from pcso_tui.domain.reporting.views import Dashboard, DrillDown, KpiPoint
 
 FORMATS = ("json", "csv", "markdown")
 
@@ -258,7 +259,7 @@ def report(
     Periods are UTC calendar periods (weeks start on Monday); the running period counts up to
     now. Staff only.
     """
-    from pcso_tui.domain import dashboard
+    from pcso_tui.domain.reporting import dashboard
 
     async def action(domain: Domain, actor: Actor) -> Any:
         if drill is not None:
@@ -266,7 +267,7 @@ def report(
                 domain, actor, drill, period=period, at=at, part=part, limit=limit, offset=offset
             )
         if part is not None:
-            from pcso_tui.domain.errors import InvalidInput
+            from pcso_tui.domain.core.errors import InvalidInput
 
             raise InvalidInput("--part goes with --drill outages_by_type")
         return await dashboard.kpis(domain, actor, period=period, at=at, periods_back=periods_back)

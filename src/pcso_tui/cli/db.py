@@ -21,8 +21,8 @@ def group() -> None:
 @pass_cli
 def db_upgrade(ctx: CliContext) -> None:
     """Apply pending migrations (the embedded database is upgraded on start anyway)."""
-    from pcso_tui.domain import schema
-    from pcso_tui.domain.db import Database
+    from pcso_tui.domain.core import schema
+    from pcso_tui.domain.core.db import Database
 
     async def go() -> None:
         database = Database(ctx.database_url)
@@ -40,8 +40,8 @@ def db_upgrade(ctx: CliContext) -> None:
 @pass_cli
 def db_current(ctx: CliContext) -> None:
     """Show the schema revision and where the database is."""
-    from pcso_tui.domain import schema
-    from pcso_tui.domain.db import Database
+    from pcso_tui.domain.core import schema
+    from pcso_tui.domain.core.db import Database
 
     async def go() -> None:
         database = Database(ctx.database_url)
@@ -60,8 +60,8 @@ def db_current(ctx: CliContext) -> None:
 @pass_cli
 def db_copy(ctx: CliContext, source_url: str, target_url: str) -> None:
     """Copy every row into an empty database at the same schema (run `pcso db upgrade` on it first)."""
-    from pcso_tui.domain.db import Database
-    from pcso_tui.domain.transfer import copy_database
+    from pcso_tui.domain.core.db import Database
+    from pcso_tui.domain.core.transfer import copy_database
 
     async def go() -> None:
         source, target = Database(source_url), Database(target_url)

@@ -11,19 +11,19 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, run, with_domain
-from pcso_tui.domain.text import one_line
+from pcso_tui.domain.core.text import one_line
 
 if TYPE_CHECKING:
-    from pcso_tui.domain.roles import Actor
-    from pcso_tui.domain.service import Domain
-    from pcso_tui.domain.views import DeliveryReport
+    from pcso_tui.domain.communications.views import DeliveryReport
+    from pcso_tui.domain.core.roles import Actor
+    from pcso_tui.domain.core.service import Domain
 
 
 def case_id_of(value: str | None) -> int | None:
     """``CS0000042`` or ``42`` → 42."""
     if value is None:
         return None
-    from pcso_tui.domain.views import parse_number
+    from pcso_tui.domain.core.views import parse_number
 
     number = parse_number(value, "CS")
     if number is None:
@@ -53,7 +53,7 @@ def worker(ctx: CliContext, once: bool, status_dir: Path | None, verbose: bool) 
 
     SIGTERM or Ctrl-C stops it gracefully: the batch in flight is sent and recorded first.
     """
-    from pcso_tui.domain.delivery import DeliveryWorker, with_status_page_dir
+    from pcso_tui.domain.communications.delivery import DeliveryWorker, with_status_page_dir
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
 
@@ -94,7 +94,7 @@ def notices() -> None:
 @pass_cli
 def notices_list(ctx: CliContext, state: str | None, case: str | None, limit: int, offset: int, as_json: bool) -> None:
     """Notices, newest first."""
-    from pcso_tui.domain.delivery import list_notices
+    from pcso_tui.domain.communications.delivery import list_notices
 
     case_id = case_id_of(case)
 
@@ -130,7 +130,7 @@ def notices_list(ctx: CliContext, state: str | None, case: str | None, limit: in
 @pass_cli
 def notices_counts(ctx: CliContext, case: str, as_json: bool) -> None:
     """How many notices of a case (and its children) are pending, sent, dead or skipped."""
-    from pcso_tui.domain.delivery import notice_counts
+    from pcso_tui.domain.communications.delivery import notice_counts
 
     case_id = case_id_of(case)
     assert case_id is not None
@@ -152,7 +152,7 @@ def notices_counts(ctx: CliContext, case: str, as_json: bool) -> None:
 @pass_cli
 def notices_retry(ctx: CliContext, notice_id: int | None, all_dead: bool, case: str | None) -> None:
     """Put a dead or skipped notice (or, with --dead, every dead one) back in the queue."""
-    from pcso_tui.domain.delivery import retry_dead_notices, retry_notice
+    from pcso_tui.domain.communications.delivery import retry_dead_notices, retry_notice
 
     if (notice_id is None) == (not all_dead):
         raise click.UsageError("give a notice id, or --dead (optionally with --case)")
@@ -183,7 +183,7 @@ def notices_retry(ctx: CliContext, notice_id: int | None, all_dead: bool, case: 
 @pass_cli
 def status_page(ctx: CliContext, out_dir: Path) -> None:
     """Write the public status page (static HTML, JSON and Atom) into a directory."""
-    from pcso_tui.domain.outages import status_page_data
+    from pcso_tui.domain.communications.outages import status_page_data
     from pcso_tui.plugins.statuspage import write_status_page
 
     async def go() -> list[Path]:

@@ -34,8 +34,8 @@ from pcso_tui.cli.world import ProgressBar
 if TYPE_CHECKING:
     import asyncio
 
-    from pcso_tui.domain.service import Domain
-    from pcso_tui.domain.views import WorldSummary
+    from pcso_tui.domain.core.service import Domain
+    from pcso_tui.world.views import WorldSummary
 
 DEMO_FILE = "demo.db"
 PERSONA = "olivia"
@@ -79,8 +79,8 @@ def _demo_context(ctx: CliContext, path: Path, persona: str) -> CliContext:
     """The user's configuration on the demo database, correlation paced for the simulation."""
     from dataclasses import replace
 
-    from pcso_tui.domain.errors import DomainError
-    from pcso_tui.domain.simulation import demo_settings
+    from pcso_tui.domain.core.errors import DomainError
+    from pcso_tui.world.simulation import demo_settings
 
     try:
         config = ctx.config
@@ -92,9 +92,9 @@ def _demo_context(ctx: CliContext, path: Path, persona: str) -> CliContext:
 
 async def _build(ctx: CliContext, accounts: int, seed: int, progress: Any) -> WorldSummary:
     """Seed a world into the new database and mark it demo."""
-    from pcso_tui.domain.roles import Actor, Role
-    from pcso_tui.domain.users import add_user, mark_demo, sign_in
-    from pcso_tui.domain.world import seed_world
+    from pcso_tui.domain.core.roles import Actor, Role
+    from pcso_tui.domain.core.users import add_user, mark_demo, sign_in
+    from pcso_tui.world.world import seed_world
 
     domain = await ctx.open_domain(upgrade=True)
     try:
@@ -112,9 +112,9 @@ def simulation_job(seed: int, *, interval: float | None = None, operator: str = 
     """The outage simulation as a background job (``app.BackgroundJob``)."""
 
     async def outage_simulation(domain: Domain, stop: asyncio.Event) -> None:
-        from pcso_tui.domain.errors import DomainError
-        from pcso_tui.domain.simulation import OutageSimulation, SimulationSettings
-        from pcso_tui.domain.users import sign_in
+        from pcso_tui.domain.core.errors import DomainError
+        from pcso_tui.domain.core.users import sign_in
+        from pcso_tui.world.simulation import OutageSimulation, SimulationSettings
 
         try:
             actor = await sign_in(domain, operator)
@@ -133,7 +133,7 @@ def demo_status_dir(path: Path) -> Path:
 
 def _publish_to(domain: Domain, status_dir: Path | None) -> None:
     """The demo's status page directory, unless the configuration names one of its own."""
-    from pcso_tui.domain.delivery import with_status_page_dir
+    from pcso_tui.domain.communications.delivery import with_status_page_dir
 
     if status_dir is not None and not domain.settings.delivery.status_page_dir:
         with_status_page_dir(domain, str(status_dir))
@@ -144,7 +144,7 @@ def delivery_job(status_dir: Path | None = None) -> Any:
     status page in ``status_dir`` current."""
 
     async def delivery_worker(domain: Domain, stop: asyncio.Event) -> None:
-        from pcso_tui.domain.delivery import DeliveryWorker
+        from pcso_tui.domain.communications.delivery import DeliveryWorker
         from pcso_tui.plugins.channels.demo import demo_channels
 
         _publish_to(domain, status_dir)
@@ -157,11 +157,11 @@ def delivery_job(status_dir: Path | None = None) -> Any:
 async def _play(ctx: CliContext, seed: int, steps: int, status_dir: Path | None = None) -> None:
     """``--steps``: run the simulation and the delivery worker headless, one line per step;
     then write the status page."""
-    from pcso_tui.domain.delivery import DeliveryWorker
-    from pcso_tui.domain.simulation import OutageSimulation
-    from pcso_tui.domain.users import sign_in
-    from pcso_tui.domain.views import case_number, incident_number
+    from pcso_tui.domain.communications.delivery import DeliveryWorker
+    from pcso_tui.domain.core.users import sign_in
+    from pcso_tui.domain.core.views import case_number, incident_number
     from pcso_tui.plugins.channels.demo import demo_channels
+    from pcso_tui.world.simulation import OutageSimulation
 
     domain = await ctx.open_domain()
     _publish_to(domain, status_dir)

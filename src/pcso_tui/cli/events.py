@@ -9,8 +9,8 @@ import click
 from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, with_domain
 
 if TYPE_CHECKING:
-    from pcso_tui.domain.roles import Actor
-    from pcso_tui.domain.service import Domain
+    from pcso_tui.domain.core.roles import Actor
+    from pcso_tui.domain.core.service import Domain
 
 
 @click.group("events")
@@ -25,7 +25,7 @@ def group() -> None:
 @pass_cli
 def events_list(ctx: CliContext, since_id: int, limit: int, as_json: bool) -> None:
     """Events after an id, oldest first."""
-    from pcso_tui.domain.audit import list_events
+    from pcso_tui.domain.core.audit import list_events
 
     async def action(domain: Domain, actor: Actor) -> Any:
         return await list_events(domain, actor, since_id=since_id, limit=limit)

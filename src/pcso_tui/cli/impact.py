@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, with_domain
-from pcso_tui.domain.text import one_line
+from pcso_tui.domain.core.text import one_line
 
 if TYPE_CHECKING:
-    from pcso_tui.domain.roles import Actor
-    from pcso_tui.domain.service import Domain
-    from pcso_tui.domain.views import ImpactView
+    from pcso_tui.domain.core.roles import Actor
+    from pcso_tui.domain.core.service import Domain
+    from pcso_tui.domain.install_base.views import ImpactView
 
 NEAREST_SHOWN = 8
 
@@ -42,8 +42,8 @@ def group(
     affected accounts, most important first (tier, then how many of their items are hit),
     with what they run there and their health (the worst active alert their CIs depend on).
     """
-    from pcso_tui.domain.impact import impact_of
-    from pcso_tui.domain.views import parse_number
+    from pcso_tui.domain.core.views import parse_number
+    from pcso_tui.domain.install_base.impact import impact_of
 
     if bool(ci_names) == bool(incident):
         raise click.UsageError("name the CIs that broke, or give --incident — one of the two")

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, run, with_domain
-from pcso_tui.domain.text import one_line, printable
+from pcso_tui.domain.core.text import one_line, printable
 
 if TYPE_CHECKING:
-    from pcso_tui.domain.roles import Actor
-    from pcso_tui.domain.service import Domain
-    from pcso_tui.domain.views import IncidentDetail, IncidentView
+    from pcso_tui.domain.core.roles import Actor
+    from pcso_tui.domain.core.service import Domain
+    from pcso_tui.domain.operations.views import IncidentDetail, IncidentView
 
 SEVERITIES = ["critical", "major", "minor", "warning", "info"]
 STATES = ["new", "in_progress", "on_hold", "resolved", "closed", "canceled"]
@@ -28,7 +28,7 @@ class IncidentNumber(click.ParamType):
     name = "INCIDENT"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        from pcso_tui.domain.views import parse_number
+        from pcso_tui.domain.core.views import parse_number
 
         if isinstance(value, int):
             return value
@@ -125,7 +125,7 @@ def incidents_group() -> None:
 @pass_cli
 def incidents_list(ctx: CliContext, show_all: bool, limit: int, offset: int, as_json: bool) -> None:
     """Incidents, newest first (active ones unless --all)."""
-    from pcso_tui.domain.incidents import list_incidents
+    from pcso_tui.domain.operations.incidents import list_incidents
 
     async def action(domain: Domain, actor: Actor) -> Any:
         return await list_incidents(domain, actor, active_only=not show_all, limit=limit, offset=offset)
@@ -159,7 +159,7 @@ def incidents_list(ctx: CliContext, show_all: bool, limit: int, offset: int, as_
 @pass_cli
 def incidents_show(ctx: CliContext, incident: int, as_json: bool) -> None:
     """One incident: alerts, CIs, journal and probable root cause."""
-    from pcso_tui.domain.incidents import get_incident
+    from pcso_tui.domain.operations.incidents import get_incident
 
     async def action(domain: Domain, actor: Actor) -> Any:
         return await get_incident(domain, actor, incident)
@@ -195,7 +195,7 @@ def incident_open(
     as_json: bool,
 ) -> None:
     """Open an incident on CIs and/or alerts."""
-    from pcso_tui.domain.incidents import open_incident
+    from pcso_tui.domain.operations.incidents import open_incident
 
     async def action(domain: Domain, actor: Actor) -> Any:
         return await open_incident(
@@ -220,7 +220,7 @@ def incident_note(
     ctx: CliContext, incident: int, body: str, progress: bool, expected_version: int | None, as_json: bool
 ) -> None:
     """Add a work note (internal) or a progress update; BODY '-' reads standard input."""
-    from pcso_tui.domain.incidents import add_incident_note
+    from pcso_tui.domain.operations.incidents import add_incident_note
 
     text = sys.stdin.read() if body == "-" else body
 
@@ -252,7 +252,7 @@ def incident_state(
     ctx: CliContext, incident: int, state: str, note: str, expected_version: int | None, as_json: bool
 ) -> None:
     """Move an incident to another state (new, in_progress, on_hold, canceled …)."""
-    from pcso_tui.domain.incidents import set_incident_state
+    from pcso_tui.domain.operations.incidents import set_incident_state
 
     async def action(domain: Domain, actor: Actor) -> Any:
         return await set_incident_state(domain, actor, incident, state, expected_version=expected_version, note=note)
@@ -299,7 +299,7 @@ def incident_eta(
     ctx: CliContext, incident: int, when: datetime | timedelta | None, expected_version: int | None, as_json: bool
 ) -> None:
     """Set when service is expected back: +2h, an ISO time with a zone, or none."""
-    from pcso_tui.domain.incidents import set_incident_eta
+    from pcso_tui.domain.operations.incidents import set_incident_eta
 
     async def action(domain: Domain, actor: Actor) -> Any:
         eta = domain.clock() + when if isinstance(when, timedelta) else when
@@ -323,7 +323,7 @@ def incident_resolve(
     ctx: CliContext, incident: int, code: str, notes: str, expected_version: int | None, as_json: bool
 ) -> None:
     """Resolve an incident with a code and notes."""
-    from pcso_tui.domain.incidents import resolve_incident
+    from pcso_tui.domain.operations.incidents import resolve_incident
 
     async def action(domain: Domain, actor: Actor) -> Any:
         return await resolve_incident(domain, actor, incident, code, notes, expected_version=expected_version)
@@ -343,7 +343,7 @@ def incident_resolve(
 @pass_cli
 def incident_close(ctx: CliContext, incident: int, note: str, expected_version: int | None, as_json: bool) -> None:
     """Close a resolved incident."""
-    from pcso_tui.domain.incidents import close_incident
+    from pcso_tui.domain.operations.incidents import close_incident
 
     async def action(domain: Domain, actor: Actor) -> Any:
         return await close_incident(domain, actor, incident, expected_version=expected_version, note=note)
@@ -374,9 +374,9 @@ def healthcheck_run(ctx: CliContext, once: bool, as_json: bool) -> None:
         import asyncio
         import signal
 
-        from pcso_tui.domain.errors import InvalidInput
-        from pcso_tui.domain.healthchecks import HEALTHCHECK_ACTOR, HealthCheckRunner
-        from pcso_tui.domain.roles import Permission, require
+        from pcso_tui.domain.core.errors import InvalidInput
+        from pcso_tui.domain.core.roles import Permission, require
+        from pcso_tui.domain.operations.healthchecks import HEALTHCHECK_ACTOR, HealthCheckRunner
 
         domain = await ctx.open_domain()
         try:
@@ -389,7 +389,7 @@ def healthcheck_run(ctx: CliContext, once: bool, as_json: bool) -> None:
                     f"no health checks configured: add [[healthchecks.http]] (or .tcp, .heartbeat) to {where}"
                 )
             try:
-                from pcso_tui.domain import alerts  # type: ignore[attr-defined]
+                from pcso_tui.domain.operations import alerts  # type: ignore[attr-defined]
             except ImportError:
                 raise InvalidInput("alert ingestion is not part of this build: nowhere to send health alerts") from None
 
@@ -431,7 +431,7 @@ def healthcheck_run(ctx: CliContext, once: bool, as_json: bool) -> None:
 @pass_cli
 def heartbeat(ctx: CliContext, name: str, as_json: bool) -> None:
     """Report in for a heartbeat check (a cron job's last line: `pcso heartbeat nightly-backup`)."""
-    from pcso_tui.domain.healthchecks import record_heartbeat
+    from pcso_tui.domain.operations.healthchecks import record_heartbeat
 
     async def action(domain: Domain, actor: Actor) -> Any:
         return await record_heartbeat(domain, name, actor=actor)

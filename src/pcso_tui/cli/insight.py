@@ -12,12 +12,12 @@ import click
 
 from pcso_tui.cli.cases import CASE
 from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, with_domain
-from pcso_tui.domain.text import one_line
+from pcso_tui.domain.core.text import one_line
 
 if TYPE_CHECKING:
-    from pcso_tui.domain.roles import Actor
-    from pcso_tui.domain.service import Domain
-    from pcso_tui.domain.views import KnownOutageView, Recommendation
+    from pcso_tui.domain.casework.views import KnownOutageView, Recommendation
+    from pcso_tui.domain.core.roles import Actor
+    from pcso_tui.domain.core.service import Domain
 
 
 @click.group("insight")
@@ -46,7 +46,7 @@ def _print_known(known: tuple[KnownOutageView, ...]) -> None:
 @pass_cli
 def similar(ctx: CliContext, case_id: int, limit: int, as_json: bool) -> None:
     """Open cases in the window similar to CASE, most similar first."""
-    from pcso_tui.domain.insight import similar_cases
+    from pcso_tui.domain.casework.insight import similar_cases
 
     async def action(domain: Domain, actor: Actor) -> Any:
         return await similar_cases(domain, actor, case_id, limit=limit)
@@ -93,7 +93,7 @@ def recommend(
     ctx: CliContext, case_id: int, propose: bool, reason: str | None, business_impact: str | None, as_json: bool
 ) -> None:
     """What to do with CASE: attach it to a major case, propose a new one, or nothing yet — and why."""
-    from pcso_tui.domain import insight
+    from pcso_tui.domain.casework import insight
 
     async def action(domain: Domain, actor: Actor) -> Any:
         rec = await insight.recommend(domain, actor, case_id)
@@ -120,7 +120,7 @@ def recommend(
 @pass_cli
 def known_outage(ctx: CliContext, account: str, product: str | None, as_json: bool) -> None:
     """Active major cases that already cover a caller of ACCOUNT (statement and ETA)."""
-    from pcso_tui.domain.insight import known_outages
+    from pcso_tui.domain.casework.insight import known_outages
 
     async def action(domain: Domain, actor: Actor) -> Any:
         return await known_outages(domain, actor, account, product_number=product)
@@ -141,7 +141,7 @@ def known_outage(ctx: CliContext, account: str, product: str | None, as_json: bo
 @pass_cli
 def attach(ctx: CliContext, case_id: int, major_id: int, as_json: bool) -> None:
     """Attach a customer's call CASE to MAJOR_CASE, a known outage for it (deflected)."""
-    from pcso_tui.domain.insight import attach_to_known_outage
+    from pcso_tui.domain.casework.insight import attach_to_known_outage
 
     async def action(domain: Domain, actor: Actor) -> Any:
         return await attach_to_known_outage(domain, actor, case_id, major_id)
@@ -171,7 +171,7 @@ def topics(
     as_json: bool,
 ) -> None:
     """Inbound cases clustered into topics, rising ones first. A topic is named by its first case."""
-    from pcso_tui.domain import insight
+    from pcso_tui.domain.casework import insight
 
     if link_id is not None and major_id is None:
         raise click.UsageError("--link needs --to MAJOR_CASE")
@@ -239,7 +239,7 @@ def likely(
     as_json: bool,
 ) -> None:
     """Accounts likely affected too: what the known-affected share beyond chance, and who else has it."""
-    from pcso_tui.domain import insight
+    from pcso_tui.domain.casework import insight
 
     if (major_id is None) == (accounts is None):
         raise click.UsageError("give MAJOR_CASE or --accounts — one of the two")
@@ -291,7 +291,7 @@ def likely(
 @pass_cli
 def link(ctx: CliContext, major_id: int, case_ids: tuple[int, ...], as_json: bool) -> None:
     """Attach cases to an approved MAJOR_CASE (without CASEs: the ones its proposal grouped)."""
-    from pcso_tui.domain import insight
+    from pcso_tui.domain.casework import insight
 
     async def action(domain: Domain, actor: Actor) -> Any:
         if case_ids:

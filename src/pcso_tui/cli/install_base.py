@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, with_domain
-from pcso_tui.domain.text import one_line
-from pcso_tui.domain.views import IMPORT_KINDS
+from pcso_tui.domain.core.text import one_line
+from pcso_tui.domain.install_base.views import IMPORT_KINDS
 
 if TYPE_CHECKING:
-    from pcso_tui.domain.roles import Actor
-    from pcso_tui.domain.service import Domain
-    from pcso_tui.domain.views import AccountDetail, ImportResult
+    from pcso_tui.domain.core.roles import Actor
+    from pcso_tui.domain.core.service import Domain
+    from pcso_tui.domain.install_base.views import AccountDetail, ImportResult
 
 
 class _Counter:
@@ -66,7 +66,7 @@ def import_command(ctx: CliContext, kind: str, file: str, fmt: str | None, as_js
     A file with any bad row imports nothing; every bad row and field is listed.
     See docs/import.md for the columns of each kind.
     """
-    from pcso_tui.domain.importer import import_records
+    from pcso_tui.domain.install_base.importer import import_records
 
     source: Any = file
     name = None
@@ -106,7 +106,7 @@ def accounts_group() -> None:
 @pass_cli
 def accounts_list(ctx: CliContext, search: str | None, limit: int, offset: int, as_json: bool) -> None:
     """Accounts by number, with their counts of contacts and install base items."""
-    from pcso_tui.domain.install_base import list_accounts
+    from pcso_tui.domain.install_base.accounts import list_accounts
 
     async def action(domain: Domain, actor: Actor) -> Any:
         return await list_accounts(domain, actor, search=search, limit=limit, offset=offset)
@@ -128,7 +128,7 @@ def accounts_list(ctx: CliContext, search: str | None, limit: int, offset: int, 
 @pass_cli
 def accounts_show(ctx: CliContext, number: str, item_limit: int, as_json: bool) -> None:
     """One account: its details, contacts and install base items with their characteristics."""
-    from pcso_tui.domain.install_base import get_account
+    from pcso_tui.domain.install_base.accounts import get_account
 
     async def action(domain: Domain, actor: Actor) -> AccountDetail:
         return await get_account(domain, actor, number, item_limit=item_limit)
@@ -200,7 +200,7 @@ def cis_group() -> None:
 @pass_cli
 def cis_list(ctx: CliContext, search: str | None, kind: str | None, limit: int, offset: int, as_json: bool) -> None:
     """CIs by name, with how many they depend on, how many depend on them, and items on them."""
-    from pcso_tui.domain.install_base import list_cis
+    from pcso_tui.domain.install_base.accounts import list_cis
 
     async def action(domain: Domain, actor: Actor) -> Any:
         return await list_cis(domain, actor, search=search, kind=kind, limit=limit, offset=offset)

@@ -10,11 +10,11 @@ import click
 
 from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, with_domain
 from pcso_tui.cli.delivery import case_id_of
-from pcso_tui.domain.text import one_line
+from pcso_tui.domain.core.text import one_line
 
 if TYPE_CHECKING:
-    from pcso_tui.domain.roles import Actor
-    from pcso_tui.domain.service import Domain
+    from pcso_tui.domain.core.roles import Actor
+    from pcso_tui.domain.core.service import Domain
 
 
 class When(click.ParamType):
@@ -39,7 +39,7 @@ WHEN = When()
 
 
 def outage_id_of(value: str) -> int:
-    from pcso_tui.domain.views import parse_number
+    from pcso_tui.domain.core.views import parse_number
 
     number = parse_number(value, "OUT")
     if number is None:
@@ -70,7 +70,7 @@ def outages() -> None:
 @pass_cli
 def outages_list(ctx: CliContext, status: str | None, as_json: bool) -> None:
     """Outages, newest first."""
-    from pcso_tui.domain.outages import list_outages
+    from pcso_tui.domain.communications.outages import list_outages
 
     async def action(domain: Domain, actor: Actor) -> Any:
         return await list_outages(domain, actor, status=status)
@@ -111,8 +111,8 @@ def outages_add(
     as_json: bool,
 ) -> None:
     """Record an outage; a planned one queues notices to the accounts that depend on it."""
-    from pcso_tui.domain.outages import create_outage
-    from pcso_tui.domain.views import parse_number
+    from pcso_tui.domain.communications.outages import create_outage
+    from pcso_tui.domain.core.views import parse_number
 
     incident_id = None
     if incident is not None:
@@ -152,7 +152,7 @@ def outages_add(
 @pass_cli
 def outages_end(ctx: CliContext, outage: str, at: datetime | None) -> None:
     """The outage is over."""
-    from pcso_tui.domain.outages import end_outage
+    from pcso_tui.domain.communications.outages import end_outage
 
     outage_id = outage_id_of(outage)
 
@@ -183,7 +183,7 @@ def outages_update(
     expected_version: int | None,
 ) -> None:
     """Change an outage (moving planned maintenance tells the accounts again)."""
-    from pcso_tui.domain.outages import update_outage
+    from pcso_tui.domain.communications.outages import update_outage
 
     outage_id = outage_id_of(outage)
     text = _read_body(details)
@@ -228,7 +228,7 @@ def articles_add(
     ctx: CliContext, title: str, body: str, number: str | None, kind: str, internal: bool, as_json: bool
 ) -> None:
     """Write an article."""
-    from pcso_tui.domain.articles import create_article
+    from pcso_tui.domain.communications.articles import create_article
 
     text = _read_body(body) or ""
 
@@ -250,7 +250,7 @@ def articles_add(
 @pass_cli
 def articles_attach(ctx: CliContext, case: str, number: str) -> None:
     """Attach article NUMBER to major case CASE."""
-    from pcso_tui.domain.articles import attach_article
+    from pcso_tui.domain.communications.articles import attach_article
 
     case_id = case_id_of(case)
     assert case_id is not None
@@ -268,7 +268,7 @@ def articles_attach(ctx: CliContext, case: str, number: str) -> None:
 @pass_cli
 def articles_detach(ctx: CliContext, case: str, number: str) -> None:
     """Detach article NUMBER from major case CASE."""
-    from pcso_tui.domain.articles import detach_article
+    from pcso_tui.domain.communications.articles import detach_article
 
     case_id = case_id_of(case)
     assert case_id is not None
@@ -286,7 +286,7 @@ def articles_detach(ctx: CliContext, case: str, number: str) -> None:
 @pass_cli
 def articles_list(ctx: CliContext, case: str | None, as_json: bool) -> None:
     """Articles (customers see the customer-visible ones of their cases)."""
-    from pcso_tui.domain.articles import list_articles
+    from pcso_tui.domain.communications.articles import list_articles
 
     case_id = case_id_of(case)
 

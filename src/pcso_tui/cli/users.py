@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, with_domain
-from pcso_tui.domain.text import one_line
+from pcso_tui.domain.core.text import one_line
 
 if TYPE_CHECKING:
-    from pcso_tui.domain.roles import Actor
-    from pcso_tui.domain.service import Domain
+    from pcso_tui.domain.core.roles import Actor
+    from pcso_tui.domain.core.service import Domain
 
 
 @click.group("users")
@@ -42,9 +42,9 @@ def users_add(
     as_json: bool,
 ) -> None:
     """Add a user. On a database with no admin yet, this bootstraps the first admin."""
-    from pcso_tui.domain.errors import UnknownUser
-    from pcso_tui.domain.roles import Actor, Role
-    from pcso_tui.domain.users import add_user
+    from pcso_tui.domain.core.errors import UnknownUser
+    from pcso_tui.domain.core.roles import Actor, Role
+    from pcso_tui.domain.core.users import add_user
 
     async def action(domain: Domain, _actor: Actor) -> Any:
         try:
@@ -68,7 +68,7 @@ def users_add(
 @pass_cli
 def users_list(ctx: CliContext, as_json: bool) -> None:
     """List users (admins only)."""
-    from pcso_tui.domain.users import list_users
+    from pcso_tui.domain.core.users import list_users
 
     found = with_domain(ctx, list_users)
     if as_json:

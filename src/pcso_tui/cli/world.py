@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, with_domain
-from pcso_tui.domain.text import one_line
+from pcso_tui.domain.core.text import one_line
 
 if TYPE_CHECKING:
-    from pcso_tui.domain.roles import Actor
-    from pcso_tui.domain.service import Domain
+    from pcso_tui.domain.core.roles import Actor
+    from pcso_tui.domain.core.service import Domain
 
-# The same names as ``pcso_tui.domain.worldgen.SIZES`` (kept here so --help loads no database stack).
+# The same names as ``pcso_tui.world.worldgen.SIZES`` (kept here so --help loads no database stack).
 SIZES = ("tiny", "small", "medium", "large")
 SIZE_HELP = "tiny ≈ 20 accounts · small ≈ 2,000 · medium ≈ 20,000 · large 100,000 accounts, 1,000,000 items"
 
@@ -61,10 +61,10 @@ def seed(ctx: CliContext, size: str, seed: int, as_json: bool) -> None:
     Adds the demo users admin, olivia (operator), adam (agent), maria (manager) and carl (a
     customer). On a database with no users at all, you become its first admin.
     """
-    from pcso_tui.domain.errors import UnknownUser
-    from pcso_tui.domain.roles import Actor, Role
-    from pcso_tui.domain.users import add_user
-    from pcso_tui.domain.world import has_users, refuse_unless_empty, seed_world
+    from pcso_tui.domain.core.errors import UnknownUser
+    from pcso_tui.domain.core.roles import Actor, Role
+    from pcso_tui.domain.core.users import add_user
+    from pcso_tui.world.world import has_users, refuse_unless_empty, seed_world
 
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
 

@@ -13,16 +13,17 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from pcso_tui.domain.channels import NotificationChannel
-    from pcso_tui.domain.settings import Settings
-    from pcso_tui.domain.views import ProactiveCaseFacts, StatusPageData
+    from pcso_tui.domain.casework.views import ProactiveCaseFacts
+    from pcso_tui.domain.communications.channels import NotificationChannel
+    from pcso_tui.domain.communications.views import StatusPageData
+    from pcso_tui.domain.core.settings import Settings
 
 PROJECT = "pcso_tui"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
-# --- workflow rules (domain/cases.py calls these) ------------------------------------------
+# --- workflow rules (domain/casework/cases.py calls these) ------------------------------------------
 
 
 @hookspec(firstresult=True)

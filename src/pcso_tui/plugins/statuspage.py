@@ -22,10 +22,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from pcso_tui.domain.communications.views import StatusOutage, StatusPageData
+from pcso_tui.domain.core.settings import Settings
+from pcso_tui.domain.core.text import printable
+from pcso_tui.domain.core.views import to_jsonable
 from pcso_tui.domain.hookspecs import hookimpl
-from pcso_tui.domain.settings import Settings
-from pcso_tui.domain.text import printable
-from pcso_tui.domain.views import StatusOutage, StatusPageData, to_jsonable
 
 FILES = ("status.json", "feed.atom", "index.html")
 ATOM = "http://www.w3.org/2005/Atom"

@@ -11,10 +11,10 @@ A third-party rule registered with ``tryfirst=True`` answers first and so replac
 
 from __future__ import annotations
 
-from pcso_tui.domain.errors import InvalidInput
+from pcso_tui.domain.casework.views import ProactiveCaseFacts
+from pcso_tui.domain.core.errors import InvalidInput
+from pcso_tui.domain.core.settings import Settings
 from pcso_tui.domain.hookspecs import hookimpl
-from pcso_tui.domain.settings import Settings
-from pcso_tui.domain.views import ProactiveCaseFacts
 
 DECISIONS = ("none", "propose", "accept")
 

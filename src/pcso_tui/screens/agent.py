@@ -24,9 +24,9 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import DataTable, Static
 
-from pcso_tui.domain.errors import DomainError
-from pcso_tui.domain.text import one_line
-from pcso_tui.domain.views import CaseView
+from pcso_tui.domain.casework.views import CaseView
+from pcso_tui.domain.core.errors import DomainError
+from pcso_tui.domain.core.text import one_line
 from pcso_tui.screens.base import ModeScreen
 from pcso_tui.screens.case_dialogs import intake_dialog, note_dialog, propose_dialog
 from pcso_tui.widgets.case_detail import CaseDetailView, age_label, major_label, state_label
@@ -154,7 +154,7 @@ class AgentScreen(ModeScreen):
         self.run_worker(self._load_queue(), group="agent-queue", exclusive=True, exit_on_error=False)
 
     async def _load_queue(self) -> None:
-        from pcso_tui.domain.cases import list_cases
+        from pcso_tui.domain.casework.cases import list_cases
 
         session = self.session
         try:
@@ -182,9 +182,9 @@ class AgentScreen(ModeScreen):
         self.run_worker(partial(self._load_detail, case_id), group="agent-detail", exclusive=True, exit_on_error=False)
 
     async def _load_detail(self, case_id: int | None) -> None:
-        from pcso_tui.domain.cases import get_case
-        from pcso_tui.domain.insight import recommend
-        from pcso_tui.domain.timeline import case_timeline
+        from pcso_tui.domain.casework.cases import get_case
+        from pcso_tui.domain.casework.insight import recommend
+        from pcso_tui.domain.casework.timeline import case_timeline
 
         session = self.session
         detail = timeline = advice = None
@@ -258,7 +258,7 @@ class AgentScreen(ModeScreen):
         case = self._need_case()
         if case is None:
             return
-        from pcso_tui.domain.major_cases import propose_major_case
+        from pcso_tui.domain.casework.major_cases import propose_major_case
 
         session = self.session
 
@@ -279,7 +279,7 @@ class AgentScreen(ModeScreen):
         case = self._need_case()
         if case is None:
             return
-        from pcso_tui.domain.cases import add_case_note
+        from pcso_tui.domain.casework.cases import add_case_note
 
         session = self.session
 
@@ -321,7 +321,7 @@ class AgentScreen(ModeScreen):
         self.recommendation.focus()
 
     def action_intake(self) -> None:
-        from pcso_tui.domain.cases import open_reactive_case
+        from pcso_tui.domain.casework.cases import open_reactive_case
 
         session = self.session
 
@@ -355,8 +355,8 @@ class AgentScreen(ModeScreen):
         self.recommendation.focus()
 
     def on_recommendation_panel_attach_requested(self, message: RecommendationPanel.AttachRequested) -> None:
-        from pcso_tui.domain.insight import attach_to_known_outage
-        from pcso_tui.domain.major_cases import attach_case
+        from pcso_tui.domain.casework.insight import attach_to_known_outage
+        from pcso_tui.domain.casework.major_cases import attach_case
 
         session = self.session
         if message.known_outage:
@@ -366,7 +366,7 @@ class AgentScreen(ModeScreen):
         self.run_worker(self._act(call, "attached to its major case"), group="agent-act", exit_on_error=False)
 
     def on_recommendation_panel_propose_requested(self, message: RecommendationPanel.ProposeRequested) -> None:
-        from pcso_tui.domain.insight import propose_recommended
+        from pcso_tui.domain.casework.insight import propose_recommended
 
         session = self.session
         call = propose_recommended(session.domain, session.actor, message.case_id)

@@ -33,7 +33,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from pcso_tui.domain.text import one_line
+from pcso_tui.domain.core.text import one_line
 from pcso_tui.screens.modes import MODES, Mode
 from pcso_tui.screens.session import WorkspaceSession
 from pcso_tui.widgets.event_ticker import EventTicker

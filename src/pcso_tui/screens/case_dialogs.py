@@ -23,9 +23,10 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, RadioButton, RadioSet, Static, TextArea
 
-from pcso_tui.domain.errors import DomainError
-from pcso_tui.domain.text import one_line, printable
-from pcso_tui.domain.views import ApprovalPreview, CaseView, OutageView
+from pcso_tui.domain.casework.views import ApprovalPreview, CaseView
+from pcso_tui.domain.communications.views import OutageView
+from pcso_tui.domain.core.errors import DomainError
+from pcso_tui.domain.core.text import one_line, printable
 
 T = TypeVar("T")
 

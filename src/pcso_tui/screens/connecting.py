@@ -13,7 +13,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
 
-from pcso_tui.domain.text import one_line
+from pcso_tui.domain.core.text import one_line
 
 
 class ConnectingScreen(Screen[None]):

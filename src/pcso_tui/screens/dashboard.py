@@ -41,9 +41,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.widgets import DataTable, Static
 
-from pcso_tui.domain.errors import DomainError
-from pcso_tui.domain.text import one_line
-from pcso_tui.domain.views import DASHBOARD_PERIODS, Dashboard, DrillDown, KpiView, PeriodView
+from pcso_tui.domain.core.errors import DomainError
+from pcso_tui.domain.core.text import one_line
+from pcso_tui.domain.reporting.views import DASHBOARD_PERIODS, Dashboard, DrillDown, KpiView, PeriodView
 from pcso_tui.screens.base import ModeScreen
 from pcso_tui.widgets.cells import format_time, use_ascii
 from pcso_tui.widgets.feed import EventsArrived
@@ -213,7 +213,7 @@ class DashboardScreen(ModeScreen):
     # --- computing ------------------------------------------------------------------------
 
     async def _load(self) -> None:
-        from pcso_tui.domain.dashboard import kpis
+        from pcso_tui.domain.reporting.dashboard import kpis
 
         session = self.session
         period, at = self.period, self.at
@@ -296,7 +296,7 @@ class DashboardScreen(ModeScreen):
 
     def asked(self) -> tuple[str, bool]:
         """The label of the period the keys asked for, and whether it is the running one."""
-        from pcso_tui.domain.dashboard import period_label, period_start
+        from pcso_tui.domain.reporting.dashboard import period_label, period_start
 
         now = self._now()
         start = period_start(self.period, self.at or now)
@@ -322,7 +322,7 @@ class DashboardScreen(ModeScreen):
 
     def action_shift(self, step: int) -> None:
         """The period before or after the one asked for (several presses add up at once)."""
-        from pcso_tui.domain.dashboard import period_start, shift_period
+        from pcso_tui.domain.reporting.dashboard import period_start, shift_period
 
         if not self.check_action("shift", (step,)):
             return
@@ -456,7 +456,7 @@ class DrillDownScreen(ModeScreen):
         )
 
     async def _load(self) -> None:
-        from pcso_tui.domain.dashboard import drill_down
+        from pcso_tui.domain.reporting.dashboard import drill_down
 
         session = self.session
         asked = (self.part, self.page_offset)

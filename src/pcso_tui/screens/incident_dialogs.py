@@ -25,7 +25,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from pcso_tui.domain.text import one_line
+from pcso_tui.domain.core.text import one_line
 
 T = TypeVar("T")
 

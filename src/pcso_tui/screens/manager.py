@@ -29,9 +29,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import DataTable, Static
 
-from pcso_tui.domain.errors import DomainError
-from pcso_tui.domain.text import one_line
-from pcso_tui.domain.views import CaseDetail, CaseView, MajorQueueRow
+from pcso_tui.domain.casework.views import CaseDetail, CaseView, MajorQueueRow
+from pcso_tui.domain.core.errors import DomainError
+from pcso_tui.domain.core.text import one_line
 from pcso_tui.screens.base import ModeScreen
 from pcso_tui.screens.case_dialogs import (
     approve_dialog,
@@ -177,7 +177,7 @@ class ManagerScreen(ModeScreen):
         self.run_worker(self._load_queue(), group="manager-queue", exclusive=True, exit_on_error=False)
 
     async def _load_queue(self) -> None:
-        from pcso_tui.domain.timeline import list_major_queue
+        from pcso_tui.domain.casework.timeline import list_major_queue
 
         session = self.session
         try:
@@ -211,8 +211,8 @@ class ManagerScreen(ModeScreen):
         self.run_worker(load, group="manager-detail", exclusive=True, exit_on_error=False)
 
     async def _load_detail(self, case_id: int | None) -> None:
-        from pcso_tui.domain.cases import get_case
-        from pcso_tui.domain.timeline import case_timeline
+        from pcso_tui.domain.casework.cases import get_case
+        from pcso_tui.domain.casework.timeline import case_timeline
 
         session = self.session
         detail = timeline = None
@@ -314,7 +314,7 @@ class ManagerScreen(ModeScreen):
         row = self.selected
         if row is None:
             return
-        from pcso_tui.domain.major_cases import approve_major_case, preview_approval
+        from pcso_tui.domain.casework.major_cases import approve_major_case, preview_approval
 
         session = self.session
         case_id = row.case.id
@@ -343,7 +343,7 @@ class ManagerScreen(ModeScreen):
         row = self.selected
         if row is None:
             return
-        from pcso_tui.domain.major_cases import reject_major_case
+        from pcso_tui.domain.casework.major_cases import reject_major_case
 
         session = self.session
         case_id = row.case.id
@@ -357,7 +357,7 @@ class ManagerScreen(ModeScreen):
         row = self.selected
         if row is None:
             return
-        from pcso_tui.domain.major_cases import post_statement
+        from pcso_tui.domain.casework.major_cases import post_statement
 
         session = self.session
         case_id = row.case.id
@@ -373,7 +373,7 @@ class ManagerScreen(ModeScreen):
         row = self.selected
         if row is None:
             return
-        from pcso_tui.domain.major_cases import resolve_major_case
+        from pcso_tui.domain.casework.major_cases import resolve_major_case
 
         session = self.session
         case_id = row.case.id
@@ -387,7 +387,7 @@ class ManagerScreen(ModeScreen):
         row = self.selected
         if row is None:
             return
-        from pcso_tui.domain.outages import case_outage, update_outage
+        from pcso_tui.domain.communications.outages import case_outage, update_outage
 
         session = self.session
         case = row.case
@@ -411,7 +411,7 @@ class ManagerScreen(ModeScreen):
         row = self.selected
         if row is None:
             return
-        from pcso_tui.domain.major_cases import close_major_case
+        from pcso_tui.domain.casework.major_cases import close_major_case
 
         session = self.session
         case_id = row.case.id
@@ -442,7 +442,7 @@ class ManagerScreen(ModeScreen):
         row = self.selected
         if row is None:
             return
-        from pcso_tui.domain.cases import add_case_note
+        from pcso_tui.domain.casework.cases import add_case_note
 
         session = self.session
         case_id = row.case.id

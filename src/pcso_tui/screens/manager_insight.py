@@ -23,8 +23,8 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static
 
-from pcso_tui.domain.errors import DomainError
-from pcso_tui.domain.text import one_line
+from pcso_tui.domain.core.errors import DomainError
+from pcso_tui.domain.core.text import one_line
 from pcso_tui.widgets.insight import LikelyAffected, TrendingTopics
 
 
@@ -88,7 +88,7 @@ class ManagerInsightScreen(Screen[None]):
             return None
 
     async def _load_topics(self) -> None:
-        from pcso_tui.domain.insight import trending_topics
+        from pcso_tui.domain.casework.insight import trending_topics
 
         session = self.app.session  # type: ignore[attr-defined]
         view = await self._call(trending_topics(session.domain, session.actor))
@@ -97,7 +97,7 @@ class ManagerInsightScreen(Screen[None]):
             self.topics_loaded = True
 
     async def _load_likely(self) -> None:
-        from pcso_tui.domain.insight import likely_affected
+        from pcso_tui.domain.casework.insight import likely_affected
 
         session = self.app.session  # type: ignore[attr-defined]
         view = await self._call(likely_affected(session.domain, session.actor, major_case_id=self.major_case_id))
@@ -118,7 +118,7 @@ class ManagerInsightScreen(Screen[None]):
                 await self._load_likely()
 
     def on_trending_topics_propose_requested(self, message: TrendingTopics.ProposeRequested) -> None:
-        from pcso_tui.domain.insight import propose_from_topic
+        from pcso_tui.domain.casework.insight import propose_from_topic
 
         session = self.app.session  # type: ignore[attr-defined]
         call = propose_from_topic(session.domain, session.actor, message.topic)
@@ -126,7 +126,7 @@ class ManagerInsightScreen(Screen[None]):
         self.run_worker(self._act(call, done), group="insight-act", exit_on_error=False)
 
     def on_trending_topics_link_requested(self, message: TrendingTopics.LinkRequested) -> None:
-        from pcso_tui.domain.insight import link_topic
+        from pcso_tui.domain.casework.insight import link_topic
 
         if self.major_case_id is None:
             self.notify("Select a major case on the manager screen first", severity="warning", markup=False)
@@ -137,7 +137,7 @@ class ManagerInsightScreen(Screen[None]):
         self.run_worker(self._act(call, done), group="insight-act", exit_on_error=False)
 
     def on_likely_affected_add_requested(self, message: LikelyAffected.AddRequested) -> None:
-        from pcso_tui.domain.insight import add_likely_accounts
+        from pcso_tui.domain.casework.insight import add_likely_accounts
 
         session = self.app.session  # type: ignore[attr-defined]
         call = add_likely_accounts(session.domain, session.actor, message.major_case_id, message.account_numbers)

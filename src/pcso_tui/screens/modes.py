@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pcso_tui.domain.roles import STAFF_ROLES, Role
+from pcso_tui.domain.core.roles import STAFF_ROLES, Role
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,10 +51,12 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import ContentSwitcher, DataTable, Input, Static
 
-from pcso_tui.domain.errors import DomainError
-from pcso_tui.domain.states import PRIORITY_NAMES, priority_for
-from pcso_tui.domain.text import one_line, printable
-from pcso_tui.domain.views import AlertView, ImpactView, IncidentDetail, IncidentView, incident_number
+from pcso_tui.domain.core.errors import DomainError
+from pcso_tui.domain.core.states import PRIORITY_NAMES, priority_for
+from pcso_tui.domain.core.text import one_line, printable
+from pcso_tui.domain.core.views import incident_number
+from pcso_tui.domain.install_base.views import ImpactView
+from pcso_tui.domain.operations.views import AlertView, IncidentDetail, IncidentView
 from pcso_tui.screens.base import ModeScreen
 from pcso_tui.screens.incident_dialogs import (
     AlertDetailDialog,
@@ -360,7 +362,7 @@ class OperatorScreen(ModeScreen):
 
     async def _check_page(self) -> None:
         """The page's versions in one cheap read; the page is re-read only if one changed."""
-        from pcso_tui.domain.alerts import alert_versions
+        from pcso_tui.domain.operations.alerts import alert_versions
 
         table = self.alert_table
         shown = dict(table.alerts)
@@ -452,7 +454,7 @@ class OperatorScreen(ModeScreen):
         }
 
     async def _load_alerts(self) -> None:
-        from pcso_tui.domain.alerts import count_alerts, list_alerts
+        from pcso_tui.domain.operations.alerts import count_alerts, list_alerts
 
         session = self.session
         query = self.alert_query()
@@ -595,7 +597,7 @@ class OperatorScreen(ModeScreen):
             self.run_worker(self._acknowledge(alert), group="operator-command", exit_on_error=False)
 
     async def _acknowledge(self, alert: AlertView) -> None:
-        from pcso_tui.domain.alerts import acknowledge_alert, unacknowledge_alert
+        from pcso_tui.domain.operations.alerts import acknowledge_alert, unacknowledge_alert
 
         session = self.session
         command = unacknowledge_alert if alert.acknowledged else acknowledge_alert
@@ -630,7 +632,7 @@ class OperatorScreen(ModeScreen):
         self.app.push_screen(OpenIncidentDialog(title=title, severity=severity, context=context), done)
 
     async def _open_incident(self, *, alert_ids: list[int], title: str = "", severity: str | None = None) -> None:
-        from pcso_tui.domain.incidents import open_incident
+        from pcso_tui.domain.operations.incidents import open_incident
 
         session = self.session
         view = await self.call(
@@ -652,7 +654,7 @@ class OperatorScreen(ModeScreen):
     # --- incidents -----------------------------------------------------------------------------
 
     async def _load_incidents(self) -> None:
-        from pcso_tui.domain.incidents import list_incidents
+        from pcso_tui.domain.operations.incidents import list_incidents
 
         session = self.session
         views = await self.call(list_incidents(session.domain, session.actor, limit=self.INCIDENT_LIMIT))
@@ -717,7 +719,7 @@ class OperatorScreen(ModeScreen):
         self.request("detail", delay=0.1)
 
     async def _load_detail(self) -> None:
-        from pcso_tui.domain.incidents import get_incident
+        from pcso_tui.domain.operations.incidents import get_incident
 
         incident_id = self.selected_incident_id
         if incident_id is None:
@@ -791,7 +793,7 @@ class OperatorScreen(ModeScreen):
         self.run_worker(self._update_incident(incident, what, value), group="operator-command", exit_on_error=False)
 
     async def _update_incident(self, incident: IncidentView, what: str, value: Any) -> None:
-        from pcso_tui.domain import incidents as commands
+        from pcso_tui.domain.operations import incidents as commands
 
         domain, actor = self.session.domain, self.session.actor
         version = incident.version
@@ -852,7 +854,7 @@ class OperatorScreen(ModeScreen):
         self.app.push_screen(ConfirmDialog("Proactive case", question), done)
 
     async def _open_case(self, incident: IncidentView) -> None:
-        from pcso_tui.domain.cases import open_proactive_case
+        from pcso_tui.domain.casework.cases import open_proactive_case
 
         session = self.session
         case = await self.call(open_proactive_case(session.domain, session.actor, incident.id))
@@ -872,7 +874,7 @@ class OperatorScreen(ModeScreen):
     # --- impact ------------------------------------------------------------------------------
 
     async def _load_impact(self) -> None:
-        from pcso_tui.domain.impact import impact_of
+        from pcso_tui.domain.install_base.impact import impact_of
 
         incident_id = self.selected_incident_id
         if incident_id is None:

@@ -16,9 +16,9 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from pcso_tui.domain.errors import DomainError
-from pcso_tui.domain.text import one_line
-from pcso_tui.domain.views import NoticeView
+from pcso_tui.domain.communications.views import NoticeView
+from pcso_tui.domain.core.errors import DomainError
+from pcso_tui.domain.core.text import one_line
 from pcso_tui.screens.case_dialogs import ConfirmDialog
 from pcso_tui.widgets.cells import format_time
 from pcso_tui.widgets.feed import EventsArrived
@@ -103,7 +103,7 @@ class OutboxScreen(Screen[None]):
         self.run_worker(self._load, group="outbox", exclusive=True, exit_on_error=False)
 
     async def _load(self) -> None:
-        from pcso_tui.domain.delivery import list_notices
+        from pcso_tui.domain.communications.delivery import list_notices
 
         session = self.app.session  # type: ignore[attr-defined]
         try:
@@ -142,7 +142,7 @@ class OutboxScreen(Screen[None]):
         await self._load()
 
     def action_retry(self) -> None:
-        from pcso_tui.domain.delivery import retry_notice
+        from pcso_tui.domain.communications.delivery import retry_notice
 
         key = self.table.cursor_key
         notice = self.notices.get(key) if isinstance(key, int) else None
@@ -154,7 +154,7 @@ class OutboxScreen(Screen[None]):
         self.run_worker(self._act(call, f"Notice to {notice.contact_name} queued again"), exit_on_error=False)
 
     def action_retry_all(self) -> None:
-        from pcso_tui.domain.delivery import retry_dead_notices
+        from pcso_tui.domain.communications.delivery import retry_dead_notices
 
         session = self.app.session  # type: ignore[attr-defined]
         dead = sum(1 for n in self.notices.values() if n.state == "dead") if self.state == "dead" else None

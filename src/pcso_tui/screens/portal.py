@@ -28,9 +28,10 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import ContentSwitcher, DataTable, Input, Label, Static
 
-from pcso_tui.domain.errors import DomainError
-from pcso_tui.domain.text import one_line, printable
-from pcso_tui.domain.views import EventView, PortalAccount, PortalArticle, PortalCase, PortalCaseDetail, PortalOutage
+from pcso_tui.domain.casework.views import PortalAccount, PortalArticle, PortalCase, PortalCaseDetail, PortalOutage
+from pcso_tui.domain.core.errors import DomainError
+from pcso_tui.domain.core.text import one_line, printable
+from pcso_tui.domain.core.views import EventView
 from pcso_tui.screens.base import ModeScreen
 from pcso_tui.screens.incident_dialogs import FormDialog
 from pcso_tui.screens.modes import MODES, Mode
@@ -262,7 +263,7 @@ class PortalScreen(ModeScreen):
         self.run_worker(self._load(), group="portal-load", exit_on_error=False)
 
     async def _load(self) -> None:
-        from pcso_tui.domain import portal
+        from pcso_tui.domain.casework import portal
 
         domain, actor, account = self.session.domain, self.session.actor, self.preview_account
         try:
@@ -365,7 +366,7 @@ class PortalScreen(ModeScreen):
         pane.update(Content("\n").join(lines))
 
     async def _load_case(self) -> None:
-        from pcso_tui.domain import portal
+        from pcso_tui.domain.casework import portal
 
         case: PortalCase | None = self.selected("cases")
         if case is None:
@@ -484,7 +485,7 @@ class PortalScreen(ModeScreen):
         self.app.push_screen(ReplyDialog(f"Reply on {case.number}", context), done)
 
     async def _reply(self, case: PortalCase, body: str) -> None:
-        from pcso_tui.domain import portal
+        from pcso_tui.domain.casework import portal
 
         sent = await self.call(portal.reply_to_case(self.session.domain, self.session.actor, case.id, body))
         if sent is None:

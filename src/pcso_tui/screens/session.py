@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pcso_tui.domain.roles import Actor
-from pcso_tui.domain.views import UserView
+from pcso_tui.domain.core.roles import Actor
+from pcso_tui.domain.core.views import UserView
 
 if TYPE_CHECKING:
-    from pcso_tui.domain.service import Domain
+    from pcso_tui.domain.core.service import Domain
 
 
 @dataclass(frozen=True)

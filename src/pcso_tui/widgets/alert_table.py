@@ -23,8 +23,9 @@ from typing import Any
 from rich.style import Style
 from rich.text import Text
 
-from pcso_tui.domain.text import one_line
-from pcso_tui.domain.views import AlertView, incident_number
+from pcso_tui.domain.core.text import one_line
+from pcso_tui.domain.core.views import incident_number
+from pcso_tui.domain.operations.views import AlertView
 from pcso_tui.widgets.cells import severity_cell, severity_colour, use_ascii
 from pcso_tui.widgets.safe_table import SafeTable
 

@@ -19,8 +19,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from pcso_tui.domain.text import one_line, printable
-from pcso_tui.domain.views import CaseDetail, CaseView, JournalLineView
+from pcso_tui.domain.casework.views import CaseDetail, CaseView, JournalLineView
+from pcso_tui.domain.core.text import one_line, printable
 from pcso_tui.widgets.cells import format_time, severity_label, use_ascii
 from pcso_tui.widgets.safe_table import SafeTable
 

@@ -23,7 +23,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.content import Content
 
-from pcso_tui.domain.text import one_line
+from pcso_tui.domain.core.text import one_line
 
 SEVERITIES = ("critical", "major", "minor", "warning", "info", "clear")
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from textual.content import Content
 from textual.widget import Widget
 
-from pcso_tui.domain.views import EventView
+from pcso_tui.domain.core.views import EventView
 from pcso_tui.widgets.feed import EventLine, EventsArrived, describe_event
 
 TIME_WIDTH = 8

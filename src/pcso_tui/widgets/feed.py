@@ -14,8 +14,8 @@ from typing import Literal
 
 from textual.message import Message
 
-from pcso_tui.domain.text import one_line
-from pcso_tui.domain.views import EventView, case_number, incident_number, outage_number
+from pcso_tui.domain.core.text import one_line
+from pcso_tui.domain.core.views import EventView, case_number, incident_number, outage_number
 
 FeedState = Literal["connecting", "live", "stale"]
 

@@ -10,7 +10,7 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from pcso_tui.domain.text import one_line
+from pcso_tui.domain.core.text import one_line
 from pcso_tui.widgets.cells import use_ascii
 
 FEED_GLYPHS = {"live": "●", "connecting": "○", "stale": "◌"}

@@ -16,8 +16,9 @@ from typing import Any
 
 from rich.text import Text
 
-from pcso_tui.domain.text import one_line
-from pcso_tui.domain.views import ImpactAccountView, ImpactView, incident_number
+from pcso_tui.domain.core.text import one_line
+from pcso_tui.domain.core.views import incident_number
+from pcso_tui.domain.install_base.views import ImpactAccountView, ImpactView
 from pcso_tui.widgets.alert_table import FixedWidthTable
 from pcso_tui.widgets.cells import SEVERITIES, severity_cell, severity_colour, use_ascii
 

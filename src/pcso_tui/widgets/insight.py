@@ -25,14 +25,8 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static
 
-from pcso_tui.domain.text import one_line
-from pcso_tui.domain.views import (
-    KnownOutageView,
-    LikelyAffectedView,
-    Recommendation,
-    TopicsView,
-    TopicView,
-)
+from pcso_tui.domain.casework.views import KnownOutageView, LikelyAffectedView, Recommendation, TopicsView, TopicView
+from pcso_tui.domain.core.text import one_line
 from pcso_tui.widgets.cells import format_time, use_ascii
 from pcso_tui.widgets.safe_table import SafeTable
 

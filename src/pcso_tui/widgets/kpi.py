@@ -26,8 +26,8 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.content import Content
 
-from pcso_tui.domain.text import one_line
-from pcso_tui.domain.views import NO_VALUE, Dashboard, DrillRow, KpiPoint, KpiView, format_kpi_value
+from pcso_tui.domain.core.text import one_line
+from pcso_tui.domain.reporting.views import NO_VALUE, Dashboard, DrillRow, KpiPoint, KpiView, format_kpi_value
 from pcso_tui.widgets.alert_table import FixedWidthTable
 from pcso_tui.widgets.cells import format_time, use_ascii
 

@@ -20,9 +20,10 @@ from collections.abc import Iterable
 from textual.content import Content
 from textual.widgets import Static
 
-from pcso_tui.domain.text import printable
-from pcso_tui.domain.timeline_entries import CANDIDATE_KINDS, entry_from_event, group_timeline
-from pcso_tui.domain.views import CaseTimeline, EventView, TimelineEntry, TimelineLine
+from pcso_tui.domain.casework.timeline_entries import CANDIDATE_KINDS, entry_from_event, group_timeline
+from pcso_tui.domain.casework.views import CaseTimeline, TimelineEntry, TimelineLine
+from pcso_tui.domain.core.text import printable
+from pcso_tui.domain.core.views import EventView
 from pcso_tui.widgets.cells import format_time, use_ascii
 from pcso_tui.widgets.feed import EventsArrived
 

@@ -3,9 +3,9 @@ and portal (shown in the customer portal). Registered like any third-party plugi
 
 from __future__ import annotations
 
-from pcso_tui.domain.channels import NotificationChannel
+from pcso_tui.domain.communications.channels import NotificationChannel
+from pcso_tui.domain.core.settings import Settings
 from pcso_tui.domain.hookspecs import hookimpl
-from pcso_tui.domain.settings import Settings
 
 
 @hookimpl

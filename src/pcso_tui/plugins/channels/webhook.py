@@ -25,9 +25,9 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from pcso_tui.domain.channels import DeliveryOutcome, OutboundMessage, canonical_json, signature
-from pcso_tui.domain.settings import WebhookSettings
-from pcso_tui.domain.text import one_line
+from pcso_tui.domain.communications.channels import DeliveryOutcome, OutboundMessage, canonical_json, signature
+from pcso_tui.domain.core.settings import WebhookSettings
+from pcso_tui.domain.core.text import one_line
 
 SECRET_ENV = "PCSO_WEBHOOK_SECRET"
 RETRYABLE_STATUS = frozenset({408, 425, 429})

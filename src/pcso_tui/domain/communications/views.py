@@ -1,0 +1,139 @@
+"""Read models of outages, articles, notices and the status page.
+
+Standard library only (see ``pcso_tui.domain.core.views``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+def article_number(article_id: int) -> str:
+    return f"KB{article_id:07d}"
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeView:
+    id: int
+    idempotency_key: str
+    kind: str
+    state: str
+    channel: str
+    contact_number: str
+    contact_name: str
+    account_number: str
+    account_name: str
+    case_number: str | None
+    outage_number: str | None
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """What one batch (or a drain of several) did."""
+
+    claimed: int = 0
+    sent: int = 0
+    retrying: int = 0
+    dead: int = 0
+    skipped: int = 0
+
+    def __add__(self, other: DeliveryReport) -> DeliveryReport:
+        return DeliveryReport(
+            self.claimed + other.claimed,
+            self.sent + other.sent,
+            self.retrying + other.retrying,
+            self.dead + other.dead,
+            self.skipped + other.skipped,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OutageView:
+    id: int
+    number: str
+    type: str
+    # planned | active | past, derived from begins_at/ends_at at the time of the query.
+    status: str
+    title: str
+    details: str
+    begins_at: datetime
+    ends_at: datetime | None
+    service: str
+    ci_name: str | None
+    product_number: str | None
+    product_name: str | None
+    case_number: str | None
+    incident_number: str | None
+    created_at: datetime
+    # Set by create/update: how many notices the change queued.
+    notices_queued: int = 0
+    # Optimistic locking: hand back as ``expected_version`` to refuse a stale edit.
+    version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleView:
+    id: int
+    number: str
+    title: str
+    body: str
+    kind: str
+    customer_visible: bool
+    created_at: datetime
+    updated_at: datetime
+    # The major cases it is attached to.
+    case_numbers: tuple[str, ...] = ()
+    # Optimistic locking: hand back as ``expected_version`` to refuse a stale edit.
+    version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StatusArticle:
+    number: str
+    title: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatusOutage:
+    """One outage as the public sees it: customer-facing fields only."""
+
+    number: str
+    type: str
+    status: str
+    title: str
+    details: str
+    service: str
+    begins_at: datetime
+    ends_at: datetime | None
+    eta: datetime | None
+    # The latest customer-facing statement on the linked major case.
+    statement: str | None
+    statement_at: datetime | None
+    articles: tuple[StatusArticle, ...]
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StatusPageData:
+    title: str
+    generated_at: datetime
+    outages: tuple[StatusOutage, ...]
+    # When an outage next changes status by the clock alone (a planned one begins or ends).
+    next_change_at: datetime | None = None
+
+    def with_status(self, status: str) -> tuple[StatusOutage, ...]:
+        return tuple(o for o in self.outages if o.status == status)
+
+    def by_service(self, status: str) -> list[tuple[str, tuple[StatusOutage, ...]]]:
+        """Outages of one status grouped by product/service, services in name order."""
+        groups: dict[str, list[StatusOutage]] = {}
+        for outage in self.with_status(status):
+            groups.setdefault(outage.service, []).append(outage)
+        return [(name, tuple(groups[name])) for name in sorted(groups, key=str.casefold)]

@@ -1,0 +1,32 @@
+"""Alembic environment: always handed a live connection by ``pcso_tui.domain.core.schema``."""
+
+from typing import Any
+
+from alembic import context
+from sqlalchemy import JSON
+
+from pcso_tui.domain.core.models import Base, UTCDateTime
+
+
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    # UTCDateTime is a Python-side conversion; in the database it is a plain DateTime.
+    if type_ != "type":
+        return False
+    if isinstance(obj, UTCDateTime):
+        return "sa.DateTime()"
+    if isinstance(obj, JSON):
+        autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
+        return "sa.JSON().with_variant(postgresql.JSONB(), 'postgresql')"
+    return False
+
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    # SQLite cannot ALTER most things in place; batch mode rebuilds tables instead.
+    render_as_batch=connection.dialect.name == "sqlite",
+    render_item=render_item,
+)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,166 @@
+"""Users and signing in.
+
+``pcso`` signs in as the operating-system user. The first admin is bootstrapped on a database
+that has none; after that only admins manage users. Admins (and anyone on a demo database) may
+act ``--as`` another user, and every event then names both.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from pcso_tui.domain.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, UnknownUser
+from pcso_tui.domain.core.models import Account, Setting, User
+from pcso_tui.domain.core.roles import Actor, Permission, Role, require
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.views import UserView
+
+USER_NAME = re.compile(r"^[a-z_][a-z0-9_.@-]{0,63}$")
+DEMO_SETTING = "demo"
+
+
+def _view(user: User, account_number: str | None) -> UserView:
+    return UserView(
+        id=user.id,
+        name=user.name,
+        display_name=user.display_name,
+        role=user.role,
+        account_number=account_number,
+        active=user.active,
+        created_at=user.created_at,
+    )
+
+
+def _actor(user: User, impersonator: str | None = None) -> Actor:
+    return Actor(
+        user_id=user.id,
+        name=user.name,
+        role=Role(user.role),
+        account_id=user.account_id,
+        impersonator=impersonator,
+    )
+
+
+async def is_demo(domain: Domain) -> bool:
+    """Demo databases allow role switching and ``--as`` for everyone."""
+    async with domain.reading() as session:
+        value = await session.scalar(select(Setting.value).where(Setting.key == DEMO_SETTING))
+    return value is True
+
+
+async def mark_demo(domain: Domain, actor: Actor) -> None:
+    """Make the database a demo world (``pcso demo``): role switching and ``--as`` for everyone.
+
+    Only for throw-away databases: there is no way back. Admins only (whoever seeded it).
+    """
+    require(actor, Permission.SEED_WORLD)
+    async with domain.transaction(actor) as tx:
+        await tx.session.merge(Setting(key=DEMO_SETTING, value=True))
+        tx.record("world.demo", "world", None)
+
+
+async def sign_in(domain: Domain, name: str, *, as_name: str | None = None) -> Actor:
+    """The actor for OS user ``name`` (optionally acting as ``as_name``)."""
+    async with domain.reading() as session:
+        user = await session.scalar(select(User).where(User.name == name))
+        demo = (await session.scalar(select(Setting.value).where(Setting.key == DEMO_SETTING))) is True
+        # In a demo world anyone may pick a persona with --as, known to the database or not.
+        if user is None and not (demo and as_name):
+            raise UnknownUser(f"no pcso user named {name!r}: ask an admin to run `pcso users add {name} --role agent`")
+        if user is not None and not user.active:
+            raise PermissionDenied(f"user {name!r} is deactivated")
+        if user is not None and (not as_name or as_name == name):
+            return _actor(user)
+        if not demo and (user is None or user.role != Role.ADMIN):
+            raise PermissionDenied("only admins may act --as another user")
+        target = await session.scalar(select(User).where(User.name == as_name))
+        if target is None:
+            raise UnknownUser(f"no pcso user named {as_name!r} to act as")
+        return _actor(target, impersonator=name)
+
+
+async def add_user(
+    domain: Domain,
+    actor: Actor,
+    name: str,
+    role: Role | str,
+    *,
+    account_number: str | None = None,
+    display_name: str = "",
+    email: str | None = None,
+) -> UserView:
+    """Add a user. On a database with no admin, the first admin may be added by anyone."""
+    try:
+        role = Role(role)
+    except ValueError:
+        raise InvalidInput(f"unknown role {role!r}; roles: {', '.join(r.value for r in Role)}") from None
+    if not USER_NAME.match(name):
+        raise InvalidInput(f"invalid user name {name!r}: use lower-case letters, digits, _ . @ -")
+    if role is Role.CUSTOMER and not account_number:
+        raise InvalidInput("a customer user needs --account NUMBER")
+    if role is not Role.CUSTOMER and account_number:
+        raise InvalidInput("only customer users belong to an account")
+
+    async with domain.transaction(actor) as tx:
+        session = tx.session
+        admins = await session.scalar(select(func.count()).select_from(User).where(User.role == Role.ADMIN))
+        bootstrap = admins == 0
+        if bootstrap:
+            if role is not Role.ADMIN:
+                raise PermissionDenied("there is no admin yet: add one first (`pcso users add NAME --role admin`)")
+        else:
+            require(actor, Permission.MANAGE_USERS)
+        if await session.scalar(select(User.id).where(User.name == name)) is not None:
+            raise Conflict(f"user {name!r} already exists")
+        account_id = None
+        if account_number:
+            account_id = await session.scalar(select(Account.id).where(Account.number == account_number))
+            if account_id is None:
+                raise NotFound(f"no account numbered {account_number!r}")
+        user = User(
+            name=name,
+            display_name=display_name or name,
+            role=role.value,
+            account_id=account_id,
+            email=email,
+            created_at=tx.now,
+        )
+        session.add(user)
+        await session.flush()
+        tx.record(
+            "user.bootstrapped" if bootstrap else "user.added",
+            "user",
+            user.id,
+            name=name,
+            role=role.value,
+            account=account_number,
+        )
+        return _view(user, account_number)
+
+
+async def list_users(domain: Domain, actor: Actor) -> list[UserView]:
+    require(actor, Permission.MANAGE_USERS)
+    async with domain.reading() as session:
+        rows = await session.execute(
+            select(User, Account.number).outerjoin(Account, Account.id == User.account_id).order_by(User.name)
+        )
+        return [_view(user, number) for user, number in rows]
+
+
+async def current_user(domain: Domain, actor: Actor) -> UserView:
+    """The signed-in user's own record (anyone may read their own; the workspace header shows it)."""
+    if actor.user_id is None:
+        raise NotFound(f"{actor.name!r} is not a stored user")
+    async with domain.reading() as session:
+        row = (
+            await session.execute(
+                select(User, Account.number)
+                .outerjoin(Account, Account.id == User.account_id)
+                .where(User.id == actor.user_id)
+            )
+        ).first()
+    if row is None:
+        raise NotFound(f"no pcso user numbered {actor.user_id}")
+    return _view(row[0], row[1])

@@ -1,0 +1,67 @@
+"""Read models shared by every area: record numbers, events and users.
+
+Standard library only, like every ``views`` module, so that screens can import it before the
+database stack is loaded (start-up time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+
+def case_number(case_id: int) -> str:
+    return f"CS{case_id:07d}"
+
+
+def incident_number(incident_id: int) -> str:
+    return f"INC{incident_id:07d}"
+
+
+def outage_number(outage_id: int) -> str:
+    return f"OUT{outage_id:07d}"
+
+
+def parse_number(text: str, prefix: str) -> int | None:
+    """``CS0000042`` (or ``42``) → 42 for the given prefix; None if it is not such a number."""
+    text = text.strip().upper()
+    if text.startswith(prefix):
+        text = text[len(prefix) :]
+    return int(text) if text.isdigit() else None
+
+
+def to_jsonable(value: Any) -> Any:
+    """A read model (or a list of them) as JSON-ready data, for ``--json``."""
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: to_jsonable(v) for k, v in asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    id: int
+    at: datetime
+    actor_name: str
+    impersonator: str | None
+    kind: str
+    subject_type: str
+    subject_id: int | None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    id: int
+    name: str
+    display_name: str
+    role: str
+    account_number: str | None
+    active: bool
+    created_at: datetime
