@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import pcso_tui.domain
+import pcso_tui.world
 
 # Ids no test world reaches, so a permitted caller meets NotFound, never a real change.
 MISSING_ID = 987_654
@@ -18,7 +19,12 @@ MISSING_ID = 987_654
 
 def discover() -> dict[str, Callable[..., Any]]:
     found: dict[str, Callable[..., Any]] = {}
-    for info in pkgutil.walk_packages(pcso_tui.domain.__path__, "pcso_tui.domain."):
+    # The demo world's commands (seed_world) check roles like the domain's, so they are walked too.
+    modules = [
+        *pkgutil.walk_packages(pcso_tui.domain.__path__, "pcso_tui.domain."),
+        *pkgutil.walk_packages(pcso_tui.world.__path__, "pcso_tui.world."),
+    ]
+    for info in modules:
         if info.ispkg or ".migrations" in info.name:
             continue
         module = importlib.import_module(info.name)
