@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import ast
 import json
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
@@ -293,3 +295,32 @@ async def test_a_contact_on_a_plugins_channel_is_imported_and_reached(
     sent = [json.loads(line) for line in (tmp_path / "loft" / "sent.jsonl").read_text().splitlines()]
     assert [(s["to"], s["notice"]) for s in sent] == [("loft:north", ids[0])]
     assert len(sent[0]["text"].split()) <= 40
+
+
+def test_an_installed_plugin_works_from_the_command_line(tmp_path: Path) -> None:
+    """The same package on PYTHONPATH of a real ``pcso`` process: its section is read from the
+    config file, and ``pcso ingest`` detects its format by shape."""
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(f'[plugins.pigeon]\nloft = "{tmp_path / "loft"}"\nmax_words = 5\n')
+    env = os.environ | {
+        "PYTHONPATH": os.pathsep.join([str(PLUGIN_PACKAGE), os.environ.get("PYTHONPATH", "")]),
+        "PCSO_CONFIG": str(config_file),
+        "PCSO_USER": "admin",
+    }
+    env.pop("PCSO_DATABASE_URL", None)
+
+    def pcso(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-c", "from pcso_tui.cli import main; main()", "--db", str(tmp_path / "p.db"), *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+    assert pcso("users", "add", "admin", "--role", "admin").returncode == 0
+    alerts = tmp_path / "alerts.jsonl"
+    alerts.write_text(json.dumps(uptime()) + "\n" + json.dumps({"name": "probe"}) + "\n")
+    done = pcso("ingest", str(alerts), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["new"] == 2
+
+    config_file.write_text("[plugins.pigeon]\nmax_wrds = 5\n")
+    refused = pcso("ingest", str(alerts))
+    assert refused.returncode != 0
+    assert f"{config_file}.plugins.pigeon: unknown key 'max_wrds'" in refused.stderr
