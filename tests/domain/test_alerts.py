@@ -33,7 +33,17 @@ from pcso_tui.domain.operations.alerts import (
     sweep_alerts,
     unacknowledge_alert,
 )
-from tests.alerting import HOSTILE, add_cis, am_alert, am_message, counts, events, grafana_message, parse_payload, stored
+from tests.alerting import (
+    HOSTILE,
+    add_cis,
+    am_alert,
+    am_message,
+    counts,
+    events,
+    grafana_message,
+    parse_payload,
+    stored,
+)
 
 
 def with_ingest(domain: Domain, **changes: object) -> None:
