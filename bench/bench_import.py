@@ -25,6 +25,7 @@ from pathlib import Path
 from pcso_tui.domain.core.roles import SYSTEM
 from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.install_base.importer import import_records
+from pcso_tui.plugins import new_plugin_manager
 
 PRODUCTS = 50
 CIS = 2_000
@@ -78,7 +79,7 @@ def write_files(folder: Path, rows: int) -> dict[str, Path]:
 
 
 async def pcso_import(db: Path, paths: dict[str, Path]) -> tuple[float, float]:
-    domain = await Domain.open(db)
+    domain = await Domain.open(db, hooks=new_plugin_manager(load_entry_points=False).hook)
     try:
         for kind in ("accounts", "products", "cis"):
             await import_records(domain, SYSTEM, kind, paths[kind])
@@ -94,7 +95,7 @@ async def pcso_import(db: Path, paths: dict[str, Path]) -> tuple[float, float]:
 
 
 async def create_schema(db: Path) -> None:
-    domain = await Domain.open(db)
+    domain = await Domain.open(db, hooks=new_plugin_manager(load_entry_points=False).hook)
     await domain.close()
 
 

@@ -9,9 +9,25 @@ from sqlalchemy import func, select
 from pcso_tui.domain.core.models import Alert, ConfigurationItem, Event, MaintenanceWindow
 from pcso_tui.domain.core.roles import SYSTEM
 from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.settings import Settings
+from pcso_tui.domain.extensions import Extensions
+from pcso_tui.domain.operations import alert_formats
+from pcso_tui.domain.operations.alert_formats import AlertFormat, ParsedBatch
 
 ZERO = "0001-01-01T00:00:00Z"
 HOSTILE = "[bold]red[/] [/ \x1b[2J\x1b]0;pwned\x07 \u202e ☃ 🔥"
+
+
+def builtin_alert_formats() -> list[AlertFormat]:
+    """The alert formats that ship with pcso, in claiming order."""
+    from pcso_tui.plugins import new_plugin_manager
+
+    return Extensions(new_plugin_manager(load_entry_points=False).hook, Settings()).alert_formats()
+
+
+def parse_payload(raw: Any, **options: Any) -> ParsedBatch:
+    """Parse with the built-in formats, as the receiver and ``pcso alerts ingest`` do."""
+    return alert_formats.parse_payload(raw, builtin_alert_formats(), **options)
 
 
 def am_alert(

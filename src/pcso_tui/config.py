@@ -11,6 +11,13 @@ is an error that names it (a typo must not be silently ignored).
     [workflow]
     on_proactive_case = "propose"
     account_threshold = 2
+
+    [plugins.sample]              # a plugin's own section (docs/plugins.md)
+    channel_prefix = "pigeon"
+
+A plugin declares its ``[plugins.NAME]`` section (the ``pcso_config_sections`` hook) and it is
+read exactly like a built-in one, into the plugin's dataclass; a ``[plugins.NAME]`` that no
+installed plugin declares is an error too.
 """
 
 from __future__ import annotations
@@ -20,11 +27,12 @@ import os
 import tomllib
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pcso_tui.domain.core.errors import InvalidInput
-from pcso_tui.domain.core.settings import Settings
+from pcso_tui.domain.core.settings import PluginSection, Settings
 
 ENV_CONFIG = "PCSO_CONFIG"
 ENV_DATABASE_URL = "PCSO_DATABASE_URL"
@@ -118,12 +126,44 @@ def _table_list_item(hint: Any) -> type | None:
     return args[0] if args and dataclasses.is_dataclass(args[0]) else None
 
 
-def settings_from(data: dict[str, Any], where: str = "config") -> Settings:
-    return _build(Settings, data, where)
+def installed_sections() -> dict[str, PluginSection]:
+    """The ``[plugins.NAME]`` sections of the installed plugins (built-in and third-party)."""
+    from pcso_tui.domain.extensions import Extensions
+    from pcso_tui.plugins import plugin_manager
+
+    return Extensions(plugin_manager().hook, Settings()).config_sections()
 
 
-def load(path: Path | None = None) -> Config:
-    """Read the config file (missing is fine: defaults apply)."""
+def _plugin_settings(tables: Any, sections: Mapping[str, PluginSection] | None, where: str) -> dict[str, Any]:
+    """Each ``[plugins.NAME]`` table built into the dataclass its plugin declares."""
+    if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
+        raise InvalidInput(f"{where} must hold one table per plugin ([plugins.NAME])")
+    if tables and sections is None:
+        sections = installed_sections()
+    built: dict[str, Any] = {}
+    for name, table in tables.items():
+        section = (sections or {}).get(name)
+        if section is None:
+            known = ", ".join(sorted(sections or {})) or "none"
+            raise InvalidInput(f"{where}: unknown plugin section {name!r} (known: {known})")
+        built[name] = _build(section.settings, table, f"{where}.{name}")
+    return built
+
+
+def settings_from(
+    data: dict[str, Any], where: str = "config", *, sections: Mapping[str, PluginSection] | None = None
+) -> Settings:
+    """Settings from parsed TOML; ``sections``: the plugins' (default: the installed plugins')."""
+    data = dict(data)
+    plugins = _plugin_settings(data.pop("plugins", {}), sections, f"{where}.plugins")
+    return dataclasses.replace(_build(Settings, data, where), plugins=plugins)
+
+
+def load(path: Path | None = None, *, sections: Mapping[str, PluginSection] | None = None) -> Config:
+    """Read the config file (missing is fine: defaults apply).
+
+    ``sections``: the plugins' config sections (default: ask the installed plugins, if the file
+    has any ``[plugins.NAME]``)."""
     path = path or config_path()
     data: dict[str, Any] = {}
     if path.exists():
@@ -135,4 +175,5 @@ def load(path: Path | None = None) -> Config:
     if not isinstance(database, dict) or set(database) - {"url"}:
         raise InvalidInput(f"{path}: [database] takes only `url`")
     url = os.environ.get(ENV_DATABASE_URL) or database.get("url")
-    return Config(settings=settings_from(data, str(path)), database_url=url, path=path if path.exists() else None)
+    settings = settings_from(data, str(path), sections=sections)
+    return Config(settings=settings, database_url=url, path=path if path.exists() else None)

@@ -4,6 +4,7 @@ Routes (docs/alerts.md has the formats and every error):
 
     POST /api/v1/alerts/alertmanager   an Alertmanager (or Grafana) webhook message
     POST /api/v1/alerts                generic alerts: one object, a list, or JSON Lines
+    POST <path>                        every path an alert format plugin names (docs/plugins.md)
     POST /api/v1/heartbeat/<name>      a [[healthchecks.heartbeat]] source reports in (404: no such check)
     GET  /healthz                      200 while the database answers, else 503 (never needs a token)
 
@@ -21,10 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -36,15 +38,14 @@ from pcso_tui.domain.core.service import Domain, StorageBusy
 from pcso_tui.domain.core.settings import Settings
 from pcso_tui.domain.core.text import one_line
 from pcso_tui.domain.core.views import to_jsonable
-from pcso_tui.domain.operations.alerts import BatchTooLarge, MalformedPayload, ingest, parse_payload, sweep_alerts
+from pcso_tui.domain.operations.alert_formats import JSON_CONTENT_TYPES, AlertFormat, BatchTooLarge, MalformedPayload
+from pcso_tui.domain.operations.alerts import ingest, sweep_alerts
 from pcso_tui.domain.operations.healthchecks import record_heartbeat
 
 log = logging.getLogger("pcso.receiver")
 
 RECEIVER = Actor(user_id=None, name="receiver", role=Role.OPERATOR)
-JSON_TYPES = frozenset(
-    {"application/json", "application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/ndjson"}
-)
+JSON_TYPES = JSON_CONTENT_TYPES
 # Bodies larger than this are parsed off the event loop, so other requests keep being served.
 _PARSE_IN_THREAD = 64 * 1024
 SWEEP_SECONDS = 60.0
@@ -100,22 +101,25 @@ def _unauthorized(config: _Config, request: web.Request) -> web.Response | None:
     return None
 
 
-def _unsupported_media(request: web.Request) -> web.Response | None:
+def _unsupported_media(request: web.Request, formats: Sequence[AlertFormat]) -> web.Response | None:
     if "Content-Type" not in request.headers:
         return _error(415, "unsupported_media_type", "no Content-Type: send application/json")
-    if request.content_type not in JSON_TYPES:
-        accepted = ", ".join(sorted(JSON_TYPES))
+    if not any(request.content_type in f.content_types for f in formats):
+        accepted_types = frozenset().union(*(f.content_types for f in formats))
+        accepted = ", ".join(sorted(accepted_types))
         shown = one_line(request.content_type, 60)
-        return _error(415, "unsupported_media_type", f"Content-Type {shown} is not JSON; send one of: {accepted}")
+        what = "JSON" if accepted_types <= JSON_TYPES else "accepted here"
+        return _error(415, "unsupported_media_type", f"Content-Type {shown} is not {what}; send one of: {accepted}")
     charset = request.charset
     if charset and charset.lower().replace("-", "") != "utf8":
         return _error(415, "unsupported_media_type", f"charset {one_line(charset, 30)} is not supported; send UTF-8")
     return None
 
 
-async def _receive(request: web.Request, format: str) -> web.Response:
+async def _receive(request: web.Request, formats: Sequence[AlertFormat]) -> web.Response:
+    """Alerts in any of ``formats`` (those a path serves); the content type narrows them down."""
     config = request.app[CONFIG]
-    refused = _unauthorized(config, request) or _unsupported_media(request)
+    refused = _unauthorized(config, request) or _unsupported_media(request, formats)
     if refused is not None:
         return refused
     limit = config.settings.ingest.max_body_bytes
@@ -127,11 +131,10 @@ async def _receive(request: web.Request, format: str) -> web.Response:
     except web.HTTPRequestEntityTooLarge:
         return too_large
     max_alerts = config.settings.ingest.max_alerts_per_batch
+    names = [f.name for f in formats if request.content_type in f.content_types]
+    parse = functools.partial(config.domain.extensions.parse_alerts, raw, format=names, max_alerts=max_alerts)
     try:
-        if len(raw) > _PARSE_IN_THREAD:
-            batch = await asyncio.to_thread(parse_payload, raw, format=format, max_alerts=max_alerts)
-        else:
-            batch = parse_payload(raw, format=format, max_alerts=max_alerts)
+        batch = await asyncio.to_thread(parse) if len(raw) > _PARSE_IN_THREAD else parse()
         request[ALERTS] = len(batch)
         result = await ingest(config.domain, config.actor, batch)
     except DomainError as exc:
@@ -140,12 +143,20 @@ async def _receive(request: web.Request, format: str) -> web.Response:
     return web.json_response({"status": "stored"} | to_jsonable(result))
 
 
-async def receive_alertmanager(request: web.Request) -> web.Response:
-    return await _receive(request, "alertmanager")
+def alert_routes(formats: Sequence[AlertFormat]) -> dict[str, list[AlertFormat]]:
+    """Each receiver path a format names, with the formats it takes (in claiming order)."""
+    routes: dict[str, list[AlertFormat]] = {}
+    for found in formats:
+        for path in found.paths:
+            routes.setdefault(path, []).append(found)
+    return routes
 
 
-async def receive_generic(request: web.Request) -> web.Response:
-    return await _receive(request, "generic")
+def _alert_handler(formats: Sequence[AlertFormat]) -> Handler:
+    async def receive_alerts(request: web.Request) -> web.Response:
+        return await _receive(request, formats)
+
+    return receive_alerts
 
 
 async def receive_heartbeat(request: web.Request) -> web.Response:
@@ -244,8 +255,8 @@ def create_app(
     settings = settings or domain.settings
     app = web.Application(client_max_size=settings.ingest.max_body_bytes, middlewares=[_log_and_contain])
     app[CONFIG] = _Config(domain, settings, token, actor)
-    app.router.add_post("/api/v1/alerts/alertmanager", receive_alertmanager)
-    app.router.add_post("/api/v1/alerts", receive_generic)
+    for path, formats in alert_routes(domain.extensions.alert_formats()).items():
+        app.router.add_post(path, _alert_handler(formats))
     app.router.add_post("/api/v1/heartbeat/{name}", receive_heartbeat)
     app.router.add_get("/healthz", healthz)
 

@@ -15,8 +15,8 @@ from pcso_tui.domain.core.errors import InvalidInput
 from pcso_tui.domain.core.models import Alert, ConfigurationItem
 from pcso_tui.domain.core.roles import SYSTEM
 from pcso_tui.domain.core.service import Domain
-from pcso_tui.domain.operations.alerts import GENERIC_KEYS, ingest, parse_payload
-from tests.alerting import HOSTILE, add_cis, am_alert, am_message, counts, grafana_message
+from pcso_tui.domain.operations.alerts import GENERIC_KEYS, ingest
+from tests.alerting import HOSTILE, add_cis, am_alert, am_message, counts, grafana_message, parse_payload
 
 FUZZ = settings(
     max_examples=60,

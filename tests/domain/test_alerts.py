@@ -29,12 +29,21 @@ from pcso_tui.domain.operations.alerts import (
     ingest_payload,
     list_alerts,
     list_maintenance_windows,
-    parse_payload,
     strip_port,
     sweep_alerts,
     unacknowledge_alert,
 )
-from tests.alerting import HOSTILE, add_cis, am_alert, am_message, counts, events, grafana_message, stored
+from tests.alerting import (
+    HOSTILE,
+    add_cis,
+    am_alert,
+    am_message,
+    counts,
+    events,
+    grafana_message,
+    parse_payload,
+    stored,
+)
 
 
 def with_ingest(domain: Domain, **changes: object) -> None:

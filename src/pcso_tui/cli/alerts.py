@@ -101,7 +101,6 @@ def ingest(ctx: CliContext, file: Any, as_json: bool) -> None:
     Exits 6, storing nothing, if any alert is invalid.
     """
     from pcso_tui.domain.operations.alerts import ingest as ingest_batch
-    from pcso_tui.domain.operations.alerts import parse_payload
 
     raw = file.read()
 
@@ -110,7 +109,7 @@ def ingest(ctx: CliContext, file: Any, as_json: bool) -> None:
 
         require(actor, Permission.INGEST_ALERTS)
         # A file is one batch however long: the per-request limit is the receiver's.
-        return await ingest_batch(domain, actor, parse_payload(raw))
+        return await ingest_batch(domain, actor, domain.extensions.parse_alerts(raw))
 
     result = with_domain(ctx, action)
     if as_json:

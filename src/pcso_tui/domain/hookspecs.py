@@ -1,9 +1,14 @@
 """The domain's extension points (pluggy hook specifications).
 
-The domain defines and calls these; ``pcso_tui.plugins`` implements the built-ins, and
-third-party packages add theirs through the ``pcso_tui`` entry-point group. Hooks are
-synchronous (pluggy does not await); a hook that needs I/O returns an object whose async
-methods the domain awaits in one place.
+The domain defines these and calls them, always through the typed facade in
+``domain/extensions.py`` (``domain.extensions``); ``pcso_tui.plugins`` implements the built-ins,
+and third-party packages add theirs through the ``pcso_tui`` entry-point group (docs/plugins.md).
+
+Every hook is synchronous and cheap: pluggy does not await. A hook whose work needs I/O returns
+objects with async methods (a channel's ``send_batch``, a publisher's ``publish``), and the domain
+awaits those in one place (the facade and the delivery worker). Hooks that return lists are
+called on every plugin; each plugin answers with what it adds. ``tests/test_plugins.py`` fails
+when a hook here has no test.
 """
 
 from __future__ import annotations
@@ -14,16 +19,46 @@ import pluggy
 
 if TYPE_CHECKING:
     from pcso_tui.domain.casework.views import ProactiveCaseFacts
-    from pcso_tui.domain.communications.channels import NotificationChannel
-    from pcso_tui.domain.communications.views import StatusPageData
-    from pcso_tui.domain.core.settings import Settings
+    from pcso_tui.domain.communications.channels import NotificationChannel, StatusPagePublisher
+    from pcso_tui.domain.core.settings import PluginSection, Settings
+    from pcso_tui.domain.operations.alert_formats import AlertFormat
 
 PROJECT = "pcso_tui"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
-# --- workflow rules (domain/casework/cases.py calls these) ------------------------------------------
+# --- configuration (pcso_tui/config.py reads these) ------------------------------------------
+
+
+@hookspec
+def pcso_config_sections() -> list[PluginSection]:
+    """The config sections this plugin reads: ``[plugins.NAME]`` tables of the config file.
+
+    Each :class:`~pcso_tui.domain.core.settings.PluginSection` names its table and the frozen
+    dataclass that holds it; the config loader builds it exactly like a built-in section (an
+    unknown key, a value of the wrong type or a ``ValueError`` from ``__post_init__`` is a
+    one-line error naming the key). The built value is ``settings.plugins[NAME]`` (its defaults
+    when the file has no such table). A ``[plugins.NAME]`` no plugin declares is an error.
+    """
+
+
+# --- alerts in (domain/operations/alert_formats.py calls these) ------------------------------
+
+
+@hookspec
+def pcso_alert_formats(settings: Settings) -> list[AlertFormat]:
+    """The alert formats this plugin reads (see ``AlertFormat`` in ``alert_formats.py``).
+
+    A format claims a JSON document by its shape, serves the receiver paths and content types it
+    names, and parses a document into ``AlertInput`` values, adding every problem to the shared
+    ``Problems`` so that a refused batch names them all. Documents go to the first format that
+    claims them, in hook order: a catch-all format registers ``trylast=True``. Called whenever a
+    payload is parsed and when the receiver starts (it routes every path a format names).
+    """
+
+
+# --- workflow rules (domain/casework/major_cases.py calls these) -----------------------------
 
 
 @hookspec(firstresult=True)
@@ -38,22 +73,29 @@ def pcso_workflow_proactive_case_opened(facts: ProactiveCaseFacts, settings: Set
     """
 
 
-# --- notices and the status page ---------------------------------------------------------
+# --- notices and the status page -------------------------------------------------------------
 
 
 @hookspec
 def pcso_notification_channels(settings: Settings) -> list[NotificationChannel]:
-    """The notification channels this plugin provides (see ``domain.channels``).
+    """The notification channels this plugin provides (see ``domain/communications/channels.py``).
 
-    Called once when a delivery worker starts. When two plugins offer a channel of the same
-    name, the one registered last wins (a third-party plugin can replace a built-in).
+    A channel has a ``name`` (what ``contact.preferred_channel`` holds: the importer accepts
+    exactly the registered names), optionally the contact field it needs (``address_field``:
+    ``email``, ``phone`` or ``webhook_url``) and ``check_address(value)`` (why an address is
+    unusable, or None: the importer refuses such a row), and the async ``open``/``send_batch``/
+    ``close`` the delivery worker awaits. Its settings come from its own ``[plugins.NAME]``
+    section. Called when a delivery worker starts and when contacts are imported. When two
+    plugins offer a channel of the same name, the one registered last wins (a third-party plugin
+    can replace a built-in).
     """
 
 
 @hookspec
-def pcso_publish_status_page(data: StatusPageData, settings: Settings) -> None:
-    """Publish the public status page from ``data`` (customer-facing fields only).
+def pcso_status_page_publishers(settings: Settings) -> list[StatusPagePublisher]:
+    """Where the public status page goes (see ``StatusPagePublisher``); [] when not configured.
 
-    Called in a worker thread (it may block on I/O) whenever a statement, outage or
-    resolution changes what the page shows.
+    Each publisher's async ``publish(data)`` gets customer-facing fields only, whenever a
+    statement, outage or resolution changes what the page shows. The built-in one writes static
+    files into ``[delivery] status_page_dir``.
     """

@@ -1,4 +1,7 @@
-"""Built-in plugins, registered through the same manager as third-party ones."""
+"""Built-in plugins, registered through the same manager as third-party ones.
+
+Third-party packages register under the ``pcso_tui`` entry-point group (docs/plugins.md).
+"""
 
 from __future__ import annotations
 
@@ -14,18 +17,19 @@ ENTRY_POINT_GROUP = "pcso_tui"
 def builtin_plugins() -> list[object]:
     """The plugins that ship with pcso (each a module or object with hook implementations)."""
     from pcso_tui.plugins import channels, statuspage, workflow
+    from pcso_tui.plugins.alert_formats import alertmanager, generic
 
-    return [channels, statuspage, workflow]
+    return [alertmanager, generic, channels, statuspage, workflow]
 
 
 def new_plugin_manager(*, load_entry_points: bool = True) -> pluggy.PluginManager:
     pm = pluggy.PluginManager(hookspecs.PROJECT)
-    if any(name.startswith("pcso_") for name in vars(hookspecs)):
-        pm.add_hookspecs(hookspecs)
+    pm.add_hookspecs(hookspecs)
     for plugin in builtin_plugins():
         pm.register(plugin)
     if load_entry_points:
         pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    pm.check_pending()
     return pm
 
 

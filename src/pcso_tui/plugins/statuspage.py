@@ -11,6 +11,7 @@ fsynced, then renamed over the old one, so a web server never serves half a page
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import os
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from pcso_tui.domain.communications.channels import StatusPagePublisher
 from pcso_tui.domain.communications.views import StatusOutage, StatusPageData
 from pcso_tui.domain.core.settings import Settings
 from pcso_tui.domain.core.text import printable
@@ -272,8 +274,21 @@ def write_status_page(data: StatusPageData, directory: Path | str) -> list[Path]
     return written
 
 
+class StaticFiles:
+    """The built-in publisher: static files in one directory (written in a worker thread)."""
+
+    name = "files"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    async def publish(self, data: StatusPageData) -> None:
+        await asyncio.to_thread(write_status_page, data, self.directory)
+
+
 @hookimpl
-def pcso_publish_status_page(data: StatusPageData, settings: Settings) -> None:
-    """The built-in publisher: static files in ``[delivery] status_page_dir``, when set."""
-    if settings.delivery.status_page_dir:
-        write_status_page(data, Path(settings.delivery.status_page_dir).expanduser())
+def pcso_status_page_publishers(settings: Settings) -> list[StatusPagePublisher]:
+    """Static files in ``[delivery] status_page_dir``, when it is set."""
+    if not settings.delivery.status_page_dir:
+        return []
+    return [StaticFiles(Path(settings.delivery.status_page_dir).expanduser())]

@@ -618,9 +618,6 @@ async def apply_proactive_rule(
 ) -> str:
     """Ask the workflow rules what to do with a proactive case that just opened, and do it in
     the caller's transaction. Returns the decision: none, propose or accept."""
-    hook = getattr(domain.hooks, "pcso_workflow_proactive_case_opened", None)
-    if hook is None:
-        return "none"
     assert case.incident_id is not None
     facts = ProactiveCaseFacts(
         case_id=case.id,
@@ -633,7 +630,7 @@ async def apply_proactive_rule(
         external_accounts=external_accounts,
         items=items,
     )
-    answer = hook(facts=facts, settings=domain.settings)
+    answer = domain.extensions.proactive_case_decision(facts)
     if answer is None:
         return "none"
     decision, _, reason = str(answer).partition(":")

@@ -4,7 +4,10 @@ The worker (``domain.delivery``) renders every notice into an :class:`OutboundMe
 hands a batch of them to the channel named by the notice (``email``, ``webhook``, ``sms``,
 ``portal`` or any a plugin adds). The channel answers with one :class:`DeliveryOutcome` per
 message. Channels come from the ``pcso_notification_channels`` hook; the worker opens each
-once, reuses its connections for every batch, and closes it on shutdown.
+once, reuses its connections for every batch, and closes it on shutdown. The importer accepts
+exactly the registered channel names as a contact's preferred channel, and asks the channel
+whether an address is usable. The worker also publishes the status page through every
+:class:`StatusPagePublisher` (the ``pcso_status_page_publishers`` hook).
 
 Standard library only: plugins import this without pulling in the database stack.
 """
@@ -18,7 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from pcso_tui.domain.communications.views import StatusPageData
 
 
 class Outcome(StrEnum):
@@ -95,6 +101,11 @@ class NotificationChannel(Protocol):
     ``send_batch`` must return one outcome per message (in any order) and must not raise for a
     single bad message; it keeps its own concurrency bounded. Raising fails the whole batch
     over to a retry.
+
+    Optional (read with :func:`address_field` and :func:`address_problem`): ``address_field``,
+    the contact field the channel sends to (one of :data:`ADDRESS_FIELDS`; None or absent: it
+    needs none, like the portal), and ``check_address(value) -> str | None``, why an address in
+    that field is unusable (completing "'x' …", e.g. "is not an email address"), or None.
     """
 
     name: str
@@ -104,6 +115,38 @@ class NotificationChannel(Protocol):
     async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[DeliveryOutcome]: ...
 
     async def close(self) -> None: ...
+
+
+# The contact fields a channel can send to.
+ADDRESS_FIELDS = ("email", "phone", "webhook_url")
+
+
+def address_field(channel: NotificationChannel) -> str | None:
+    """The contact field ``channel`` needs filled in, or None."""
+    found = getattr(channel, "address_field", None)
+    if found is not None and found not in ADDRESS_FIELDS:
+        raise ValueError(f"channel {channel.name!r}: address_field {found!r} is not one of {', '.join(ADDRESS_FIELDS)}")
+    return found
+
+
+def address_problem(channel: NotificationChannel, value: str) -> str | None:
+    """Why ``value`` is no address for ``channel`` (its own ``check_address``), or None."""
+    check = getattr(channel, "check_address", None)
+    return check(value) if check is not None else None
+
+
+@runtime_checkable
+class StatusPagePublisher(Protocol):
+    """Somewhere the public status page goes (static files, a hosted status page's API …).
+
+    ``publish`` gets the whole page each time (``StatusPageData``: customer-facing fields only)
+    and may do I/O; a blocking writer runs itself in a thread (``asyncio.to_thread``). Raising
+    leaves the page marked for the next try.
+    """
+
+    name: str
+
+    async def publish(self, data: StatusPageData) -> None: ...
 
 
 def canonical_json(data: Any) -> bytes:

@@ -94,14 +94,7 @@ def backoff_delay(settings: DeliverySettings, attempt: int, rand: float) -> floa
 
 def load_channels(domain: Domain) -> dict[str, NotificationChannel]:
     """The channels every registered plugin offers, by name (the last registered wins)."""
-    if domain.hooks is None:
-        return {}
-    channels: dict[str, NotificationChannel] = {}
-    # pluggy calls the most recently registered plugin first.
-    for offered in domain.hooks.pcso_notification_channels(settings=domain.settings):
-        for channel in offered or ():
-            channels.setdefault(channel.name, channel)
-    return channels
+    return domain.extensions.channels()
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -680,15 +673,15 @@ class DeliveryWorker:
     # the status page -------------------------------------------------------------------------
 
     async def publish_status_page(self) -> bool:
-        """Regenerate the status page through the plugin hook; False when no plugin is there."""
+        """Regenerate the status page through its publishers; False when there is none."""
         from pcso_tui.domain.communications.outages import status_page_data
 
-        hooks = self.domain.hooks
-        if hooks is None:
+        extensions = self.domain.extensions
+        if not extensions.status_page_publishers():
             return False
         data = await status_page_data(self.domain)
         self._next_status_change = data.next_change_at
-        await asyncio.to_thread(hooks.pcso_publish_status_page, data=data, settings=self.domain.settings)
+        await extensions.publish_status_page(data)
         self._status_dirty = False
         self.status_pages_published += 1
         return True

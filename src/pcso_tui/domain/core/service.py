@@ -26,6 +26,7 @@ from pcso_tui.domain.core.events import Transaction
 from pcso_tui.domain.core.roles import Actor
 from pcso_tui.domain.core.settings import Settings
 from pcso_tui.domain.core.versions import StaleRecord
+from pcso_tui.domain.extensions import Extensions
 
 
 class StorageBusy(DomainError):
@@ -72,6 +73,11 @@ class Domain:
             await db.dispose()
             raise
         return cls(db, settings=settings, hooks=hooks, clock=clock)
+
+    @property
+    def extensions(self) -> Extensions:
+        """The plugin hooks behind a typed facade (``domain/extensions.py``)."""
+        return Extensions(self.hooks, self.settings)
 
     async def close(self) -> None:
         await self.db.dispose()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,26 @@ class Settings:
     delivery: DeliverySettings = field(default_factory=lambda: DeliverySettings())
     ingest: IngestSettings = field(default_factory=lambda: IngestSettings())
     insight: InsightSettings = field(default_factory=lambda: InsightSettings())
+    # The plugins' own sections, ``[plugins.NAME]``, each built into the dataclass its plugin
+    # declares (``pcso_config_sections``); see :meth:`plugin`.
+    plugins: dict[str, Any] = field(default_factory=dict)
+
+    def plugin(self, section: PluginSection) -> Any:
+        """A plugin's section as configured, or its defaults when the file has none."""
+        found = self.plugins.get(section.name)
+        return found if found is not None else section.settings()
+
+
+@dataclass(frozen=True, slots=True)
+class PluginSection:
+    """A config section a plugin declares: ``[plugins.NAME]``, read into ``settings``.
+
+    ``settings`` is a frozen dataclass with defaults; its ``__post_init__`` raises ValueError
+    with one line naming the key for a bad value (the loader prefixes where it was).
+    """
+
+    name: str
+    settings: type
 
 
 # --- correlation and health checks (docs/incidents.md) ----------------------------------------

@@ -27,10 +27,10 @@ import asyncio
 import csv
 import json
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -61,6 +61,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from pcso_tui.domain.communications.channels import NotificationChannel, address_field, address_problem
 from pcso_tui.domain.core.errors import InvalidInput
 from pcso_tui.domain.core.events import Transaction
 from pcso_tui.domain.core.models import (
@@ -84,7 +85,6 @@ CHARACTERISTICS = "characteristics"
 # Bad rows are all counted, but a message lists at most this many problems.
 MAX_DETAILS = 10_000
 CHUNK_SIZE = 2_000
-CONTACT_CHANNELS = ("email", "webhook", "sms", "portal")
 
 Progress = Callable[[int], None]
 
@@ -97,7 +97,9 @@ class Field:
     """One column of an import file.
 
     ``type``: key (the business key), text (free text, stored as given), code (a short
-    identifier: no control characters or outer spaces), bool, int, date, choice, email, url,
+    identifier: no control characters or outer spaces), bool, int, date, choice, address (a
+    code that every notification channel sending to this contact field accepts: see
+    ``check_address`` in ``domain/communications/channels.py``),
     ref (another record, by its key) or parent (an install base item, in the file or the database).
     """
 
@@ -168,10 +170,11 @@ KINDS: dict[str, Kind] = {
                 Field("number", "key"),
                 _ref("account", Account, required=True),
                 Field("name", required=True),
-                Field("email", "email"),
-                Field("phone", "code"),
-                Field("preferred_channel", "choice", default="email", choices=CONTACT_CHANNELS),
-                Field("webhook_url", "url"),
+                Field("email", "address"),
+                Field("phone", "address"),
+                # The choices are the registered notification channels (see _Import).
+                Field("preferred_channel", "choice", default="email"),
+                Field("webhook_url", "address"),
                 Field("is_primary", "bool", default=False),
                 Field("opted_out", "bool", default=False),
             ),
@@ -274,9 +277,7 @@ class _Bad(Exception):
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_URL = re.compile(r"^https?://[^\s/]+")
 _INT = re.compile(r"^[+-]?\d{1,18}$")
 _TRUE = frozenset({"true", "yes", "y", "t", "1"})
 _FALSE = frozenset({"false", "no", "n", "f", "0"})
@@ -306,7 +307,9 @@ def _text(raw: Any) -> str:
     raise _Bad(f"expected text, not {_json_type(raw)}")
 
 
-def _parser(f: Field, length: int | None, *, iso_dates: bool) -> Callable[[Any], Any]:
+def _parser(
+    f: Field, length: int | None, *, iso_dates: bool, checks: Sequence[Callable[[str], str | None]] = ()
+) -> Callable[[Any], Any]:
     """A function from a non-empty cell to its typed value (or ``_Bad``), made once per field.
 
     ``iso_dates``: dates as ``YYYY-MM-DD`` text, the way SQLite stores them.
@@ -373,10 +376,9 @@ def _parser(f: Field, length: int | None, *, iso_dates: bool) -> Callable[[Any],
             raise _Bad(f"{_show(value)} has leading or trailing spaces")
         if t == "choice" and value not in f.choices:
             raise _Bad(f"{_show(value)} is not one of: {', '.join(f.choices)}")
-        if t == "email" and not _EMAIL.match(value):
-            raise _Bad(f"{_show(value)} is not an email address")
-        if t == "url" and not _URL.match(value):
-            raise _Bad(f"{_show(value)} is not an http(s) URL")
+        for check in checks:
+            if problem := check(value):
+                raise _Bad(f"{_show(value)} {problem}")
         return value
 
     return parse_text
@@ -544,8 +546,11 @@ def _staging_tables(kind_name: str) -> tuple[MetaData, Table, Table | None, Tabl
 
 
 class _Import:
-    def __init__(self, tx: Transaction, kind: Kind, file_name: str) -> None:
+    def __init__(
+        self, tx: Transaction, kind: Kind, file_name: str, channels: Mapping[str, NotificationChannel]
+    ) -> None:
         self.tx = tx
+        self.channels = channels
         self.kind = kind
         self.file_name = file_name
         self.session = tx.session
@@ -579,7 +584,15 @@ class _Import:
         for f in self.kind.fields:
             nothing = None if f.type in ("key", "ref", "parent") else f.default
             must = f.type == "key" or (f.required and not self.kind.keyed)
-            parse = _parser(f, self.lengths[f.name], iso_dates=iso_dates)
+            if f.name == "preferred_channel":  # a contact's channel is one that is registered
+                f = replace(f, choices=tuple(self.channels))
+            # An address is checked by every channel that sends to its field.
+            checks = [
+                partial(address_problem, channel)
+                for channel in self.channels.values()
+                if f.type == "address" and address_field(channel) == f.name
+            ]
+            parse = _parser(f, self.lengths[f.name], iso_dates=iso_dates, checks=checks)
             self.plan.append(
                 (f.name, self.bits[f.name], parse, nothing, f.type == "key" or f.required, must, f.type == "ref")
             )
@@ -869,7 +882,9 @@ class _Import:
     async def _check_contacts(self) -> None:
         s = self.stage
         ok = ~s.c.bad
-        for channel, needs in (("email", "email"), ("webhook", "webhook_url"), ("sms", "phone")):
+        for channel, needs in ((name, address_field(c)) for name, c in self.channels.items()):
+            if needs is None:
+                continue
             await self._report(
                 select(s.c.row_no).where(ok, s.c.preferred_channel == channel, s.c[needs].is_(None)),
                 "preferred_channel",
@@ -1142,7 +1157,7 @@ async def import_records(
     src = _open(source, fmt, name)
     try:
         async with domain.transaction(actor) as tx:
-            job = _Import(tx, spec, src.name)
+            job = _Import(tx, spec, src.name, domain.extensions.channels())
             await job.create_stage()
             await job.stage_file(src, progress, max(1, chunk_size))
             await job.check()

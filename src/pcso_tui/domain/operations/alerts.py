@@ -1,15 +1,9 @@
-"""Alerts in: parsing, deduplication, close and reopen, flapping, maintenance; and the alert list.
+"""Alerts in: deduplication, close and reopen, flapping, maintenance; and the alert list.
 
-Two formats arrive (docs/alerts.md describes both for the people who send them):
-
-- the **Alertmanager webhook** (``"version": "4"``; Grafana's webhook contact point sends the
-  same shape with ``"version": "1"`` and extra keys). Each POST is a snapshot of one alert group;
-  every alert in it carries its own ``status`` and ``fingerprint``.
-- our **generic JSON alert**: one object, a list of them, or JSON Lines.
-
-:func:`parse_payload` turns either into a :class:`ParsedBatch` or refuses the whole batch with
-:class:`InvalidInput` naming every problem (``alerts[3].labels: must be an object of strings``).
-:func:`ingest` stores a batch in one transaction with a handful of set-based statements:
+Payloads are parsed by the alert formats (``alert_formats.py`` and the format plugins:
+Alertmanager/Grafana webhooks and our generic JSON built in; docs/alerts.md describes them for the
+people who send them) into a :class:`ParsedBatch`. :func:`ingest` stores a batch in one
+transaction with a handful of set-based statements:
 
 - **dedup by fingerprint**, never by text: a repeat updates the row in place (count, last seen,
   latest text and labels) and records no event;
@@ -22,23 +16,17 @@ Two formats arrive (docs/alerts.md describes both for the people who send them):
 - the CI is found by the labels in ``[ingest] ci_labels``; an alert on an unknown CI is kept with
   ``ci_id`` NULL (unmapped) and the label value in ``ci_key``; an alert on a CI inside an active
   maintenance window is flagged ``maintenance``.
-
-Foreign producers are read tolerantly (unknown keys ignored, an unknown ``severity`` label read
-as ``warning``); our own generic format is read strictly (an unknown key or severity is an error),
-so a typo never silently changes what is stored.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import re
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import chain
 from typing import Any
 
 from sqlalchemy import Text, and_, bindparam, case, cast, exists, func, literal_column, or_, select, text, update
@@ -53,560 +41,22 @@ from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.states import AlertState, Severity
 from pcso_tui.domain.core.versions import check_version
 from pcso_tui.domain.operations import correlation
+from pcso_tui.domain.operations.alert_formats import FIRING as FIRING
+from pcso_tui.domain.operations.alert_formats import GENERIC_KEYS as GENERIC_KEYS
+from pcso_tui.domain.operations.alert_formats import MAX_CI_KEY, RESOLVED, AlertInput, ParsedBatch, text_problem
+from pcso_tui.domain.operations.alert_formats import BatchTooLarge as BatchTooLarge
+from pcso_tui.domain.operations.alert_formats import MalformedPayload as MalformedPayload
+from pcso_tui.domain.operations.alert_formats import derive_fingerprint as derive_fingerprint
 from pcso_tui.domain.operations.views import AlertView, IngestResult, MaintenanceWindowView, SweepResult
 
-FIRING = "firing"
-RESOLVED = "resolved"
-STATUSES = (FIRING, RESOLVED)
 # Stored states as plain strings (what the drivers bind).
 OPEN, CLOSED, FLAPPING = AlertState.OPEN.value, AlertState.CLOSED.value, AlertState.FLAPPING.value
 
-# Column limits (PostgreSQL enforces VARCHAR lengths; SQLite would not, so we check for both).
-MAX_FINGERPRINT = 128
-MAX_NAME = 200
-MAX_CI_KEY = 200
-MAX_SOURCE = 32
-MAX_URL = 2000
-MAX_DETAILS = 50
-
-# Alertmanager's zero time, sent as the endsAt of a firing alert: "no end known".
-ZERO_TIME_YEAR = 1
-
-# Severity words seen in the wild, mapped onto ours (DESIGN §3). Matched case-insensitively.
-SEVERITY_SYNONYMS: dict[str, Severity] = {
-    **dict.fromkeys(
-        ("critical", "crit", "fatal", "emergency", "emerg", "alert", "page", "disaster", "p1", "sev1"),
-        Severity.CRITICAL,
-    ),
-    **dict.fromkeys(("major", "error", "err", "high", "p2", "sev2"), Severity.MAJOR),
-    **dict.fromkeys(("minor", "average", "medium", "moderate", "p3", "sev3"), Severity.MINOR),
-    **dict.fromkeys(("warning", "warn", "low", "p4", "sev4"), Severity.WARNING),
-    **dict.fromkeys(
-        ("info", "informational", "information", "notice", "debug", "none", "ok", "p5", "sev5"), Severity.INFO
-    ),
-    **dict.fromkeys(("clear", "cleared", "normal"), Severity.CLEAR),
-}
-# An alert without a severity, or (from Alertmanager/Grafana) with one we do not know.
-DEFAULT_SEVERITY = Severity.WARNING
-
-ALERTMANAGER_VERSIONS = {"4": "alertmanager", "1": "grafana"}
-GENERIC_KEYS = (
-    "fingerprint",
-    "name",
-    "severity",
-    "status",
-    "summary",
-    "description",
-    "labels",
-    "annotations",
-    "starts_at",
-    "ends_at",
-    "ci",
-    "source",
-    "generator_url",
-)
-_SOURCE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _HOST_PORT = re.compile(r"^([^:\[\]]+):\d+$")
 _BRACKETED_HOST_PORT = re.compile(r"^\[([^\]]+)\]:\d+$")
 # Enough for SQLite's and asyncpg's limits on bound parameters, with room to spare.
 _CHUNK = 1000
 _YIELD_EVERY = 1000
-
-
-class MalformedPayload(InvalidInput):
-    """The body is not JSON (or JSON Lines) at all."""
-
-    code = "malformed_json"
-
-
-class BatchTooLarge(InvalidInput):
-    """More alerts in one request than ``[ingest] max_alerts_per_batch``."""
-
-    code = "too_large"
-
-
-# --- the parsed form ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class AlertInput:
-    """One alert as received, validated and normalised; what :func:`ingest` stores.
-
-    Build one with :meth:`build` (which derives the fingerprint and checks every field) when an
-    alert comes from code rather than from a payload, e.g. a health check.
-    """
-
-    fingerprint: str
-    name: str
-    status: str = FIRING
-    severity: str = DEFAULT_SEVERITY.value
-    source: str = "generic"
-    summary: str = ""
-    description: str = ""
-    labels: dict[str, str] = field(default_factory=dict)
-    annotations: dict[str, str] = field(default_factory=dict)
-    # None: unknown (a new alert then starts when it is received; a resolved one ends then).
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    generator_url: str | None = None
-    # A CI name given outright (the generic ``ci`` field); tried before the labels.
-    ci: str | None = None
-
-    @classmethod
-    def build(
-        cls,
-        name: str,
-        *,
-        source: str = "generic",
-        status: str = FIRING,
-        severity: str | Severity = DEFAULT_SEVERITY,
-        labels: Mapping[str, str] | None = None,
-        annotations: Mapping[str, str] | None = None,
-        summary: str = "",
-        description: str = "",
-        starts_at: datetime | None = None,
-        ends_at: datetime | None = None,
-        generator_url: str | None = None,
-        ci: str | None = None,
-        fingerprint: str | None = None,
-    ) -> AlertInput:
-        """A checked alert; the fingerprint, unless given, derives from source, name and labels."""
-        document: dict[str, Any] = {
-            "name": name,
-            "source": source,
-            "status": status,
-            "severity": str(severity),
-            "labels": dict(labels or {}),
-            "annotations": dict(annotations or {}),
-            "summary": summary,
-            "description": description,
-            "starts_at": starts_at.isoformat() if starts_at else None,
-            "ends_at": ends_at.isoformat() if ends_at else None,
-            "generator_url": generator_url,
-            "ci": ci,
-            "fingerprint": fingerprint,
-        }
-        problems = _Problems()
-        alert = _generic_alert({k: v for k, v in document.items() if v is not None}, "alert", problems)
-        problems.raise_if_any()
-        assert alert is not None
-        return alert
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedBatch:
-    alerts: tuple[AlertInput, ...]
-    # Alerts the sender left out (Alertmanager ``truncatedAlerts``); their state is unknown.
-    truncated: int = 0
-
-    def __len__(self) -> int:
-        return len(self.alerts)
-
-
-def derive_fingerprint(source: str, name: str, labels: Mapping[str, str]) -> str:
-    """A stable fingerprint for an alert that came without one: its source, name and labels."""
-    key = json.dumps([source, name, sorted(labels.items())], ensure_ascii=True, separators=(",", ":"))
-    return hashlib.sha256(key.encode("ascii")).hexdigest()[:32]
-
-
-def severity_from(value: str, *, strict: bool) -> Severity | None:
-    """Our severity for a word (``page`` → critical, ``error`` → major …).
-
-    Unknown words give ``warning`` when not ``strict`` and None (refused) when ``strict``.
-    """
-    found = SEVERITY_SYNONYMS.get(value.strip().lower())
-    if found is None and not strict:
-        return DEFAULT_SEVERITY
-    return found
-
-
-# --- parsing --------------------------------------------------------------------------------
-
-
-class _Problems:
-    def __init__(self) -> None:
-        self.items: list[str] = []
-
-    def add(self, path: str, message: str) -> None:
-        self.items.append(f"{path}: {message}" if path else message)
-
-    def __bool__(self) -> bool:
-        return bool(self.items)
-
-    def raise_if_any(self) -> None:
-        if not self.items:
-            return
-        first, n = self.items[0], len(self.items)
-        more = f" (and {n - 1} more problem{'s' if n > 2 else ''})" if n > 1 else ""
-        details = self.items[:MAX_DETAILS]
-        if n > MAX_DETAILS:
-            details.append(f"… and {n - MAX_DETAILS} more")
-        raise InvalidInput(f"invalid alerts, nothing was stored: {first}{more}", details=details)
-
-
-def _show(value: Any) -> str:
-    """A short description of a bad value for an error line (never the whole of it)."""
-    if isinstance(value, str):
-        return repr(value if len(value) <= 40 else value[:40] + "…")
-    if value is None or isinstance(value, bool | int | float):
-        return json.dumps(value) if not isinstance(value, float) or value == value else "NaN"
-    return {dict: "an object", list: "a list"}.get(type(value), type(value).__name__)
-
-
-def _text_problem(text: str) -> str | None:
-    """Why a string cannot be stored as it is, or None. Everything else is stored literally."""
-    if "\x00" in text:
-        return "contains a NUL character (\\u0000), which cannot be stored"
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            return "is not valid Unicode (a lone surrogate escape such as \\ud800)"
-    return None
-
-
-def _string(
-    value: Any, path: str, problems: _Problems, *, max_len: int | None = None, required: bool = False
-) -> str | None:
-    if value is None:
-        if required:
-            problems.add(path, "missing")
-        return None
-    if not isinstance(value, str):
-        problems.add(path, f"must be a string, not {_show(value)}")
-        return None
-    if required and not value.strip():
-        problems.add(path, "must not be empty")
-        return None
-    if max_len is not None and len(value) > max_len:
-        problems.add(path, f"longer than {max_len} characters ({len(value)})")
-        return None
-    reason = _text_problem(value)
-    if reason:
-        problems.add(path, reason)
-        return None
-    return value
-
-
-def _string_map(value: Any, path: str, problems: _Problems, *, required: bool = False) -> dict[str, str] | None:
-    if value is None:
-        if required:
-            problems.add(path, "missing")
-        return None if required else {}
-    if not isinstance(value, dict):
-        problems.add(path, f"must be an object of strings, not {_show(value)}")
-        return None
-    # Fast path: every key and value a string, and together storable.
-    try:
-        if _text_problem("".join(chain.from_iterable(value.items()))) is None:
-            return value
-    except TypeError:
-        pass
-    bad = False
-    for key, item in value.items():
-        reason = _text_problem(key) if isinstance(key, str) else "is not a string"
-        if reason:
-            problems.add(path, f"key {_show(key)} {reason}")
-            bad = True
-        elif not isinstance(item, str):
-            problems.add(f"{path}.{key}", f"must be a string, not {_show(item)}")
-            bad = True
-        elif reason := _text_problem(item):
-            problems.add(f"{path}.{key}", reason)
-            bad = True
-    return None if bad else value
-
-
-def _time(value: Any, path: str, problems: _Problems, *, allow_number: bool = False) -> datetime | None:
-    """An aware UTC time from RFC 3339 text (or Unix seconds); Alertmanager's zero time is None."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            problems.add(path, f"not an RFC 3339 time: {_show(value)}")
-            return None
-        if parsed.tzinfo is None:
-            problems.add(path, f"needs a time zone, e.g. 2026-11-23T09:00:00Z: {_show(value)}")
-            return None
-        if parsed.year == ZERO_TIME_YEAR:
-            return None
-        try:
-            return parsed.astimezone(UTC)
-        except OverflowError:
-            problems.add(path, f"out of range: {_show(value)}")
-            return None
-    if allow_number and isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            return datetime.fromtimestamp(value, UTC)
-        except (OverflowError, OSError, ValueError):
-            problems.add(path, f"out of range: {_show(value)}")
-            return None
-    expected = "an RFC 3339 time string or Unix seconds" if allow_number else "an RFC 3339 time string"
-    problems.add(path, f"must be {expected}, not {_show(value)}")
-    return None
-
-
-def _status(value: Any, path: str, problems: _Problems, *, default: str | None = None) -> str | None:
-    if value is None and default is not None:
-        return default
-    if value not in STATUSES:
-        problems.add(path, f'must be "firing" or "resolved", not {_show(value)}' if value is not None else "missing")
-        return None
-    return value
-
-
-def _alertmanager_alert(raw: Any, path: str, source: str, problems: _Problems) -> AlertInput | None:
-    if not isinstance(raw, dict):
-        problems.add(path, f"must be an object, not {_show(raw)}")
-        return None
-    before = len(problems.items)
-    status = _status(raw.get("status"), f"{path}.status", problems)
-    labels = _string_map(raw.get("labels"), f"{path}.labels", problems, required=True)
-    if labels is not None and not labels:
-        problems.add(f"{path}.labels", "must not be empty (labels identify the alert)")
-    annotations = _string_map(raw.get("annotations"), f"{path}.annotations", problems)
-    starts_at = _time(raw.get("startsAt"), f"{path}.startsAt", problems)
-    ends_at = _time(raw.get("endsAt"), f"{path}.endsAt", problems)
-    url = _string(raw.get("generatorURL"), f"{path}.generatorURL", problems)
-    fingerprint = _string(raw.get("fingerprint"), f"{path}.fingerprint", problems, max_len=MAX_FINGERPRINT)
-    if fingerprint is not None and not fingerprint.strip():
-        problems.add(f"{path}.fingerprint", "must not be empty")
-    if len(problems.items) > before:
-        return None
-    assert status is not None and labels and annotations is not None
-    name = labels.get("alertname") or "(no alertname)"
-    if len(name) > MAX_NAME:
-        problems.add(f"{path}.labels.alertname", f"longer than {MAX_NAME} characters ({len(name)})")
-        return None
-    severity = severity_from(labels["severity"], strict=False) if "severity" in labels else DEFAULT_SEVERITY
-    return AlertInput(
-        fingerprint=fingerprint or derive_fingerprint(source, name, labels),
-        name=name,
-        status=status,
-        severity=(severity or DEFAULT_SEVERITY).value,
-        source=source,
-        summary=annotations.get("summary", ""),
-        description=annotations.get("description", ""),
-        labels=labels,
-        annotations=annotations,
-        starts_at=starts_at,
-        ends_at=ends_at if status == RESOLVED else None,
-        # A generator URL too long to store is dropped rather than cut (a cut link is broken).
-        generator_url=url if url and len(url) <= MAX_URL else None,
-    )
-
-
-def _alertmanager_message(doc: Any, where: str, problems: _Problems, out: list[AlertInput]) -> int:
-    """Parse one webhook message into ``out``; returns its ``truncatedAlerts``."""
-    prefix = f"{where}: " if where else ""
-    if not isinstance(doc, dict):
-        problems.add(where, f"must be an Alertmanager webhook message (an object), not {_show(doc)}")
-        return 0
-    version = doc.get("version")
-    source = "alertmanager"
-    if version is not None:
-        if not isinstance(version, str) or version not in ALERTMANAGER_VERSIONS:
-            problems.add(
-                f"{prefix}version",
-                f"unsupported webhook version {_show(version)}; "
-                'this receiver reads version "4" (Alertmanager) and "1" (Grafana)',
-            )
-            return 0
-        source = ALERTMANAGER_VERSIONS[version]
-    if "orgId" in doc:
-        source = "grafana"
-    truncated = doc.get("truncatedAlerts", 0)
-    if truncated is None:
-        truncated = 0
-    if not isinstance(truncated, int) or isinstance(truncated, bool) or truncated < 0:
-        problems.add(f"{prefix}truncatedAlerts", f"must be a whole number ≥ 0, not {_show(truncated)}")
-        truncated = 0
-    alerts = doc.get("alerts")
-    if alerts is None:
-        problems.add(f"{prefix}alerts", "missing")
-        return truncated
-    if not isinstance(alerts, list):
-        problems.add(f"{prefix}alerts", f"must be a list, not {_show(alerts)}")
-        return truncated
-    for i, raw in enumerate(alerts):
-        alert = _alertmanager_alert(raw, f"{prefix}alerts[{i}]", source, problems)
-        if alert is not None:
-            out.append(alert)
-    return truncated
-
-
-def _generic_alert(raw: Any, path: str, problems: _Problems) -> AlertInput | None:
-    if not isinstance(raw, dict):
-        problems.add(path, f"must be an alert object, not {_show(raw)}")
-        return None
-    before = len(problems.items)
-    unknown = [k for k in raw if k not in GENERIC_KEYS]
-    if unknown:
-        problems.add(
-            path,
-            f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(_show(k) for k in unknown[:5])} "
-            f"(known: {', '.join(GENERIC_KEYS)})",
-        )
-    name = _string(raw.get("name"), f"{path}.name", problems, max_len=MAX_NAME, required=True)
-    source = _string(raw.get("source"), f"{path}.source", problems, max_len=MAX_SOURCE) or "generic"
-    if "source" in raw and isinstance(raw["source"], str) and not _SOURCE.match(source):
-        problems.add(f"{path}.source", f"must be lower-case letters, digits, _ . - (not {_show(source)})")
-    status = _status(raw.get("status"), f"{path}.status", problems, default=FIRING)
-    severity: Severity | None = DEFAULT_SEVERITY
-    raw_severity = raw.get("severity")
-    if raw_severity is not None:
-        if not isinstance(raw_severity, str):
-            problems.add(f"{path}.severity", f"must be a string, not {_show(raw_severity)}")
-        else:
-            severity = severity_from(raw_severity, strict=True)
-            if severity is None:
-                problems.add(
-                    f"{path}.severity",
-                    f"unknown severity {_show(raw_severity)}; use one of "
-                    f"{', '.join(s.value for s in Severity)} (or a synonym such as page, error, warn)",
-                )
-    labels = _string_map(raw.get("labels"), f"{path}.labels", problems)
-    annotations = _string_map(raw.get("annotations"), f"{path}.annotations", problems)
-    summary = _string(raw.get("summary"), f"{path}.summary", problems) or ""
-    description = _string(raw.get("description"), f"{path}.description", problems) or ""
-    starts_at = _time(raw.get("starts_at"), f"{path}.starts_at", problems, allow_number=True)
-    ends_at = _time(raw.get("ends_at"), f"{path}.ends_at", problems, allow_number=True)
-    ci = _string(raw.get("ci"), f"{path}.ci", problems, max_len=MAX_CI_KEY)
-    url = _string(raw.get("generator_url"), f"{path}.generator_url", problems, max_len=MAX_URL)
-    fingerprint = _string(raw.get("fingerprint"), f"{path}.fingerprint", problems, max_len=MAX_FINGERPRINT)
-    if fingerprint is not None and not fingerprint.strip():
-        problems.add(f"{path}.fingerprint", "must not be empty")
-    if len(problems.items) > before:
-        return None
-    assert name is not None and status is not None and severity is not None
-    assert labels is not None and annotations is not None
-    return AlertInput(
-        fingerprint=fingerprint or derive_fingerprint(source, name, labels),
-        name=name,
-        status=status,
-        severity=severity.value,
-        source=source,
-        summary=summary,
-        description=description,
-        labels=labels,
-        annotations=annotations,
-        starts_at=starts_at,
-        ends_at=ends_at if status == RESOLVED else None,
-        generator_url=url or None,
-        ci=ci or None,
-    )
-
-
-def _is_alertmanager(doc: Any) -> bool:
-    return isinstance(doc, dict) and "alerts" in doc
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _loads(text: str) -> Any:
-    return json.loads(text, parse_constant=_reject_constant)
-
-
-def _documents(text: str) -> list[tuple[str, Any]]:
-    """The JSON documents in a body: one JSON value, or JSON Lines (one value per line)."""
-    if not text.strip():
-        raise MalformedPayload("empty body: expected a JSON object, a list of them, or JSON Lines")
-    try:
-        return [("", _loads(text))]
-    except json.JSONDecodeError as exc:
-        if exc.msg != "Extra data":
-            raise MalformedPayload(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
-    except ValueError as exc:
-        raise MalformedPayload(f"not valid JSON: {exc}") from None
-    except RecursionError:
-        raise MalformedPayload("not valid JSON: nested too deeply") from None
-    # More than one value: JSON Lines. Only "\n" ends a line (U+2028 may sit inside a string).
-    docs: list[tuple[str, Any]] = []
-    problems = _Problems()
-    for number, line in enumerate(text.split("\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            docs.append((f"line {number}", _loads(line)))
-        except json.JSONDecodeError as exc:
-            problems.add(f"line {number}", f"not valid JSON: {exc.msg} (column {exc.colno})")
-        except ValueError as exc:
-            problems.add(f"line {number}", f"not valid JSON: {exc}")
-        except RecursionError:
-            problems.add(f"line {number}", "not valid JSON: nested too deeply")
-    if problems:
-        first = problems.items[0]
-        raise MalformedPayload(
-            f"not valid JSON Lines, nothing was stored: {first}", details=problems.items[:MAX_DETAILS]
-        )
-    return docs
-
-
-def _count(doc: Any) -> int:
-    if _is_alertmanager(doc):
-        return len(doc["alerts"]) if isinstance(doc["alerts"], list) else 0
-    return len(doc) if isinstance(doc, list) else 1
-
-
-def parse_payload(
-    raw: bytes | str | dict[str, Any] | list[Any],
-    *,
-    format: str = "auto",
-    max_alerts: int | None = None,
-) -> ParsedBatch:
-    """Parse an Alertmanager/Grafana webhook or generic alerts (object, list or JSON Lines).
-
-    ``format`` is ``auto`` (an object with ``alerts`` is a webhook message, anything else generic),
-    ``alertmanager`` or ``generic``. Refuses the whole batch with :class:`InvalidInput` (every
-    problem in ``details``), :class:`MalformedPayload` (not JSON) or :class:`BatchTooLarge`.
-    """
-    if format not in ("auto", "alertmanager", "generic"):
-        raise ValueError(f"unknown format {format!r}")
-    if isinstance(raw, bytes | bytearray | memoryview):
-        try:
-            text = bytes(raw).decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise MalformedPayload(f"body is not UTF-8 text (byte {exc.start}: {exc.reason})") from None
-        docs = _documents(text)
-    elif isinstance(raw, str):
-        docs = _documents(raw)
-    else:
-        docs = [("", raw)]
-
-    total = sum(_count(doc) for _, doc in docs)
-    if max_alerts is not None and total > max_alerts:
-        raise BatchTooLarge(
-            f"too many alerts in one request: {total} (the limit is {max_alerts}); "
-            "send smaller groups or raise [ingest] max_alerts_per_batch"
-        )
-
-    problems = _Problems()
-    alerts: list[AlertInput] = []
-    truncated = 0
-    for where, doc in docs:
-        webhook = _is_alertmanager(doc)
-        if format == "alertmanager" and not webhook:
-            problems.add(where, "not an Alertmanager webhook message: an object with `alerts` is expected")
-        elif format == "generic" and webhook:
-            problems.add(where, "this is an Alertmanager webhook message: send it to /api/v1/alerts/alertmanager")
-        elif webhook:
-            truncated += _alertmanager_message(doc, where, problems, alerts)
-        elif isinstance(doc, list):
-            prefix = f"{where}: " if where else ""
-            for i, item in enumerate(doc):
-                alert = _generic_alert(item, f"{prefix}alerts[{i}]", problems)
-                if alert is not None:
-                    alerts.append(alert)
-        else:
-            alert = _generic_alert(doc, f"{where}: alert" if where else "alert", problems)
-            if alert is not None:
-                alerts.append(alert)
-    problems.raise_if_any()
-    return ParsedBatch(alerts=tuple(alerts), truncated=truncated)
 
 
 # --- ingest ---------------------------------------------------------------------------------
@@ -1216,7 +666,7 @@ async def ingest_payload(
 ) -> IngestResult:
     """Parse (with the ``[ingest]`` batch limit) and ingest; the receiver's one call."""
     require(actor, Permission.INGEST_ALERTS)
-    batch = parse_payload(raw, format=format, max_alerts=domain.settings.ingest.max_alerts_per_batch)
+    batch = domain.extensions.parse_alerts(raw, format=format, max_alerts=domain.settings.ingest.max_alerts_per_batch)
     return await ingest(domain, actor, batch)
 
 
@@ -1524,8 +974,8 @@ async def add_maintenance_window(
         raise InvalidInput("a maintenance window needs a reason")
     if len(reason) > 500:
         raise InvalidInput(f"the reason is longer than 500 characters ({len(reason)})")
-    if _text_problem(reason):
-        raise InvalidInput(f"the reason {_text_problem(reason)}")
+    if text_problem(reason):
+        raise InvalidInput(f"the reason {text_problem(reason)}")
     if ends_at <= starts_at:
         raise InvalidInput(
             f"a maintenance window must end after it starts ({ends_at.isoformat()} is not after "

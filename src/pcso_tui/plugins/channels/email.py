@@ -50,6 +50,10 @@ _MAILBOX = re.compile(
 )
 
 
+# What the importer accepts as a contact's email (one @, no spaces); sending checks valid_mailbox.
+_IMPORTABLE = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
 def valid_mailbox(address: str) -> bool:
     return len(address) <= 254 and _MAILBOX.fullmatch(address) is not None
 
@@ -107,6 +111,11 @@ class EmailChannel:
     """Sends over up to ``concurrency`` SMTP connections, opened on demand and kept open."""
 
     name = "email"
+    address_field = "email"
+
+    @staticmethod
+    def check_address(value: str) -> str | None:
+        return None if _IMPORTABLE.match(value) else "is not an email address"
 
     def __init__(self, settings: EmailSettings, *, concurrency: int = 4) -> None:
         if settings.security not in SECURITY_MODES:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +32,8 @@ from pcso_tui.domain.core.text import one_line
 
 SECRET_ENV = "PCSO_WEBHOOK_SECRET"
 RETRYABLE_STATUS = frozenset({408, 425, 429})
+# What the importer accepts as a contact's webhook URL.
+_URL = re.compile(r"^https?://[^\s/]+")
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -42,6 +45,11 @@ def _retry_after(value: str | None) -> float | None:
 
 class WebhookChannel:
     name = "webhook"
+    address_field = "webhook_url"
+
+    @staticmethod
+    def check_address(value: str) -> str | None:
+        return None if _URL.match(value) else "is not an http(s) URL"
 
     def __init__(self, settings: WebhookSettings, *, concurrency: int = 8) -> None:
         self.settings = settings
@@ -126,6 +134,11 @@ class SmsChannel(WebhookChannel):
     """SMS through an HTTP gateway: the same signing, retries and idempotency as webhooks."""
 
     name = "sms"
+    address_field = "phone"
+
+    @staticmethod
+    def check_address(value: str) -> str | None:
+        return None  # the gateway knows its numbers; the importer already refuses control characters
 
     def target(self, message: OutboundMessage) -> str | None:
         if not message.phone:
