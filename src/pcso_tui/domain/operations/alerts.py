@@ -250,7 +250,8 @@ def _show(value: Any) -> str:
         return repr(value if len(value) <= 40 else value[:40] + "…")
     if value is None or isinstance(value, bool | int | float):
         return json.dumps(value) if not isinstance(value, float) or value == value else "NaN"
-    return {dict: "an object", list: "a list"}.get(type(value), type(value).__name__)
+    kinds: dict[type, str] = {dict: "an object", list: "a list"}
+    return kinds.get(type(value), type(value).__name__)
 
 
 def _text_problem(text: str) -> str | None:
@@ -354,7 +355,7 @@ def _status(value: Any, path: str, problems: _Problems, *, default: str | None =
     if value not in STATUSES:
         problems.add(path, f'must be "firing" or "resolved", not {_show(value)}' if value is not None else "missing")
         return None
-    return value
+    return str(value)
 
 
 def _alertmanager_alert(raw: Any, path: str, source: str, problems: _Problems) -> AlertInput | None:
@@ -912,7 +913,8 @@ class _Store:
 
     async def _fetch(self, sql: str, *parameters: Any) -> Iterable[Any]:
         try:
-            return await self.driver.execute_fetchall(sql, parameters)
+            rows: Iterable[Any] = await self.driver.execute_fetchall(sql, parameters)
+            return rows
         except sqlite3.Error as exc:  # report it as SQLAlchemy would (a "locked" one becomes StorageBusy)
             raise DBAPIError.instance(sql, parameters, exc, sqlite3.Error, dialect=self.connection.dialect) from exc
 
@@ -1005,7 +1007,7 @@ class _Store:
 
     async def ids(self, fingerprints: Sequence[str]) -> dict[str, int]:
         if self.driver is not None:
-            return dict(await self._fetch(_SQLITE_IDS, json.dumps(fingerprints)))  # type: ignore[arg-type]
+            return dict(await self._fetch(_SQLITE_IDS, json.dumps(fingerprints)))
         a = Alert.__table__.c
         found: dict[str, int] = {}
         for chunk in _chunks(fingerprints):
