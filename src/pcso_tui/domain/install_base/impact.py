@@ -171,11 +171,13 @@ class _Sql:
         self.join = "CROSS JOIN" if dialect == "sqlite" else "JOIN"
 
     def rows(self, sql: str, params: dict[str, Any] | None = None) -> Steps[list[tuple[Any, ...]]]:
-        return (yield ("rows", sql, params or {}))
+        rows: list[tuple[Any, ...]] = yield ("rows", sql, params or {})
+        return rows
 
     def run(self, sql: str, params: dict[str, Any] | None = None) -> Steps[int]:
         """A statement that returns no rows; the number of rows it changed."""
-        return (yield ("run", sql, params or {}))
+        changed: int = yield ("run", sql, params or {})
+        return changed
 
     def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Steps[Any]:
         rows = yield from self.rows(sql, params)
@@ -199,7 +201,7 @@ async def _run_steps(session: AsyncSession, dialect: str, steps: Steps[T]) -> T:
     try:
         if dialect == "sqlite":
             connection = await session.connection()
-            raw = (await connection.get_raw_connection()).driver_connection
+            raw: Any = (await connection.get_raw_connection()).driver_connection  # aiosqlite's connection
             on_thread = getattr(raw, "_execute", None)
             con = getattr(raw, "_connection", None)
             if ONE_ROUND_TRIP and callable(on_thread) and isinstance(con, sqlite3.Connection):
@@ -339,13 +341,13 @@ def _walk(sql: _Sql, seeds: Sequence[int]) -> Steps[_Walk]:
 def _probe_side(sql: _Sql) -> Steps[bool]:
     """Whether to find components by probing the affected items (True) or scanning components."""
     j = sql.join
-    on_cis = yield from sql.scalar(
+    on_cis: int = yield from sql.scalar(
         f"SELECT count(*) FROM (SELECT 1 FROM impact_ci s {j} install_base_item i ON i.ci_id = s.ci_id LIMIT :cap) t",
         {"cap": COUNT_CAP},
     )
     if on_cis < PROBE_ALWAYS:
         return True
-    components = yield from sql.scalar(
+    components: int = yield from sql.scalar(
         "SELECT count(*) FROM (SELECT 1 FROM install_base_item WHERE parent_id IS NOT NULL LIMIT :cap) t",
         {"cap": COUNT_CAP},
     )
