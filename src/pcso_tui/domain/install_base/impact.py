@@ -205,7 +205,7 @@ async def _run_steps(session: AsyncSession, dialect: str, steps: Steps[T]) -> T:
             on_thread = getattr(raw, "_execute", None)
             con = getattr(raw, "_connection", None)
             if ONE_ROUND_TRIP and callable(on_thread) and isinstance(con, sqlite3.Connection):
-                return await on_thread(_steps_on_sqlite, con, steps)  # type: ignore[no-any-return]
+                return await on_thread(_steps_on_sqlite, con, steps)  # type: ignore[no-any-return]  # aiosqlite's internals are untyped
 
             async def on_aiosqlite(kind: str, sql: str, params: dict[str, Any]) -> Any:
                 if kind == "rows":
@@ -224,6 +224,7 @@ async def _run_steps(session: AsyncSession, dialect: str, steps: Steps[T]) -> T:
 
         async def on_session(kind: str, sql: str, params: dict[str, Any]) -> Any:
             result = await session.execute(text(sql), params)
+            # A statement's result is a CursorResult, which has rowcount (the stubs say Result).
             return [tuple(row) for row in result.all()] if kind == "rows" else result.rowcount  # type: ignore[attr-defined]
 
         return await _steps_each(on_session, steps)
@@ -245,7 +246,7 @@ async def _read(domain: Domain, steps: Steps[T]) -> T:
             on_thread = getattr(raw, "_execute", None)
             con = getattr(raw, "_connection", None)
             if callable(on_thread) and isinstance(con, sqlite3.Connection):
-                return await on_thread(_steps_in_read_transaction, con, steps)  # type: ignore[no-any-return]
+                return await on_thread(_steps_in_read_transaction, con, steps)  # type: ignore[no-any-return]  # aiosqlite's internals are untyped
     async with domain.reading() as session:
         return await _run_steps(session, db.dialect, steps)
 
@@ -276,7 +277,7 @@ def _steps_on_sqlite(con: sqlite3.Connection, steps: Steps[T]) -> T:
             finally:
                 cursor.close()
     except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+        return done.value  # type: ignore[no-any-return]  # the steps' return value: a T
 
 
 async def _steps_each(execute: Callable[[str, str, dict[str, Any]], Awaitable[Any]], steps: Steps[T]) -> T:
@@ -286,7 +287,7 @@ async def _steps_each(execute: Callable[[str, str, dict[str, Any]], Awaitable[An
             kind, sql, params = steps.send(result)
             result = await execute(kind, sql, params)
     except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+        return done.value  # type: ignore[no-any-return]  # the steps' return value: a T
 
 
 def _placeholders(prefix: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:

@@ -1278,8 +1278,8 @@ async def sweep_alerts(domain: Domain, actor: Actor) -> SweepResult:
         )
     return SweepResult(
         settled=len(quiet),
-        maintenance_set=set_result.rowcount or 0,  # type: ignore[attr-defined]
-        maintenance_cleared=clear_result.rowcount or 0,  # type: ignore[attr-defined]
+        maintenance_set=set_result.rowcount or 0,  # type: ignore[attr-defined]  # an UPDATE's CursorResult
+        maintenance_cleared=clear_result.rowcount or 0,  # type: ignore[attr-defined]  # an UPDATE's CursorResult
     )
 
 
@@ -1557,7 +1557,7 @@ async def add_maintenance_window(
                 .where(a.ci_id == ci_id, a.state != AlertState.CLOSED, a.maintenance.is_(False))
                 .values(maintenance=True, version=a.version + 1)
             )
-            flagged = result.rowcount or 0  # type: ignore[attr-defined]
+            flagged = result.rowcount or 0  # type: ignore[attr-defined]  # an UPDATE's CursorResult
         tx.record(
             "maintenance.added",
             "maintenance_window",
