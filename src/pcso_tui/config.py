@@ -123,7 +123,7 @@ def _table_list_item(hint: Any) -> type | None:
     if typing.get_origin(hint) not in (list, tuple):
         return None
     args = typing.get_args(hint)
-    return args[0] if args and dataclasses.is_dataclass(args[0]) else None
+    return args[0] if args and isinstance(args[0], type) and dataclasses.is_dataclass(args[0]) else None
 
 
 def installed_sections() -> dict[str, PluginSection]:

@@ -65,7 +65,7 @@ ALERTS = web.RequestKey("pcso_alerts", int)
 PROBLEM = web.RequestKey("pcso_problem", str)
 
 
-def _error(status: int, code: str, message: str, details: list[str] | None = None, **headers: str) -> web.Response:
+def _error(status: int, code: str, message: str, details: list[str] | None = None, /, **headers: str) -> web.Response:
     body = {"error": code, "message": message, "details": details or []}
     return web.json_response(body, status=status, headers=headers or None)
 

@@ -195,9 +195,9 @@ def _print_detail(d: CaseDetail) -> None:
         out("  notices: " + ", ".join(f"{n} {s}" for s, n in sorted(d.notices_by_state.items())))
     if d.journal:
         out("  journal:")
-        for line in d.journal:
-            out(f"    {line.at:%Y-%m-%d %H:%M} {one_line(line.author_name)} [{line.label}]")
-            for text in printable(line.body, multiline=True).splitlines():
+        for entry in d.journal:
+            out(f"    {entry.at:%Y-%m-%d %H:%M} {one_line(entry.author_name)} [{entry.label}]")
+            for text in printable(entry.body, multiline=True).splitlines():
                 out(f"      {text}")
 
 

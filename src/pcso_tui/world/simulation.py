@@ -365,6 +365,7 @@ class OutageSimulation:
             resolved += sum(not a.firing for a in flaps)
 
         # Outages: end the bursts that are due, maybe start one.
+        burst: _Burst | None
         for burst in [b for b in self._bursts if b.ends_step <= n]:
             for alert in burst.alerts:
                 alert.firing = False

@@ -215,9 +215,8 @@ class ChunkWriter:
             await self.conn.exec_driver_sql(insert_sql(chunk.table, chunk.columns), prepared)
         elif self.driver == "asyncpg":
             raw = await self.conn.get_raw_connection()
-            await raw.driver_connection.copy_records_to_table(
-                chunk.table, records=prepared, columns=list(chunk.columns)
-            )
+            driver: Any = raw.driver_connection  # asyncpg's connection (untyped)
+            await driver.copy_records_to_table(chunk.table, records=prepared, columns=list(chunk.columns))
         else:
             await self.conn.execute(insert(Base.metadata.tables[chunk.table]), prepared)
 

@@ -588,11 +588,11 @@ class WorldGenerator:
         self.app_family = bytearray(apps)
         self.app_service = array("l", [0]) * apps
         for i in range(apps):
-            family = i % families
+            family_no = i % families
             cl = rng.randrange(c)
             dc = cl % d
             env = "staging" if rng.random() < 0.04 else "production"
-            fam = W.PRODUCT_FAMILIES[family][0]
+            fam = W.PRODUCT_FAMILIES[family_no][0]
             cid = ci(
                 f"{fam.lower()}-{W.DATACENTRES[dc][0]}-{i + 1:05d}",
                 "application",
@@ -610,8 +610,8 @@ class WorldGenerator:
             for dep in uses:
                 depends(cid, dep)
             self.app_service[i] = uses[0] if uses else 0
-            self.app_family[i] = family
-            self.family_apps[family].append(cid)
+            self.app_family[i] = family_no
+            self.family_apps[family_no].append(cid)
             if (i + 1) % 5000 == 0:
                 yield from out.drain()
                 yield Progress("service map", self._ids["ci"], total)
@@ -1172,7 +1172,7 @@ class WorldGenerator:
             r_at = resolved_at + timedelta(minutes=rng.randint(10, 30))
         auto_close = r_at + timedelta(days=3)
 
-        steps = [
+        steps: list[tuple[datetime, str, tuple[int | None, str], dict[str, Any]]] = [
             (
                 opened,
                 "new",

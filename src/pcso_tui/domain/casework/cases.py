@@ -14,6 +14,9 @@ Major cases (propose, approve, statements, cascade) live in ``major_cases``.
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import overload
+
 from sqlalchemy import case as sql_case
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -90,7 +93,11 @@ _SEVERITY_RANK = sql_case(
 )
 
 
-def _enum(value: str | None, allowed: type, what: str) -> str | None:
+@overload
+def _enum(value: str, allowed: type[StrEnum], what: str) -> str: ...
+@overload
+def _enum(value: str | None, allowed: type[StrEnum], what: str) -> str | None: ...
+def _enum(value: str | None, allowed: type[StrEnum], what: str) -> str | None:
     if value is None:
         return None
     try:

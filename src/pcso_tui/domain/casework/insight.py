@@ -45,10 +45,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import and_, exists, func, insert, literal, or_, select, union
+from sqlalchemy import Result, and_, exists, func, insert, literal, or_, select, union
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -440,7 +440,7 @@ async def _best_major(session: AsyncSession, subject: _Row, settings: InsightSet
         .order_by(Case.id.desc())
         .limit(5000)
     )
-    for parent_id, text in attached:
+    for parent_id, text in cast("Result[int, str]", attached):  # parent_id IN (…): never NULL
         texts[parent_id].append(normalize(text))
     best, best_score, best_terms = None, 0.0, []
     mine = subject.text.split()
@@ -514,7 +514,10 @@ async def _recommend(domain: Domain, session: AsyncSession, case_id: int) -> Rec
 
     rows = await _open_candidates(session, subject, since, settings.max_compared)
     similar = await asyncio.to_thread(_score_similar, subject, rows, settings)
-    group_accounts = sorted({s.account_number for s in similar if s.account_number} | {subject.account_number} - {None})
+    group_accounts = sorted(
+        {s.account_number for s in similar if s.account_number}
+        | {a for a in (subject.account_number,) if a is not None}
+    )
     cases = 1 + len(similar)
     texts = [(subject.account_number, subject.text)] + [
         (s.account_number, normalize(s.short_description)) for s in similar
@@ -942,18 +945,18 @@ async def _base_counts(session: AsyncSession, features: list[tuple[str, str, str
         counts.update({("characteristic", n, v): c for n, v, c in rows})
     names = [v for k, _, v in features if k == "product"]
     if names:
-        rows = await session.execute(
+        product_rows = await session.execute(
             select(prod.name, func.count(func.distinct(item.account_id)))
             .join(item, item.product_id == prod.id)
             .where(prod.name.in_(names))
             .group_by(prod.name)
         )
-        counts.update({("product", "product", n): c for n, c in rows})
+        counts.update({("product", "product", n): c for n, c in product_rows})
     for attribute, column in (("tier", acc.tier), ("region", acc.region)):
         values = [v for k, n, v in features if k == "account" and n == attribute]
         if values:
-            rows = await session.execute(select(column, func.count()).where(column.in_(values)).group_by(column))
-            counts.update({("account", attribute, v): c for v, c in rows})
+            found = await session.execute(select(column, func.count()).where(column.in_(values)).group_by(column))
+            counts.update({("account", attribute, v): c for v, c in found})
     return counts
 
 

@@ -118,7 +118,7 @@ def _require_major(case: Case) -> None:
         raise IllegalTransition(f"{case_number(case.id)} is {what}, not an approved major case")
 
 
-def _journal_line(tx: Transaction, case_id: int, kind: str, visibility: str, body: str, **extra) -> JournalEntry:
+def _journal_line(tx: Transaction, case_id: int, kind: str, visibility: str, body: str, **extra: Any) -> JournalEntry:
     entry = JournalEntry(
         case_id=case_id,
         kind=kind,

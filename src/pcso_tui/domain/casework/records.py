@@ -8,9 +8,9 @@ other (``cases`` calls the major-case workflow rule; ``major_cases`` never calls
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import CursorResult, Select, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -57,7 +57,7 @@ def require_own_case(actor: Actor, case_id: int, account_id: int | None) -> None
         raise NotFound(f"no case {case_number(case_id)}")
 
 
-def case_rows_query(now: datetime) -> Select:
+def case_rows_query(now: datetime) -> Select[*tuple[Any, ...]]:
     affected = select(func.count()).select_from(CaseAccount).where(CaseAccount.case_id == Case.id).scalar_subquery()
     return (
         select(
@@ -149,4 +149,4 @@ async def copy_line_to_children(tx: Transaction, parent_id: int, entry_id: int) 
             .where(t.c.parent_id == parent_id, t.c.state.in_(ACTIVE)),
         )
     )
-    return result.rowcount or 0
+    return cast("CursorResult[Any]", result).rowcount or 0  # an INSERT's result: its stubs say Result

@@ -78,12 +78,12 @@ async def case_timeline(domain: Domain, actor: Actor, case_id: int, *, limit: in
         texts: dict[int, str] = {}
         if entry_ids:
             query = select(JournalEntry.id, JournalEntry.body).where(JournalEntry.id.in_(entry_ids))
-            rows = await session.execute(query)
-            texts = {entry_id: body for entry_id, body in rows}
+            found = await session.execute(query)
+            texts = {entry_id: body for entry_id, body in found}
         statements: dict[int, str] = {}
         if statement_ids:
-            rows = await session.execute(select(Statement.id, Statement.body).where(Statement.id.in_(statement_ids)))
-            statements = {statement_id: body for statement_id, body in rows}
+            found = await session.execute(select(Statement.id, Statement.body).where(Statement.id.in_(statement_ids)))
+            statements = {statement_id: body for statement_id, body in found}
         entries = sorted(
             (entry_from_event(e, texts=texts, statements=statements) for e in events),
             key=lambda x: (x.at, x.event_id),

@@ -9,9 +9,9 @@ only for cases of their own account.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import CursorResult, delete, insert, or_, select
 
 from pcso_tui.domain.communications.views import ArticleView, article_number
 from pcso_tui.domain.core.errors import Conflict, InvalidInput, NotFound
@@ -173,7 +173,7 @@ async def detach_article(domain: Domain, actor: Actor, case_id: int, number: str
         result = await tx.session.execute(
             delete(CaseArticle).where(CaseArticle.case_id == case_id, CaseArticle.article_id == article.id)
         )
-        if not result.rowcount:
+        if not cast("CursorResult[Any]", result).rowcount:  # a DELETE's result: its stubs say Result
             raise NotFound(f"article {number!r} is not attached to {case_number(case_id)}")
         tx.record("article.detached", "case", case_id, article=number)
         article_id = article.id

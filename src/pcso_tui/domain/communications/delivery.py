@@ -33,9 +33,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import CursorResult, and_, bindparam, func, or_, select, update
 
 from pcso_tui.domain.communications.channels import (
     DeliveryOutcome,
@@ -339,7 +339,9 @@ async def _load_claimed(tx: Transaction, ids: Sequence[int]) -> list[_Claimed]:
         .where(Notice.id.in_(ids))
         .order_by(Notice.id)
     )
-    return [_Claimed(*row) for row in rows]
+    # mypy cannot spread a Row of more than ten columns (a tuple with a variadic tail) over
+    # parameters: python/mypy#20472.
+    return [_Claimed(*row) for row in rows]  # type: ignore[call-arg]
 
 
 async def _render_sources(tx: Transaction, notices: Sequence[_Claimed]) -> dict[int, RenderSource]:
@@ -387,8 +389,8 @@ async def _render_sources(tx: Transaction, notices: Sequence[_Claimed]) -> dict[
     incident_ids = {row.incident_id for row in cases.values() if row.incident_id is not None}
     etas: dict[int, datetime | None] = {}
     if incident_ids:
-        found = await session.execute(select(Incident.id, Incident.eta).where(Incident.id.in_(incident_ids)))
-        etas = {incident_id: eta for incident_id, eta in found}
+        eta_rows = await session.execute(select(Incident.id, Incident.eta).where(Incident.id.in_(incident_ids)))
+        etas = {incident_id: eta for incident_id, eta in eta_rows}
     outage_ids = {n.outage_id for n in notices if n.outage_id is not None}
     outages: dict[int, dict[str, Any]] = {}
     if outage_ids:
@@ -806,7 +808,7 @@ async def retry_dead_notices(domain: Domain, actor: Actor, case_id: int | None =
             .where(*where)
             .values(state="pending", attempts=0, next_attempt_at=tx.now, last_error=None, version=_NOTICE.c.version + 1)
         )
-        count = result.rowcount or 0
+        count = cast("CursorResult[Any]", result).rowcount or 0  # an UPDATE's result: its stubs say Result
         if count:
             tx.record("notices.retried", "case" if case_id is not None else "notice", case_id, count=count)
         return count

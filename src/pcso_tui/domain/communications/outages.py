@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, func, insert, literal, or_, select, union, update
+from sqlalchemy import CompoundSelect, String, cast, func, insert, literal, or_, select, union, update
 from sqlalchemy.orm import aliased
 
 from pcso_tui.domain.communications.views import OutageView, StatusArticle, StatusOutage, StatusPageData
@@ -543,7 +543,7 @@ def _affecting_account(account_id: int) -> Any:
     upstream = select(seeds.c.ci_id).cte("account_ci", recursive=True)
     upstream = upstream.union(select(CIDependency.depends_on_id).join(upstream, CIDependency.ci_id == upstream.c.ci_id))
     products = select(InstallBaseItem.product_id).where(InstallBaseItem.account_id == account_id)
-    own_cases = union(
+    own_cases: CompoundSelect[int | None] = union(
         select(Case.id).where(Case.account_id == account_id),
         select(Case.parent_id).where(Case.account_id == account_id, Case.parent_id.is_not(None)),
         select(CaseAccount.case_id).where(CaseAccount.account_id == account_id),

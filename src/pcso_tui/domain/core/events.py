@@ -43,7 +43,7 @@ class Transaction:
         """Record that ``kind`` happened to a subject; written when the transaction commits."""
         self._events.append({"kind": kind, "subject_type": subject_type, "subject_id": subject_id, "payload": payload})
 
-    def record_many(self, kind: str, subject_type: str, rows: Iterable[tuple[int, dict[str, Any]]]) -> None:
+    def record_many(self, kind: str, subject_type: str, rows: Iterable[tuple[int | None, dict[str, Any]]]) -> None:
         """Record one event per (subject_id, payload), e.g. one per child case created."""
         self._events.extend(
             {"kind": kind, "subject_type": subject_type, "subject_id": sid, "payload": payload} for sid, payload in rows
@@ -85,7 +85,7 @@ class Transaction:
         connection = await self.session.connection()
         insert_sql = _sqlite_event_insert(connection.dialect)
         fixed = [insert_sql.convert(key, value) for key, value in common.items()]
-        driver = (await connection.get_raw_connection()).driver_connection
+        driver: Any = (await connection.get_raw_connection()).driver_connection  # aiosqlite's connection
         for start in range(0, len(self._events), SQLITE_EVENT_CHUNK):
             rows = [
                 (

@@ -66,7 +66,8 @@ class EventFollower:
     async def _listen(self) -> None:
         conn = await self.db.read_engine.connect()
         raw = await conn.get_raw_connection()
-        await raw.driver_connection.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+        driver: Any = raw.driver_connection  # asyncpg's connection (untyped)
+        await driver.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
         self._listen_conn = conn
 
     async def poll(self) -> list[EventView]:

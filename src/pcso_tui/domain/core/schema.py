@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from pcso_tui.domain.core.db import Database
 from pcso_tui.domain.core.errors import DomainError
-from pcso_tui.domain.core.migrations import HEAD
+from pcso_tui.domain.core.migrations import HEAD as HEAD  # re-exported: transfer and `pcso db` read schema.HEAD
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant will do: it keeps two processes from upgrading one PostgreSQL at once.

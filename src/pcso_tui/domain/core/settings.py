@@ -175,7 +175,7 @@ class HealthCheckSettings:
     flush_seconds: float = 10.0
 
     def __post_init__(self) -> None:
-        names = [c.name for c in (*self.http, *self.tcp, *self.heartbeat)]
+        names = [c.name for c in self.http] + [c.name for c in self.tcp] + [c.name for c in self.heartbeat]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"check names must be unique; used twice: {', '.join(duplicates)}")

@@ -171,11 +171,13 @@ class _Sql:
         self.join = "CROSS JOIN" if dialect == "sqlite" else "JOIN"
 
     def rows(self, sql: str, params: dict[str, Any] | None = None) -> Steps[list[tuple[Any, ...]]]:
-        return (yield ("rows", sql, params or {}))
+        rows: list[tuple[Any, ...]] = yield ("rows", sql, params or {})
+        return rows
 
     def run(self, sql: str, params: dict[str, Any] | None = None) -> Steps[int]:
         """A statement that returns no rows; the number of rows it changed."""
-        return (yield ("run", sql, params or {}))
+        changed: int = yield ("run", sql, params or {})
+        return changed
 
     def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Steps[Any]:
         rows = yield from self.rows(sql, params)
@@ -199,11 +201,11 @@ async def _run_steps(session: AsyncSession, dialect: str, steps: Steps[T]) -> T:
     try:
         if dialect == "sqlite":
             connection = await session.connection()
-            raw = (await connection.get_raw_connection()).driver_connection
+            raw: Any = (await connection.get_raw_connection()).driver_connection  # aiosqlite's connection
             on_thread = getattr(raw, "_execute", None)
             con = getattr(raw, "_connection", None)
             if ONE_ROUND_TRIP and callable(on_thread) and isinstance(con, sqlite3.Connection):
-                return await on_thread(_steps_on_sqlite, con, steps)  # type: ignore[no-any-return]
+                return await on_thread(_steps_on_sqlite, con, steps)  # type: ignore[no-any-return]  # aiosqlite's internals are untyped
 
             async def on_aiosqlite(kind: str, sql: str, params: dict[str, Any]) -> Any:
                 if kind == "rows":
@@ -222,6 +224,7 @@ async def _run_steps(session: AsyncSession, dialect: str, steps: Steps[T]) -> T:
 
         async def on_session(kind: str, sql: str, params: dict[str, Any]) -> Any:
             result = await session.execute(text(sql), params)
+            # A statement's result is a CursorResult, which has rowcount (the stubs say Result).
             return [tuple(row) for row in result.all()] if kind == "rows" else result.rowcount  # type: ignore[attr-defined]
 
         return await _steps_each(on_session, steps)
@@ -243,7 +246,7 @@ async def _read(domain: Domain, steps: Steps[T]) -> T:
             on_thread = getattr(raw, "_execute", None)
             con = getattr(raw, "_connection", None)
             if callable(on_thread) and isinstance(con, sqlite3.Connection):
-                return await on_thread(_steps_in_read_transaction, con, steps)  # type: ignore[no-any-return]
+                return await on_thread(_steps_in_read_transaction, con, steps)  # type: ignore[no-any-return]  # aiosqlite's internals are untyped
     async with domain.reading() as session:
         return await _run_steps(session, db.dialect, steps)
 
@@ -274,7 +277,7 @@ def _steps_on_sqlite(con: sqlite3.Connection, steps: Steps[T]) -> T:
             finally:
                 cursor.close()
     except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+        return done.value  # type: ignore[no-any-return]  # the steps' return value: a T
 
 
 async def _steps_each(execute: Callable[[str, str, dict[str, Any]], Awaitable[Any]], steps: Steps[T]) -> T:
@@ -284,7 +287,7 @@ async def _steps_each(execute: Callable[[str, str, dict[str, Any]], Awaitable[An
             kind, sql, params = steps.send(result)
             result = await execute(kind, sql, params)
     except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+        return done.value  # type: ignore[no-any-return]  # the steps' return value: a T
 
 
 def _placeholders(prefix: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
@@ -339,13 +342,13 @@ def _walk(sql: _Sql, seeds: Sequence[int]) -> Steps[_Walk]:
 def _probe_side(sql: _Sql) -> Steps[bool]:
     """Whether to find components by probing the affected items (True) or scanning components."""
     j = sql.join
-    on_cis = yield from sql.scalar(
+    on_cis: int = yield from sql.scalar(
         f"SELECT count(*) FROM (SELECT 1 FROM impact_ci s {j} install_base_item i ON i.ci_id = s.ci_id LIMIT :cap) t",
         {"cap": COUNT_CAP},
     )
     if on_cis < PROBE_ALWAYS:
         return True
-    components = yield from sql.scalar(
+    components: int = yield from sql.scalar(
         "SELECT count(*) FROM (SELECT 1 FROM install_base_item WHERE parent_id IS NOT NULL LIMIT :cap) t",
         {"cap": COUNT_CAP},
     )

@@ -390,7 +390,7 @@ def _characteristic_name(name: str) -> str | None:
         return "a characteristic needs a name without outer spaces"
     if _CONTROL.search(name):
         return "a characteristic name cannot contain control characters"
-    length = Characteristic.__table__.c.name.type.length
+    length = Characteristic.__table__.c.name.type.length  # type: ignore[attr-defined]  # String(n): typed TypeEngine
     if len(name) > length:
         return f"a characteristic name is at most {length} characters"
     return None
@@ -407,7 +407,7 @@ def _characteristic_value(raw: Any) -> str | None:
         raise _Bad(f"expected text, not {_json_type(raw)}")
     if "\x00" in raw:
         raise _Bad("contains a NUL character")
-    length = Characteristic.__table__.c.value.type.length
+    length = Characteristic.__table__.c.value.type.length  # type: ignore[attr-defined]  # String(n): typed TypeEngine
     if len(raw) > length:
         raise _Bad(f"longer than {length} characters ({len(raw)})")
     return raw
@@ -597,7 +597,14 @@ class _Import:
                 (f.name, self.bits[f.name], parse, nothing, f.type == "key" or f.required, must, f.type == "ref")
             )
 
-    def _stage_row(self, line: int, values: dict[str, Any], chars: dict[str, Any], out: list, out_chars: list) -> None:
+    def _stage_row(
+        self,
+        line: int,
+        values: dict[str, Any],
+        chars: dict[str, Any],
+        out: list[tuple[Any, ...]],
+        out_chars: list[tuple[Any, ...]],
+    ) -> None:
         """Check one row and add it (as a tuple in staging-column order) to ``out``."""
         row: list[Any] = [line, 0, False, None, None]
         given = 0
@@ -741,8 +748,8 @@ class _Import:
     async def stage_file(self, source: _Source, progress: Progress | None, chunk_size: int) -> None:
         """Read, check and stage the file. While the database thread writes one chunk, the
         next one is read and checked here."""
-        rows: list[dict[str, Any]] = []
-        chars: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
+        chars: list[tuple[Any, ...]] = []
         writing: asyncio.Task[None] | None = None
         try:
             for line, values, row_chars in self._records(source):
@@ -766,7 +773,7 @@ class _Import:
         await self._write_chunk(rows, chars, self.rows, progress)
 
     async def _write_chunk(
-        self, rows: list[dict[str, Any]], chars: list[dict[str, Any]], done: int, progress: Progress | None
+        self, rows: list[tuple[Any, ...]], chars: list[tuple[Any, ...]], done: int, progress: Progress | None
     ) -> None:
         # Plain executemany of tuples: the staging tables are ours and the values already typed,
         # so the per-row parameter processing of a Core insert would only cost time.
@@ -774,6 +781,7 @@ class _Import:
         if rows:
             await connection.exec_driver_sql(self._insert_sql(self.stage), rows)
         if chars:
+            assert self.chars is not None  # characteristics are staged only for kinds that have them
             await connection.exec_driver_sql(self._insert_sql(self.chars), chars)
         if progress is not None:
             progress(done)
@@ -1012,6 +1020,7 @@ class _Import:
                 equal.append(t.c[f.target].is_not_distinct_from(s.c[f.stage]))
         if self.kind.characteristics:
             ch, sc = Characteristic.__table__, self.chars
+            assert sc is not None  # a kind with characteristics stages them
             has = exists().where(ch.c.item_id == s.c.target_id, ch.c.name == sc.c.name)
             has_same = exists().where(ch.c.item_id == s.c.target_id, ch.c.name == sc.c.name, ch.c.value == sc.c.value)
             differs = or_(and_(sc.c.value.is_(None), has), and_(sc.c.value.is_not(None), ~has_same))
@@ -1076,6 +1085,7 @@ class _Import:
         """Derive ``root_id`` (the top of the parent chain; a top item is its own root) for the
         written items and everything below them; returns how many other items' roots moved."""
         s, t, r = self.stage, self.table, self.roots
+        assert r is not None  # only install base items (a kind with characteristics) have roots
         written = s.c.action.in_(("insert", "update"))
         below = select(s.c.target_id.label("id")).where(written).cte("pcso_import_below", recursive=True)
         below = below.union(select(t.c.id).join(below, t.c.parent_id == below.c.id))
@@ -1107,6 +1117,7 @@ class _Import:
 
     async def _write_characteristics(self) -> None:
         s, sc, ch = self.stage, self.chars, Characteristic.__table__
+        assert sc is not None  # only called for a kind with characteristics
         removed = (
             select(s.c.target_id, sc.c.name)
             .join(s, s.c.row_no == sc.c.row_no)

@@ -218,7 +218,8 @@ def show(value: Any) -> str:
         return repr(value if len(value) <= 40 else value[:40] + "…")
     if value is None or isinstance(value, bool | int | float):
         return json.dumps(value) if not isinstance(value, float) or value == value else "NaN"
-    return {dict: "an object", list: "a list"}.get(type(value), type(value).__name__)
+    kinds: dict[type, str] = {dict: "an object", list: "a list"}
+    return kinds.get(type(value), type(value).__name__)
 
 
 def text_problem(text: str) -> str | None:
@@ -322,7 +323,7 @@ def check_status(value: Any, path: str, problems: Problems, *, default: str | No
     if value not in STATUSES:
         problems.add(path, f'must be "firing" or "resolved", not {show(value)}' if value is not None else "missing")
         return None
-    return value
+    return str(value)
 
 
 def generic_alert(raw: Any, path: str, problems: Problems) -> AlertInput | None:

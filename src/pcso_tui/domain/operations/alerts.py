@@ -362,7 +362,8 @@ class _Store:
 
     async def _fetch(self, sql: str, *parameters: Any) -> Iterable[Any]:
         try:
-            return await self.driver.execute_fetchall(sql, parameters)
+            rows: Iterable[Any] = await self.driver.execute_fetchall(sql, parameters)
+            return rows
         except sqlite3.Error as exc:  # report it as SQLAlchemy would (a "locked" one becomes StorageBusy)
             raise DBAPIError.instance(sql, parameters, exc, sqlite3.Error, dialect=self.connection.dialect) from exc
 
@@ -455,7 +456,7 @@ class _Store:
 
     async def ids(self, fingerprints: Sequence[str]) -> dict[str, int]:
         if self.driver is not None:
-            return dict(await self._fetch(_SQLITE_IDS, json.dumps(fingerprints)))  # type: ignore[arg-type]
+            return dict(await self._fetch(_SQLITE_IDS, json.dumps(fingerprints)))
         a = Alert.__table__.c
         found: dict[str, int] = {}
         for chunk in _chunks(fingerprints):
@@ -726,8 +727,8 @@ async def sweep_alerts(domain: Domain, actor: Actor) -> SweepResult:
         )
     return SweepResult(
         settled=len(quiet),
-        maintenance_set=set_result.rowcount or 0,  # type: ignore[attr-defined]
-        maintenance_cleared=clear_result.rowcount or 0,  # type: ignore[attr-defined]
+        maintenance_set=set_result.rowcount or 0,  # type: ignore[attr-defined]  # an UPDATE's CursorResult
+        maintenance_cleared=clear_result.rowcount or 0,  # type: ignore[attr-defined]  # an UPDATE's CursorResult
     )
 
 
@@ -1005,7 +1006,7 @@ async def add_maintenance_window(
                 .where(a.ci_id == ci_id, a.state != AlertState.CLOSED, a.maintenance.is_(False))
                 .values(maintenance=True, version=a.version + 1)
             )
-            flagged = result.rowcount or 0  # type: ignore[attr-defined]
+            flagged = result.rowcount or 0  # type: ignore[attr-defined]  # an UPDATE's CursorResult
         tx.record(
             "maintenance.added",
             "maintenance_window",

@@ -37,10 +37,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import count
 from operator import attrgetter
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy import and_, bindparam, exists, func, insert, literal_column, or_, select, update
+from sqlalchemy.engine import Result, Row
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import Exists
 
 from pcso_tui.domain.core.events import Transaction
 from pcso_tui.domain.core.models import (
@@ -93,7 +98,7 @@ async def upstream_edges(session: AsyncSession, ci_ids: Iterable[int], max_hops:
     ids = sorted(set(ci_ids))
     if not ids or max_hops < 1:
         return {}
-    seed = select(ConfigurationItem.id.label("node"), literal_column("0").label("d")).where(
+    seed: Select[int, int] = select(ConfigurationItem.id.label("node"), literal_column("0").label("d")).where(
         ConfigurationItem.id.in_(ids)
     )
     region = seed.cte("upstream_region", recursive=True)
@@ -399,7 +404,7 @@ def _chunks(items: Sequence[int], size: int = _CHUNK) -> Iterable[Sequence[int]]
     return (items[i : i + size] for i in range(0, len(items), size))
 
 
-def _in_maintenance_window(now: datetime):  # type: ignore[no-untyped-def]
+def _in_maintenance_window(now: datetime) -> Exists:
     return exists().where(
         MaintenanceWindow.ci_id == Alert.ci_id,
         MaintenanceWindow.starts_at <= now,
@@ -407,7 +412,7 @@ def _in_maintenance_window(now: datetime):  # type: ignore[no-untyped-def]
     )
 
 
-def _alert_columns():  # type: ignore[no-untyped-def]
+def _alert_columns() -> tuple[ColumnElement[Any] | InstrumentedAttribute[Any], ...]:
     return (
         Alert.id,
         Alert.fingerprint,
@@ -420,7 +425,7 @@ def _alert_columns():  # type: ignore[no-untyped-def]
     )
 
 
-def _alert(row) -> _Alert:  # type: ignore[no-untyped-def]
+def _alert(row: Row[*tuple[Any, ...]]) -> _Alert:
     return _Alert(
         id=row.id,
         fingerprint=row.fingerprint,
@@ -433,7 +438,7 @@ def _alert(row) -> _Alert:  # type: ignore[no-untyped-def]
     )
 
 
-def _ended_at():  # type: ignore[no-untyped-def]
+def _ended_at() -> ColumnElement[datetime]:
     """When an incident stopped being worked (resolved, else its last change: closed/canceled)."""
     return func.coalesce(Incident.resolved_at, Incident.updated_at)
 
@@ -581,11 +586,12 @@ async def _group(
             select(IncidentCI.incident_id, IncidentCI.ci_id).where(IncidentCI.incident_id.in_(list(incidents)))
         ):
             incidents[incident_id].ci_ids.add(ci_id)
-        for incident_id, key in await session.execute(
+        keys = await session.execute(
             select(Alert.incident_id, Alert.ci_key)
             .where(Alert.incident_id.in_(list(incidents)), Alert.ci_id.is_(None), Alert.ci_key.is_not(None))
             .distinct()
-        ):
+        )
+        for incident_id, key in cast("Result[int, str]", keys):  # the WHERE leaves the NULLs out
             incidents[incident_id].keys.add(key)
 
     # 4. One walk of the service map: the upstream CIs these CIs share within max_hops.
@@ -662,7 +668,7 @@ async def _write(
             # SQLite cannot return ids in parameter order from a multi-row insert, so SQLAlchemy
             # would send one INSERT per incident; the write transaction holds the database's only
             # write lock (BEGIN IMMEDIATE), so the next ids are ours to number.
-            top = await session.scalar(select(func.coalesce(func.max(table.c.id), 0)))
+            top = (await session.execute(select(func.coalesce(func.max(table.c.id), 0)))).scalar_one()
             for n, (incident, row) in enumerate(zip(new, rows, strict=True), start=top + 1):
                 incident.id = row["id"] = n
             await session.execute(insert(table), rows)

@@ -535,7 +535,7 @@ class HealthCheckRunner:
             await asyncio.gather(*self._inflight, return_exceptions=True)
             await self.close()
 
-    async def _uncut(self, write: Awaitable[None]) -> None:
+    async def _uncut(self, write: Awaitable[object]) -> None:
         """Await a write that stopping the runner never cuts in half: cancelling an await inside
         a write transaction can leave its connection holding the database's write lock."""
         task = asyncio.ensure_future(write)

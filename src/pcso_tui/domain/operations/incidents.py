@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import Row, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -40,6 +41,7 @@ from pcso_tui.domain.core.versions import check_version
 from pcso_tui.domain.core.views import incident_number
 from pcso_tui.domain.operations.correlation import (
     FIRING_STATES,
+    RootCause,
     incident_title,
     root_cause_of,
     root_causes,
@@ -234,7 +236,7 @@ async def open_incident(
                 raise NotFound(f"no CI named {missing[0]!r}", details=[f"unknown CI {m!r}" for m in missing])
             wanted.update({ci_id: name for name, ci_id in rows.items()})
         if ci_ids:
-            rows = dict(
+            names = dict(
                 (
                     await session.execute(
                         select(ConfigurationItem.id, ConfigurationItem.name).where(
@@ -243,11 +245,11 @@ async def open_incident(
                     )
                 ).all()
             )
-            missing_ids = sorted(set(ci_ids) - set(rows))
+            missing_ids = sorted(set(ci_ids) - set(names))
             if missing_ids:
                 raise NotFound(f"no CI with id {missing_ids[0]}", details=[f"unknown CI id {m}" for m in missing_ids])
-            wanted.update(rows)
-        alerts = []
+            wanted.update(names)
+        alerts: Sequence[Row[*tuple[Any, ...]]] = []
         if alert_ids:
             alerts = (
                 await session.execute(
@@ -544,7 +546,7 @@ async def get_incident(domain: Domain, actor: Actor, incident_id: int) -> Incide
     )
 
 
-def _explain(cause, cis: Sequence[IncidentCIView]) -> str:  # type: ignore[no-untyped-def]
+def _explain(cause: RootCause, cis: Sequence[IncidentCIView]) -> str:
     if len(cis) == 1:
         return f"{cause.ci_name} is the only CI of this incident"
     parts = []

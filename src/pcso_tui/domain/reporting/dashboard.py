@@ -31,10 +31,10 @@ The KPI definitions below are the help text on the screen and the text of ``docs
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     Date,
@@ -711,6 +711,13 @@ def _children(ctx: _Ctx, start: datetime, stop: datetime) -> tuple[Any, Select[A
 _Points = dict[str, dict[str, KpiPoint]]  # KPI key → window key → point
 
 
+class _PointOf(Protocol):
+    """A window's point from its period. A Protocol rather than a Callable: mypy cannot infer the
+    lambdas below, whose default arguments bind the loop's values, against a Callable."""
+
+    def __call__(self, period: PeriodView, /) -> KpiPoint: ...
+
+
 def _check_period(period: str) -> str:
     if period not in DASHBOARD_PERIODS:
         raise InvalidInput(f"unknown period {period!r}; one of: {', '.join(DASHBOARD_PERIODS)}")
@@ -742,12 +749,12 @@ class _Computation:
         self.stop = windows[-1].stop
         self.points: _Points = {}
 
-    def put(self, key: str, window_key: str | None, point: Callable[[PeriodView], KpiPoint]) -> None:
+    def put(self, key: str, window_key: str | None, point: _PointOf) -> None:
         window = self.by_key.get(window_key or "")
         if window is not None:
             self.points.setdefault(key, {})[window.key] = point(window.view)
 
-    async def rows(self, query: Select[Any]) -> list[Any]:
+    async def rows(self, query: Select[*tuple[Any, ...]]) -> list[Any]:
         return list((await self.session.execute(query)).all())
 
     async def run(self) -> _Points:
@@ -1060,7 +1067,8 @@ class _Drill:
         self.part = part
 
     def query(self, key: str) -> Select[Any]:
-        return getattr(self, f"_{key}")()
+        query: Select[Any] = getattr(self, f"_{key}")()
+        return query
 
     def _cases(self, facts: Any, *, value: Any = None) -> Select[Any]:
         c = _case
@@ -1329,7 +1337,7 @@ async def drill_down(
     ctx = _Ctx(dialect=domain.db.dialect, period=period, now=now)
     listing = _Drill(ctx, window, part).query(kpi_key).subquery("listing")
     if spec.kind == "ranking":
-        order = (listing.c.value.desc(), listing.c.sort.desc(), listing.c.id)
+        order: tuple[ColumnElement[Any], ...] = (listing.c.value.desc(), listing.c.sort.desc(), listing.c.id)
     else:
         order = (listing.c.at, listing.c.kind, listing.c.id)
     async with domain.reading() as session:

@@ -39,7 +39,7 @@ class AlertmanagerFormat:
     name = "alertmanager"
     description = "an Alertmanager webhook message"
     expected = "an object with `alerts`"
-    paths = ("/api/v1/alerts/alertmanager",)
+    paths: tuple[str, ...] = ("/api/v1/alerts/alertmanager",)
     content_types = JSON_CONTENT_TYPES
 
     def claims(self, doc: Any) -> bool:

@@ -26,7 +26,7 @@ class GenericFormat:
     name = "generic"
     description = "a generic alert"
     expected = f"an object with {', '.join(GENERIC_KEYS[:3])} … or a list of them"
-    paths = ("/api/v1/alerts",)
+    paths: tuple[str, ...] = ("/api/v1/alerts",)
     content_types = JSON_CONTENT_TYPES
 
     def claims(self, doc: Any) -> bool:

@@ -1,14 +1,15 @@
 """Alembic environment: always handed a live connection by ``pcso_tui.domain.core.schema``."""
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import JSON
 
 from pcso_tui.domain.core.models import Base, UTCDateTime
 
 
-def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     # UTCDateTime is a Python-side conversion; in the database it is a plain DateTime.
     if type_ != "type":
         return False
