@@ -71,14 +71,16 @@ class Texts:
     statements: Mapping[int, str]
 
 
-P = TypeVar("P", bound=ek.Payload)
 Wording = Callable[[Any, Texts], Said]
+W = TypeVar("W", bound=Wording)
 # Every kind in the catalogue has its wording here (tests/domain/test_event_kinds.py checks).
 WORDINGS: dict[type[ek.Payload], Wording] = {}
 
 
-def wording(*kinds: type[P]) -> Callable[[Callable[[P, Texts], Said]], Callable[[P, Texts], Said]]:
-    def register(function: Callable[[P, Texts], Said]) -> Callable[[P, Texts], Said]:
+def wording(*kinds: type[ek.Payload]) -> Callable[[W], W]:
+    """Decorate the wording of ``kinds`` (one function may word several alike)."""
+
+    def register(function: W) -> W:
         for kind in kinds:
             WORDINGS[kind] = function
         return function

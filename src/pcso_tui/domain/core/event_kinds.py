@@ -20,7 +20,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 P = TypeVar("P", bound="Payload")
 
@@ -70,6 +70,8 @@ def _accepts(annotation: Any) -> Callable[[Any], bool]:
     return lambda value: isinstance(value, kinds)
 
 
+# Type checkers see each kind as the keyword-only frozen dataclass it becomes.
+@dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(field, key))
 def event_kind(cls: type[P]) -> type[P]:
     """Make ``cls`` a frozen, keyword-only dataclass, register its kind and compile ``stored``."""
     if cls.__dict__.get("kind") in REGISTRY:
@@ -77,10 +79,11 @@ def event_kind(cls: type[P]) -> type[P]:
     made: type[P] = dataclass(frozen=True, slots=True, kw_only=True)(cls)
     hints = typing.get_type_hints(made)
     layout = tuple(
-        (f.name, f.metadata.get("key", f.name), f.default is not MISSING, _accepts(hints[f.name])) for f in fields(made)
+        (f.name, f.metadata.get("key", f.name), f.default is not MISSING, _accepts(hints[f.name]))
+        for f in fields(typing.cast(Any, made))
     )
     made._layout = layout
-    made.stored = _compile_stored(made.__name__, layout)  # type: ignore[method-assign]
+    made.stored = _compile_stored(made.__name__, layout)  # type: ignore[method-assign,assignment]
     REGISTRY[made.kind] = made
     return made
 
@@ -530,6 +533,10 @@ class NoticesDelivered(Payload):
     dead: int
     skipped: int
     channels: dict[str, int] = field(default_factory=dict)
+
+
+# Kinds about delivering notices: the outbox follows them; they change nothing a customer sees.
+NOTICE_KINDS = frozenset({NoticeRetried.kind, NoticesRetried.kind, NoticesDelivered.kind})
 
 
 @event_kind
