@@ -35,6 +35,17 @@ def _s(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def _named(word: str, name: object) -> str:
+    """``Outage OUT0000003``, or just ``Outage`` when an old row lacks the number."""
+    return f"{word} {name}" if name not in (None, "") else word
+
+
+def _aside(*parts: object) -> str:
+    """`` (major, db-01)`` from the parts an event has; nothing when it has none."""
+    shown = ", ".join(str(p) for p in parts if p not in (None, ""))
+    return f" ({shown})" if shown else ""
+
+
 def _plural(n: int | None, word: str) -> str:
     n = _n(n)
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
@@ -239,23 +250,23 @@ def _notice_retried(p: ek.NoticeRetried, texts: Texts) -> Said:
 
 @wording(ek.ArticleAttached)
 def _article_attached(p: ek.ArticleAttached, texts: Texts) -> Said:
-    return Said("other", f"Article {_s(p.article)} attached", _s(p.title))
+    return Said("other", f"{_named('Article', p.article)} attached", _s(p.title))
 
 
 @wording(ek.ArticleDetached)
 def _article_detached(p: ek.ArticleDetached, texts: Texts) -> Said:
-    return Said("other", f"Article {_s(p.article)} detached")
+    return Said("other", f"{_named('Article', p.article)} detached")
 
 
 @wording(ek.ArticleCreated)
 def _article_created(p: ek.ArticleCreated, texts: Texts) -> Said:
     shown = "customers" if p.customer_visible else "staff"
-    return Said("other", f"Article {_s(p.number)} written (shown to {shown})", _s(p.title))
+    return Said("other", f"{_named('Article', p.number)} written (shown to {shown})", _s(p.title))
 
 
 @wording(ek.ArticleUpdated)
 def _article_updated(p: ek.ArticleUpdated, texts: Texts) -> Said:
-    return Said("other", f"Article {_s(p.number)} updated: {', '.join(p.changed or ()) or 'nothing'}")
+    return Said("other", f"{_named('Article', p.number)} updated: {', '.join(p.changed or ()) or 'nothing'}")
 
 
 # --- outages --------------------------------------------------------------------------------
@@ -263,7 +274,7 @@ def _article_updated(p: ek.ArticleUpdated, texts: Texts) -> Said:
 
 @wording(ek.OutageCreated)
 def _outage_created(p: ek.OutageCreated, texts: Texts) -> Said:
-    title = f"Outage {_s(p.number)} ({_s(p.type)}) on the status page"
+    title = f"{_named('Outage', p.number)}{_aside(p.type)} on the status page"
     if p.notices:
         title += f", {_plural(p.notices, 'notice')} queued"
     return Said("statement", title, _s(p.title))
@@ -271,7 +282,7 @@ def _outage_created(p: ek.OutageCreated, texts: Texts) -> Said:
 
 @wording(ek.OutageUpdated)
 def _outage_updated(p: ek.OutageUpdated, texts: Texts) -> Said:
-    title = f"Outage {_s(p.number)} updated: {', '.join(p.changed or ()) or 'nothing'}"
+    title = f"{_named('Outage', p.number)} updated: {', '.join(p.changed or ()) or 'nothing'}"
     if p.notices:
         title += f", {_plural(p.notices, 'notice')} queued"
     return Said("statement", title)
@@ -279,7 +290,7 @@ def _outage_updated(p: ek.OutageUpdated, texts: Texts) -> Said:
 
 @wording(ek.OutageEnded)
 def _outage_ended(p: ek.OutageEnded, texts: Texts) -> Said:
-    return Said("resolution", f"Outage {_s(p.number)} ended")
+    return Said("resolution", f"{_named('Outage', p.number)} ended")
 
 
 # --- incidents and alerts -------------------------------------------------------------------
@@ -287,7 +298,7 @@ def _outage_ended(p: ek.OutageEnded, texts: Texts) -> Said:
 
 @wording(ek.IncidentOpened)
 def _incident_opened(p: ek.IncidentOpened, texts: Texts) -> Said:
-    title = f"Incident {_s(p.number)} opened ({_s(p.severity)}, {_plural(len(p.alert_ids or ()), 'alert')})"
+    title = f"{_named('Incident', p.number)} opened{_aside(p.severity, _plural(len(p.alert_ids or ()), 'alert'))}"
     return Said("incident", title, _s(p.title))
 
 
@@ -324,24 +335,25 @@ def _eta(p: ek.IncidentEtaSet, texts: Texts) -> Said:
 
 @wording(ek.IncidentResolved)
 def _incident_resolved(p: ek.IncidentResolved, texts: Texts) -> Said:
-    return Said("resolution", f"Incident resolved ({_s(p.code)})", texts.entries.get(_n(p.entry_id), ""))
+    return Said("resolution", f"Incident resolved{_aside(p.code)}", texts.entries.get(_n(p.entry_id), ""))
 
 
 @wording(*ek.ALERT_CHANGES.values())
 def _alert_change(p: ek.AlertChange, texts: Texts) -> Said:
     verb = p.kind.removeprefix("alert.")
-    return Said("incident", f"Alert {_s(p.name)} {verb} ({_s(p.severity)}, {_s(p.ci) or 'unmapped'})")
+    return Said("incident", f"{_named('Alert', p.name)} {verb}{_aside(p.severity, p.ci or 'unmapped')}")
 
 
 @wording(ek.AlertAcknowledged, ek.AlertUnacknowledged)
 def _alert_ack(p: ek.AlertAcknowledged | ek.AlertUnacknowledged, texts: Texts) -> Said:
     done = "acknowledged" if isinstance(p, ek.AlertAcknowledged) else "no longer acknowledged"
-    return Said("incident", f"Alert {_s(p.name)} {done}")
+    return Said("incident", f"{_named('Alert', p.name)} {done}")
 
 
 @wording(ek.MaintenanceAdded)
 def _maintenance(p: ek.MaintenanceAdded, texts: Texts) -> Said:
-    title = f"Maintenance on {_s(p.ci)} {_s(p.starts_at)} – {_s(p.ends_at)}"
+    window = f"{p.starts_at} – {p.ends_at}" if p.starts_at and p.ends_at else None
+    title = f"{_named('Maintenance on', p.ci)}{_aside(window)}"
     if p.alerts_flagged:
         title += f", {_plural(p.alerts_flagged, 'alert')} flagged"
     return Said("other", title, _s(p.reason))
@@ -352,8 +364,7 @@ def _maintenance(p: ek.MaintenanceAdded, texts: Texts) -> Said:
 
 @wording(ek.UserAdded, ek.UserBootstrapped)
 def _user(p: ek.UserAdded | ek.UserBootstrapped, texts: Texts) -> Said:
-    of = f" of {p.account}" if p.account else ""
-    return Said("other", f"User {_s(p.name)} added ({_s(p.role)}{of})")
+    return Said("other", f"{_named('User', p.name)} added{_aside(p.role, p.account)}")
 
 
 @wording(ek.WorldDemo)
@@ -363,13 +374,14 @@ def _demo(p: ek.WorldDemo, texts: Texts) -> Said:
 
 @wording(ek.WorldSeeded)
 def _seeded(p: ek.WorldSeeded, texts: Texts) -> Said:
-    return Said("other", f"World seeded ({_s(p.size)}, seed {_s(p.seed)}): {_n(p.rows):,} rows")
+    seed = None if p.seed is None else f"seed {p.seed}"
+    return Said("other", f"World seeded{_aside(p.size, seed)}: {_n(p.rows):,} rows")
 
 
 @wording(ek.ImportCompleted)
 def _imported(p: ek.ImportCompleted, texts: Texts) -> Said:
     title = (
-        f"Imported {_s(p.import_kind)} from {_s(p.file_name)}: {_n(p.inserted)} new, "
+        f"{_named('Imported', p.import_kind)}{_aside(p.file_name)}: {_n(p.inserted)} new, "
         f"{_n(p.updated)} updated, {_n(p.unchanged)} unchanged"
     )
     return Said("other", title)

@@ -63,8 +63,6 @@ def _accepts(annotation: Any) -> Callable[[Any], bool]:
     """A check of a stored value against a field's declared type (outer type only)."""
     options = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
     kinds = tuple(typing.get_origin(o) or o for o in options if o is not type(None))
-    if Any in kinds:
-        return lambda value: True
     if int in kinds and bool not in kinds:  # True is an int to isinstance, never a count here
         return lambda value: isinstance(value, kinds) and not isinstance(value, bool)
     return lambda value: isinstance(value, kinds)

@@ -1,7 +1,8 @@
 """The unit of work and the events it records.
 
 A command runs inside ``domain.transaction(actor)``: one session, one write transaction, one
-timestamp (``tx.now``). It records events as it goes; they are written at the end, in the same
+timestamp (``tx.now``). It records events as it goes, each a class from ``event_kinds``
+(``tx.record(case.id, MajorCaseRejected(...))``); they are written at the end, in the same
 transaction as the change, so an event exists exactly when its change does.
 
 On PostgreSQL the event insert takes a transaction-scoped advisory lock, so event ids are
