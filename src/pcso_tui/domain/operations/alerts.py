@@ -1255,7 +1255,6 @@ async def sweep_alerts(domain: Domain, actor: Actor) -> SweepResult:
                     version=a.version + 1,
                 )
             )
-            change: type[AlertChange]
             for change, rows in (
                 (AlertSettled, [r for r in quiet if r.ends_at is None]),
                 (AlertClosed, [r for r in quiet if r.ends_at is not None]),
