@@ -21,9 +21,11 @@ from sqlalchemy import insert, update
 from pcso_tui.domain.communications.delivery import DeliveryWorker, affects_status_page
 from pcso_tui.domain.communications.outages import create_outage, end_outage, status_page_data
 from pcso_tui.domain.core.clock import FrozenClock
+from pcso_tui.domain.core.event_kinds import StatementPosted
 from pcso_tui.domain.core.models import Case, Incident, Statement
 from pcso_tui.domain.core.roles import SYSTEM, Actor, Role
 from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.views import case_number
 from pcso_tui.plugins import statuspage
 from pcso_tui.plugins.statuspage import render_html, write_status_page
 from tests.domain.notice_world import (
@@ -345,8 +347,13 @@ async def test_the_worker_regenerates_the_page_on_statements(
         news = "Card payments are back for Visa; Mastercard is next."
         async with domain.transaction(actors[Role.MANAGER]) as tx:
             major = int(numbers["major"])
-            tx.session.add(Statement(case_id=major, body=news, created_at=tx.now + HOUR))
-            tx.record("statement.posted", "case", major)
+            statement = Statement(case_id=major, body=news, created_at=tx.now + HOUR)
+            tx.session.add(statement)
+            await tx.session.flush()
+            posted = StatementPosted(
+                number=case_number(major), statement_id=statement.id, children=0, notices=0, notices_skipped=0
+            )
+            tx.record(major, posted)
         for _ in range(100):
             if news in (out / "index.html").read_text(encoding="utf-8"):
                 break

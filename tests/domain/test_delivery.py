@@ -33,6 +33,7 @@ from pcso_tui.domain.communications.delivery import (
 from pcso_tui.domain.communications.views import DeliveryReport
 from pcso_tui.domain.core.clock import FrozenClock
 from pcso_tui.domain.core.errors import IllegalTransition, InvalidInput, NotFound, PermissionDenied
+from pcso_tui.domain.core.event_kinds import StatementPosted
 from pcso_tui.domain.core.models import Article, Contact, Event, Notice
 from pcso_tui.domain.core.roles import Actor, Role
 from pcso_tui.domain.core.service import Domain
@@ -526,7 +527,8 @@ async def test_the_running_worker_wakes_on_new_notices(domain: Domain, smtp: Smt
         await asyncio.sleep(0.3)
         world = await make_world(domain, 2)  # commits notices and an event
         async with domain.transaction(WORKER) as tx:
-            tx.record("statement.posted", "case", world.major_id)
+            nudge = StatementPosted(number="", statement_id=0, children=0, notices=0, notices_skipped=0)
+            tx.record(world.major_id, nudge)
         for _ in range(100):
             if len(smtp.received) == 2:
                 break

@@ -13,6 +13,7 @@ from pcso_tui.domain.casework.timeline import case_timeline, list_major_queue
 from pcso_tui.domain.casework.timeline_entries import entry_from_event, group_timeline
 from pcso_tui.domain.core.clock import FrozenClock
 from pcso_tui.domain.core.errors import InvalidInput, NotFound, PermissionDenied
+from pcso_tui.domain.core.event_kinds import NoticesDelivered
 from pcso_tui.domain.core.roles import SYSTEM, Actor, Role
 from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.settings import Settings, WorkflowSettings
@@ -37,7 +38,7 @@ async def propose(domain: Domain, actors: Actors, world: World, reason: str = "s
 
 async def delivered(domain: Domain, major_id: int, **tallies: int) -> None:
     async with domain.transaction(SYSTEM) as tx:
-        tx.record("notices.delivered", "case", major_id, **tallies)
+        tx.record(major_id, NoticesDelivered(**tallies))
 
 
 async def test_the_timeline_tells_the_whole_story_in_time_order(

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from pcso_tui.domain.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, UnknownUser
+from pcso_tui.domain.core.event_kinds import ArticleDetached
 from pcso_tui.domain.core.models import Event, Setting, User
 from pcso_tui.domain.core.roles import Actor, Role
 from pcso_tui.domain.core.service import Domain
@@ -91,9 +92,9 @@ async def test_impersonation_is_recorded_in_the_event_log(domain: Domain, actors
     assert acting.impersonator is None  # acting as yourself is not impersonation
     acting = await sign_in(domain, "admin", as_name="operator")
     async with domain.transaction(acting) as tx:
-        tx.record("probe", "user", acting.user_id)
+        tx.record(acting.user_id, ArticleDetached(article="probe"))
     async with domain.reading() as session:
-        event = (await session.scalars(select(Event).where(Event.kind == "probe"))).one()
+        event = (await session.scalars(select(Event).where(Event.kind == ArticleDetached.kind))).one()
     assert (event.actor_name, event.impersonator) == ("operator", "admin")
 
 

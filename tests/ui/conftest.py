@@ -21,8 +21,10 @@ from textual.pilot import Pilot
 from pcso_tui.app import PcsoApp
 from pcso_tui.cli.common import CliContext
 from pcso_tui.domain.core.clock import FrozenClock
+from pcso_tui.domain.core.event_kinds import AlertOpened, CaseOpened, IncidentOpened, Payload
 from pcso_tui.domain.core.roles import Actor, Role
 from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.views import case_number, incident_number
 from pcso_tui.screens.base import ModeScreen
 from pcso_tui.widgets.themes import builtin_themes_dir
 
@@ -69,19 +71,31 @@ async def seed_world(url: str, *, demo: bool = False) -> None:
             await add_user(domain, admin, name, role, account_number=account, display_name=display)
         operator = await sign_in(domain, "operator")
         async with domain.transaction(operator) as tx:
-            tx.record("alert.raised", "alert", 1, summary="Disk full on db-01", severity="critical")
-            tx.record("incident.opened", "incident", 1, title="Storage cluster degraded")
-            tx.record("case.opened", "case", 1, title="Proactive: storage cluster degraded")
+            disk = AlertOpened(
+                fingerprint="disk-db-01", name="Disk full on db-01", severity="critical", ci="db-01", from_=None
+            )
+            tx.record(1, disk)
+            storage = IncidentOpened(
+                number=incident_number(1),
+                title="Storage cluster degraded",
+                severity="critical",
+                rule=None,
+                alert_ids=[1],
+                cis=["db-01"],
+                root_ci="db-01",
+            )
+            tx.record(1, storage)
+            tx.record(1, CaseOpened(number=case_number(1), case_kind="proactive"))
     finally:
         await domain.close()
 
 
-async def write_event(url: str, kind: str, **payload: Any) -> None:
-    """Another Domain instance (its own connections) records one event."""
+async def write_event(url: str, event: Payload) -> None:
+    """Another Domain instance (its own connections) records one event about record 7."""
     domain = await Domain.open(url, clock=FrozenClock(FROZEN_AT))
     try:
         async with domain.transaction(Actor(user_id=None, name="elsewhere", role=Role.ADMIN)) as tx:
-            tx.record(kind, "case", 7, **payload)
+            tx.record(7, event)
     finally:
         await domain.close()
 

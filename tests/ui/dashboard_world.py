@@ -13,6 +13,7 @@ from tests.domain.test_dashboard import NOW, History, build_history
 from pcso_tui.domain.core.clock import FrozenClock
 from pcso_tui.domain.core.roles import SYSTEM
 from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.views import case_number
 
 assert NOW == FROZEN_AT  # the history's "now" is the frozen clock of the workspace tests
 
@@ -45,6 +46,7 @@ async def board(url: str, user: str, **kw: Any) -> Any:
 
 async def open_proactive_case_elsewhere(url: str, title: str, opened_at: datetime = FROZEN_AT) -> int:
     """Another process opens a proactive case (a row and its event, one transaction)."""
+    from pcso_tui.domain.core.event_kinds import CaseOpened
     from pcso_tui.domain.core.models import Case
 
     domain = await open_domain(url)
@@ -60,7 +62,7 @@ async def open_proactive_case_elsewhere(url: str, title: str, opened_at: datetim
             )
             tx.session.add(case)
             await tx.session.flush()
-            tx.record("case.opened", "case", case.id, title=title)
+            tx.record(case.id, CaseOpened(number=case_number(case.id), case_kind="proactive"))
             return case.id
     finally:
         await domain.close()

@@ -15,6 +15,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from pcso_tui.app import PcsoApp
+from pcso_tui.domain.core.event_kinds import NoticesDelivered
 from pcso_tui.domain.core.models import Case, JournalEntry, Notice, Outage, Statement
 from pcso_tui.domain.core.text import printable
 from pcso_tui.domain.core.views import case_number, outage_number
@@ -277,9 +278,9 @@ async def test_the_timeline_grows_as_events_arrive(world_url, make_app) -> None:
         # Two delivery batches close together are one line.
         async def deliver(domain: Any, actor: Any) -> None:
             async with domain.transaction(actor) as tx:
-                tx.record("notices.delivered", "case", major_id, sent=2, retrying=0, dead=0, skipped=0)
+                tx.record(major_id, NoticesDelivered(sent=2, retrying=0, dead=0, skipped=0))
             async with domain.transaction(actor) as tx:
-                tx.record("notices.delivered", "case", major_id, sent=1, retrying=0, dead=1, skipped=0)
+                tx.record(major_id, NoticesDelivered(sent=1, retrying=0, dead=1, skipped=0))
 
         await as_user(world_url, "admin", deliver)
         await wait_for(

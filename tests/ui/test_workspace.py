@@ -10,6 +10,7 @@ from tests.ui.conftest import HOSTILE, screen_text, until_ready, wait_for, write
 from textual.widget import Widget
 
 from pcso_tui.app import PcsoApp
+from pcso_tui.domain.core.event_kinds import ArticleAttached
 from pcso_tui.screens.agent import AgentScreen
 from pcso_tui.screens.connecting import ConnectingScreen
 from pcso_tui.screens.dashboard import DashboardScreen
@@ -55,7 +56,7 @@ async def test_each_role_lands_on_its_mode(any_world_url, make_app, user, mode, 
             # The event log spans every account: a customer sees none of it here.
             assert kinds == []
         else:
-            assert kinds[:3] == ["case.opened", "incident.opened", "alert.raised"]  # newest first
+            assert kinds[:3] == ["case.opened", "incident.opened", "alert.opened"]  # newest first
 
 
 async def test_an_unknown_user_gets_one_clear_line_and_exit_code_8(world_url, make_app) -> None:
@@ -177,12 +178,14 @@ async def test_the_ticker_shows_an_event_written_elsewhere_within_a_second(any_w
     async with app.run_test(size=(80, 24)) as pilot:
         await until_ready(pilot)
         await pilot.press("4")  # the operator's Feed view: the ticker in front
-        await write_event(any_world_url, "case.noted", title="Printer on fire")
+        await write_event(any_world_url, ArticleAttached(article="KB0000001", title="Printer on fire"))
         # The one-second latency itself is checked on the follower across processes
         # (tests/domain/test_events.py); here, on a loaded test machine, that the screen shows it.
-        await wait_for(pilot, lambda: "case.noted" in ticker_kinds(app), timeout=5.0, what="the event in the ticker")
+        await wait_for(
+            pilot, lambda: "article.attached" in ticker_kinds(app), timeout=5.0, what="the event in the ticker"
+        )
         line = app.screen.query_one(EventTicker).lines[0]
-        assert (line.actor, line.kind, line.subject) == ("elsewhere", "case.noted", "CS0000007 Printer on fire")
+        assert (line.actor, line.kind, line.subject) == ("elsewhere", "article.attached", "CS0000007 Printer on fire")
         assert "CS0000007 Printer on fire" in screen_text(app)
 
 
@@ -193,11 +196,11 @@ async def test_the_feed_survives_mode_changes(world_url, make_app) -> None:
         home_screen = app.screen
         await pilot.press("f6")
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen), what="the dashboard")
-        await write_event(world_url, "case.noted", title="while on the dashboard")
-        await wait_for(pilot, lambda: "case.noted" in ticker_kinds(app), what="the event on the dashboard")
+        await write_event(world_url, ArticleAttached(article="KB0000001", title="while on the dashboard"))
+        await wait_for(pilot, lambda: "article.attached" in ticker_kinds(app), what="the event on the dashboard")
         # The suspended home screen got it too.
         kinds = [line.kind for line in home_screen.query_one(EventTicker).lines]
-        assert kinds[0] == "case.noted"
+        assert kinds[0] == "article.attached"
 
 
 class FeedProbe(Widget):
@@ -219,13 +222,13 @@ async def test_bursts_coalesce_into_few_messages_in_order(world_url, make_app) -
         await app.screen.mount(probe)
         app.subscribe_events(probe)
         for n in range(10):
-            await write_event(world_url, f"burst.{n}")
+            await write_event(world_url, ArticleAttached(article="KB0000001", title=f"burst {n}"))
         await wait_for(pilot, lambda: sum(map(len, probe.received)) >= 10, what="the burst")
         ids = [i for batch in probe.received for i in batch]
         assert ids == sorted(ids) and len(ids) == 10
         # Ten commits, one after the other: the feed hands them over in a few batches.
         assert len(probe.received) < 10
-        assert ticker_kinds(app)[0] == "burst.9"
+        assert app.recent_events[-1].payload["title"] == "burst 9"
 
 
 def test_queued_feed_messages_merge_without_losing_events() -> None:
@@ -246,8 +249,8 @@ async def test_hostile_names_and_payloads_are_shown_literally(world_url, make_ap
     async with app.run_test(size=(80, 24)) as pilot:
         await until_ready(pilot)
         await pilot.press("4")  # the operator screen's live feed view
-        await write_event(world_url, "case.noted", title="[bold]boom[/ \x1b[2J")
-        await wait_for(pilot, lambda: "case.noted" in ticker_kinds(app), what="the hostile event")
+        await write_event(world_url, ArticleAttached(article="KB0000001", title="[bold]boom[/ \x1b[2J"))
+        await wait_for(pilot, lambda: "article.attached" in ticker_kinds(app), what="the hostile event")
         header = app.screen.query_one(WorkspaceHeader)
         assert header.user == HOSTILE
         assert app.screen.query_one(EventTicker).lines[0].subject == "CS0000007 [bold]boom[/ \\x1b[2J"
@@ -313,5 +316,5 @@ async def test_the_header_says_stale_while_the_feed_fails_and_live_again_after(
         assert "◌ stale" in screen_text(app)
         monkeypatch.setattr(EventFollower, "poll", healthy)
         await wait_for(pilot, lambda: app.feed_state == "live", what="the feed to recover")
-        await write_event(world_url, "case.noted", title="after the outage")
-        await wait_for(pilot, lambda: "case.noted" in ticker_kinds(app), what="events to flow again")
+        await write_event(world_url, ArticleAttached(article="KB0000001", title="after the outage"))
+        await wait_for(pilot, lambda: "article.attached" in ticker_kinds(app), what="events to flow again")

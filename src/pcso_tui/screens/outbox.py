@@ -18,6 +18,7 @@ from textual.widgets import Footer, Static
 
 from pcso_tui.domain.communications.views import NoticeView
 from pcso_tui.domain.core.errors import DomainError
+from pcso_tui.domain.core.event_kinds import NOTICE_KINDS
 from pcso_tui.domain.core.text import one_line
 from pcso_tui.screens.case_dialogs import ConfirmDialog
 from pcso_tui.widgets.cells import format_time
@@ -96,7 +97,7 @@ class OutboxScreen(Screen[None]):
             unsubscribe(self)
 
     def on_events_arrived(self, message: EventsArrived) -> None:
-        if any(e.kind.startswith("notice") for e in message.events):
+        if any(e.kind in NOTICE_KINDS for e in message.events):
             self.refresh_list()
 
     def refresh_list(self) -> None:

@@ -30,6 +30,7 @@ from textual.widgets import ContentSwitcher, DataTable, Input, Label, Static
 
 from pcso_tui.domain.casework.views import PortalAccount, PortalArticle, PortalCase, PortalCaseDetail, PortalOutage
 from pcso_tui.domain.core.errors import DomainError
+from pcso_tui.domain.core.event_kinds import NOTICE_KINDS
 from pcso_tui.domain.core.text import one_line, printable
 from pcso_tui.domain.core.views import EventView
 from pcso_tui.screens.base import ModeScreen
@@ -93,7 +94,7 @@ _LIVE_SUBJECTS = frozenset({"case", "outage", "article", "incident"})
 
 
 def _may_concern_the_portal(event: EventView) -> bool:
-    return event.subject_type in _LIVE_SUBJECTS and not event.kind.startswith("notice")
+    return event.subject_type in _LIVE_SUBJECTS and event.kind not in NOTICE_KINDS
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import JSON
 
 from pcso_tui.domain.core.errors import Conflict, InvalidInput
+from pcso_tui.domain.core.event_kinds import WorldSeeded
 from pcso_tui.domain.core.events import _EVENT_ORDER_LOCK
 from pcso_tui.domain.core.models import Base, Setting, User, UTCDateTime
 from pcso_tui.domain.core.roles import Actor, Permission, Role, require
@@ -356,7 +357,7 @@ async def seed_world(
         await tx.session.merge(
             Setting(key=WORLD_SETTING, value={"size": size, "seed": seed, "accounts": shape.accounts})
         )
-        tx.record("world.seeded", "world", None, size=size, seed=seed, rows=sum(counts.values()), counts=counts)
+        tx.record(None, WorldSeeded(size=size, seed=seed, rows=sum(counts.values()), counts=counts))
 
     carl_number = f"ACC-{generator.carl_account:06d}"
     async with domain.reading() as session:

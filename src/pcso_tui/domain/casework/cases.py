@@ -48,6 +48,7 @@ from pcso_tui.domain.casework.views import (
 )
 from pcso_tui.domain.communications.outages import declare_major_case_outage
 from pcso_tui.domain.core.errors import Conflict, IllegalTransition, InvalidInput, NotFound, PermissionDenied
+from pcso_tui.domain.core.event_kinds import CaseNoted, CaseOpened, CasePriorityChanged, CaseStateChanged
 from pcso_tui.domain.core.models import (
     Account,
     Alert,
@@ -183,16 +184,16 @@ async def open_proactive_case(
             .where(CaseAccount.case_id == case.id, Account.is_external.is_(True))
         )
         tx.record(
-            "case.opened",
-            "case",
             case.id,
-            number=case_number(case.id),
-            case_kind=case.kind,
-            incident_id=incident.id,
-            alert_id=case.alert_id,
-            priority=case.priority,
-            accounts=accounts,
-            items=items,
+            CaseOpened(
+                number=case_number(case.id),
+                case_kind=case.kind,
+                incident_id=incident.id,
+                alert_id=case.alert_id,
+                priority=case.priority,
+                accounts=accounts,
+                items=items,
+            ),
         )
 
         await major_cases.apply_proactive_rule(
@@ -270,13 +271,8 @@ async def open_reactive_case(
         await session.flush()
         await session.execute(insert(CaseAccount).values(case_id=case.id, account_id=account.id, source="reported"))
         tx.record(
-            "case.opened",
-            "case",
             case.id,
-            number=case_number(case.id),
-            case_kind=case.kind,
-            account=account.number,
-            channel=channel,
+            CaseOpened(number=case_number(case.id), case_kind=case.kind, account=account.number, channel=channel),
         )
         return await case_view(session, case.id, tx.now)
 
@@ -330,21 +326,18 @@ async def set_case_state(
                     .returning(Case.__table__.c.id)
                 )
             )
-            tx.record_many(
-                "case.state_changed",
-                "case",
-                ((cid, {"to": target.value, "by": "sync", "parent_id": case.id}) for cid in synced),
-            )
+            tx.record_many((cid, CaseStateChanged(to=target.value, by="sync", parent_id=case.id)) for cid in synced)
             if before == CaseState.RESOLVED:
                 await declare_major_case_outage(tx, case, by="reopening")
         tx.record(
-            "case.state_changed",
-            "case",
             case.id,
-            number=number,
-            **{"from": before, "to": target.value},
-            proposal_cancelled=withdrawn,
-            children_synced=len(synced),
+            CaseStateChanged(
+                number=number,
+                from_=before,
+                to=target.value,
+                proposal_cancelled=withdrawn,
+                children_synced=len(synced),
+            ),
         )
         return await case_view(session, case.id, tx.now)
 
@@ -379,18 +372,10 @@ async def set_case_priority(
                     .returning(t.c.id)
                 )
             )
-            tx.record_many(
-                "case.priority_changed",
-                "case",
-                ((cid, {"to": priority, "by": "sync", "parent_id": case.id}) for cid in synced),
-            )
+            tx.record_many((cid, CasePriorityChanged(to=priority, by="sync", parent_id=case.id)) for cid in synced)
         tx.record(
-            "case.priority_changed",
-            "case",
             case.id,
-            number=number,
-            **{"from": before, "to": priority},
-            children_synced=len(synced),
+            CasePriorityChanged(number=number, from_=before, to=priority, children_synced=len(synced)),
         )
         return await case_view(session, case.id, tx.now)
 
@@ -439,14 +424,8 @@ async def add_case_note(domain: Domain, actor: Actor, case_id: int, body: str, *
             copied = await copy_line_to_children(tx, case.id, entry.id)
         case.updated_at = tx.now
         tx.record(
-            "case.noted",
-            "case",
             case.id,
-            number=number,
-            entry_id=entry.id,
-            line_kind=kind,
-            visibility=visibility,
-            children=copied,
+            CaseNoted(number=number, entry_id=entry.id, line_kind=kind, visibility=visibility, children=copied),
         )
         return entry.id
 

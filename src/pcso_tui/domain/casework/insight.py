@@ -68,6 +68,7 @@ from pcso_tui.domain.casework.views import (
     TopicView,
 )
 from pcso_tui.domain.core.errors import IllegalTransition, InvalidInput, NotFound
+from pcso_tui.domain.core.event_kinds import CaseOpened, InsightGrouped, MajorCaseAccountsAdded
 from pcso_tui.domain.core.models import (
     Account,
     Case,
@@ -89,7 +90,6 @@ from pcso_tui.domain.install_base.impact import TIER_ORDER
 MAX_SHOWN = 200
 MAX_TOPIC_CASES = 500
 MAX_FACTORS = 12
-GROUPED_EVENT = "insight.grouped"
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.\-][a-z0-9]+)*")
 STOP_WORDS = frozenset(
@@ -639,12 +639,12 @@ async def propose_major_from_cases(
                 [{"case_id": candidate.id, "account_id": a, "source": "reported"} for a in accounts],
             )
         numbers = [case_number(c.id) for c in group]
-        tx.record("case.opened", "case", candidate.id, number=case_number(candidate.id), case_kind=candidate.kind)
+        tx.record(candidate.id, CaseOpened(number=case_number(candidate.id), case_kind=candidate.kind))
         await major_cases._propose(tx, candidate, reason=reason, business_impact=business_impact, rule=False)
         major_cases._journal_line(
             tx, candidate.id, "work_note", "internal", f"Groups {len(numbers)} cases: {', '.join(numbers)}"
         )
-        tx.record(GROUPED_EVENT, "case", candidate.id, case_ids=[c.id for c in group], accounts=len(accounts))
+        tx.record(candidate.id, InsightGrouped(case_ids=[c.id for c in group], accounts=len(accounts)))
         await session.flush()
         return await case_view(session, candidate.id, tx.now)
 
@@ -719,10 +719,10 @@ async def grouped_cases(domain: Domain, actor: Actor, major_case_id: int) -> tup
         await load_case(session, major_case_id)
         payloads = await session.scalars(
             select(Event.payload).where(
-                Event.subject_type == "case", Event.subject_id == major_case_id, Event.kind == GROUPED_EVENT
+                Event.subject_type == "case", Event.subject_id == major_case_id, Event.kind == InsightGrouped.kind
             )
         )
-        ids = [int(i) for p in payloads for i in (p or {}).get("case_ids", [])]
+        ids = [int(i) for p in payloads for i in InsightGrouped.from_stored(p or {}).case_ids or ()]
         if not ids:
             return ()
         open_ids = set(
@@ -1200,16 +1200,16 @@ async def add_likely_accounts(
             )
         case.updated_at = tx.now
         tx.record(
-            "major_case.accounts_added",
-            "case",
             case.id,
-            number=number,
-            accounts_added=len(new_ids),
-            accounts_already=len(ids) - len(new_ids),
-            children=0,
-            notices=0,
-            notices_skipped=0,
-            source="likely",
+            MajorCaseAccountsAdded(
+                number=number,
+                accounts_added=len(new_ids),
+                accounts_already=len(ids) - len(new_ids),
+                children=0,
+                notices=0,
+                notices_skipped=0,
+                source="likely",
+            ),
         )
         return AccountsAddedResult(
             case_id=case.id,

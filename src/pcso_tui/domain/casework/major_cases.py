@@ -61,6 +61,19 @@ from pcso_tui.domain.communications.outages import (
     has_open_disruption,
 )
 from pcso_tui.domain.core.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from pcso_tui.domain.core.event_kinds import (
+    CaseAttached,
+    CaseIncidentSynced,
+    CaseOpened,
+    CaseStateChanged,
+    MajorCaseAccountsAdded,
+    MajorCaseApproved,
+    MajorCaseClosed,
+    MajorCaseProposed,
+    MajorCaseRejected,
+    MajorCaseResolved,
+    StatementPosted,
+)
 from pcso_tui.domain.core.events import Transaction
 from pcso_tui.domain.core.models import (
     Account,
@@ -196,12 +209,8 @@ async def _create_children(tx: Transaction, major: Case, opened_by_id: int | Non
     )
     created = [(cid, aid) for cid, aid in result]
     tx.record_many(
-        "case.opened",
-        "case",
-        (
-            (cid, {"number": case_number(cid), "case_kind": "child", "parent_id": major.id, "account_id": aid})
-            for cid, aid in created
-        ),
+        (cid, CaseOpened(number=case_number(cid), case_kind="child", parent_id=major.id, account_id=aid))
+        for cid, aid in created
     )
     return created
 
@@ -317,15 +326,7 @@ async def _propose(tx: Transaction, case: Case, *, reason: str, business_impact:
     _journal_line(
         tx, case.id, "state", "internal", f"Proposed as a major case: {reason}\nBusiness impact: {business_impact}"
     )
-    tx.record(
-        "major_case.proposed",
-        "case",
-        case.id,
-        number=number,
-        reason=reason,
-        business_impact=business_impact,
-        by_rule=rule,
-    )
+    tx.record(case.id, MajorCaseProposed(number=number, reason=reason, business_impact=business_impact, by_rule=rule))
 
 
 async def _approve(tx: Transaction, case: Case, *, rule: bool) -> ApprovalResult:
@@ -369,15 +370,15 @@ async def _approve(tx: Transaction, case: Case, *, rule: bool) -> ApprovalResult
         case.updated_at = tx.now
         _journal_line(tx, case.id, "state", "internal", f"Approved: now a child of major case {case_number(major.id)}")
         tx.record(
-            "case.opened",
-            "case",
             major.id,
-            number=case_number(major.id),
-            case_kind=CaseKind.MAJOR.value,
-            candidate_id=case.id,
-            incident_id=major.incident_id,
+            CaseOpened(
+                number=case_number(major.id),
+                case_kind=CaseKind.MAJOR.value,
+                candidate_id=case.id,
+                incident_id=major.incident_id,
+            ),
         )
-        tx.record("case.attached", "case", case.id, number=number, parent_id=major.id, by="approval")
+        tx.record(case.id, CaseAttached(number=number, parent_id=major.id, by="approval"))
     else:
         major = case
         major.major_case_state = MajorCaseState.ACCEPTED.value
@@ -399,17 +400,17 @@ async def _approve(tx: Transaction, case: Case, *, rule: bool) -> ApprovalResult
         f" ({fan.notices_skipped} skipped)" + (f"; {outage_number(outage_id)} on the status page" if outage_id else ""),
     )
     tx.record(
-        "major_case.approved",
-        "case",
         major.id,
-        number=major_no,
-        candidate_id=case.id,
-        created_new_major=created,
-        children=len(fan.children),
-        notices=fan.notices_queued,
-        notices_skipped=fan.notices_skipped,
-        outage=outage_number(outage_id) if outage_id else None,
-        by_rule=rule,
+        MajorCaseApproved(
+            number=major_no,
+            candidate_id=case.id,
+            created_new_major=created,
+            children=len(fan.children),
+            notices=fan.notices_queued,
+            notices_skipped=fan.notices_skipped,
+            outage=outage_number(outage_id) if outage_id else None,
+            by_rule=rule,
+        ),
     )
     return ApprovalResult(
         major_case_id=major.id,
@@ -490,9 +491,7 @@ async def open_major_candidate(
             await session.execute(
                 insert(_case_account), [{"case_id": case.id, "account_id": a, "source": "manual"} for a in account_ids]
             )
-        tx.record(
-            "case.opened", "case", case.id, number=case_number(case.id), case_kind=case.kind, accounts=len(account_ids)
-        )
+        tx.record(case.id, CaseOpened(number=case_number(case.id), case_kind=case.kind, accounts=len(account_ids)))
         await _propose(tx, case, reason=reason, business_impact=business_impact, rule=False)
         await session.flush()
         return await case_view(session, case.id, tx.now)
@@ -527,7 +526,7 @@ async def reject_major_case(
         case.decided_by_id = actor.user_id
         case.updated_at = tx.now
         _journal_line(tx, case.id, "state", "internal", f"Major case proposal rejected: {reason}")
-        tx.record("major_case.rejected", "case", case.id, number=number, reason=reason)
+        tx.record(case.id, MajorCaseRejected(number=number, reason=reason))
         await tx.session.flush()
         return await case_view(tx.session, case.id, tx.now)
 
@@ -711,16 +710,16 @@ async def add_affected_accounts(
             fan = await _fan_out(tx, case, actor.user_id)
         case.updated_at = tx.now
         tx.record(
-            "major_case.accounts_added",
-            "case",
             case.id,
-            number=number,
-            accounts_added=len(new_ids),
-            accounts_already=len(ids) - len(new_ids),
-            children=len(fan.children),
-            notices=fan.notices_queued,
-            notices_skipped=fan.notices_skipped,
-            source=source,
+            MajorCaseAccountsAdded(
+                number=number,
+                accounts_added=len(new_ids),
+                accounts_already=len(ids) - len(new_ids),
+                children=len(fan.children),
+                notices=fan.notices_queued,
+                notices_skipped=fan.notices_skipped,
+                source=source,
+            ),
         )
         return AccountsAddedResult(
             case_id=case.id,
@@ -781,15 +780,15 @@ async def _attach(tx: Transaction, major_case_id: int, case_id: int) -> CaseView
     _journal_line(tx, major.id, "state", "internal", f"{number} attached as a child")
     major.updated_at = tx.now
     tx.record(
-        "case.attached",
-        "case",
         case.id,
-        number=number,
-        parent_id=major.id,
-        deflected=case.deflected,
-        children=len(fan.children),
-        notices=fan.notices_queued,
-        notices_skipped=fan.notices_skipped,
+        CaseAttached(
+            number=number,
+            parent_id=major.id,
+            deflected=case.deflected,
+            children=len(fan.children),
+            notices=fan.notices_queued,
+            notices_skipped=fan.notices_skipped,
+        ),
     )
     await session.flush()
     return await case_view(session, case.id, tx.now)
@@ -818,14 +817,10 @@ async def post_statement(domain: Domain, actor: Actor, major_case_id: int, body:
             tx, major.id, key_prefix=f"statement:{statement.id}:", kind="statement", statement_id=statement.id
         )
         tx.record(
-            "statement.posted",
-            "case",
             major.id,
-            number=number,
-            statement_id=statement.id,
-            children=reached,
-            notices=queued,
-            notices_skipped=skipped,
+            StatementPosted(
+                number=number, statement_id=statement.id, children=reached, notices=queued, notices_skipped=skipped
+            ),
         )
         return StatementResult(
             statement_id=statement.id,
@@ -892,21 +887,19 @@ async def resolve_major_case(
         )
         total = await _children_count(tx, major.id)
         tx.record_many(
-            "case.state_changed",
-            "case",
-            ((cid, {"to": "resolved", "by": "cascade", "parent_id": major.id, "code": code}) for cid in resolved),
+            (cid, CaseStateChanged(to="resolved", by="cascade", parent_id=major.id, code=code)) for cid in resolved
         )
         tx.record(
-            "major_case.resolved",
-            "case",
             major.id,
-            number=number,
-            code=code,
-            children=len(resolved),
-            children_skipped=total - len(resolved),
-            notices=queued,
-            notices_skipped=skipped,
-            outages_ended=len(ended),
+            MajorCaseResolved(
+                number=number,
+                code=code,
+                children=len(resolved),
+                children_skipped=total - len(resolved),
+                notices=queued,
+                notices_skipped=skipped,
+                outages_ended=len(ended),
+            ),
         )
         return CascadeResult(
             major_case_id=major.id,
@@ -955,19 +948,8 @@ async def close_major_case(
         )
         total = await _children_count(tx, major.id)
         _journal_line(tx, major.id, "state", "internal", f"Closed; {len(closed)} active child cases closed with it")
-        tx.record_many(
-            "case.state_changed",
-            "case",
-            ((cid, {"to": "closed", "by": "cascade", "parent_id": major.id}) for cid in closed),
-        )
-        tx.record(
-            "major_case.closed",
-            "case",
-            major.id,
-            number=number,
-            children=len(closed),
-            children_skipped=total - len(closed),
-        )
+        tx.record_many((cid, CaseStateChanged(to="closed", by="cascade", parent_id=major.id)) for cid in closed)
+        tx.record(major.id, MajorCaseClosed(number=number, children=len(closed), children_skipped=total - len(closed)))
         return CascadeResult(
             major_case_id=major.id,
             major_case_number=number,
@@ -1031,14 +1013,12 @@ async def sync_incident_update(tx: Transaction, incident_id: int, entry_id: int)
         ],
     )
     tx.record_many(
-        "case.incident_synced",
-        "case",
         (
-            (
-                cid,
-                {"incident_id": incident_id, "entry_id": entry.id, "kind": entry.kind, "visibility": entry.visibility},
-            )
-            for cid in ids
-        ),
+            cid,
+            CaseIncidentSynced(
+                incident_id=incident_id, entry_id=entry.id, entry_kind=entry.kind, visibility=entry.visibility
+            ),
+        )
+        for cid in ids
     )
     return len(ids)

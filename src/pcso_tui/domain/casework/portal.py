@@ -29,6 +29,7 @@ it shows on the major case's timeline.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -56,6 +57,7 @@ from pcso_tui.domain.communications.outages import (
     with_service,
 )
 from pcso_tui.domain.core.errors import IllegalTransition, InvalidInput, NotFound
+from pcso_tui.domain.core.event_kinds import CaseNoted, CaseStateChanged
 from pcso_tui.domain.core.models import (
     Account,
     Article,
@@ -500,26 +502,25 @@ async def reply_to_case(domain: Domain, actor: Actor, case_id: int, body: str) -
             case.state = CaseState.OPEN.value
         await session.flush()
         account_number = await session.scalar(select(Account.number).where(Account.id == case.account_id))
-        common = {"entry_id": entry.id, "line_kind": "reply", "visibility": "customer", "account": account_number}
-        tx.record("case.noted", "case", case.id, number=number, children=0, **common)
+        reply = CaseNoted(
+            number=number,
+            entry_id=entry.id,
+            line_kind="reply",
+            visibility="customer",
+            children=0,
+            account=account_number,
+        )
+        tx.record(case.id, reply)
         if reopened:
             tx.record(
-                "case.state_changed",
-                "case",
                 case.id,
-                number=number,
-                **{"from": CaseState.AWAITING_INFO.value, "to": CaseState.OPEN.value},
-                by="customer reply",
+                CaseStateChanged(
+                    number=number, from_=CaseState.AWAITING_INFO.value, to=CaseState.OPEN.value, by="customer reply"
+                ),
             )
         if case.parent_id is not None:
             tx.record(
-                "case.noted",
-                "case",
                 case.parent_id,
-                number=case_number(case.parent_id),
-                children=0,
-                from_case_id=case.id,
-                from_case=number,
-                **common,
+                replace(reply, number=case_number(case.parent_id), from_case_id=case.id, from_case=number),
             )
         return _update(entry)

@@ -21,6 +21,13 @@ from pcso_tui.domain.casework.records import ACTIVE, MAX_PAGE, case_rows_query, 
 from pcso_tui.domain.casework.timeline_entries import CANDIDATE_KINDS, entry_from_event
 from pcso_tui.domain.casework.views import CaseTimeline, MajorQueueRow
 from pcso_tui.domain.core.errors import InvalidInput, NotFound
+from pcso_tui.domain.core.event_kinds import (
+    CaseIncidentSynced,
+    CaseNoted,
+    CaseOpened,
+    MajorCaseApproved,
+    StatementPosted,
+)
 from pcso_tui.domain.core.events import event_view
 from pcso_tui.domain.core.models import Case, Event, Incident, JournalEntry, Statement, User
 from pcso_tui.domain.core.roles import Actor, Permission, require
@@ -53,8 +60,8 @@ async def case_timeline(domain: Domain, actor: Actor, case_id: int, *, limit: in
             {
                 c
                 for e in events
-                if e.kind in ("case.opened", "major_case.approved")
-                and isinstance(c := e.payload.get("candidate_id"), int)
+                if isinstance(p := e.typed(), CaseOpened | MajorCaseApproved)
+                and (c := p.candidate_id) is not None
                 and c != case.id
             }
         )
@@ -65,15 +72,12 @@ async def case_timeline(domain: Domain, actor: Actor, case_id: int, *, limit: in
                 .order_by(Event.id)
             )
             events.extend(event_view(e) for e in more)
+        payloads = [e.typed() for e in events]
         entry_ids = {
-            e.payload["entry_id"]
-            for e in events
-            if e.kind in ("case.noted", "case.incident_synced") and isinstance(e.payload.get("entry_id"), int)
+            p.entry_id for p in payloads if isinstance(p, CaseNoted | CaseIncidentSynced) and p.entry_id is not None
         }
         statement_ids = {
-            e.payload["statement_id"]
-            for e in events
-            if e.kind == "statement.posted" and isinstance(e.payload.get("statement_id"), int)
+            p.statement_id for p in payloads if isinstance(p, StatementPosted) and p.statement_id is not None
         }
         texts: dict[int, str] = {}
         if entry_ids:

@@ -3,38 +3,51 @@ before the database stack is loaded; ``timeline.py`` holds the queries).
 
 ``entry_from_event`` turns one event into a ``TimelineEntry`` (a screen does it at once for a
 live event; the text an event only points at, a statement's body or an incident note, comes
-with the next query). ``group_timeline`` merges dense stretches (notice deliveries close
+with the next query): it reads the event as its ``event_kinds`` class and calls that class's
+wording in ``WORDINGS``. ``group_timeline`` merges dense stretches (notice deliveries close
 together) into one line: "12 notices delivered" from 10:02 to 10:04.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pcso_tui.domain.casework.views import TimelineEntry, TimelineLine, journal_label
+from pcso_tui.domain.core import event_kinds as ek
 from pcso_tui.domain.core.states import CaseKind
 from pcso_tui.domain.core.views import EventView, case_number, incident_number
 
 GROUP_WINDOW = timedelta(minutes=5)
 # Events on the candidate a major case came from that belong on the major case's timeline.
-CANDIDATE_KINDS = ("major_case.proposed", "major_case.rejected")
+CANDIDATE_KINDS = (ek.MajorCaseProposed.kind, ek.MajorCaseRejected.kind)
 # Tallies of a notice delivery batch, in the order they are told.
 NOTICE_TALLIES = ("sent", "retrying", "dead", "skipped")
 
 
-def _int(payload: Mapping[str, Any], key: str) -> int:
-    value = payload.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+def _n(value: int | None) -> int:
+    return value or 0
 
 
-def _str(payload: Mapping[str, Any], key: str) -> str:
-    value = payload.get(key)
+def _s(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def _plural(n: int, word: str) -> str:
+def _named(word: str, name: object) -> str:
+    """``Outage OUT0000003``, or just ``Outage`` when an old row lacks the number."""
+    return f"{word} {name}" if name not in (None, "") else word
+
+
+def _aside(*parts: object) -> str:
+    """`` (major, db-01)`` from the parts an event has; nothing when it has none."""
+    shown = ", ".join(str(p) for p in parts if p not in (None, ""))
+    return f" ({shown})" if shown else ""
+
+
+def _plural(n: int | None, word: str) -> str:
+    n = _n(n)
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
@@ -50,112 +63,328 @@ def notices_title(tallies: Mapping[str, int]) -> str:
     return ", ".join(parts)
 
 
+@dataclass(frozen=True, slots=True)
+class Said:
+    """What one event says on a timeline (a ``TimelineEntry`` without the event's own columns)."""
+
+    category: str
+    title: str
+    detail: str = ""
+    group: str | None = None
+    tallies: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Texts:
+    """Text an event only points at: journal entry id → body, statement id → body."""
+
+    entries: Mapping[int, str]
+    statements: Mapping[int, str]
+
+
+Wording = Callable[[Any, Texts], Said]
+W = TypeVar("W", bound=Wording)
+# Every kind in the catalogue has its wording here (tests/domain/test_event_kinds.py checks).
+WORDINGS: dict[type[ek.Payload], Wording] = {}
+
+
+def wording(*kinds: type[ek.Payload]) -> Callable[[W], W]:
+    """Decorate the wording of ``kinds`` (one function may word several alike)."""
+
+    def register(function: W) -> W:
+        for kind in kinds:
+            WORDINGS[kind] = function
+        return function
+
+    return register
+
+
 def entry_from_event(
     event: EventView, *, texts: Mapping[int, str] | None = None, statements: Mapping[int, str] | None = None
 ) -> TimelineEntry:
     """What one event means on a timeline. ``texts`` (journal entry id → body) and
     ``statements`` (statement id → body) fill in text the event only points at."""
-    p = event.payload if isinstance(event.payload, dict) else {}
-    texts = texts or {}
-    statements = statements or {}
-    category, detail, group = "other", "", None
-    tallies: dict[str, int] = {}
-    kind = event.kind
-    if kind == "case.opened":
-        category = "state"
-        if p.get("case_kind") == CaseKind.MAJOR and p.get("candidate_id"):
-            title = f"Major case opened from {case_number(_int(p, 'candidate_id'))}"
-        else:
-            title = f"Case opened ({_str(p, 'case_kind') or 'case'})"
-    elif kind == "major_case.proposed":
-        category = "proposal"
-        title = "Proposed as a major case" + (" by the workflow rule" if p.get("by_rule") else "")
-        detail = f"Reason: {_str(p, 'reason')}\nBusiness impact: {_str(p, 'business_impact')}"
-    elif kind == "major_case.rejected":
-        category = "proposal"
-        title = "Proposal rejected"
-        detail = f"Reason: {_str(p, 'reason')}"
-    elif kind == "major_case.approved":
-        category = "approval"
-        title = (
-            f"Approved: {_plural(_int(p, 'children'), 'child case')}, {_plural(_int(p, 'notices'), 'notice')} queued"
-        )
-        if _int(p, "notices_skipped"):
-            title += f" ({_int(p, 'notices_skipped')} skipped)"
-        if _str(p, "outage"):
-            title += f"; {_str(p, 'outage')} on the status page"
-        tallies = {"children": _int(p, "children"), "notices": _int(p, "notices")}
-    elif kind == "major_case.accounts_added":
-        category = "children"
-        title = (
-            f"{_plural(_int(p, 'accounts_added'), 'account')} added: "
-            f"{_plural(_int(p, 'children'), 'child case')}, {_plural(_int(p, 'notices'), 'notice')} queued"
-        )
-        tallies = {"children": _int(p, "children"), "notices": _int(p, "notices")}
-    elif kind == "statement.posted":
-        category = "statement"
-        title = (
-            f"Statement to {_plural(_int(p, 'children'), 'child case')}, {_plural(_int(p, 'notices'), 'notice')} queued"
-        )
-        detail = statements.get(_int(p, "statement_id"), "")
-    elif kind == "case.noted":
-        category = "note"
-        label = journal_label(_str(p, "line_kind"), _str(p, "visibility"))
-        title = label[:1].upper() + label[1:]
-        if _int(p, "children"):
-            title += f", copied to {_plural(_int(p, 'children'), 'child case')}"
-        detail = texts.get(_int(p, "entry_id"), "")
-    elif kind == "case.incident_synced":
-        category = "incident"
-        label = journal_label(_str(p, "kind"), _str(p, "visibility"))
-        title = f"{incident_number(_int(p, 'incident_id'))} {label}"
-        detail = texts.get(_int(p, "entry_id"), "")
-    elif kind == "case.state_changed":
-        category = "state"
-        title = f"State {_str(p, 'from') or '?'} → {_str(p, 'to')}"
-        if _int(p, "children_synced"):
-            title += f"; {_plural(_int(p, 'children_synced'), 'child case')} followed"
-        if p.get("proposal_cancelled"):
-            title += "; proposal withdrawn"
-    elif kind == "case.priority_changed":
-        category = "state"
-        title = f"Priority {_str(p, 'from')} → {_str(p, 'to')}"
-    elif kind == "major_case.resolved":
-        category = "resolution"
-        title = (
-            f"Resolved ({_str(p, 'code')}): {_plural(_int(p, 'children'), 'child case')} resolved, "
-            f"{_int(p, 'children_skipped')} left as they were, {_plural(_int(p, 'notices'), 'notice')} queued"
-        )
-        if _int(p, "outages_ended"):
-            title += f"; {_plural(_int(p, 'outages_ended'), 'outage')} ended on the status page"
-        tallies = {"children": _int(p, "children")}
-    elif kind == "major_case.closed":
-        category = "resolution"
-        title = (
-            f"Closed: {_plural(_int(p, 'children'), 'child case')} closed, "
-            f"{_int(p, 'children_skipped')} left as they were"
-        )
-        tallies = {"children": _int(p, "children")}
-    elif kind == "notices.delivered":
-        category = "notices"
-        group = "notices"
-        tallies = {k: _int(p, k) for k in NOTICE_TALLIES}
-        title = notices_title(tallies)
-    elif kind == "notices.retried":
-        category = "notices"
-        title = f"{_plural(_int(p, 'count'), 'notice')} sent again"
+    payload = event.typed()
+    if payload is None:
+        said = Said("other", event.kind)
     else:
-        title = kind
+        said = WORDINGS[type(payload)](payload, Texts(texts or {}, statements or {}))
     return TimelineEntry(
         event_id=event.id,
         at=event.at,
-        category=category,
-        title=title,
-        detail=detail,
+        category=said.category,
+        title=said.title,
+        detail=said.detail,
         actor_name=event.actor_name,
-        group=group,
-        tallies=tallies,
+        group=said.group,
+        tallies=dict(said.tallies),
     )
+
+
+# --- cases and major cases ------------------------------------------------------------------
+
+
+@wording(ek.CaseOpened)
+def _case_opened(p: ek.CaseOpened, texts: Texts) -> Said:
+    if p.case_kind == CaseKind.MAJOR and p.candidate_id:
+        return Said("state", f"Major case opened from {case_number(p.candidate_id)}")
+    return Said("state", f"Case opened ({p.case_kind or 'case'})")
+
+
+@wording(ek.CaseStateChanged)
+def _case_state_changed(p: ek.CaseStateChanged, texts: Texts) -> Said:
+    title = f"State {p.from_ or '?'} → {_s(p.to)}"
+    if p.children_synced:
+        title += f"; {_plural(p.children_synced, 'child case')} followed"
+    if p.proposal_cancelled:
+        title += "; proposal withdrawn"
+    return Said("state", title)
+
+
+@wording(ek.CasePriorityChanged)
+def _case_priority_changed(p: ek.CasePriorityChanged, texts: Texts) -> Said:
+    return Said("state", f"Priority {_s(p.from_)} → {_s(p.to)}")
+
+
+@wording(ek.CaseNoted)
+def _case_noted(p: ek.CaseNoted, texts: Texts) -> Said:
+    label = journal_label(_s(p.line_kind), _s(p.visibility))
+    title = label[:1].upper() + label[1:]
+    if p.children:
+        title += f", copied to {_plural(p.children, 'child case')}"
+    return Said("note", title, texts.entries.get(_n(p.entry_id), ""))
+
+
+@wording(ek.CaseAttached)
+def _case_attached(p: ek.CaseAttached, texts: Texts) -> Said:
+    title = f"Attached to major case {case_number(p.parent_id)}" if p.parent_id else "Attached to a major case"
+    if p.notices:
+        title += f", {_plural(p.notices, 'notice')} queued"
+    return Said("children", title)
+
+
+@wording(ek.CaseIncidentSynced)
+def _case_incident_synced(p: ek.CaseIncidentSynced, texts: Texts) -> Said:
+    label = journal_label(_s(p.entry_kind), _s(p.visibility))
+    return Said("incident", f"{incident_number(_n(p.incident_id))} {label}", texts.entries.get(_n(p.entry_id), ""))
+
+
+@wording(ek.MajorCaseProposed)
+def _proposed(p: ek.MajorCaseProposed, texts: Texts) -> Said:
+    title = "Proposed as a major case" + (" by the workflow rule" if p.by_rule else "")
+    return Said("proposal", title, f"Reason: {_s(p.reason)}\nBusiness impact: {_s(p.business_impact)}")
+
+
+@wording(ek.MajorCaseRejected)
+def _rejected(p: ek.MajorCaseRejected, texts: Texts) -> Said:
+    return Said("proposal", "Proposal rejected", f"Reason: {_s(p.reason)}")
+
+
+@wording(ek.MajorCaseApproved)
+def _approved(p: ek.MajorCaseApproved, texts: Texts) -> Said:
+    title = f"Approved: {_plural(p.children, 'child case')}, {_plural(p.notices, 'notice')} queued"
+    if p.notices_skipped:
+        title += f" ({p.notices_skipped} skipped)"
+    if p.outage:
+        title += f"; {p.outage} on the status page"
+    return Said("approval", title, tallies={"children": _n(p.children), "notices": _n(p.notices)})
+
+
+@wording(ek.MajorCaseAccountsAdded)
+def _accounts_added(p: ek.MajorCaseAccountsAdded, texts: Texts) -> Said:
+    title = (
+        f"{_plural(p.accounts_added, 'account')} added: "
+        f"{_plural(p.children, 'child case')}, {_plural(p.notices, 'notice')} queued"
+    )
+    return Said("children", title, tallies={"children": _n(p.children), "notices": _n(p.notices)})
+
+
+@wording(ek.StatementPosted)
+def _statement(p: ek.StatementPosted, texts: Texts) -> Said:
+    title = f"Statement to {_plural(p.children, 'child case')}, {_plural(p.notices, 'notice')} queued"
+    return Said("statement", title, texts.statements.get(_n(p.statement_id), ""))
+
+
+@wording(ek.MajorCaseResolved)
+def _resolved(p: ek.MajorCaseResolved, texts: Texts) -> Said:
+    title = (
+        f"Resolved ({_s(p.code)}): {_plural(p.children, 'child case')} resolved, "
+        f"{_n(p.children_skipped)} left as they were, {_plural(p.notices, 'notice')} queued"
+    )
+    if p.outages_ended:
+        title += f"; {_plural(p.outages_ended, 'outage')} ended on the status page"
+    return Said("resolution", title, tallies={"children": _n(p.children)})
+
+
+@wording(ek.MajorCaseClosed)
+def _closed(p: ek.MajorCaseClosed, texts: Texts) -> Said:
+    title = f"Closed: {_plural(p.children, 'child case')} closed, {_n(p.children_skipped)} left as they were"
+    return Said("resolution", title, tallies={"children": _n(p.children)})
+
+
+@wording(ek.InsightGrouped)
+def _grouped(p: ek.InsightGrouped, texts: Texts) -> Said:
+    return Said(
+        "children", f"Groups {_plural(len(p.case_ids or ()), 'similar case')} from {_plural(p.accounts, 'account')}"
+    )
+
+
+# --- notices and articles -------------------------------------------------------------------
+
+
+@wording(ek.NoticesDelivered)
+def _delivered(p: ek.NoticesDelivered, texts: Texts) -> Said:
+    tallies = {k: _n(getattr(p, k)) for k in NOTICE_TALLIES}
+    return Said("notices", notices_title(tallies), group="notices", tallies=tallies)
+
+
+@wording(ek.NoticesRetried)
+def _notices_retried(p: ek.NoticesRetried, texts: Texts) -> Said:
+    return Said("notices", f"{_plural(p.count, 'notice')} sent again")
+
+
+@wording(ek.NoticeRetried)
+def _notice_retried(p: ek.NoticeRetried, texts: Texts) -> Said:
+    return Said("notices", f"Notice sent again (was {_s(p.was)})", _s(p.error))
+
+
+@wording(ek.ArticleAttached)
+def _article_attached(p: ek.ArticleAttached, texts: Texts) -> Said:
+    return Said("other", f"{_named('Article', p.article)} attached", _s(p.title))
+
+
+@wording(ek.ArticleDetached)
+def _article_detached(p: ek.ArticleDetached, texts: Texts) -> Said:
+    return Said("other", f"{_named('Article', p.article)} detached")
+
+
+@wording(ek.ArticleCreated)
+def _article_created(p: ek.ArticleCreated, texts: Texts) -> Said:
+    shown = "customers" if p.customer_visible else "staff"
+    return Said("other", f"{_named('Article', p.number)} written (shown to {shown})", _s(p.title))
+
+
+@wording(ek.ArticleUpdated)
+def _article_updated(p: ek.ArticleUpdated, texts: Texts) -> Said:
+    return Said("other", f"{_named('Article', p.number)} updated: {', '.join(p.changed or ()) or 'nothing'}")
+
+
+# --- outages --------------------------------------------------------------------------------
+
+
+@wording(ek.OutageCreated)
+def _outage_created(p: ek.OutageCreated, texts: Texts) -> Said:
+    title = f"{_named('Outage', p.number)}{_aside(p.type)} on the status page"
+    if p.notices:
+        title += f", {_plural(p.notices, 'notice')} queued"
+    return Said("statement", title, _s(p.title))
+
+
+@wording(ek.OutageUpdated)
+def _outage_updated(p: ek.OutageUpdated, texts: Texts) -> Said:
+    title = f"{_named('Outage', p.number)} updated: {', '.join(p.changed or ()) or 'nothing'}"
+    if p.notices:
+        title += f", {_plural(p.notices, 'notice')} queued"
+    return Said("statement", title)
+
+
+@wording(ek.OutageEnded)
+def _outage_ended(p: ek.OutageEnded, texts: Texts) -> Said:
+    return Said("resolution", f"{_named('Outage', p.number)} ended")
+
+
+# --- incidents and alerts -------------------------------------------------------------------
+
+
+@wording(ek.IncidentOpened)
+def _incident_opened(p: ek.IncidentOpened, texts: Texts) -> Said:
+    title = f"{_named('Incident', p.number)} opened{_aside(p.severity, _plural(len(p.alert_ids or ()), 'alert'))}"
+    return Said("incident", title, _s(p.title))
+
+
+@wording(ek.IncidentAlertJoined)
+def _alert_joined(p: ek.IncidentAlertJoined, texts: Texts) -> Said:
+    return Said("incident", f"Alert on {_s(p.ci) or 'an unmapped CI'} joined")
+
+
+@wording(ek.IncidentSeverityChanged)
+def _incident_severity(p: ek.IncidentSeverityChanged, texts: Texts) -> Said:
+    return Said("incident", f"Severity {p.from_ or '?'} → {_s(p.to)}")
+
+
+@wording(ek.IncidentRootCauseChanged)
+def _root_cause(p: ek.IncidentRootCauseChanged, texts: Texts) -> Said:
+    return Said("incident", f"Probable root cause {p.from_ or '?'} → {p.to or '?'}")
+
+
+@wording(ek.IncidentWorkNoteAdded, ek.IncidentProgressPosted)
+def _incident_line(p: ek.IncidentWorkNoteAdded | ek.IncidentProgressPosted, texts: Texts) -> Said:
+    title = "Work note" if isinstance(p, ek.IncidentWorkNoteAdded) else "Progress update"
+    return Said("incident", title, texts.entries.get(_n(p.entry_id), ""))
+
+
+@wording(ek.IncidentStateChanged, ek.IncidentClosed)
+def _incident_state(p: ek.IncidentStateChanged | ek.IncidentClosed, texts: Texts) -> Said:
+    return Said("incident", f"Incident state {p.from_ or '?'} → {_s(p.to)}", texts.entries.get(_n(p.entry_id), ""))
+
+
+@wording(ek.IncidentEtaSet)
+def _eta(p: ek.IncidentEtaSet, texts: Texts) -> Said:
+    return Said("incident", f"ETA {p.eta}" if p.eta else "ETA cleared")
+
+
+@wording(ek.IncidentResolved)
+def _incident_resolved(p: ek.IncidentResolved, texts: Texts) -> Said:
+    return Said("resolution", f"Incident resolved{_aside(p.code)}", texts.entries.get(_n(p.entry_id), ""))
+
+
+@wording(*ek.ALERT_CHANGES.values())
+def _alert_change(p: ek.AlertChange, texts: Texts) -> Said:
+    verb = p.kind.removeprefix("alert.")
+    return Said("incident", f"{_named('Alert', p.name)} {verb}{_aside(p.severity, p.ci or 'unmapped')}")
+
+
+@wording(ek.AlertAcknowledged, ek.AlertUnacknowledged)
+def _alert_ack(p: ek.AlertAcknowledged | ek.AlertUnacknowledged, texts: Texts) -> Said:
+    done = "acknowledged" if isinstance(p, ek.AlertAcknowledged) else "no longer acknowledged"
+    return Said("incident", f"{_named('Alert', p.name)} {done}")
+
+
+@wording(ek.MaintenanceAdded)
+def _maintenance(p: ek.MaintenanceAdded, texts: Texts) -> Said:
+    window = f"{p.starts_at} – {p.ends_at}" if p.starts_at and p.ends_at else None
+    title = f"{_named('Maintenance on', p.ci)}{_aside(window)}"
+    if p.alerts_flagged:
+        title += f", {_plural(p.alerts_flagged, 'alert')} flagged"
+    return Said("other", title, _s(p.reason))
+
+
+# --- users, the world, imports --------------------------------------------------------------
+
+
+@wording(ek.UserAdded, ek.UserBootstrapped)
+def _user(p: ek.UserAdded | ek.UserBootstrapped, texts: Texts) -> Said:
+    return Said("other", f"{_named('User', p.name)} added{_aside(p.role, p.account)}")
+
+
+@wording(ek.WorldDemo)
+def _demo(p: ek.WorldDemo, texts: Texts) -> Said:
+    return Said("other", "Demo world")
+
+
+@wording(ek.WorldSeeded)
+def _seeded(p: ek.WorldSeeded, texts: Texts) -> Said:
+    seed = None if p.seed is None else f"seed {p.seed}"
+    return Said("other", f"World seeded{_aside(p.size, seed)}: {_n(p.rows):,} rows")
+
+
+@wording(ek.ImportCompleted)
+def _imported(p: ek.ImportCompleted, texts: Texts) -> Said:
+    title = (
+        f"{_named('Imported', p.import_kind)}{_aside(p.file_name)}: {_n(p.inserted)} new, "
+        f"{_n(p.updated)} updated, {_n(p.unchanged)} unchanged"
+    )
+    return Said("other", title)
 
 
 def _merged(stretch: Sequence[TimelineEntry]) -> TimelineLine:

@@ -15,6 +15,7 @@ from sqlalchemy import CursorResult, delete, insert, or_, select
 
 from pcso_tui.domain.communications.views import ArticleView, article_number
 from pcso_tui.domain.core.errors import Conflict, InvalidInput, NotFound
+from pcso_tui.domain.core.event_kinds import ArticleAttached, ArticleCreated, ArticleDetached, ArticleUpdated
 from pcso_tui.domain.core.events import Transaction
 from pcso_tui.domain.core.models import Article, Case, CaseAccount, CaseArticle
 from pcso_tui.domain.core.roles import Actor, Permission, Role, require
@@ -100,14 +101,7 @@ async def create_article(
         if number is None:
             article.number = article_number(article.id)
             await tx.session.flush()
-        tx.record(
-            "article.created",
-            "article",
-            article.id,
-            number=article.number,
-            title=title,
-            customer_visible=customer_visible,
-        )
+        tx.record(article.id, ArticleCreated(number=article.number, title=title, customer_visible=customer_visible))
         article_id = article.id
     return (await _views(domain, [Article.id == article_id]))[0]
 
@@ -143,7 +137,7 @@ async def update_article(
             setattr(article, name, value)
         article.updated_at = tx.now
         await tx.session.flush()
-        tx.record("article.updated", "article", article.id, number=number, changed=sorted(changes))
+        tx.record(article.id, ArticleUpdated(number=number, changed=sorted(changes)))
         article_id = article.id
     return (await _views(domain, [Article.id == article_id]))[0]
 
@@ -160,7 +154,7 @@ async def attach_article(domain: Domain, actor: Actor, case_id: int, number: str
         if attached is not None:
             raise Conflict(f"article {number!r} is already attached to {case_number(case_id)}")
         await tx.session.execute(insert(CaseArticle).values(case_id=case_id, article_id=article.id))
-        tx.record("article.attached", "case", case_id, article=number, title=article.title)
+        tx.record(case_id, ArticleAttached(article=number, title=article.title))
         article_id = article.id
     return (await _views(domain, [Article.id == article_id]))[0]
 
@@ -175,7 +169,7 @@ async def detach_article(domain: Domain, actor: Actor, case_id: int, number: str
         )
         if not cast("CursorResult[Any]", result).rowcount:  # a DELETE's result: its stubs say Result
             raise NotFound(f"article {number!r} is not attached to {case_number(case_id)}")
-        tx.record("article.detached", "case", case_id, article=number)
+        tx.record(case_id, ArticleDetached(article=number))
         article_id = article.id
     return (await _views(domain, [Article.id == article_id]))[0]
 

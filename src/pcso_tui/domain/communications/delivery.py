@@ -46,6 +46,7 @@ from pcso_tui.domain.communications.channels import (
 )
 from pcso_tui.domain.communications.views import DeliveryReport, NoticeView
 from pcso_tui.domain.core.errors import IllegalTransition, InvalidInput, NotFound
+from pcso_tui.domain.core.event_kinds import NoticeRetried, NoticesDelivered, NoticesRetried
 from pcso_tui.domain.core.events import Transaction
 from pcso_tui.domain.core.models import (
     Account,
@@ -648,16 +649,14 @@ class DeliveryWorker:
                     dead,
                 )
             for (subject_type, subject_id), c in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
-                tx.record(
-                    "notices.delivered",
-                    subject_type,
-                    subject_id,
+                delivered = NoticesDelivered(
                     sent=c["sent"],
                     retrying=c["retrying"],
                     dead=c["dead"],
                     skipped=c["skipped"],
                     channels={k.split(":", 1)[1]: v for k, v in sorted(c.items()) if k.startswith("channel:")},
                 )
+                tx.record(subject_id, delivered, subject_type=subject_type)
         return DeliveryReport(
             claimed=len(claimed), sent=len(sent), retrying=len(retries), dead=len(dead), skipped=len(skipped)
         )
@@ -790,7 +789,7 @@ async def retry_notice(domain: Domain, actor: Actor, notice_id: int) -> NoticeVi
             .where(_NOTICE.c.id == notice_id)
             .values(state="pending", attempts=0, next_attempt_at=tx.now, last_error=None, version=_NOTICE.c.version + 1)
         )
-        tx.record("notice.retried", "notice", notice_id, was=row.state, error=row.last_error, case_id=row.case_id)
+        tx.record(notice_id, NoticeRetried(was=row.state, error=row.last_error, case_id=row.case_id))
     return (await _notice_views(domain, [Notice.id == notice_id], limit=1, offset=0))[0]
 
 
@@ -810,7 +809,7 @@ async def retry_dead_notices(domain: Domain, actor: Actor, case_id: int | None =
         )
         count = cast("CursorResult[Any]", result).rowcount or 0  # an UPDATE's result: its stubs say Result
         if count:
-            tx.record("notices.retried", "case" if case_id is not None else "notice", case_id, count=count)
+            tx.record(case_id, NoticesRetried(count=count), subject_type="case" if case_id is not None else "notice")
         return count
 
 

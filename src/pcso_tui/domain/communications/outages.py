@@ -24,6 +24,7 @@ from sqlalchemy.orm import aliased
 
 from pcso_tui.domain.communications.views import OutageView, StatusArticle, StatusOutage, StatusPageData
 from pcso_tui.domain.core.errors import IllegalTransition, InvalidInput, NotFound
+from pcso_tui.domain.core.event_kinds import OutageCreated, OutageEnded, OutageUpdated
 from pcso_tui.domain.core.events import Transaction
 from pcso_tui.domain.core.models import (
     Account,
@@ -248,14 +249,8 @@ async def create_outage(
                 tx, outage.id, "outage_planned", f"outage_planned:{outage.id}", ci_id, product_id
             )
         tx.record(
-            "outage.created",
-            "outage",
             outage.id,
-            number=outage_number(outage.id),
-            type=kind,
-            title=title,
-            case_id=case_id,
-            notices=queued,
+            OutageCreated(number=outage_number(outage.id), type=kind, title=title, case_id=case_id, notices=queued),
         )
         outage_id = outage.id
     return (await _outage_views(domain, [Outage.id == outage_id], notices_queued=queued))[0]
@@ -316,14 +311,7 @@ async def update_outage(
                 outage.ci_id,
                 outage.product_id,
             )
-        tx.record(
-            "outage.updated",
-            "outage",
-            outage.id,
-            number=outage_number(outage.id),
-            changed=sorted(changes),
-            notices=queued,
-        )
+        tx.record(outage.id, OutageUpdated(number=outage_number(outage.id), changed=sorted(changes), notices=queued))
     return (await _outage_views(domain, [Outage.id == outage_id], notices_queued=queued))[0]
 
 
@@ -344,7 +332,7 @@ async def end_outage(domain: Domain, actor: Actor, outage_id: int, *, at: dateti
             )
         outage.ends_at = end
         await tx.session.flush()
-        tx.record("outage.ended", "outage", outage.id, number=number, ends_at=end.isoformat())
+        tx.record(outage.id, OutageEnded(number=number, ends_at=end.isoformat()))
     return (await _outage_views(domain, [Outage.id == outage_id]))[0]
 
 
@@ -434,15 +422,10 @@ async def declare_major_case_outage(tx: Transaction, major: Case, *, by: str = "
     session.add(outage)
     await session.flush()
     tx.record(
-        "outage.created",
-        "outage",
         outage.id,
-        number=outage_number(outage.id),
-        type=outage.type,
-        title=outage.title,
-        case_id=major.id,
-        by=by,
-        notices=0,
+        OutageCreated(
+            number=outage_number(outage.id), type=outage.type, title=outage.title, case_id=major.id, by=by, notices=0
+        ),
     )
     return outage.id
 
@@ -459,12 +442,8 @@ async def end_major_case_outages(tx: Transaction, major_id: int) -> list[int]:
         )
     )
     tx.record_many(
-        "outage.ended",
-        "outage",
-        (
-            (oid, {"number": outage_number(oid), "ends_at": tx.now.isoformat(), "by": "resolution"})
-            for oid in sorted(ended)
-        ),
+        (oid, OutageEnded(number=outage_number(oid), ends_at=tx.now.isoformat(), by="resolution"))
+        for oid in sorted(ended)
     )
     return ended
 

@@ -1,7 +1,8 @@
 """The unit of work and the events it records.
 
 A command runs inside ``domain.transaction(actor)``: one session, one write transaction, one
-timestamp (``tx.now``). It records events as it goes; they are written at the end, in the same
+timestamp (``tx.now``). It records events as it goes, each a class from ``event_kinds``
+(``tx.record(case.id, MajorCaseRejected(...))``); they are written at the end, in the same
 transaction as the change, so an event exists exactly when its change does.
 
 On PostgreSQL the event insert takes a transaction-scoped advisory lock, so event ids are
@@ -22,6 +23,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pcso_tui.domain.core.event_kinds import Payload
 from pcso_tui.domain.core.models import Event
 from pcso_tui.domain.core.roles import Actor
 from pcso_tui.domain.core.views import EventView
@@ -39,14 +41,23 @@ class Transaction:
     dialect: str
     _events: list[dict[str, Any]] = field(default_factory=list)
 
-    def record(self, kind: str, subject_type: str, subject_id: int | None, **payload: Any) -> None:
-        """Record that ``kind`` happened to a subject; written when the transaction commits."""
-        self._events.append({"kind": kind, "subject_type": subject_type, "subject_id": subject_id, "payload": payload})
+    def record(self, subject_id: int | None, event: Payload, *, subject_type: str | None = None) -> None:
+        """Record ``event`` about a subject (of the event's own subject type, or one of its
+        ``other_subjects`` named here); written when the transaction commits."""
+        payload = event.stored()
+        if subject_type is None:
+            subject_type = event.subject_type
+        elif subject_type != event.subject_type and subject_type not in event.other_subjects:
+            raise ValueError(f"{event.kind} is not recorded about a {subject_type}")
+        self._events.append(
+            {"kind": event.kind, "subject_type": subject_type, "subject_id": subject_id, "payload": payload}
+        )
 
-    def record_many(self, kind: str, subject_type: str, rows: Iterable[tuple[int | None, dict[str, Any]]]) -> None:
-        """Record one event per (subject_id, payload), e.g. one per child case created."""
+    def record_many(self, events: Iterable[tuple[int | None, Payload]]) -> None:
+        """Record one event per (subject_id, event), e.g. one per child case created."""
         self._events.extend(
-            {"kind": kind, "subject_type": subject_type, "subject_id": sid, "payload": payload} for sid, payload in rows
+            {"kind": e.kind, "subject_type": e.subject_type, "subject_id": sid, "payload": e.stored()}
+            for sid, e in events
         )
 
     @property

@@ -12,6 +12,7 @@ import re
 from sqlalchemy import func, select
 
 from pcso_tui.domain.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, UnknownUser
+from pcso_tui.domain.core.event_kinds import UserAdded, UserBootstrapped, WorldDemo
 from pcso_tui.domain.core.models import Account, Setting, User
 from pcso_tui.domain.core.roles import Actor, Permission, Role, require
 from pcso_tui.domain.core.service import Domain
@@ -58,7 +59,7 @@ async def mark_demo(domain: Domain, actor: Actor) -> None:
     require(actor, Permission.SEED_WORLD)
     async with domain.transaction(actor) as tx:
         await tx.session.merge(Setting(key=DEMO_SETTING, value=True))
-        tx.record("world.demo", "world", None)
+        tx.record(None, WorldDemo())
 
 
 async def sign_in(domain: Domain, name: str, *, as_name: str | None = None) -> Actor:
@@ -129,14 +130,8 @@ async def add_user(
         )
         session.add(user)
         await session.flush()
-        tx.record(
-            "user.bootstrapped" if bootstrap else "user.added",
-            "user",
-            user.id,
-            name=name,
-            role=role.value,
-            account=account_number,
-        )
+        added = UserBootstrapped if bootstrap else UserAdded
+        tx.record(user.id, added(name=name, role=role.value, account=account_number))
         return _view(user, account_number)
 
 

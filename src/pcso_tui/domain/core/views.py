@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from pcso_tui.domain.core import event_kinds
+
 
 def case_number(case_id: int) -> str:
     return f"CS{case_id:07d}"
@@ -54,6 +56,11 @@ class EventView:
     subject_type: str
     subject_id: int | None
     payload: dict[str, Any] = field(default_factory=dict)
+
+    def typed(self) -> event_kinds.Payload | None:
+        """The payload as its class in ``event_kinds`` (dispatch on its type); None for a kind
+        the catalogue does not list (rows from before a kind was retired, or from tests)."""
+        return event_kinds.typed(self.kind, self.payload)
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,6 +63,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from pcso_tui.domain.communications.channels import NotificationChannel, address_field, address_problem
 from pcso_tui.domain.core.errors import InvalidInput
+from pcso_tui.domain.core.event_kinds import ImportCompleted
 from pcso_tui.domain.core.events import Transaction
 from pcso_tui.domain.core.models import (
     Account,
@@ -76,7 +77,6 @@ from pcso_tui.domain.core.models import (
 )
 from pcso_tui.domain.core.roles import Actor, Permission, require
 from pcso_tui.domain.core.service import Domain
-from pcso_tui.domain.core.views import to_jsonable
 from pcso_tui.domain.install_base.views import IMPORT_KINDS, ImportResult
 
 FORMATS = ("csv", "jsonl")
@@ -1187,8 +1187,19 @@ async def import_records(
                 rerooted=rerooted,
             )
             await job.drop_stage()
-            # One event per import, not per row ("kind" is a payload key, hence record_many).
-            tx.record_many("import.completed", "import", [(None, to_jsonable(result))])
+            # One event per import, not per row.
+            tx.record(
+                None,
+                ImportCompleted(
+                    import_kind=result.kind,
+                    file_name=result.file_name,
+                    rows=result.rows,
+                    inserted=result.inserted,
+                    updated=result.updated,
+                    unchanged=result.unchanged,
+                    rerooted=result.rerooted,
+                ),
+            )
             return result
     finally:
         if src.close:

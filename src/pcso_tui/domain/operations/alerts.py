@@ -34,6 +34,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from pcso_tui.domain.core.errors import IllegalTransition, InvalidInput, NotFound
+from pcso_tui.domain.core.event_kinds import (
+    ALERT_CHANGES,
+    AlertAcknowledged,
+    AlertChange,
+    AlertClosed,
+    AlertSettled,
+    AlertUnacknowledged,
+    MaintenanceAdded,
+)
 from pcso_tui.domain.core.events import Transaction
 from pcso_tui.domain.core.models import Alert, ConfigurationItem, MaintenanceWindow, User
 from pcso_tui.domain.core.roles import Actor, Permission, require
@@ -623,11 +632,7 @@ async def ingest(domain: Domain, actor: Actor, batch: ParsedBatch) -> IngestResu
                 upserts.append(row)
             if prior is not None and prior.severity != occurrences[-1].severity:
                 severity_changed.append(fp)
-        described = (
-            {row[0]: {"name": row[_NAME], "severity": row[_SEVERITY], "ci": row[_CI_KEY]} for row in rows}
-            if changes
-            else {}
-        )
+        described = {row[0]: (row[_NAME], row[_SEVERITY], row[_CI_KEY]) for row in rows} if changes else {}
 
         await store.write(upserts, refreshes)
         ids = {fp: prior.id for fp, prior in existing.items()}
@@ -635,12 +640,15 @@ async def ingest(domain: Domain, actor: Actor, batch: ParsedBatch) -> IngestResu
         if new:
             ids.update(await store.ids(new))
 
-        by_kind: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        by_kind: dict[str, list[tuple[int | None, AlertChange]]] = {}
         for change in changes:
-            payload = {"fingerprint": change.fingerprint, **described[change.fingerprint], "from": change.previous}
-            by_kind.setdefault(change.kind, []).append((ids[change.fingerprint], payload))
-        for kind, events in by_kind.items():
-            tx.record_many(f"alert.{kind}", "alert", events)
+            name, severity, ci_key = described[change.fingerprint]
+            event = ALERT_CHANGES[change.kind](
+                fingerprint=change.fingerprint, name=name, severity=severity, ci=ci_key, from_=change.previous
+            )
+            by_kind.setdefault(change.kind, []).append((ids[change.fingerprint], event))
+        for events in by_kind.values():
+            tx.record_many(events)
 
         touched = list(dict.fromkeys([c.fingerprint for c in changes] + severity_changed))
         incident_ids: list[int] = []
@@ -698,21 +706,22 @@ async def sweep_alerts(domain: Domain, actor: Actor) -> SweepResult:
                     version=a.version + 1,
                 )
             )
-            for kind, rows in (
-                ("settled", [r for r in quiet if r.ends_at is None]),
-                ("closed", [r for r in quiet if r.ends_at is not None]),
+            for change, rows in (
+                (AlertSettled, [r for r in quiet if r.ends_at is None]),
+                (AlertClosed, [r for r in quiet if r.ends_at is not None]),
             ):
                 tx.record_many(
-                    f"alert.{kind}",
-                    "alert",
-                    [
-                        (
-                            r.id,
-                            {"fingerprint": r.fingerprint, "name": r.name, "severity": r.severity, "ci": r.ci_key}
-                            | {"from": AlertState.FLAPPING.value},
-                        )
-                        for r in rows
-                    ],
+                    (
+                        r.id,
+                        change(
+                            fingerprint=r.fingerprint,
+                            name=r.name,
+                            severity=r.severity,
+                            ci=r.ci_key,
+                            from_=AlertState.FLAPPING.value,
+                        ),
+                    )
+                    for r in rows
                 )
         active = _active_window(a.ci_id, now)
         set_result = await tx.session.execute(
@@ -937,13 +946,8 @@ async def _set_acknowledged(
         alert.acknowledged = acknowledged
         alert.acknowledged_by_id = actor.user_id if acknowledged else None
         await tx.session.flush()
-        tx.record(
-            "alert.acknowledged" if acknowledged else "alert.unacknowledged",
-            "alert",
-            alert.id,
-            fingerprint=alert.fingerprint,
-            name=alert.name,
-        )
+        change = AlertAcknowledged if acknowledged else AlertUnacknowledged
+        tx.record(alert.id, change(fingerprint=alert.fingerprint, name=alert.name))
         row = (await tx.session.execute(_alert_select().where(Alert.id == alert_id))).one()
         return _alert_view(row)
 
@@ -1008,14 +1012,14 @@ async def add_maintenance_window(
             )
             flagged = result.rowcount or 0  # type: ignore[attr-defined]  # an UPDATE's CursorResult
         tx.record(
-            "maintenance.added",
-            "maintenance_window",
             window.id,
-            ci=ci_name,
-            starts_at=starts_at.isoformat(),
-            ends_at=ends_at.isoformat(),
-            reason=reason,
-            alerts_flagged=flagged,
+            MaintenanceAdded(
+                ci=ci_name,
+                starts_at=starts_at.isoformat(),
+                ends_at=ends_at.isoformat(),
+                reason=reason,
+                alerts_flagged=flagged,
+            ),
         )
         created_by = None
         if actor.user_id is not None:

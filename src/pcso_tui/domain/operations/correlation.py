@@ -47,6 +47,12 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Exists
 
+from pcso_tui.domain.core.event_kinds import (
+    IncidentAlertJoined,
+    IncidentOpened,
+    IncidentRootCauseChanged,
+    IncidentSeverityChanged,
+)
 from pcso_tui.domain.core.events import Transaction
 from pcso_tui.domain.core.models import (
     Alert,
@@ -513,7 +519,7 @@ async def correlate_alerts(tx: Transaction, settings: Settings, alert_ids: Seque
         opened_or_joined = await _group(tx, rules, candidates, window)
     severity_changes = await _write(tx, rules, opened_or_joined, raises)
     for incident_id, (old, new) in sorted(severity_changes.items()):
-        tx.record("incident.severity_changed", "incident", incident_id, **{"from": old, "to": new})
+        tx.record(incident_id, IncidentSeverityChanged(from_=old, to=new))
     return sorted({i.id for i in opened_or_joined if i.id is not None})
 
 
@@ -744,32 +750,26 @@ async def _write(
         cause = causes.get(incident.id)
         if incident.is_new:
             tx.record(
-                "incident.opened",
-                "incident",
                 incident.id,
-                number=incident_number(incident.id),
-                title=incident_title(incident.joined),
-                severity=incident.severity,
-                rule=incident.rule,
-                alert_ids=[a.id for a in incident.joined],
-                cis=sorted({a.ci_name for a in incident.joined if a.ci_name}),
-                root_ci=cause.ci_name if cause else None,
+                IncidentOpened(
+                    number=incident_number(incident.id),
+                    title=incident_title(incident.joined),
+                    severity=incident.severity,
+                    rule=incident.rule,
+                    alert_ids=[a.id for a in incident.joined],
+                    cis=sorted({a.ci_name for a in incident.joined if a.ci_name}),
+                    root_ci=cause.ci_name if cause else None,
+                ),
             )
             continue
         tx.record_many(
-            "incident.alert_joined",
-            "incident",
-            (
-                (incident.id, {"alert_id": a.id, "fingerprint": a.fingerprint, "ci": a.ci_name or a.ci_key})
-                for a in incident.joined
-            ),
+            (incident.id, IncidentAlertJoined(alert_id=a.id, fingerprint=a.fingerprint, ci=a.ci_name or a.ci_key))
+            for a in incident.joined
         )
         new_root = cause.ci_id if cause else None
         if new_root != incident.root_ci_id:
             tx.record(
-                "incident.root_cause_changed",
-                "incident",
                 incident.id,
-                **{"from": incident.root_ci_name, "to": cause.ci_name if cause else None},
+                IncidentRootCauseChanged(from_=incident.root_ci_name, to=cause.ci_name if cause else None),
             )
     return changes

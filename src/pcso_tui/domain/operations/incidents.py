@@ -14,7 +14,7 @@ them, and the major-case sync may offer them as statement material.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,16 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from pcso_tui.domain.casework import major_cases
 from pcso_tui.domain.core.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from pcso_tui.domain.core.event_kinds import (
+    IncidentClosed,
+    IncidentEtaSet,
+    IncidentOpened,
+    IncidentProgressPosted,
+    IncidentResolved,
+    IncidentStateChanged,
+    IncidentWorkNoteAdded,
+    Payload,
+)
 from pcso_tui.domain.core.events import Transaction
 from pcso_tui.domain.core.models import (
     Alert,
@@ -106,10 +116,11 @@ async def _check_version(session: AsyncSession, incident: Incident, expected_ver
 
 
 async def _update(
-    tx: Transaction, incident: Incident, entry_kind: str, body: str, event: str, /, **payload: object
+    tx: Transaction, incident: Incident, entry_kind: str, body: str, event: Callable[..., Payload], /, **payload: object
 ) -> JournalEntry:
     """The common tail of every update: touch the incident, write the journal line and the
-    event, and hand the line to the major-case sync."""
+    event (``event`` with the line's ``entry_id`` and ``payload``), and hand the line to the
+    major-case sync."""
     incident.updated_at = tx.now
     # Always an UPDATE (and a new version), even when the clock has not moved since the last.
     flag_modified(incident, "updated_at")
@@ -124,7 +135,7 @@ async def _update(
     )
     tx.session.add(entry)
     await tx.session.flush()
-    tx.record(event, "incident", incident.id, entry_id=entry.id, **payload)
+    tx.record(incident.id, event(entry_id=entry.id, **payload))
     await major_cases.sync_incident_update(tx, incident.id, entry.id)
     return entry
 
@@ -313,16 +324,16 @@ async def open_incident(
                 .values(incident_id=incident.id, version=table.c.version + 1)
             )
         tx.record(
-            "incident.opened",
-            "incident",
             incident.id,
-            number=incident_number(incident.id),
-            title=title,
-            severity=severity,
-            rule=None,
-            alert_ids=[a.id for a in alerts],
-            cis=sorted(wanted.values()),
-            root_ci=cause.ci_name if cause else None,
+            IncidentOpened(
+                number=incident_number(incident.id),
+                title=title,
+                severity=severity,
+                rule=None,
+                alert_ids=[a.id for a in alerts],
+                cis=sorted(wanted.values()),
+                root_ci=cause.ci_name if cause else None,
+            ),
         )
         (view,) = await _views(session, tx.now, ids=[incident.id])
         return view
@@ -347,7 +358,7 @@ async def add_incident_note(
         await _check_version(tx.session, incident, expected_version)
         if incident.state in (IncidentState.CLOSED, IncidentState.CANCELED):
             raise IllegalTransition(f"{incident_number(incident.id)} is {incident.state}: it takes no more notes")
-        event = "incident.work_note_added" if kind == "work_note" else "incident.progress_posted"
+        event = IncidentWorkNoteAdded if kind == "work_note" else IncidentProgressPosted
         entry = await _update(tx, incident, kind, body, event)
         return _journal_view(entry)
 
@@ -386,8 +397,8 @@ async def set_incident_state(
         if current == IncidentState.RESOLVED and target is IncidentState.IN_PROGRESS:
             incident.resolved_at = None  # reopened
         body = f"State: {current} → {target.value}" + (f"\n{note}" if note else "")
-        event = "incident.closed" if target is IncidentState.CLOSED else "incident.state_changed"
-        await _update(tx, incident, "state", body, event, **{"from": current, "to": target.value})
+        event = IncidentClosed if target is IncidentState.CLOSED else IncidentStateChanged
+        await _update(tx, incident, "state", body, event, from_=current, to=target.value)
         (view,) = await _views(tx.session, tx.now, ids=[incident.id])
         return view
 
@@ -423,7 +434,7 @@ async def set_incident_eta(
             raise InvalidInput(f"the ETA {_at(eta)} is not in the future (now {_at(tx.now)})")
         incident.eta = eta
         body = f"ETA: {_at(eta)}" if eta else "ETA cleared"
-        await _update(tx, incident, "eta", body, "incident.eta_set", eta=eta.isoformat() if eta else None)
+        await _update(tx, incident, "eta", body, IncidentEtaSet, eta=eta.isoformat() if eta else None)
         (view,) = await _views(tx.session, tx.now, ids=[incident.id])
         return view
 
@@ -452,7 +463,7 @@ async def resolve_incident(
         incident.resolved_at = tx.now
         incident.resolution_code = code
         incident.resolution_notes = notes
-        await _update(tx, incident, "resolution", f"Resolved ({code}): {notes}", "incident.resolved", code=code)
+        await _update(tx, incident, "resolution", f"Resolved ({code}): {notes}", IncidentResolved, code=code)
         (view,) = await _views(tx.session, tx.now, ids=[incident.id])
         return view
 
