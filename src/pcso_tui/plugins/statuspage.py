@@ -28,7 +28,6 @@ from pcso_tui.domain.core.text import printable
 from pcso_tui.domain.core.views import to_jsonable
 from pcso_tui.domain.hookspecs import hookimpl
 
-FILES = ("status.json", "feed.atom", "index.html")
 ATOM = "http://www.w3.org/2005/Atom"
 
 STATUS_HEADINGS = (
