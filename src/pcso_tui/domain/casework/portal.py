@@ -4,7 +4,7 @@ A customer sees their own account; agents, managers and admins may *preview* any
 the same queries, given the account's number, read-only (``Permission.PREVIEW_ACCOUNT``;
 operators do not hold it: they work incidents, not customers). The portal shows:
 
-- **outages** touching the account's install base (``outages._affecting_account``: a CI its
+- **outages** touching the account's install base (``outages.outages_affecting_account``: a CI its
   items depend on, a product it has, a case of its own), with the latest customer-facing
   statement of the outage's major case, an ETA and the customer-visible articles attached;
 - **cases** whose account is this one (reactive calls, child cases of major cases, and any
@@ -48,8 +48,8 @@ from pcso_tui.domain.casework.views import (
     journal_label,
 )
 from pcso_tui.domain.communications.outages import (
-    _affecting_account,
-    _status_filter,
+    outages_affecting_account,
+    outages_with_status,
     outage_status,
     public_outage_columns,
     service_name,
@@ -121,7 +121,7 @@ async def _scope(session: AsyncSession, actor: Actor, account: str | None) -> tu
 # --- what an account's major cases are ------------------------------------------------------
 
 
-# The case an outage is linked to, under its own name: ``_affecting_account`` has subqueries on
+# The case an outage is linked to, under its own name: ``outages_affecting_account`` has subqueries on
 # ``Case`` that must not correlate with it.
 _linked = aliased(Case, name="linked_case")
 
@@ -184,7 +184,7 @@ async def _outages(
                 )
             )
             .outerjoin(_linked, _linked.id == Outage.case_id)
-            .where(_affecting_account(account_id), *where)
+            .where(outages_affecting_account(account_id), *where)
             .order_by(status_rank, Outage.begins_at.desc(), Outage.id.desc())
             .limit(limit)
         )
@@ -269,7 +269,7 @@ async def list_outages(
     now = domain.clock()
     if status is not None:
         try:
-            where.append(_status_filter(OutageStatus(status), now))
+            where.append(outages_with_status(OutageStatus(status), now))
         except ValueError:
             raise InvalidInput(f"unknown outage status {status!r}; statuses: planned, active, past") from None
     async with domain.reading() as session:
@@ -391,7 +391,7 @@ async def get_case(
                 for o in await session.scalars(
                     select(Outage.id)
                     .outerjoin(_linked, _linked.id == Outage.case_id)
-                    .where(_outage_major() == major, _affecting_account(account_id))
+                    .where(_outage_major() == major, outages_affecting_account(account_id))
                 )
             }
             articles = (await _articles_of(session, {major: outage_numbers})).get(major, [])
@@ -434,7 +434,7 @@ async def list_articles(domain: Domain, actor: Actor, *, account: str | None = N
         for outage_id, major in await session.execute(
             select(Outage.id, _outage_major())
             .outerjoin(_linked, _linked.id == Outage.case_id)
-            .where(Outage.case_id.is_not(None), _affecting_account(account_id))
+            .where(Outage.case_id.is_not(None), outages_affecting_account(account_id))
         ):
             majors.setdefault(major, set()).add(outage_number(outage_id))
         own = aliased(Case)

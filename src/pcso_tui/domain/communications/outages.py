@@ -100,7 +100,8 @@ def outage_status(begins_at: datetime, ends_at: datetime | None, now: datetime) 
     return OutageStatus.ACTIVE
 
 
-def _status_filter(status: OutageStatus, now: datetime) -> Any:
+def outages_with_status(status: OutageStatus, now: datetime) -> Any:
+    """A where-clause: outages whose status (planned, active, past) is ``status`` at ``now``."""
     if status is OutageStatus.PLANNED:
         return Outage.begins_at > now
     if status is OutageStatus.PAST:
@@ -524,7 +525,7 @@ async def _outage_views(
         ]
 
 
-def _affecting_account(account_id: int) -> Any:
+def outages_affecting_account(account_id: int) -> Any:
     """Outages that touch one account: on a CI its install base depends on, on a product it
     has, linked to one of its cases (or their major case), or not tied to anything."""
     own_items = select(InstallBaseItem.ci_id.label("ci_id")).where(
@@ -565,7 +566,7 @@ async def list_outages(domain: Domain, actor: Actor | None, *, status: str | Non
         if actor.role is Role.CUSTOMER:
             require(actor, Permission.VIEW_OWN_ACCOUNT)
             assert actor.account_id is not None
-            where.append(_affecting_account(actor.account_id))
+            where.append(outages_affecting_account(actor.account_id))
             hide = True
         else:
             require(actor, Permission.VIEW_CASES)
@@ -574,7 +575,7 @@ async def list_outages(domain: Domain, actor: Actor | None, *, status: str | Non
             wanted = OutageStatus(status)
         except ValueError:
             raise InvalidInput(f"unknown outage status {status!r}; statuses: planned, active, past") from None
-        where.append(_status_filter(wanted, domain.clock()))
+        where.append(outages_with_status(wanted, domain.clock()))
     return await _outage_views(domain, where, hide_ci=hide)
 
 
