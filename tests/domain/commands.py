@@ -1,4 +1,4 @@
-"""Every domain command, found by shape: a public coroutine of a domain module whose first two
+"""Every domain command, found by shape: a public coroutine of a domain (or world) module whose first two
 parameters are ``domain`` and ``actor``; and placeholder arguments to call one with."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import pcso_tui.domain
+import pcso_tui.world
 
 # Ids no test world reaches, so a permitted caller meets NotFound, never a real change.
 MISSING_ID = 987_654
@@ -18,7 +19,9 @@ MISSING_ID = 987_654
 
 def discover() -> dict[str, Callable[..., Any]]:
     found: dict[str, Callable[..., Any]] = {}
-    for info in pkgutil.walk_packages(pcso_tui.domain.__path__, "pcso_tui.domain."):
+    # The demo world's seeding is a command too, though it lives above the domain.
+    packages = [(pcso_tui.domain.__path__, "pcso_tui.domain."), (pcso_tui.world.__path__, "pcso_tui.world.")]
+    for info in (i for path, prefix in packages for i in pkgutil.walk_packages(path, prefix)):
         if info.ispkg or ".migrations" in info.name:
             continue
         module = importlib.import_module(info.name)
