@@ -4,7 +4,7 @@ Built once with raw ``sqlite3.executemany`` into a database created by ``Domain.
 has the product's real schema and indexes), then cached in ``bench/out/``. Seeded, so every
 build is the same world. Bench-local on purpose: it does not depend on the product's seeder.
 
-Shape (five layers, like PERFORMANCE.md's impact table):
+Shape (five layers, like the impact table in docs/performance.md):
 
     datacentre (3) → cluster (100) → host (4,000) → service (8,000) → application (37,897)
 

@@ -276,11 +276,12 @@ def test_a_failed_write_leaves_the_old_page_whole(tmp_path: Path, monkeypatch: p
 def test_a_reader_never_sees_half_a_page(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from pcso_tui.domain.communications.views import StatusOutage, StatusPageData
+    from pcso_tui.domain.communications.views import PublicOutage, StatusPageData
 
     def data(n: int) -> StatusPageData:
         at = datetime(2026, 1, 1, tzinfo=UTC)
-        outage = StatusOutage(
+        outage = PublicOutage(
+            id=n,
             number=f"OUT{n:07d}",
             type="unplanned",
             status="active",

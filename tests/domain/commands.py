@@ -1,4 +1,4 @@
-"""Every domain command, found by shape: a public coroutine of a domain module whose first two
+"""Every domain command, found by shape: a public coroutine of a domain (or world) module whose first two
 parameters are ``domain`` and ``actor``; and placeholder arguments to call one with."""
 
 from __future__ import annotations

@@ -175,6 +175,7 @@ async def test_a_frozen_message_is_resent_byte_for_byte(domain: Domain, smtp: Sm
 
 def test_rendering_is_a_pure_function_of_its_source() -> None:
     from pcso_tui.domain.communications.channels import canonical_json
+    from pcso_tui.domain.communications.views import PublicArticle
     from tests.conftest import FROZEN_AT
 
     source = RenderSource(
@@ -189,7 +190,7 @@ def test_rendering_is_a_pure_function_of_its_source() -> None:
         title="Card payments failing",
         statement=STATEMENT,
         statement_at=FROZEN_AT,
-        articles=(("KB1", WORKAROUND_TITLE, WORKAROUND_BODY),),
+        articles=(PublicArticle(number="KB1", title=WORKAROUND_TITLE, body=WORKAROUND_BODY),),
     )
     first, second = render(source), render(replace(source))
     assert canonical_json(first) == canonical_json(second)

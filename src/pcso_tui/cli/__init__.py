@@ -67,10 +67,5 @@ def _register() -> None:
         for command in commands:
             main.add_command(command)
 
-    from pcso_tui.cli import delivery, outages
-
-    for command in (*delivery.commands, *outages.commands):
-        main.add_command(command)
-
 
 _register()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, run, with_domain
+from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, run, run_command, with_domain
 from pcso_tui.domain.core.text import one_line
 
 if TYPE_CHECKING:
@@ -216,14 +216,14 @@ def alerts_ack(ctx: CliContext, alert_id: int, undo: bool, expected_version: int
 
     command = unacknowledge_alert if undo else acknowledge_alert
 
-    async def action(domain: Domain, actor: Actor) -> AlertView:
-        return await command(domain, actor, alert_id, expected_version)
-
-    alert = with_domain(ctx, action)
-    if as_json:
-        emit_json(alert)
-    else:
-        click.echo(f"alert {alert.id} ({one_line(alert.name, 60)}) {'un' if undo else ''}acknowledged")
+    run_command(
+        ctx,
+        command,
+        alert_id,
+        expected_version,
+        as_json=as_json,
+        show=lambda alert: f"alert {alert.id} ({one_line(alert.name, 60)}) {'un' if undo else ''}acknowledged",
+    )
 
 
 @click.group("maintenance")
@@ -281,19 +281,25 @@ def maintenance_list(ctx: CliContext, include_past: bool, as_json: bool) -> None
     """Maintenance windows that have not ended yet (times in UTC)."""
     from pcso_tui.domain.operations.alerts import list_maintenance_windows
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await list_maintenance_windows(domain, actor, include_past=include_past)
-
-    found = with_domain(ctx, action)
-    if as_json:
-        emit_json(found)
-        return
-    emit_table(
-        ["id", "ci", "from", "until", "by", "reason"],
-        [
-            (w.id, w.ci_name, f"{w.starts_at:%Y-%m-%d %H:%M}", f"{w.ends_at:%Y-%m-%d %H:%M}", w.created_by, w.reason)
-            for w in found
-        ],
+    run_command(
+        ctx,
+        list_maintenance_windows,
+        include_past=include_past,
+        as_json=as_json,
+        show=lambda found: emit_table(
+            ["id", "ci", "from", "until", "by", "reason"],
+            [
+                (
+                    w.id,
+                    w.ci_name,
+                    f"{w.starts_at:%Y-%m-%d %H:%M}",
+                    f"{w.ends_at:%Y-%m-%d %H:%M}",
+                    w.created_by,
+                    w.reason,
+                )
+                for w in found
+            ],
+        ),
     )
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, with_domain
+from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, run_command, with_domain
 from pcso_tui.domain.core.text import one_line, printable
 from pcso_tui.domain.core.views import parse_number
 
@@ -71,10 +71,6 @@ def _case_line(case: CaseView) -> str:
     return f"{case.number} {case.kind} {case.state}{major}{parent}: {one_line(case.short_description, 80)}"
 
 
-def _run(ctx: CliContext, action: Any) -> Any:
-    return with_domain(ctx, action)
-
-
 # --- pcso cases -------------------------------------------------------------------------------
 
 
@@ -111,42 +107,37 @@ def cases_list(
     """Cases, most urgent first (customers see their own account's only)."""
     from pcso_tui.domain.casework.cases import list_cases
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await list_cases(
-            domain,
-            actor,
-            kind=kind,
-            state=state,
-            major_case_state=major_state,
-            account=account,
-            parent_id=parent,
-            incident_id=incident,
-            active=active,
-            limit=limit,
-            offset=offset,
-        )
-
-    found = _run(ctx, action)
-    if as_json:
-        emit_json(found)
-        return
-    emit_table(
-        ["number", "kind", "state", "major", "prio", "accounts", "incident", "age", "parent", "description"],
-        [
-            (
-                c.number,
-                c.kind,
-                c.state,
-                "" if c.major_case_state == "none" else c.major_case_state,
-                f"{c.priority} {c.priority_name}",
-                c.account_number or c.affected_accounts,
-                f"{c.incident_number} {c.incident_state}" if c.incident_number else "",
-                _age(c.age_seconds),
-                c.parent_number or "",
-                c.short_description,
-            )
-            for c in found
-        ],
+    run_command(
+        ctx,
+        list_cases,
+        kind=kind,
+        state=state,
+        major_case_state=major_state,
+        account=account,
+        parent_id=parent,
+        incident_id=incident,
+        active=active,
+        limit=limit,
+        offset=offset,
+        as_json=as_json,
+        show=lambda found: emit_table(
+            ["number", "kind", "state", "major", "prio", "accounts", "incident", "age", "parent", "description"],
+            [
+                (
+                    c.number,
+                    c.kind,
+                    c.state,
+                    "" if c.major_case_state == "none" else c.major_case_state,
+                    f"{c.priority} {c.priority_name}",
+                    c.account_number or c.affected_accounts,
+                    f"{c.incident_number} {c.incident_state}" if c.incident_number else "",
+                    _age(c.age_seconds),
+                    c.parent_number or "",
+                    c.short_description,
+                )
+                for c in found
+            ],
+        ),
     )
 
 
@@ -211,14 +202,15 @@ def case_show(ctx: CliContext, case_id: int, accounts_limit: int, accounts_offse
     """A case with its accounts, incident, alert, journal, children and notices."""
     from pcso_tui.domain.casework.cases import get_case
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await get_case(domain, actor, case_id, accounts_limit=accounts_limit, accounts_offset=accounts_offset)
-
-    detail = _run(ctx, action)
-    if as_json:
-        emit_json(detail)
-    else:
-        _print_detail(detail)
+    run_command(
+        ctx,
+        get_case,
+        case_id,
+        accounts_limit=accounts_limit,
+        accounts_offset=accounts_offset,
+        as_json=as_json,
+        show=_print_detail,
+    )
 
 
 @case_group.command("open-proactive")
@@ -230,14 +222,14 @@ def case_open_proactive(ctx: CliContext, incident_id: int, alert_id: int | None,
     """Open the proactive case of an incident (operators)."""
     from pcso_tui.domain.casework.cases import open_proactive_case
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await open_proactive_case(domain, actor, incident_id, alert_id=alert_id)
-
-    view = _run(ctx, action)
-    if as_json:
-        emit_json(view)
-    else:
-        click.echo(f"opened {_case_line(view)} ({view.affected_accounts} accounts affected)")
+    run_command(
+        ctx,
+        open_proactive_case,
+        incident_id,
+        alert_id=alert_id,
+        as_json=as_json,
+        show=lambda view: f"opened {_case_line(view)} ({view.affected_accounts} accounts affected)",
+    )
 
 
 @case_group.command("open")
@@ -264,23 +256,18 @@ def case_open(
 
     text = _body(description)
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await open_reactive_case(
-            domain,
-            actor,
-            account_number=account_number,
-            contact_number=contact_number,
-            short_description=short_description,
-            description=text,
-            product_number=product_number,
-            channel=channel,
-        )
-
-    view = _run(ctx, action)
-    if as_json:
-        emit_json(view)
-    else:
-        click.echo(f"opened {_case_line(view)}")
+    run_command(
+        ctx,
+        open_reactive_case,
+        account_number=account_number,
+        contact_number=contact_number,
+        short_description=short_description,
+        description=text,
+        product_number=product_number,
+        channel=channel,
+        as_json=as_json,
+        show=lambda view: f"opened {_case_line(view)}",
+    )
 
 
 @case_group.command("note")
@@ -306,7 +293,7 @@ def case_note(ctx: CliContext, case_id: int, body: str, visible: bool | None, as
         entry = await add_case_note(domain, actor, case_id, text, customer_visible=customer_visible)
         return {"entry_id": entry, "case_id": case_id, "customer_visible": customer_visible}
 
-    result = _run(ctx, action)
+    result = with_domain(ctx, action)
     if as_json:
         emit_json(result)
     else:
@@ -324,14 +311,9 @@ def case_state(ctx: CliContext, case_id: int, state: str, expected_version: int 
     """Move a case to another state."""
     from pcso_tui.domain.casework.cases import set_case_state
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await set_case_state(domain, actor, case_id, state, expected_version=expected_version)
-
-    view = _run(ctx, action)
-    if as_json:
-        emit_json(view)
-    else:
-        click.echo(_case_line(view))
+    run_command(
+        ctx, set_case_state, case_id, state, expected_version=expected_version, as_json=as_json, show=_case_line
+    )
 
 
 @case_group.command("priority")
@@ -344,14 +326,15 @@ def case_priority(ctx: CliContext, case_id: int, priority: int, expected_version
     """Set a case's priority, 1 (critical) to 4 (low); a major case's open children follow."""
     from pcso_tui.domain.casework.cases import set_case_priority
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await set_case_priority(domain, actor, case_id, priority, expected_version=expected_version)
-
-    view = _run(ctx, action)
-    if as_json:
-        emit_json(view)
-    else:
-        click.echo(f"{_case_line(view)} (priority {view.priority} {view.priority_name})")
+    run_command(
+        ctx,
+        set_case_priority,
+        case_id,
+        priority,
+        expected_version=expected_version,
+        as_json=as_json,
+        show=lambda view: f"{_case_line(view)} (priority {view.priority} {view.priority_name})",
+    )
 
 
 @case_group.command("propose")
@@ -364,14 +347,15 @@ def case_propose(ctx: CliContext, case_id: int, reason: str, business_impact: st
     """Propose a case as a major case (agents and managers)."""
     from pcso_tui.domain.casework.major_cases import propose_major_case
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await propose_major_case(domain, actor, case_id, reason=reason, business_impact=business_impact)
-
-    view = _run(ctx, action)
-    if as_json:
-        emit_json(view)
-    else:
-        click.echo(f"proposed {_case_line(view)}")
+    run_command(
+        ctx,
+        propose_major_case,
+        case_id,
+        reason=reason,
+        business_impact=business_impact,
+        as_json=as_json,
+        show=lambda view: f"proposed {_case_line(view)}",
+    )
 
 
 @case_group.command("candidate")
@@ -398,24 +382,19 @@ def case_candidate(
     """Open a major case candidate directly; approving it makes it the major case."""
     from pcso_tui.domain.casework.major_cases import open_major_candidate
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await open_major_candidate(
-            domain,
-            actor,
-            short_description=short_description,
-            reason=reason,
-            business_impact=business_impact,
-            description=description,
-            priority=priority,
-            incident_id=incident_id,
-            account_numbers=accounts,
-        )
-
-    view = _run(ctx, action)
-    if as_json:
-        emit_json(view)
-    else:
-        click.echo(f"proposed {_case_line(view)} ({view.affected_accounts} accounts)")
+    run_command(
+        ctx,
+        open_major_candidate,
+        short_description=short_description,
+        reason=reason,
+        business_impact=business_impact,
+        description=description,
+        priority=priority,
+        incident_id=incident_id,
+        account_numbers=accounts,
+        as_json=as_json,
+        show=lambda view: f"proposed {_case_line(view)} ({view.affected_accounts} accounts)",
+    )
 
 
 def _print_preview(p: Any, *, err: bool) -> None:
@@ -447,7 +426,7 @@ def case_approve(ctx: CliContext, case_id: int, yes: bool, expected_version: int
         async def preview(domain: Domain, actor: Actor) -> Any:
             return await preview_approval(domain, actor, case_id)
 
-        _print_preview(_run(ctx, preview), err=as_json)
+        _print_preview(with_domain(ctx, preview), err=as_json)
         if not _stdin_is_tty():
             click.echo("pcso: not a terminal, so nothing was approved: pass --yes to approve", err=True)
             sys.exit(EXIT_USAGE)
@@ -455,18 +434,18 @@ def case_approve(ctx: CliContext, case_id: int, yes: bool, expected_version: int
             click.echo("not approved", err=True)
             sys.exit(EXIT_DECLINED)
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await approve_major_case(domain, actor, case_id, expected_version=expected_version)
-
-    r = _run(ctx, action)
-    if as_json:
-        emit_json(r)
-    else:
-        click.echo(
+    run_command(
+        ctx,
+        approve_major_case,
+        case_id,
+        expected_version=expected_version,
+        as_json=as_json,
+        show=lambda r: (
             f"approved {r.candidate_number}: major case {r.major_case_number}, {r.children_created} child cases, "
             f"{r.notices_queued} notices queued ({r.notices_skipped} skipped)"
             + (f"; {r.outage_number} on the status page" if r.outage_number else "")
-        )
+        ),
+    )
 
 
 @case_group.command("reject")
@@ -479,14 +458,15 @@ def case_reject(ctx: CliContext, case_id: int, reason: str, expected_version: in
     """Reject a proposed major case; it goes back to being an ordinary case."""
     from pcso_tui.domain.casework.major_cases import reject_major_case
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await reject_major_case(domain, actor, case_id, reason=reason, expected_version=expected_version)
-
-    view = _run(ctx, action)
-    if as_json:
-        emit_json(view)
-    else:
-        click.echo(f"rejected {_case_line(view)}")
+    run_command(
+        ctx,
+        reject_major_case,
+        case_id,
+        reason=reason,
+        expected_version=expected_version,
+        as_json=as_json,
+        show=lambda view: f"rejected {_case_line(view)}",
+    )
 
 
 @case_group.command("statement")
@@ -500,17 +480,17 @@ def case_statement(ctx: CliContext, case_id: int, body: str, as_json: bool) -> N
 
     text = _body(body)
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await post_statement(domain, actor, case_id, text)
-
-    r = _run(ctx, action)
-    if as_json:
-        emit_json(r)
-    else:
-        click.echo(
+    run_command(
+        ctx,
+        post_statement,
+        case_id,
+        text,
+        as_json=as_json,
+        show=lambda r: (
             f"statement {r.statement_id} on {r.major_case_number}: {r.children_reached} open child cases, "
             f"{r.notices_queued} notices queued ({r.notices_skipped} skipped)"
-        )
+        ),
+    )
 
 
 def _cascade_line(r: Any) -> str:
@@ -538,16 +518,16 @@ def case_resolve(
 
     text = _body(notes)
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await resolve_major_case(
-            domain, actor, case_id, code=code, notes=text, expected_version=expected_version
-        )
-
-    r = _run(ctx, action)
-    if as_json:
-        emit_json(r)
-    else:
-        click.echo(_cascade_line(r))
+    run_command(
+        ctx,
+        resolve_major_case,
+        case_id,
+        code=code,
+        notes=text,
+        expected_version=expected_version,
+        as_json=as_json,
+        show=_cascade_line,
+    )
 
 
 @case_group.command("close")
@@ -559,14 +539,7 @@ def case_close(ctx: CliContext, case_id: int, expected_version: int | None, as_j
     """Close a resolved major case and its new/open/awaiting_info children."""
     from pcso_tui.domain.casework.major_cases import close_major_case
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await close_major_case(domain, actor, case_id, expected_version=expected_version)
-
-    r = _run(ctx, action)
-    if as_json:
-        emit_json(r)
-    else:
-        click.echo(_cascade_line(r))
+    run_command(ctx, close_major_case, case_id, expected_version=expected_version, as_json=as_json, show=_cascade_line)
 
 
 @case_group.command("attach")
@@ -578,14 +551,14 @@ def case_attach(ctx: CliContext, major_id: int, case_id: int, as_json: bool) -> 
     """Make a reactive or proactive case a child of a major case."""
     from pcso_tui.domain.casework.major_cases import attach_case
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await attach_case(domain, actor, major_id, case_id)
-
-    view = _run(ctx, action)
-    if as_json:
-        emit_json(view)
-    else:
-        click.echo(f"attached {_case_line(view)}" + (" (deflected)" if view.deflected else ""))
+    run_command(
+        ctx,
+        attach_case,
+        major_id,
+        case_id,
+        as_json=as_json,
+        show=lambda view: f"attached {_case_line(view)}" + (" (deflected)" if view.deflected else ""),
+    )
 
 
 @case_group.command("add-accounts")
@@ -602,17 +575,18 @@ def case_add_accounts(ctx: CliContext, major_id: int, accounts: tuple[str, ...],
 
     numbers = [n for a in accounts for n in (sys.stdin.read().split() if a == "-" else [a])]
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await add_affected_accounts(domain, actor, major_id, numbers, source=source)
-
-    r = _run(ctx, action)
-    if as_json:
-        emit_json(r)
-    else:
-        click.echo(
+    run_command(
+        ctx,
+        add_affected_accounts,
+        major_id,
+        numbers,
+        source=source,
+        as_json=as_json,
+        show=lambda r: (
             f"{r.number}: {r.accounts_added} accounts added ({r.accounts_already} already affected), "
             f"{r.children_created} child cases, {r.notices_queued} notices queued ({r.notices_skipped} skipped)"
-        )
+        ),
+    )
 
 
 # What ``pcso`` registers from this module.

@@ -89,6 +89,32 @@ def with_domain(ctx: CliContext, action: Callable[[Domain, Actor], Awaitable[T]]
     return run(go())
 
 
+def run_command(
+    ctx: CliContext,
+    command: Callable[..., Awaitable[T]],
+    *args: Any,
+    as_json: bool = False,
+    show: Callable[[T], str | None] | None = None,
+    **kwargs: Any,
+) -> T:
+    """The shape of most subcommands: open the domain, sign in, ``await command(domain, actor,
+    *args, **kwargs)``, close; then print the result as JSON (``as_json``) or through ``show``
+    (which prints it itself, or returns the line to print). A refusal is one line on stderr
+    and its exit code (see ``run``)."""
+
+    async def action(domain: Domain, actor: Actor) -> T:
+        return await command(domain, actor, *args, **kwargs)
+
+    result = with_domain(ctx, action)
+    if as_json:
+        emit_json(result)
+    elif show is not None:
+        line = show(result)
+        if line is not None:
+            click.echo(line)
+    return result
+
+
 def emit_json(data: Any) -> None:
     from pcso_tui.domain.core.views import to_jsonable
 

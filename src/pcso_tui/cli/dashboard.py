@@ -25,7 +25,7 @@ from pcso_tui.domain.reporting.views import DASHBOARD_PERIODS, NO_VALUE, format_
 if TYPE_CHECKING:
     from pcso_tui.domain.core.roles import Actor
     from pcso_tui.domain.core.service import Domain
-    from pcso_tui.domain.reporting.views import Dashboard, DrillDown, KpiPoint
+    from pcso_tui.domain.reporting.views import Dashboard, DrillDown, KpiPoint, KpiView
 
 FORMATS = ("json", "csv", "markdown")
 
@@ -107,44 +107,17 @@ def report_csv(d: Dashboard) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
+
+    def row(k: KpiView, p: KpiPoint, *rest: Any) -> None:
+        period = (p.period.label, p.period.start.isoformat(), p.period.end.isoformat())
+        writer.writerow(_cell(v) for v in (k.key, k.title, k.unit, *period, *rest))
+
     for k in d.kpis:
         for p in (*k.trend, k.current):
-            writer.writerow(
-                _cell(v)
-                for v in (
-                    k.key,
-                    k.title,
-                    k.unit,
-                    p.period.label,
-                    p.period.start.isoformat(),
-                    p.period.end.isoformat(),
-                    "yes" if p.period.current else "no",
-                    None,
-                    p.value,
-                    p.count,
-                    p.base,
-                    None,
-                )
-            )
+            row(k, p, "yes" if p.period.current else "no", None, p.value, p.count, p.base, None)
         for part in k.parts:
-            p = k.current
-            writer.writerow(
-                _cell(v)
-                for v in (
-                    k.key,
-                    k.title,
-                    k.unit,
-                    p.period.label,
-                    p.period.start.isoformat(),
-                    p.period.end.isoformat(),
-                    "yes",
-                    f"{part.key} {part.label}" if part.key != part.label else part.key,
-                    part.value,
-                    None,
-                    None,
-                    part.extra,
-                )
-            )
+            label = f"{part.key} {part.label}" if part.key != part.label else part.key
+            row(k, k.current, "yes", label, part.value, None, None, part.extra)
     return out.getvalue()
 
 

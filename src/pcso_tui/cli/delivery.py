@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, run, with_domain
+from pcso_tui.cli.common import CliContext, emit_table, json_option, pass_cli, run, run_command, with_domain
 from pcso_tui.domain.core.text import one_line
 
 if TYPE_CHECKING:
@@ -98,29 +98,31 @@ def notices_list(ctx: CliContext, state: str | None, case: str | None, limit: in
 
     case_id = case_id_of(case)
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await list_notices(domain, actor, state=state, case_id=case_id, limit=limit, offset=offset)
-
-    found = with_domain(ctx, action)
-    if as_json:
-        emit_json(found)
-        return
-    emit_table(
-        ["id", "kind", "state", "channel", "contact", "account", "case", "tries", "error"],
-        [
-            (
-                n.id,
-                n.kind,
-                n.state,
-                n.channel,
-                n.contact_name,
-                n.account_number,
-                n.case_number or n.outage_number or "",
-                n.attempts,
-                n.last_error or "",
-            )
-            for n in found
-        ],
+    run_command(
+        ctx,
+        list_notices,
+        state=state,
+        case_id=case_id,
+        limit=limit,
+        offset=offset,
+        as_json=as_json,
+        show=lambda found: emit_table(
+            ["id", "kind", "state", "channel", "contact", "account", "case", "tries", "error"],
+            [
+                (
+                    n.id,
+                    n.kind,
+                    n.state,
+                    n.channel,
+                    n.contact_name,
+                    n.account_number,
+                    n.case_number or n.outage_number or "",
+                    n.attempts,
+                    n.last_error or "",
+                )
+                for n in found
+            ],
+        ),
     )
 
 
@@ -135,14 +137,13 @@ def notices_counts(ctx: CliContext, case: str, as_json: bool) -> None:
     case_id = case_id_of(case)
     assert case_id is not None
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await notice_counts(domain, actor, case_id)
-
-    counts = with_domain(ctx, action)
-    if as_json:
-        emit_json(counts)
-    else:
-        click.echo("  ".join(f"{state} {n}" for state, n in counts.items()))
+    run_command(
+        ctx,
+        notice_counts,
+        case_id,
+        as_json=as_json,
+        show=lambda counts: "  ".join(f"{state} {n}" for state, n in counts.items()),
+    )
 
 
 @notices.command("retry")

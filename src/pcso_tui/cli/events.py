@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, with_domain
+from pcso_tui.cli.common import CliContext, emit_table, json_option, pass_cli, run_command
 
 if TYPE_CHECKING:
-    from pcso_tui.domain.core.roles import Actor
-    from pcso_tui.domain.core.service import Domain
+    pass
 
 
 @click.group("events")
@@ -27,14 +26,13 @@ def events_list(ctx: CliContext, since_id: int, limit: int, as_json: bool) -> No
     """Events after an id, oldest first."""
     from pcso_tui.domain.core.audit import list_events
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await list_events(domain, actor, since_id=since_id, limit=limit)
-
-    found = with_domain(ctx, action)
-    if as_json:
-        emit_json(found)
-    else:
-        emit_table(
+    run_command(
+        ctx,
+        list_events,
+        since_id=since_id,
+        limit=limit,
+        as_json=as_json,
+        show=lambda found: emit_table(
             ["id", "at", "actor", "kind", "subject"],
             [
                 (
@@ -46,4 +44,5 @@ def events_list(ctx: CliContext, since_id: int, limit: int, as_json: bool) -> No
                 )
                 for e in found
             ],
-        )
+        ),
+    )

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, with_domain
+from pcso_tui.cli.common import CliContext, emit_table, json_option, pass_cli, run_command
 from pcso_tui.domain.core.text import one_line
 
 if TYPE_CHECKING:
-    from pcso_tui.domain.core.roles import Actor
-    from pcso_tui.domain.core.service import Domain
     from pcso_tui.domain.install_base.views import ImpactView
 
 NEAREST_SHOWN = 8
@@ -56,22 +54,17 @@ def group(
             raise click.UsageError(f"not an incident number: {one_line(incident)!r} (expected INC0000042 or 42)")
     start = offset if offset is not None else ((page or 1) - 1) * page_size
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await impact_of(
-            domain,
-            actor,
-            ci_names=list(ci_names) if ci_names else None,
-            incident_id=incident_id,
-            page_size=page_size,
-            offset=start,
-            search=search,
-        )
-
-    view = with_domain(ctx, action)
-    if as_json:
-        emit_json(view)
-    else:
-        _print(view, incident or ", ".join(ci_names))
+    run_command(
+        ctx,
+        impact_of,
+        ci_names=list(ci_names) if ci_names else None,
+        incident_id=incident_id,
+        page_size=page_size,
+        offset=start,
+        search=search,
+        as_json=as_json,
+        show=lambda view: _print(view, incident or ", ".join(ci_names)),
+    )
 
 
 def _print(view: ImpactView, what: str) -> None:

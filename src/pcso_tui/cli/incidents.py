@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, run, with_domain
+from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, run, run_command, with_domain
 from pcso_tui.domain.core.text import one_line, printable
 
 if TYPE_CHECKING:
@@ -127,29 +127,30 @@ def incidents_list(ctx: CliContext, show_all: bool, limit: int, offset: int, as_
     """Incidents, newest first (active ones unless --all)."""
     from pcso_tui.domain.operations.incidents import list_incidents
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await list_incidents(domain, actor, active_only=not show_all, limit=limit, offset=offset)
-
-    found = with_domain(ctx, action)
-    if as_json:
-        emit_json(found)
-        return
-    emit_table(
-        ["number", "severity", "state", "root ci", "alerts", "cis", "age", "eta", "title"],
-        [
-            (
-                v.number,
-                v.severity,
-                v.state,
-                v.root_ci_name or "",
-                f"{v.firing_count}/{v.alert_count}",
-                v.ci_count,
-                _age(v.age_seconds),
-                _when(v.eta),
-                v.title,
-            )
-            for v in found
-        ],
+    run_command(
+        ctx,
+        list_incidents,
+        active_only=not show_all,
+        limit=limit,
+        offset=offset,
+        as_json=as_json,
+        show=lambda found: emit_table(
+            ["number", "severity", "state", "root ci", "alerts", "cis", "age", "eta", "title"],
+            [
+                (
+                    v.number,
+                    v.severity,
+                    v.state,
+                    v.root_ci_name or "",
+                    f"{v.firing_count}/{v.alert_count}",
+                    v.ci_count,
+                    _age(v.age_seconds),
+                    _when(v.eta),
+                    v.title,
+                )
+                for v in found
+            ],
+        ),
     )
 
 
@@ -161,14 +162,7 @@ def incidents_show(ctx: CliContext, incident: int, as_json: bool) -> None:
     """One incident: alerts, CIs, journal and probable root cause."""
     from pcso_tui.domain.operations.incidents import get_incident
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await get_incident(domain, actor, incident)
-
-    detail = with_domain(ctx, action)
-    if as_json:
-        emit_json(detail)
-    else:
-        _print_detail(detail)
+    run_command(ctx, get_incident, incident, as_json=as_json, show=_print_detail)
 
 
 # --- pcso incident -----------------------------------------------------------------------
@@ -197,16 +191,16 @@ def incident_open(
     """Open an incident on CIs and/or alerts."""
     from pcso_tui.domain.operations.incidents import open_incident
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await open_incident(
-            domain, actor, title=title, severity=severity, ci_names=ci_names, alert_ids=alert_ids
-        )
-
-    view = with_domain(ctx, action)
-    if as_json:
-        emit_json(view)
-    else:
-        _print_incident(view, "opened")
+    run_command(
+        ctx,
+        open_incident,
+        title=title,
+        severity=severity,
+        ci_names=ci_names,
+        alert_ids=alert_ids,
+        as_json=as_json,
+        show=lambda view: _print_incident(view, "opened"),
+    )
 
 
 @incident_group.command("note")
@@ -224,21 +218,16 @@ def incident_note(
 
     text = sys.stdin.read() if body == "-" else body
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await add_incident_note(
-            domain,
-            actor,
-            incident,
-            text,
-            kind="progress" if progress else "work_note",
-            expected_version=expected_version,
-        )
-
-    entry = with_domain(ctx, action)
-    if as_json:
-        emit_json(entry)
-    else:
-        click.echo(f"{'progress update' if progress else 'work note'} added to INC{incident:07d}")
+    run_command(
+        ctx,
+        add_incident_note,
+        incident,
+        text,
+        kind="progress" if progress else "work_note",
+        expected_version=expected_version,
+        as_json=as_json,
+        show=lambda _: f"{'progress update' if progress else 'work note'} added to INC{incident:07d}",
+    )
 
 
 @incident_group.command("state")
@@ -254,14 +243,16 @@ def incident_state(
     """Move an incident to another state (new, in_progress, on_hold, canceled …)."""
     from pcso_tui.domain.operations.incidents import set_incident_state
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await set_incident_state(domain, actor, incident, state, expected_version=expected_version, note=note)
-
-    view = with_domain(ctx, action)
-    if as_json:
-        emit_json(view)
-    else:
-        _print_incident(view, "is now")
+    run_command(
+        ctx,
+        set_incident_state,
+        incident,
+        state,
+        expected_version=expected_version,
+        note=note,
+        as_json=as_json,
+        show=lambda view: _print_incident(view, "is now"),
+    )
 
 
 class When(click.ParamType):
@@ -325,14 +316,16 @@ def incident_resolve(
     """Resolve an incident with a code and notes."""
     from pcso_tui.domain.operations.incidents import resolve_incident
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await resolve_incident(domain, actor, incident, code, notes, expected_version=expected_version)
-
-    view = with_domain(ctx, action)
-    if as_json:
-        emit_json(view)
-    else:
-        _print_incident(view, "resolved")
+    run_command(
+        ctx,
+        resolve_incident,
+        incident,
+        code,
+        notes,
+        expected_version=expected_version,
+        as_json=as_json,
+        show=lambda view: _print_incident(view, "resolved"),
+    )
 
 
 @incident_group.command("close")
@@ -345,14 +338,15 @@ def incident_close(ctx: CliContext, incident: int, note: str, expected_version: 
     """Close a resolved incident."""
     from pcso_tui.domain.operations.incidents import close_incident
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await close_incident(domain, actor, incident, expected_version=expected_version, note=note)
-
-    view = with_domain(ctx, action)
-    if as_json:
-        emit_json(view)
-    else:
-        _print_incident(view, "closed")
+    run_command(
+        ctx,
+        close_incident,
+        incident,
+        expected_version=expected_version,
+        note=note,
+        as_json=as_json,
+        show=lambda view: _print_incident(view, "closed"),
+    )
 
 
 # --- pcso healthcheck / heartbeat --------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pcso_tui.cli.cases import CASE
-from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, with_domain
+from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, run_command, with_domain
 from pcso_tui.domain.core.text import one_line
 
 if TYPE_CHECKING:
@@ -48,28 +48,28 @@ def similar(ctx: CliContext, case_id: int, limit: int, as_json: bool) -> None:
     """Open cases in the window similar to CASE, most similar first."""
     from pcso_tui.domain.casework.insight import similar_cases
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await similar_cases(domain, actor, case_id, limit=limit)
-
-    found = with_domain(ctx, action)
-    if as_json:
-        emit_json(found)
-        return
-    emit_table(
-        ["case", "score", "text", "context", "account", "opened", "terms", "description"],
-        [
-            (
-                s.number,
-                f"{s.score:.2f}",
-                f"{s.text_score:.2f}",
-                "+".join(w for w, on in (("product", s.same_product), ("ci", s.same_ci)) if on),
-                s.account_number or "",
-                _stamp(s.opened_at),
-                " ".join(s.matched_terms),
-                s.short_description,
-            )
-            for s in found
-        ],
+    run_command(
+        ctx,
+        similar_cases,
+        case_id,
+        limit=limit,
+        as_json=as_json,
+        show=lambda found: emit_table(
+            ["case", "score", "text", "context", "account", "opened", "terms", "description"],
+            [
+                (
+                    s.number,
+                    f"{s.score:.2f}",
+                    f"{s.text_score:.2f}",
+                    "+".join(w for w, on in (("product", s.same_product), ("ci", s.same_ci)) if on),
+                    s.account_number or "",
+                    _stamp(s.opened_at),
+                    " ".join(s.matched_terms),
+                    s.short_description,
+                )
+                for s in found
+            ],
+        ),
     )
 
 
@@ -143,14 +143,14 @@ def attach(ctx: CliContext, case_id: int, major_id: int, as_json: bool) -> None:
     """Attach a customer's call CASE to MAJOR_CASE, a known outage for it (deflected)."""
     from pcso_tui.domain.casework.insight import attach_to_known_outage
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await attach_to_known_outage(domain, actor, case_id, major_id)
-
-    view = with_domain(ctx, action)
-    if as_json:
-        emit_json(view)
-    else:
-        click.echo(f"{view.number} attached to {view.parent_number} (deflected)")
+    run_command(
+        ctx,
+        attach_to_known_outage,
+        case_id,
+        major_id,
+        as_json=as_json,
+        show=lambda view: f"{view.number} attached to {view.parent_number} (deflected)",
+    )
 
 
 @group.command("topics")

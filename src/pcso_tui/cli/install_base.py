@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, with_domain
+from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, run_command, with_domain
 from pcso_tui.domain.core.text import one_line
 from pcso_tui.domain.install_base.views import IMPORT_KINDS
 
@@ -108,17 +108,18 @@ def accounts_list(ctx: CliContext, search: str | None, limit: int, offset: int, 
     """Accounts by number, with their counts of contacts and install base items."""
     from pcso_tui.domain.install_base.accounts import list_accounts
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await list_accounts(domain, actor, search=search, limit=limit, offset=offset)
-
-    found = with_domain(ctx, action)
-    if as_json:
-        emit_json(found)
-    else:
-        emit_table(
+    run_command(
+        ctx,
+        list_accounts,
+        search=search,
+        limit=limit,
+        offset=offset,
+        as_json=as_json,
+        show=lambda found: emit_table(
             ["number", "name", "tier", "region", "contacts", "items"],
             [(a.number, a.name, a.tier, a.region, a.contacts, a.items) for a in found],
-        )
+        ),
+    )
 
 
 @accounts_group.command("show")
@@ -202,14 +203,15 @@ def cis_list(ctx: CliContext, search: str | None, kind: str | None, limit: int, 
     """CIs by name, with how many they depend on, how many depend on them, and items on them."""
     from pcso_tui.domain.install_base.accounts import list_cis
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await list_cis(domain, actor, search=search, kind=kind, limit=limit, offset=offset)
-
-    found = with_domain(ctx, action)
-    if as_json:
-        emit_json(found)
-    else:
-        emit_table(
+    run_command(
+        ctx,
+        list_cis,
+        search=search,
+        kind=kind,
+        limit=limit,
+        offset=offset,
+        as_json=as_json,
+        show=lambda found: emit_table(
             ["name", "kind", "environment", "location", "shared", "depends on", "dependents", "items"],
             [
                 (
@@ -224,7 +226,8 @@ def cis_list(ctx: CliContext, search: str | None, kind: str | None, limit: int, 
                 )
                 for c in found
             ],
-        )
+        ),
+    )
 
 
 commands = (import_command, accounts_group, cis_group)

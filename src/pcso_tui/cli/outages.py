@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, with_domain
+from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, run_command, with_domain
 from pcso_tui.cli.delivery import case_id_of
 from pcso_tui.domain.core.text import one_line
 
@@ -72,16 +72,15 @@ def outages_list(ctx: CliContext, status: str | None, as_json: bool) -> None:
     """Outages, newest first."""
     from pcso_tui.domain.communications.outages import list_outages
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await list_outages(domain, actor, status=status)
-
-    found = with_domain(ctx, action)
-    if as_json:
-        emit_json(found)
-        return
-    emit_table(
-        ["number", "status", "type", "service", "title", "begins", "ends"],
-        [(o.number, o.status, o.type, o.service, o.title, _when(o.begins_at), _when(o.ends_at)) for o in found],
+    run_command(
+        ctx,
+        list_outages,
+        status=status,
+        as_json=as_json,
+        show=lambda found: emit_table(
+            ["number", "status", "type", "service", "title", "begins", "ends"],
+            [(o.number, o.status, o.type, o.service, o.title, _when(o.begins_at), _when(o.ends_at)) for o in found],
+        ),
     )
 
 
@@ -156,11 +155,9 @@ def outages_end(ctx: CliContext, outage: str, at: datetime | None) -> None:
 
     outage_id = outage_id_of(outage)
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await end_outage(domain, actor, outage_id, at=at)
-
-    ended = with_domain(ctx, action)
-    click.echo(f"{ended.number} ended {_when(ended.ends_at)} UTC")
+    run_command(
+        ctx, end_outage, outage_id, at=at, show=lambda ended: f"{ended.number} ended {_when(ended.ends_at)} UTC"
+    )
 
 
 @outages.command("update")
@@ -232,16 +229,17 @@ def articles_add(
 
     text = _read_body(body) or ""
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await create_article(
-            domain, actor, title=title, body=text, number=number, kind=kind, customer_visible=not internal
-        )
-
-    article = with_domain(ctx, action)
-    if as_json:
-        emit_json(article)
-    else:
-        click.echo(f"added {article.number}: {one_line(article.title, 80)}")
+    run_command(
+        ctx,
+        create_article,
+        title=title,
+        body=text,
+        number=number,
+        kind=kind,
+        customer_visible=not internal,
+        as_json=as_json,
+        show=lambda article: f"added {article.number}: {one_line(article.title, 80)}",
+    )
 
 
 @articles.command("attach")
@@ -255,11 +253,13 @@ def articles_attach(ctx: CliContext, case: str, number: str) -> None:
     case_id = case_id_of(case)
     assert case_id is not None
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await attach_article(domain, actor, case_id, number)
-
-    article = with_domain(ctx, action)
-    click.echo(f"attached {article.number} to {', '.join(article.case_numbers)}")
+    run_command(
+        ctx,
+        attach_article,
+        case_id,
+        number,
+        show=lambda article: f"attached {article.number} to {', '.join(article.case_numbers)}",
+    )
 
 
 @articles.command("detach")
@@ -273,11 +273,7 @@ def articles_detach(ctx: CliContext, case: str, number: str) -> None:
     case_id = case_id_of(case)
     assert case_id is not None
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await detach_article(domain, actor, case_id, number)
-
-    article = with_domain(ctx, action)
-    click.echo(f"detached {article.number}")
+    run_command(ctx, detach_article, case_id, number, show=lambda article: f"detached {article.number}")
 
 
 @articles.command("list")
@@ -290,19 +286,18 @@ def articles_list(ctx: CliContext, case: str | None, as_json: bool) -> None:
 
     case_id = case_id_of(case)
 
-    async def action(domain: Domain, actor: Actor) -> Any:
-        return await list_articles(domain, actor, case_id=case_id)
-
-    found = with_domain(ctx, action)
-    if as_json:
-        emit_json(found)
-        return
-    emit_table(
-        ["number", "kind", "visible", "title", "cases"],
-        [
-            (a.number, a.kind, "customers" if a.customer_visible else "staff", a.title, ", ".join(a.case_numbers))
-            for a in found
-        ],
+    run_command(
+        ctx,
+        list_articles,
+        case_id=case_id,
+        as_json=as_json,
+        show=lambda found: emit_table(
+            ["number", "kind", "visible", "title", "cases"],
+            [
+                (a.number, a.kind, "customers" if a.customer_visible else "staff", a.title, ", ".join(a.case_numbers))
+                for a in found
+            ],
+        ),
     )
 
 

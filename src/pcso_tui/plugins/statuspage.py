@@ -24,13 +24,12 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from pcso_tui.domain.communications.channels import StatusPagePublisher
-from pcso_tui.domain.communications.views import StatusOutage, StatusPageData
+from pcso_tui.domain.communications.views import PublicOutage, StatusPageData
 from pcso_tui.domain.core.settings import Settings
 from pcso_tui.domain.core.text import printable
 from pcso_tui.domain.core.views import to_jsonable
 from pcso_tui.domain.hookspecs import hookimpl
 
-FILES = ("status.json", "feed.atom", "index.html")
 ATOM = "http://www.w3.org/2005/Atom"
 
 STATUS_HEADINGS = (
@@ -84,7 +83,7 @@ def _when(at: datetime | None) -> str:
     return f'<time datetime="{at.isoformat()}">{at.strftime("%Y-%m-%d %H:%M UTC")}</time>'
 
 
-def _outage_html(o: StatusOutage) -> str:
+def _outage_html(o: PublicOutage) -> str:
     rows = []
     if o.status == "planned":
         rows.append(("Begins", _when(o.begins_at)))
@@ -181,7 +180,8 @@ def render_json(data: StatusPageData) -> str:
         "next_change_at": data.next_change_at.isoformat() if data.next_change_at else None,
         "summary": {status: len(data.with_status(status)) for status, _, _ in STATUS_HEADINGS},
         "services": [{"name": name, "state": state[worst[name]]} for name in sorted(worst, key=str.casefold)],
-        "outages": to_jsonable(list(data.outages)),
+        # Outages go by their number in public, never by the row id.
+        "outages": [{k: v for k, v in to_jsonable(o).items() if k != "id"} for o in data.outages],
     }
     return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 

@@ -28,7 +28,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import ContentSwitcher, DataTable, Input, Label, Static
 
-from pcso_tui.domain.casework.views import PortalAccount, PortalArticle, PortalCase, PortalCaseDetail, PortalOutage
+from pcso_tui.domain.casework.views import PortalAccount, PortalArticle, PortalCase, PortalCaseDetail
+from pcso_tui.domain.communications.views import PublicOutage
 from pcso_tui.domain.core.errors import DomainError
 from pcso_tui.domain.core.event_kinds import NOTICE_KINDS
 from pcso_tui.domain.core.text import one_line, printable
@@ -155,7 +156,7 @@ class PortalScreen(ModeScreen):
         self.preview_account = preview_account
         self.current_view = "outages"
         self.account: PortalAccount | None = None
-        self.outages: dict[int, PortalOutage] = {}
+        self.outages: dict[int, PublicOutage] = {}
         self.cases: dict[int, PortalCase] = {}
         self.articles: dict[int, PortalArticle] = {}
         self.case_detail: PortalCaseDetail | None = None
@@ -294,7 +295,7 @@ class PortalScreen(ModeScreen):
         table.remove_rows(gone)
         table.upsert_rows(rows)
 
-    def _show_outages(self, outages: list[PortalOutage]) -> None:
+    def _show_outages(self, outages: list[PublicOutage]) -> None:
         self.outages = {o.id: o for o in outages}
         self._sync(
             self.table("outages"),
@@ -321,7 +322,7 @@ class PortalScreen(ModeScreen):
     # --- detail panes --------------------------------------------------------------------------
 
     def _show_outage_detail(self) -> None:
-        outage: PortalOutage | None = self.selected("outages")
+        outage: PublicOutage | None = self.selected("outages")
         pane = self.query_one("#outage-detail", Static)
         if outage is None:
             pane.update(Content("No outages touch this account." if not self.outages else "No outage selected."))

@@ -12,7 +12,7 @@ Names are plain text (never markup); the first word before a colon groups relate
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,14 +65,3 @@ def _highlight(matcher: Matcher, candidate: str) -> Content:
         if not candidate[offset].isspace():
             content = content.stylize(matcher.match_style, offset, offset + 1)
     return content
-
-
-def palette_commands_of(items: Iterable[PaletteCommand]) -> list[PaletteCommand]:
-    """Helper for screens: a list, de-duplicated by name (first wins)."""
-    seen: set[str] = set()
-    result = []
-    for item in items:
-        if item.name not in seen:
-            seen.add(item.name)
-            result.append(item)
-    return result

@@ -10,7 +10,7 @@
   and control characters are made visible.
 - It is bounded: an upsert that would take the table past ``max_rows`` is refused whole
   (``TableFull``) — page or filter in SQL instead. The built-in DataTable measures every
-  cell on the event loop, so thousands of mounted rows freeze the screen (PERFORMANCE.md).
+  cell on the event loop, so thousands of mounted rows freeze the screen (docs/performance.md).
 - Changes made in one call repaint once.
 """
 

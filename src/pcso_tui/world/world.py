@@ -27,7 +27,7 @@ from sqlalchemy.types import JSON
 
 from pcso_tui.domain.core.errors import Conflict, InvalidInput
 from pcso_tui.domain.core.event_kinds import WorldSeeded
-from pcso_tui.domain.core.events import _EVENT_ORDER_LOCK
+from pcso_tui.domain.core.events import EVENT_ORDER_LOCK
 from pcso_tui.domain.core.models import Base, Setting, User, UTCDateTime
 from pcso_tui.domain.core.roles import Actor, Permission, Role, require
 from pcso_tui.domain.core.service import Domain
@@ -339,7 +339,7 @@ async def seed_world(
             raise _refusal(existing)
         if domain.db.is_postgresql:
             # Hold the event-order lock for the whole load, so followers never skip its events.
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _EVENT_ORDER_LOCK})
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": EVENT_ORDER_LOCK})
         cache = None
         if domain.db.is_sqlite:
             # A bigger page cache for the load: fewer pages spilled to the WAL and written again.

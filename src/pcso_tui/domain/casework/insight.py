@@ -4,7 +4,7 @@ accounts likely affected beyond those we know of (DESIGN §2 step 5; docs/insigh
 - **Known outage.** A caller's account is among an active major case's affected accounts, or the
   product they name is the major case's (or its active outage's): the agent sees the latest
   customer-facing statement and the ETA, and one key attaches the call as a child. An attached
-  customer call is *deflected* (``Case.deflected``, set by ``major_cases._attach``; the
+  customer call is *deflected* (``Case.deflected``, set by ``major_cases.attach_case_in``; the
   dashboard's "deflected calls" counts exactly those). An agent may attach a call only to a
   major case that is a known outage for that call; anything else stays a manager's
   ``attach_case``.
@@ -292,7 +292,7 @@ async def attach_to_known_outage(domain: Domain, actor: Actor, case_id: int, maj
                 f"{case_number(major_case_id)} is not a known outage for {case_number(case_id)} "
                 "(neither its account nor its product is affected); a manager can attach it by hand"
             )
-        return await major_cases._attach(tx, major_case_id, case_id)
+        return await major_cases.attach_case_in(tx, major_case_id, case_id)
 
 
 # --- similar cases and the recommendation -------------------------------------------------------
@@ -640,8 +640,8 @@ async def propose_major_from_cases(
             )
         numbers = [case_number(c.id) for c in group]
         tx.record(candidate.id, CaseOpened(number=case_number(candidate.id), case_kind=candidate.kind))
-        await major_cases._propose(tx, candidate, reason=reason, business_impact=business_impact, rule=False)
-        major_cases._journal_line(
+        await major_cases.propose_case_in(tx, candidate, reason=reason, business_impact=business_impact, rule=False)
+        major_cases.journal_line(
             tx, candidate.id, "work_note", "internal", f"Groups {len(numbers)} cases: {', '.join(numbers)}"
         )
         tx.record(candidate.id, InsightGrouped(case_ids=[c.id for c in group], accounts=len(accounts)))
@@ -705,7 +705,7 @@ async def link_cases(domain: Domain, actor: Actor, major_case_id: int, case_ids:
             elif c.major_case_state == MajorCaseState.PROPOSED:
                 skipped.append(f"{case_number(cid)} is itself proposed as a major case")
             else:
-                await major_cases._attach(tx, major.id, cid)
+                await major_cases.attach_case_in(tx, major.id, cid)
                 attached.append(case_number(cid))
         return LinkResult(major_case_id=major.id, number=number, attached=tuple(attached), skipped=tuple(skipped))
 
@@ -1181,7 +1181,7 @@ async def add_likely_accounts(
     if actor.can(Permission.MANAGE_CHILD_CASES):
         return await major_cases.add_affected_accounts(domain, actor, major_case_id, account_numbers, source="likely")
     require(actor, Permission.PROPOSE_MAJOR_CASE)
-    numbers = major_cases._account_numbers(account_numbers)
+    numbers = major_cases.clean_account_numbers(account_numbers)
     async with domain.transaction(actor) as tx:
         session = tx.session
         case = await load_case(session, major_case_id, lock=True)
@@ -1191,7 +1191,7 @@ async def add_likely_accounts(
                 f"{number} is not an open proposal: an agent adds likely accounts to proposals, "
                 "a manager to approved major cases"
             )
-        ids = await major_cases._account_ids(tx, numbers)
+        ids = await major_cases.account_ids_for(tx, numbers)
         present = set(await session.scalars(select(CaseAccount.account_id).where(CaseAccount.case_id == case.id)))
         new_ids = [a for a in ids if a not in present]
         if new_ids:

@@ -131,7 +131,8 @@ def _require_major(case: Case) -> None:
         raise IllegalTransition(f"{case_number(case.id)} is {what}, not an approved major case")
 
 
-def _journal_line(tx: Transaction, case_id: int, kind: str, visibility: str, body: str, **extra: Any) -> JournalEntry:
+def journal_line(tx: Transaction, case_id: int, kind: str, visibility: str, body: str, **extra: Any) -> JournalEntry:
+    """Add one line to a case's journal, in the caller's transaction, as ``tx.actor``."""
     entry = JournalEntry(
         case_id=case_id,
         kind=kind,
@@ -307,7 +308,8 @@ async def _copy_impact(tx: Transaction, from_case: int, to_case: int) -> None:
 # --- propose, approve, reject ---------------------------------------------------------------
 
 
-async def _propose(tx: Transaction, case: Case, *, reason: str, business_impact: str, rule: bool) -> None:
+async def propose_case_in(tx: Transaction, case: Case, *, reason: str, business_impact: str, rule: bool) -> None:
+    """Propose ``case`` as a major case inside the caller's transaction, after their role check."""
     number = case_number(case.id)
     if case.parent_id is not None:
         raise IllegalTransition(
@@ -323,7 +325,7 @@ async def _propose(tx: Transaction, case: Case, *, reason: str, business_impact:
     case.business_impact = business_impact
     case.reject_reason = None
     case.updated_at = tx.now
-    _journal_line(
+    journal_line(
         tx, case.id, "state", "internal", f"Proposed as a major case: {reason}\nBusiness impact: {business_impact}"
     )
     tx.record(case.id, MajorCaseProposed(number=number, reason=reason, business_impact=business_impact, by_rule=rule))
@@ -368,7 +370,7 @@ async def _approve(tx: Transaction, case: Case, *, rule: bool) -> ApprovalResult
         case.decided_at = tx.now
         case.decided_by_id = decider
         case.updated_at = tx.now
-        _journal_line(tx, case.id, "state", "internal", f"Approved: now a child of major case {case_number(major.id)}")
+        journal_line(tx, case.id, "state", "internal", f"Approved: now a child of major case {case_number(major.id)}")
         tx.record(
             major.id,
             CaseOpened(
@@ -391,7 +393,7 @@ async def _approve(tx: Transaction, case: Case, *, rule: bool) -> ApprovalResult
     fan = await _fan_out(tx, major, decider)
     outage_id = await declare_major_case_outage(tx, major)
     major_no = case_number(major.id)
-    _journal_line(
+    journal_line(
         tx,
         major.id,
         "state",
@@ -441,7 +443,7 @@ async def propose_major_case(
     async with domain.transaction(actor) as tx:
         case = await load_case(tx.session, case_id, lock=True)
         await check_version(tx.session, "case", case.id, case_number(case.id), case.version, expected_version)
-        await _propose(tx, case, reason=reason, business_impact=business_impact, rule=False)
+        await propose_case_in(tx, case, reason=reason, business_impact=business_impact, rule=False)
         await tx.session.flush()
         return await case_view(tx.session, case.id, tx.now)
 
@@ -466,12 +468,12 @@ async def open_major_candidate(
     business_impact = clean_text(business_impact, "the business impact")
     if priority not in (1, 2, 3, 4):
         raise InvalidInput(f"priority must be 1 (critical) to 4 (low), not {priority}")
-    numbers = _account_numbers(account_numbers, required=False)
+    numbers = clean_account_numbers(account_numbers, required=False)
     async with domain.transaction(actor) as tx:
         session = tx.session
         if incident_id is not None and await session.get(Incident, incident_id) is None:
             raise NotFound(f"no incident {incident_number(incident_id)}")
-        account_ids = await _account_ids(tx, numbers)
+        account_ids = await account_ids_for(tx, numbers)
         case = Case(
             kind=CaseKind.MAJOR.value,
             state=CaseState.NEW.value,
@@ -492,7 +494,7 @@ async def open_major_candidate(
                 insert(_case_account), [{"case_id": case.id, "account_id": a, "source": "manual"} for a in account_ids]
             )
         tx.record(case.id, CaseOpened(number=case_number(case.id), case_kind=case.kind, accounts=len(account_ids)))
-        await _propose(tx, case, reason=reason, business_impact=business_impact, rule=False)
+        await propose_case_in(tx, case, reason=reason, business_impact=business_impact, rule=False)
         await session.flush()
         return await case_view(session, case.id, tx.now)
 
@@ -525,7 +527,7 @@ async def reject_major_case(
         case.decided_at = tx.now
         case.decided_by_id = actor.user_id
         case.updated_at = tx.now
-        _journal_line(tx, case.id, "state", "internal", f"Major case proposal rejected: {reason}")
+        journal_line(tx, case.id, "state", "internal", f"Major case proposal rejected: {reason}")
         tx.record(case.id, MajorCaseRejected(number=number, reason=reason))
         await tx.session.flush()
         return await case_view(tx.session, case.id, tx.now)
@@ -643,7 +645,7 @@ async def apply_proactive_rule(
         f"{external_accounts} customer accounts ({accounts} in all) and {items} install base items affected by "
         f"{facts.incident_number} ({severity})"
     )
-    await _propose(tx, case, reason=reason, business_impact=impact, rule=True)
+    await propose_case_in(tx, case, reason=reason, business_impact=impact, rule=True)
     if decision == "accept":
         await tx.session.flush()
         await _approve(tx, case, rule=True)
@@ -653,14 +655,14 @@ async def apply_proactive_rule(
 # --- after approval: accounts, attached cases, statements ---------------------------------------
 
 
-def _account_numbers(numbers: Iterable[str], *, required: bool = True) -> list[str]:
+def clean_account_numbers(numbers: Iterable[str], *, required: bool = True) -> list[str]:
     cleaned = list(dict.fromkeys(n.strip() for n in numbers if n and n.strip()))
     if required and not cleaned:
         raise InvalidInput("give at least one account number")
     return cleaned
 
 
-async def _account_ids(tx: Transaction, numbers: list[str]) -> list[int]:
+async def account_ids_for(tx: Transaction, numbers: list[str]) -> list[int]:
     """Account ids for these numbers; NotFound naming every unknown number."""
     found: dict[str, int] = {}
     for start in range(0, len(numbers), _ACCOUNT_CHUNK):
@@ -687,7 +689,7 @@ async def add_affected_accounts(
     require(actor, Permission.MANAGE_CHILD_CASES)
     if source not in ACCOUNT_SOURCES:
         raise InvalidInput(f"unknown source {source!r}; one of: {', '.join(ACCOUNT_SOURCES)}")
-    numbers = _account_numbers(account_numbers)
+    numbers = clean_account_numbers(account_numbers)
     async with domain.transaction(actor) as tx:
         session = tx.session
         case = await load_case(session, major_case_id, lock=True)
@@ -696,7 +698,7 @@ async def add_affected_accounts(
             raise IllegalTransition(f"{number} is neither a major case nor a proposed one")
         if case.state not in ACTIVE:
             raise IllegalTransition(f"{number} is {case.state}: accounts are added to active cases only")
-        ids = await _account_ids(tx, numbers)
+        ids = await account_ids_for(tx, numbers)
         present = set(
             await session.scalars(select(_case_account.c.account_id).where(_case_account.c.case_id == case.id))
         )
@@ -738,10 +740,10 @@ async def attach_case(domain: Domain, actor: Actor, major_case_id: int, case_id:
     case get their children and notices as if they had been added."""
     require(actor, Permission.MANAGE_CHILD_CASES)
     async with domain.transaction(actor) as tx:
-        return await _attach(tx, major_case_id, case_id)
+        return await attach_case_in(tx, major_case_id, case_id)
 
 
-async def _attach(tx: Transaction, major_case_id: int, case_id: int) -> CaseView:
+async def attach_case_in(tx: Transaction, major_case_id: int, case_id: int) -> CaseView:
     """``attach_case`` inside the caller's transaction, after the caller's own role check
     (insight lets an agent attach a caller to a known outage of theirs)."""
     if major_case_id == case_id:
@@ -776,8 +778,8 @@ async def _attach(tx: Transaction, major_case_id: int, case_id: int) -> CaseView
     await session.flush()
     await _copy_impact(tx, case.id, major.id)
     fan = await _fan_out(tx, major, tx.actor.user_id)
-    _journal_line(tx, case.id, "state", "internal", f"Attached to major case {major_no}")
-    _journal_line(tx, major.id, "state", "internal", f"{number} attached as a child")
+    journal_line(tx, case.id, "state", "internal", f"Attached to major case {major_no}")
+    journal_line(tx, major.id, "state", "internal", f"{number} attached as a child")
     major.updated_at = tx.now
     tx.record(
         case.id,
@@ -809,7 +811,7 @@ async def post_statement(domain: Domain, actor: Actor, major_case_id: int, body:
         statement = Statement(case_id=major.id, body=text, author_id=actor.user_id, created_at=tx.now)
         session.add(statement)
         await session.flush()
-        entry = _journal_line(tx, major.id, "statement", "customer", text, statement_id=statement.id)
+        entry = journal_line(tx, major.id, "statement", "customer", text, statement_id=statement.id)
         major.updated_at = tx.now
         await session.flush()
         reached = await copy_line_to_children(tx, major.id, entry.id)
@@ -865,7 +867,7 @@ async def resolve_major_case(
         major.resolution_notes = notes
         major.resolved_at = tx.now
         major.updated_at = tx.now
-        entry = _journal_line(tx, major.id, "resolution", "customer", f"Resolved ({code}): {notes}")
+        entry = journal_line(tx, major.id, "resolution", "customer", f"Resolved ({code}): {notes}")
         await session.flush()
         await copy_line_to_children(tx, major.id, entry.id)
         queued, skipped = await _queue_notices(tx, major.id, key_prefix=f"resolved:{major.id}:", kind="resolved")
@@ -947,7 +949,7 @@ async def close_major_case(
             )
         )
         total = await _children_count(tx, major.id)
-        _journal_line(tx, major.id, "state", "internal", f"Closed; {len(closed)} active child cases closed with it")
+        journal_line(tx, major.id, "state", "internal", f"Closed; {len(closed)} active child cases closed with it")
         tx.record_many((cid, CaseStateChanged(to="closed", by="cascade", parent_id=major.id)) for cid in closed)
         tx.record(major.id, MajorCaseClosed(number=number, children=len(closed), children_skipped=total - len(closed)))
         return CascadeResult(

@@ -4,7 +4,7 @@ A customer sees their own account; agents, managers and admins may *preview* any
 the same queries, given the account's number, read-only (``Permission.PREVIEW_ACCOUNT``;
 operators do not hold it: they work incidents, not customers). The portal shows:
 
-- **outages** touching the account's install base (``outages._affecting_account``: a CI its
+- **outages** touching the account's install base (``outages.outages_affecting_account``: a CI its
   items depend on, a product it has, a case of its own), with the latest customer-facing
   statement of the outage's major case, an ETA and the customer-visible articles attached;
 - **cases** whose account is this one (reactive calls, child cases of major cases, and any
@@ -44,18 +44,19 @@ from pcso_tui.domain.casework.views import (
     PortalArticle,
     PortalCase,
     PortalCaseDetail,
-    PortalOutage,
     PortalUpdate,
     journal_label,
 )
 from pcso_tui.domain.communications.outages import (
-    _affecting_account,
-    _status_filter,
-    outage_status,
+    incident_etas,
+    latest_statements,
+    outages_affecting_account,
+    outages_with_status,
+    public_outage,
     public_outage_columns,
-    service_name,
     with_service,
 )
+from pcso_tui.domain.communications.views import PublicOutage
 from pcso_tui.domain.core.errors import IllegalTransition, InvalidInput, NotFound
 from pcso_tui.domain.core.event_kinds import CaseNoted, CaseStateChanged
 from pcso_tui.domain.core.models import (
@@ -64,11 +65,9 @@ from pcso_tui.domain.core.models import (
     Case,
     CaseArticle,
     Contact,
-    Incident,
     JournalEntry,
     Outage,
     Product,
-    Statement,
 )
 from pcso_tui.domain.core.roles import Actor, Permission, Role, require
 from pcso_tui.domain.core.service import Domain
@@ -123,7 +122,7 @@ async def _scope(session: AsyncSession, actor: Actor, account: str | None) -> tu
 # --- what an account's major cases are ------------------------------------------------------
 
 
-# The case an outage is linked to, under its own name: ``_affecting_account`` has subqueries on
+# The case an outage is linked to, under its own name: ``outages_affecting_account`` has subqueries on
 # ``Case`` that must not correlate with it.
 _linked = aliased(Case, name="linked_case")
 
@@ -170,7 +169,7 @@ async def _articles_of(session: AsyncSession, majors: dict[int, set[str]]) -> di
 
 async def _outages(
     session: AsyncSession, account_id: int, now: datetime, where: Iterable[Any], limit: int
-) -> list[PortalOutage]:
+) -> list[PublicOutage]:
     status_rank = sql_case(
         (Outage.begins_at > now, 1),
         (Outage.ends_at <= now, 2),
@@ -186,7 +185,7 @@ async def _outages(
                 )
             )
             .outerjoin(_linked, _linked.id == Outage.case_id)
-            .where(_affecting_account(account_id), *where)
+            .where(outages_affecting_account(account_id), *where)
             .order_by(status_rank, Outage.begins_at.desc(), Outage.id.desc())
             .limit(limit)
         )
@@ -195,57 +194,20 @@ async def _outages(
     for r in rows:
         if r.major_id is not None:
             majors.setdefault(r.major_id, set()).add(outage_number(r.id))
-    statements: dict[int, tuple[str, datetime]] = {}
-    if majors:
-        ranked = (
-            select(
-                Statement.case_id,
-                Statement.body,
-                Statement.created_at,
-                func.row_number()
-                .over(partition_by=Statement.case_id, order_by=(Statement.created_at.desc(), Statement.id.desc()))
-                .label("rank"),
-            )
-            .where(Statement.case_id.in_(majors))
-            .subquery()
-        )
-        for case_id, body, at in await session.execute(
-            select(ranked.c.case_id, ranked.c.body, ranked.c.created_at).where(ranked.c.rank == 1)
-        ):
-            statements[case_id] = (body, at)
+    statements = await latest_statements(session, majors)
     articles = await _articles_of(session, majors)
-    incidents = {r.incident_id for r in rows if r.incident_id is not None}
-    etas: dict[int, datetime | None] = {}
-    if incidents:
-        etas = dict((await session.execute(select(Incident.id, Incident.eta).where(Incident.id.in_(incidents)))).all())
-    out = []
-    for r in rows:
-        status = outage_status(r.begins_at, r.ends_at, now)
-        statement = statements.get(r.major_id) if r.major_id is not None else None
-        eta = None
-        if status is not OutageStatus.PAST:
-            eta = r.ends_at or (etas.get(r.incident_id) if r.incident_id is not None else None)
-        moments = [r.created_at] + [t for t in (r.begins_at, r.ends_at) if t is not None and t <= now]
-        if statement:
-            moments.append(statement[1])
-        out.append(
-            PortalOutage(
-                id=r.id,
-                number=outage_number(r.id),
-                type=r.type,
-                status=status.value,
-                title=r.title,
-                details=r.details,
-                service=service_name(r.product_name, r.ci_name, r.ci_kind),
-                begins_at=r.begins_at,
-                ends_at=r.ends_at,
-                eta=eta,
-                statement=statement[0] if statement else None,
-                statement_at=statement[1] if statement else None,
-                articles=tuple(articles.get(r.major_id, ())) if r.major_id is not None else (),
-                updated_at=max(moments),
-            )
+    etas = await incident_etas(session, (r.incident_id for r in rows))
+    out = [
+        public_outage(
+            r,
+            now,
+            title=r.title,
+            statement=statements.get(r.major_id) if r.major_id is not None else None,
+            incident_eta=etas.get(r.incident_id) if r.incident_id is not None else None,
+            articles=articles.get(r.major_id, ()) if r.major_id is not None else (),
         )
+        for r in rows
+    ]
     return out
 
 
@@ -263,7 +225,7 @@ async def list_outages(
     account: str | None = None,
     status: str | None = None,
     limit: int = DEFAULT_LIMIT,
-) -> list[PortalOutage]:
+) -> list[PublicOutage]:
     """Outages touching the account: active first, then planned, then past; newest first."""
     _check_role(actor)
     _check_limit(limit)
@@ -271,7 +233,7 @@ async def list_outages(
     now = domain.clock()
     if status is not None:
         try:
-            where.append(_status_filter(OutageStatus(status), now))
+            where.append(outages_with_status(OutageStatus(status), now))
         except ValueError:
             raise InvalidInput(f"unknown outage status {status!r}; statuses: planned, active, past") from None
     async with domain.reading() as session:
@@ -279,7 +241,7 @@ async def list_outages(
         return await _outages(session, account_id, now, where, limit)
 
 
-async def get_outage(domain: Domain, actor: Actor, outage_id: int, *, account: str | None = None) -> PortalOutage:
+async def get_outage(domain: Domain, actor: Actor, outage_id: int, *, account: str | None = None) -> PublicOutage:
     """One outage touching the account; any other answers "no outage OUT…"."""
     _check_role(actor)
     now = domain.clock()
@@ -393,7 +355,7 @@ async def get_case(
                 for o in await session.scalars(
                     select(Outage.id)
                     .outerjoin(_linked, _linked.id == Outage.case_id)
-                    .where(_outage_major() == major, _affecting_account(account_id))
+                    .where(_outage_major() == major, outages_affecting_account(account_id))
                 )
             }
             articles = (await _articles_of(session, {major: outage_numbers})).get(major, [])
@@ -436,7 +398,7 @@ async def list_articles(domain: Domain, actor: Actor, *, account: str | None = N
         for outage_id, major in await session.execute(
             select(Outage.id, _outage_major())
             .outerjoin(_linked, _linked.id == Outage.case_id)
-            .where(Outage.case_id.is_not(None), _affecting_account(account_id))
+            .where(Outage.case_id.is_not(None), outages_affecting_account(account_id))
         ):
             majors.setdefault(major, set()).add(outage_number(outage_id))
         own = aliased(Case)

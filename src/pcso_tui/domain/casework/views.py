@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pcso_tui.domain.communications.views import PublicArticle
+
 
 @dataclass(frozen=True, slots=True)
 class CaseView:
@@ -462,38 +464,13 @@ class PortalAccount:
 
 
 @dataclass(frozen=True, slots=True)
-class PortalArticle:
+class PortalArticle(PublicArticle):
     """A customer-visible workaround or knowledge article, and which of my outages it is for."""
 
     id: int
-    number: str
-    title: str
-    body: str
     kind: str
     updated_at: datetime
     outage_numbers: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class PortalOutage:
-    """An outage touching the account, customer-facing fields only (no CI, case or incident)."""
-
-    id: int
-    number: str
-    type: str
-    # planned | active | past, by the clock when the query ran.
-    status: str
-    title: str
-    details: str
-    service: str
-    begins_at: datetime
-    ends_at: datetime | None
-    eta: datetime | None
-    # The latest customer-facing statement on the outage's major case.
-    statement: str | None
-    statement_at: datetime | None
-    articles: tuple[PortalArticle, ...]
-    updated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

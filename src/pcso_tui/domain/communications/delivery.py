@@ -44,7 +44,7 @@ from pcso_tui.domain.communications.channels import (
     Outcome,
     canonical_json,
 )
-from pcso_tui.domain.communications.views import DeliveryReport, NoticeView
+from pcso_tui.domain.communications.views import DeliveryReport, NoticeView, PublicArticle, PublicOutage
 from pcso_tui.domain.core.errors import IllegalTransition, InvalidInput, NotFound
 from pcso_tui.domain.core.event_kinds import NoticeRetried, NoticesDelivered, NoticesRetried
 from pcso_tui.domain.core.events import Transaction
@@ -120,8 +120,9 @@ class RenderSource:
     eta: datetime | None = None
     resolution_code: str | None = None
     resolution_notes: str | None = None
-    articles: tuple[tuple[str, str, str], ...] = ()
-    outage: dict[str, Any] | None = None
+    articles: tuple[PublicArticle, ...] = ()
+    # The outage a notice is about; its statement and articles are the notice's own (above).
+    outage: PublicOutage | None = None
 
 
 _LABELS = {
@@ -169,8 +170,8 @@ def render(source: RenderSource) -> dict[str, Any]:
     s = source
     label = _LABELS.get(s.kind, "Notice")
     outage = s.outage
-    title = one_line(outage["title"] if outage else s.title, 200)
-    reference = outage["number"] if outage else (s.case_number or s.major_case_number or "")
+    title = one_line(outage.title if outage else s.title, 200)
+    reference = outage.number if outage else (s.case_number or s.major_case_number or "")
     subject = one_line(f"[{reference}] {label}: {title}" if reference else f"{label}: {title}", 250)
 
     # (heading or None, paragraph text) in order; the text and HTML bodies are built from it.
@@ -178,15 +179,15 @@ def render(source: RenderSource) -> dict[str, Any]:
     blocks.append((None, f"Hello {one_line(s.contact_name, 100) or 'there'},"))
     if outage:
         intro = {
-            "outage_planned": f"We will carry out planned maintenance on {outage['service']}.",
-            "outage_rescheduled": f"Planned maintenance on {outage['service']} has been rescheduled.",
-        }.get(s.kind, f"About {outage['service']}:")
-        when = f"From: {_when(outage['begins_at'])}"
-        if outage["ends_at"]:
-            when += f"\nUntil: {_when(outage['ends_at'])}"
+            "outage_planned": f"We will carry out planned maintenance on {outage.service}.",
+            "outage_rescheduled": f"Planned maintenance on {outage.service} has been rescheduled.",
+        }.get(s.kind, f"About {outage.service}:")
+        when = f"From: {_when(outage.begins_at)}"
+        if outage.ends_at:
+            when += f"\nUntil: {_when(outage.ends_at)}"
         blocks.append((None, f"{intro}\n\n{title}\n{when}"))
-        if outage["details"]:
-            blocks.append((None, _clean(outage["details"])))
+        if outage.details:
+            blocks.append((None, _clean(outage.details)))
     else:
         intro = {
             "major_case_opened": f"We are aware of a problem affecting services you use: {title}. "
@@ -203,13 +204,13 @@ def render(source: RenderSource) -> dict[str, Any]:
             blocks.append((None, f"Expected resolution: {_when(s.eta)}"))
         if s.kind in ("resolved", "closed") and s.resolution_notes:
             blocks.append(("Resolution", _clean(s.resolution_notes)))
-    for number, article_title, body in s.articles:
-        blocks.append((f"Workaround {number}: {one_line(article_title, 200)}", _clean(body)))
+    for article in s.articles:
+        blocks.append((f"Workaround {article.number}: {one_line(article.title, 200)}", _clean(article.body)))
     footer = f"You receive this as a contact for {one_line(s.account_name, 100)} ({one_line(s.account_number, 40)})."
     if s.case_number:
         footer += f" Your case: {s.case_number}."
 
-    lead = s.statement or (outage["details"] if outage else "") or ""
+    lead = s.statement or (outage.details if outage else "") or ""
     sms = one_line(f"{subject}. {lead}".strip(), 480) if lead else subject
 
     data: dict[str, Any] = {
@@ -230,8 +231,20 @@ def render(source: RenderSource) -> dict[str, Any]:
             if s.kind in ("resolved", "closed") and (s.resolution_code or s.resolution_notes)
             else None
         ),
-        "articles": [{"number": n, "title": t, "body": b} for n, t, b in s.articles],
-        "outage": ({k: (_iso(v) if isinstance(v, datetime) else v) for k, v in outage.items()} if outage else None),
+        "articles": [{"number": a.number, "title": a.title, "body": a.body} for a in s.articles],
+        "outage": (
+            {
+                "number": outage.number,
+                "type": outage.type,
+                "title": outage.title,
+                "details": outage.details,
+                "service": outage.service,
+                "begins_at": _iso(outage.begins_at),
+                "ends_at": _iso(outage.ends_at),
+            }
+            if outage
+            else None
+        ),
     }
     return {"subject": subject, "blocks": blocks, "footer": footer, "sms": sms, "data": data}
 
@@ -378,7 +391,7 @@ async def _render_sources(tx: Transaction, notices: Sequence[_Claimed]) -> dict[
         )
         statements = {row.id: row for row in found}
     majors = set(major_of.values())
-    articles: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
+    articles: dict[int, list[PublicArticle]] = defaultdict(list)
     if majors:
         for row in await session.execute(
             select(CaseArticle.case_id, Article.number, Article.title, Article.body)
@@ -386,29 +399,21 @@ async def _render_sources(tx: Transaction, notices: Sequence[_Claimed]) -> dict[
             .where(CaseArticle.case_id.in_(majors), Article.customer_visible.is_(True))
             .order_by(CaseArticle.case_id, Article.number)
         ):
-            articles[row.case_id].append((row.number, row.title, row.body))
+            articles[row.case_id].append(PublicArticle(number=row.number, title=row.title, body=row.body))
     incident_ids = {row.incident_id for row in cases.values() if row.incident_id is not None}
     etas: dict[int, datetime | None] = {}
     if incident_ids:
         eta_rows = await session.execute(select(Incident.id, Incident.eta).where(Incident.id.in_(incident_ids)))
         etas = {incident_id: eta for incident_id, eta in eta_rows}
     outage_ids = {n.outage_id for n in notices if n.outage_id is not None}
-    outages: dict[int, dict[str, Any]] = {}
+    outages: dict[int, PublicOutage] = {}
     if outage_ids:
-        from pcso_tui.domain.communications.outages import public_outage_columns, service_name, with_service
+        from pcso_tui.domain.communications.outages import public_outage, public_outage_columns, with_service
 
         for row in await session.execute(
             with_service(select(*public_outage_columns())).where(Outage.id.in_(outage_ids))
         ):
-            outages[row.id] = {
-                "number": outage_number(row.id),
-                "type": row.type,
-                "title": row.title,
-                "details": row.details,
-                "service": service_name(row.product_name, row.ci_name, row.ci_kind),
-                "begins_at": row.begins_at,
-                "ends_at": row.ends_at,
-            }
+            outages[row.id] = public_outage(row, tx.now, title=row.title)
 
     sources: dict[int, RenderSource] = {}
     for n in notices:

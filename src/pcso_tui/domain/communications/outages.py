@@ -16,13 +16,15 @@ linked major case and its customer-visible articles — never accounts, contacts
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import CompoundSelect, String, cast, func, insert, literal, or_, select, union, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from pcso_tui.domain.communications.views import OutageView, StatusArticle, StatusOutage, StatusPageData
+from pcso_tui.domain.communications.views import OutageView, PublicArticle, PublicOutage, StatusPageData
 from pcso_tui.domain.core.errors import IllegalTransition, InvalidInput, NotFound
 from pcso_tui.domain.core.event_kinds import OutageCreated, OutageEnded, OutageUpdated
 from pcso_tui.domain.core.events import Transaction
@@ -93,6 +95,70 @@ def service_name(product_name: str | None, ci_name: str | None, ci_kind: str | N
     return OTHER_SERVICES
 
 
+def public_outage(
+    row: Any,
+    now: datetime,
+    *,
+    title: str,
+    statement: tuple[str, datetime] | None = None,
+    incident_eta: datetime | None = None,
+    articles: Iterable[PublicArticle] = (),
+) -> PublicOutage:
+    """One row of ``public_outage_columns`` as customers see it at ``now``: the one place the
+    status page, the portal and notices turn an outage into what they show. ``statement`` is
+    the latest customer-facing statement of its major case (body, when); ``incident_eta`` the
+    ETA of its incident, shown while the outage has no end of its own."""
+    status = outage_status(row.begins_at, row.ends_at, now)
+    moments = [row.created_at] + [t for t in (row.begins_at, row.ends_at) if t is not None and t <= now]
+    if statement:
+        moments.append(statement[1])
+    return PublicOutage(
+        id=row.id,
+        number=outage_number(row.id),
+        type=row.type,
+        status=status.value,
+        title=title,
+        details=row.details,
+        service=service_name(row.product_name, row.ci_name, row.ci_kind),
+        begins_at=row.begins_at,
+        ends_at=row.ends_at,
+        eta=None if status is OutageStatus.PAST else (row.ends_at or incident_eta),
+        statement=statement[0] if statement else None,
+        statement_at=statement[1] if statement else None,
+        articles=tuple(articles),
+        updated_at=max(moments),
+    )
+
+
+async def latest_statements(session: AsyncSession, case_ids: Iterable[int]) -> dict[int, tuple[str, datetime]]:
+    """The latest customer-facing statement (body, when) of each of these major cases."""
+    ids = set(case_ids)
+    if not ids:
+        return {}
+    ranked = (
+        select(
+            Statement.case_id,
+            Statement.body,
+            Statement.created_at,
+            func.row_number()
+            .over(partition_by=Statement.case_id, order_by=(Statement.created_at.desc(), Statement.id.desc()))
+            .label("rank"),
+        )
+        .where(Statement.case_id.in_(ids))
+        .subquery()
+    )
+    latest = select(ranked.c.case_id, ranked.c.body, ranked.c.created_at).where(ranked.c.rank == 1)
+    return {case_id: (body, at) for case_id, body, at in await session.execute(latest)}
+
+
+async def incident_etas(session: AsyncSession, incident_ids: Iterable[int | None]) -> dict[int, datetime | None]:
+    """The ETA of each of these incidents."""
+    ids = {i for i in incident_ids if i is not None}
+    if not ids:
+        return {}
+    return dict((await session.execute(select(Incident.id, Incident.eta).where(Incident.id.in_(ids)))).all())
+
+
 def outage_status(begins_at: datetime, ends_at: datetime | None, now: datetime) -> OutageStatus:
     if now < begins_at:
         return OutageStatus.PLANNED
@@ -101,7 +167,8 @@ def outage_status(begins_at: datetime, ends_at: datetime | None, now: datetime) 
     return OutageStatus.ACTIVE
 
 
-def _status_filter(status: OutageStatus, now: datetime) -> Any:
+def outages_with_status(status: OutageStatus, now: datetime) -> Any:
+    """A where-clause: outages whose status (planned, active, past) is ``status`` at ``now``."""
     if status is OutageStatus.PLANNED:
         return Outage.begins_at > now
     if status is OutageStatus.PAST:
@@ -503,7 +570,7 @@ async def _outage_views(
         ]
 
 
-def _affecting_account(account_id: int) -> Any:
+def outages_affecting_account(account_id: int) -> Any:
     """Outages that touch one account: on a CI its install base depends on, on a product it
     has, linked to one of its cases (or their major case), or not tied to anything."""
     own_items = select(InstallBaseItem.ci_id.label("ci_id")).where(
@@ -544,7 +611,7 @@ async def list_outages(domain: Domain, actor: Actor | None, *, status: str | Non
         if actor.role is Role.CUSTOMER:
             require(actor, Permission.VIEW_OWN_ACCOUNT)
             assert actor.account_id is not None
-            where.append(_affecting_account(actor.account_id))
+            where.append(outages_affecting_account(actor.account_id))
             hide = True
         else:
             require(actor, Permission.VIEW_CASES)
@@ -553,7 +620,7 @@ async def list_outages(domain: Domain, actor: Actor | None, *, status: str | Non
             wanted = OutageStatus(status)
         except ValueError:
             raise InvalidInput(f"unknown outage status {status!r}; statuses: planned, active, past") from None
-        where.append(_status_filter(wanted, domain.clock()))
+        where.append(outages_with_status(wanted, domain.clock()))
     return await _outage_views(domain, where, hide_ci=hide)
 
 
@@ -583,69 +650,32 @@ async def status_page_data(domain: Domain) -> StatusPageData:
             )
         ).all()
         majors = {r.major_id for r in rows if r.major_id is not None}
-        incidents = {r.incident_id for r in rows if r.incident_id is not None}
-        statements: dict[int, tuple[str, datetime]] = {}
-        articles: dict[int, list[StatusArticle]] = {}
-        etas: dict[int, datetime | None] = {}
+        statements = await latest_statements(session, majors)
+        articles: dict[int, list[PublicArticle]] = {}
         if majors:
-            ranked = (
-                select(
-                    Statement.case_id,
-                    Statement.body,
-                    Statement.created_at,
-                    func.row_number()
-                    .over(
-                        partition_by=Statement.case_id,
-                        order_by=(Statement.created_at.desc(), Statement.id.desc()),
-                    )
-                    .label("rank"),
-                )
-                .where(Statement.case_id.in_(majors))
-                .subquery()
-            )
-            latest = select(ranked.c.case_id, ranked.c.body, ranked.c.created_at).where(ranked.c.rank == 1)
-            for case_id, body, at in await session.execute(latest):
-                statements[case_id] = (body, at)
             for case_id, number, title, body in await session.execute(
                 select(CaseArticle.case_id, Article.number, Article.title, Article.body)
                 .join(Article, Article.id == CaseArticle.article_id)
                 .where(CaseArticle.case_id.in_(majors), Article.customer_visible.is_(True))
                 .order_by(Article.number)
             ):
-                articles.setdefault(case_id, []).append(StatusArticle(number=number, title=title, body=body))
-        if incidents:
-            found = await session.execute(select(Incident.id, Incident.eta).where(Incident.id.in_(incidents)))
-            etas = {incident_id: eta for incident_id, eta in found}
+                articles.setdefault(case_id, []).append(PublicArticle(number=number, title=title, body=body))
+        etas = await incident_etas(session, (r.incident_id for r in rows))
 
     outages = []
     changes: list[datetime] = []
     for r in rows:
-        status = outage_status(r.begins_at, r.ends_at, now)
-        statement = statements.get(r.major_id) if r.major_id is not None else None
-        eta = None
-        if status is not OutageStatus.PAST:
-            eta = r.ends_at or (etas.get(r.incident_id) if r.incident_id is not None else None)
-        moments = [r.created_at] + [t for t in (r.begins_at, r.ends_at) if t is not None and t <= now]
-        if statement:
-            moments.append(statement[1])
-        changes.extend(t for t in (r.begins_at, r.ends_at) if t is not None and t > now)
         outages.append(
-            StatusOutage(
-                number=outage_number(r.id),
-                type=r.type,
-                status=status.value,
+            public_outage(
+                r,
+                now,
                 title=one_line(r.title, TITLE_MAX),
-                details=r.details,
-                service=service_name(r.product_name, r.ci_name, r.ci_kind),
-                begins_at=r.begins_at,
-                ends_at=r.ends_at,
-                eta=eta,
-                statement=statement[0] if statement else None,
-                statement_at=statement[1] if statement else None,
-                articles=tuple(articles.get(r.major_id, ())) if r.major_id is not None else (),
-                updated_at=max(moments),
+                statement=statements.get(r.major_id) if r.major_id is not None else None,
+                incident_eta=etas.get(r.incident_id) if r.incident_id is not None else None,
+                articles=articles.get(r.major_id, ()) if r.major_id is not None else (),
             )
         )
+        changes.extend(t for t in (r.begins_at, r.ends_at) if t is not None and t > now)
     return StatusPageData(
         title=settings.status_page_title,
         generated_at=now,

@@ -94,18 +94,23 @@ class ArticleView:
 
 
 @dataclass(frozen=True, slots=True)
-class StatusArticle:
+class PublicArticle:
+    """A customer-visible workaround or knowledge article, as customers read it."""
+
     number: str
     title: str
     body: str
 
 
 @dataclass(frozen=True, slots=True)
-class StatusOutage:
-    """One outage as the public sees it: customer-facing fields only."""
+class PublicOutage:
+    """One outage as customers see it — on the status page, in the portal, in a notice:
+    customer-facing fields only (no CI, case or incident). Built by ``outages.public_outage``."""
 
+    id: int
     number: str
     type: str
+    # planned | active | past, by the clock when the query ran.
     status: str
     title: str
     details: str
@@ -113,10 +118,10 @@ class StatusOutage:
     begins_at: datetime
     ends_at: datetime | None
     eta: datetime | None
-    # The latest customer-facing statement on the linked major case.
+    # The latest customer-facing statement on the outage's major case.
     statement: str | None
     statement_at: datetime | None
-    articles: tuple[StatusArticle, ...]
+    articles: tuple[PublicArticle, ...]
     updated_at: datetime
 
 
@@ -124,16 +129,16 @@ class StatusOutage:
 class StatusPageData:
     title: str
     generated_at: datetime
-    outages: tuple[StatusOutage, ...]
+    outages: tuple[PublicOutage, ...]
     # When an outage next changes status by the clock alone (a planned one begins or ends).
     next_change_at: datetime | None = None
 
-    def with_status(self, status: str) -> tuple[StatusOutage, ...]:
+    def with_status(self, status: str) -> tuple[PublicOutage, ...]:
         return tuple(o for o in self.outages if o.status == status)
 
-    def by_service(self, status: str) -> list[tuple[str, tuple[StatusOutage, ...]]]:
+    def by_service(self, status: str) -> list[tuple[str, tuple[PublicOutage, ...]]]:
         """Outages of one status grouped by product/service, services in name order."""
-        groups: dict[str, list[StatusOutage]] = {}
+        groups: dict[str, list[PublicOutage]] = {}
         for outage in self.with_status(status):
             groups.setdefault(outage.service, []).append(outage)
         return [(name, tuple(groups[name])) for name in sorted(groups, key=str.casefold)]

@@ -3,6 +3,21 @@
 Every error carries one clear line for a person and an exit code for scripts. The domain
 raises them before it writes anything, or inside a transaction that is then rolled back,
 so a refused command changes nothing.
+
+Every exit code the ``pcso`` command uses, in one place (scripts rely on them):
+
+    0    ok
+    1    DomainError: any other refusal; also ``pcso case approve`` declined at its prompt
+    2    usage: a bad option or argument (click); ``pcso case approve`` off a terminal without ``--yes``
+    3    NotFound
+    4    PermissionDenied
+    5    IllegalTransition
+    6    InvalidInput (also alerts.MalformedPayload, alerts.BatchTooLarge)
+    7    Conflict (also versions.StaleRecord: the record changed since it was read)
+    8    UnknownUser
+    9    SchemaOutdated (core/schema.py): the database needs ``pcso db upgrade``
+    10   StorageBusy (core/service.py): the database stayed locked past the busy timeout
+    130  interrupted (Ctrl-C)
 """
 
 from __future__ import annotations
@@ -18,9 +33,6 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
         self.details = list(details or [])
-
-    def as_dict(self) -> dict[str, object]:
-        return {"error": self.code, "message": self.message, "details": self.details}
 
 
 class NotFound(DomainError):

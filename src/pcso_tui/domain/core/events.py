@@ -29,7 +29,7 @@ from pcso_tui.domain.core.roles import Actor
 from pcso_tui.domain.core.views import EventView
 
 NOTIFY_CHANNEL = "pcso_events"
-_EVENT_ORDER_LOCK = 727_002
+EVENT_ORDER_LOCK = 727_002
 EVENT_CHUNK = 100
 
 
@@ -68,7 +68,7 @@ class Transaction:
         if not self._events:
             return
         if self.dialect == "postgresql":
-            await self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _EVENT_ORDER_LOCK})
+            await self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": EVENT_ORDER_LOCK})
         common = {
             "at": self.now,
             "actor_id": self.actor.user_id,

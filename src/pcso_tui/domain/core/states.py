@@ -98,13 +98,6 @@ class OutageStatus(StrEnum):
     PAST = "past"
 
 
-class NoticeState(StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
-    DEAD = "dead"
-    SKIPPED = "skipped"
-
-
 CASE_TRANSITIONS: Mapping[CaseState, frozenset[CaseState]] = {
     CaseState.NEW: frozenset({CaseState.OPEN, CaseState.AWAITING_INFO, CaseState.RESOLVED, CaseState.CANCELED}),
     CaseState.OPEN: frozenset({CaseState.AWAITING_INFO, CaseState.RESOLVED, CaseState.CANCELED}),
@@ -116,7 +109,6 @@ CASE_TRANSITIONS: Mapping[CaseState, frozenset[CaseState]] = {
 
 # Cases that are still being worked; only these can be proposed, synced or closed by cascade.
 ACTIVE_CASE_STATES = frozenset({CaseState.NEW, CaseState.OPEN, CaseState.AWAITING_INFO})
-TERMINAL_CASE_STATES = frozenset({CaseState.RESOLVED, CaseState.CLOSED, CaseState.CANCELED})
 
 MAJOR_CASE_TRANSITIONS: Mapping[MajorCaseState, frozenset[MajorCaseState]] = {
     MajorCaseState.NONE: frozenset({MajorCaseState.PROPOSED}),

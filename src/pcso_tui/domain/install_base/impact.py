@@ -27,7 +27,7 @@ caller's transaction:
    the upstream CIs are collected once and the worst severity is pushed down level by level.
 
 Only totals and one page of accounts come back, so no 100,000-row result is ever processed in
-Python (PERFORMANCE.md measured a 140 ms event-loop freeze for that). The statements are
+Python (docs/performance.md measured a 140 ms event-loop freeze for that). The statements are
 written once, as generators of statements (``Steps``); on SQLite the whole sequence runs as
 one job on aiosqlite's own thread, inside the session's transaction, so the event loop only
 waits on a future — SQLAlchemy's per-statement work on the loop (≈0.5 ms a statement here,
@@ -37,7 +37,7 @@ run one statement at a time through its public API.) PostgreSQL runs the same SQ
 session, with JIT off: without statistics on the temporary tables it JIT-compiled tiny walks.
 
 The other road, an in-memory index of the service map and install base kept current by events,
-was weighed with PERFORMANCE.md's measurements: 3–30× faster for the walk itself, but 0.6–0.9 s
+was weighed with docs/performance.md's measurements: 3–30× faster for the walk itself, but 0.6–0.9 s
 to load and ~50 MiB of the operator workspace's 200 MiB budget, a reload whenever another
 process imports install base data, and neither a one-shot CLI call nor a write transaction
 (``insert_case_impact``) could use it — while the accounts' tiers, characteristics, contacts
