@@ -29,8 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from pcso_tui.domain.communications.channels import DeliveryOutcome, OutboundMessage
 from pcso_tui.domain.communications.delivery import DeliveryWorker
+from pcso_tui.domain.core.channels import DeliveryOutcome, OutboundMessage
 from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.settings import DeliverySettings, EmailSettings
 from pcso_tui.plugins import new_plugin_manager

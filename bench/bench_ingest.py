@@ -38,11 +38,11 @@ from pathlib import Path
 from typing import Any
 
 from pcso_tui.domain.core.db import WAL_AUTOCHECKPOINT_PAGES
+from pcso_tui.domain.core.extensions import Extensions
 from pcso_tui.domain.core.models import ConfigurationItem
 from pcso_tui.domain.core.roles import SYSTEM
 from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.settings import Settings
-from pcso_tui.domain.extensions import Extensions
 from pcso_tui.domain.operations import alerts as alerts_module
 from pcso_tui.domain.operations.alerts import ParsedBatch, ingest, ingest_payload
 from pcso_tui.plugins import new_plugin_manager

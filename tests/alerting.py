@@ -6,11 +6,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from pcso_tui.domain.core.extensions import Extensions
 from pcso_tui.domain.core.models import Alert, ConfigurationItem, Event, MaintenanceWindow
 from pcso_tui.domain.core.roles import SYSTEM
 from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.settings import Settings
-from pcso_tui.domain.extensions import Extensions
 from pcso_tui.domain.operations import alert_formats
 from pcso_tui.domain.operations.alert_formats import AlertFormat, ParsedBatch
 

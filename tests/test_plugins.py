@@ -21,16 +21,17 @@ from aiohttp.test_utils import TestClient, TestServer
 from pcso_tui import config
 from pcso_tui.domain import hookspecs
 from pcso_tui.domain.casework.views import ProactiveCaseFacts
-from pcso_tui.domain.communications.channels import address_field, address_problem
 from pcso_tui.domain.communications.delivery import DeliveryWorker
 from pcso_tui.domain.communications.views import StatusPageData
+from pcso_tui.domain.core.channels import address_field, address_problem
 from pcso_tui.domain.core.errors import InvalidInput
+from pcso_tui.domain.core.extensions import Extensions
 from pcso_tui.domain.core.roles import Actor, Role
 from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.settings import DeliverySettings, Settings, WorkflowSettings
-from pcso_tui.domain.extensions import Extensions
 from pcso_tui.domain.hookspecs import hookimpl
 from pcso_tui.domain.install_base.importer import import_records
+from pcso_tui.domain.operations.alert_formats import parse_alerts
 from pcso_tui.domain.operations.alerts import list_alerts
 from pcso_tui.plugins import ENTRY_POINT_GROUP, new_plugin_manager
 from pcso_tui.receiver import create_app
@@ -115,19 +116,19 @@ def test_hook_pcso_alert_formats(sample: pluggy.PluginManager) -> None:
     assert [f.name for f in extended.alert_formats()] == ["uptime", "alertmanager", "generic"]
     # Auto-detection by shape: one JSON Lines body mixing all three formats.
     body = "\n".join(json.dumps(d) for d in (uptime(), am_message(am_alert()), {"name": "Disk full"}))
-    batch = extended.parse_alerts(body)
+    batch = parse_alerts(extended, body)
     assert [a.source for a in batch.alerts] == ["uptime", "alertmanager", "generic"]
     # The same problems reporting as the built-ins: every problem, with its path.
     lines = "\n".join(json.dumps(d) for d in (uptime(status=7), uptime(name="")))
     with pytest.raises(InvalidInput) as caught:
-        extended.parse_alerts(lines, format="uptime")
+        parse_alerts(extended, lines, format="uptime")
     assert caught.value.details == [
         "line 1: heartbeat.status: must be 0 (down) or 1 (up), not 7",
         "line 2: monitor.name: must not be empty",
     ]
     # A document for another format says where it belongs.
     with pytest.raises(InvalidInput, match="this is an Uptime Kuma notification: send it to /api/v1/alerts/uptime"):
-        extended.parse_alerts(uptime(), format="generic")
+        parse_alerts(extended, uptime(), format="generic")
 
 
 def test_hook_pcso_notification_channels(sample: pluggy.PluginManager) -> None:

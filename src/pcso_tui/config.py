@@ -128,7 +128,7 @@ def _table_list_item(hint: Any) -> type | None:
 
 def installed_sections() -> dict[str, PluginSection]:
     """The ``[plugins.NAME]`` sections of the installed plugins (built-in and third-party)."""
-    from pcso_tui.domain.extensions import Extensions
+    from pcso_tui.domain.core.extensions import Extensions
     from pcso_tui.plugins import plugin_manager
 
     return Extensions(plugin_manager().hook, Settings()).config_sections()

@@ -38,7 +38,13 @@ from pcso_tui.domain.core.service import Domain, StorageBusy
 from pcso_tui.domain.core.settings import Settings
 from pcso_tui.domain.core.text import one_line
 from pcso_tui.domain.core.views import to_jsonable
-from pcso_tui.domain.operations.alert_formats import JSON_CONTENT_TYPES, AlertFormat, BatchTooLarge, MalformedPayload
+from pcso_tui.domain.operations.alert_formats import (
+    JSON_CONTENT_TYPES,
+    AlertFormat,
+    BatchTooLarge,
+    MalformedPayload,
+    parse_alerts,
+)
 from pcso_tui.domain.operations.alerts import ingest, sweep_alerts
 from pcso_tui.domain.operations.healthchecks import record_heartbeat
 
@@ -132,7 +138,7 @@ async def _receive(request: web.Request, formats: Sequence[AlertFormat]) -> web.
         return too_large
     max_alerts = config.settings.ingest.max_alerts_per_batch
     names = [f.name for f in formats if request.content_type in f.content_types]
-    parse = functools.partial(config.domain.extensions.parse_alerts, raw, format=names, max_alerts=max_alerts)
+    parse = functools.partial(parse_alerts, config.domain.extensions, raw, format=names, max_alerts=max_alerts)
     try:
         batch = await asyncio.to_thread(parse) if len(raw) > _PARSE_IN_THREAD else parse()
         request[ALERTS] = len(batch)

@@ -12,12 +12,6 @@ import pluggy
 import pytest
 from sqlalchemy import update
 
-from pcso_tui.domain.communications.channels import (
-    DeliveryOutcome,
-    OutboundMessage,
-    message_id,
-    verify_signature,
-)
 from pcso_tui.domain.communications.delivery import (
     WORKER,
     DeliveryWorker,
@@ -31,6 +25,12 @@ from pcso_tui.domain.communications.delivery import (
     retry_notice,
 )
 from pcso_tui.domain.communications.views import DeliveryReport
+from pcso_tui.domain.core.channels import (
+    DeliveryOutcome,
+    OutboundMessage,
+    message_id,
+    verify_signature,
+)
 from pcso_tui.domain.core.clock import FrozenClock
 from pcso_tui.domain.core.errors import IllegalTransition, InvalidInput, NotFound, PermissionDenied
 from pcso_tui.domain.core.event_kinds import StatementPosted
@@ -174,8 +174,8 @@ async def test_a_frozen_message_is_resent_byte_for_byte(domain: Domain, smtp: Sm
 
 
 def test_rendering_is_a_pure_function_of_its_source() -> None:
-    from pcso_tui.domain.communications.channels import canonical_json
     from pcso_tui.domain.communications.views import PublicArticle
+    from pcso_tui.domain.core.channels import canonical_json
     from tests.conftest import FROZEN_AT
 
     source = RenderSource(

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pcso_tui.domain.communications.channels import DeliveryOutcome, OutboundMessage
+from pcso_tui.domain.core.channels import DeliveryOutcome, OutboundMessage
 from pcso_tui.domain.core.settings import PluginSection, Settings
 from pcso_tui.domain.hookspecs import hookimpl
 from pcso_tui.domain.operations.alert_formats import (

@@ -100,6 +100,7 @@ def ingest(ctx: CliContext, file: Any, as_json: bool) -> None:
     JSON or JSON Lines: Alertmanager webhook messages and/or generic alerts (docs/alerts.md).
     Exits 6, storing nothing, if any alert is invalid.
     """
+    from pcso_tui.domain.operations.alert_formats import parse_alerts
     from pcso_tui.domain.operations.alerts import ingest as ingest_batch
 
     raw = file.read()
@@ -109,7 +110,7 @@ def ingest(ctx: CliContext, file: Any, as_json: bool) -> None:
 
         require(actor, Permission.INGEST_ALERTS)
         # A file is one batch however long: the per-request limit is the receiver's.
-        return await ingest_batch(domain, actor, domain.extensions.parse_alerts(raw))
+        return await ingest_batch(domain, actor, parse_alerts(domain.extensions, raw))
 
     result = with_domain(ctx, action)
     if as_json:

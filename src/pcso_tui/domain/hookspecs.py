@@ -1,7 +1,7 @@
 """The domain's extension points (pluggy hook specifications).
 
 The domain defines these and calls them, always through the typed facade in
-``domain/extensions.py`` (``domain.extensions``); ``pcso_tui.plugins`` implements the built-ins,
+``domain/core/extensions.py`` (``domain.extensions``); ``pcso_tui.plugins`` implements the built-ins,
 and third-party packages add theirs through the ``pcso_tui`` entry-point group (docs/plugins.md).
 
 Every hook is synchronous and cheap: pluggy does not await. A hook whose work needs I/O returns
@@ -19,7 +19,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from pcso_tui.domain.casework.views import ProactiveCaseFacts
-    from pcso_tui.domain.communications.channels import NotificationChannel, StatusPagePublisher
+    from pcso_tui.domain.core.channels import NotificationChannel, StatusPagePublisher
     from pcso_tui.domain.core.settings import PluginSection, Settings
     from pcso_tui.domain.operations.alert_formats import AlertFormat
 
@@ -78,7 +78,7 @@ def pcso_workflow_proactive_case_opened(facts: ProactiveCaseFacts, settings: Set
 
 @hookspec
 def pcso_notification_channels(settings: Settings) -> list[NotificationChannel]:
-    """The notification channels this plugin provides (see ``domain/communications/channels.py``).
+    """The notification channels this plugin provides (see ``domain/core/channels.py``).
 
     A channel has a ``name`` (what ``contact.preferred_channel`` holds: the importer accepts
     exactly the registered names), optionally the contact field it needs (``address_field``:

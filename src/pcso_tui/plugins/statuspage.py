@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from pcso_tui.domain.communications.channels import StatusPagePublisher
 from pcso_tui.domain.communications.views import PublicOutage, StatusPageData
+from pcso_tui.domain.core.channels import StatusPagePublisher
 from pcso_tui.domain.core.settings import Settings
 from pcso_tui.domain.core.text import printable
 from pcso_tui.domain.core.views import to_jsonable

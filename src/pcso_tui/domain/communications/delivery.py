@@ -37,14 +37,14 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, and_, bindparam, func, or_, select, update
 
-from pcso_tui.domain.communications.channels import (
+from pcso_tui.domain.communications.views import DeliveryReport, NoticeView, PublicArticle, PublicOutage
+from pcso_tui.domain.core.channels import (
     DeliveryOutcome,
     NotificationChannel,
     OutboundMessage,
     Outcome,
     canonical_json,
 )
-from pcso_tui.domain.communications.views import DeliveryReport, NoticeView, PublicArticle, PublicOutage
 from pcso_tui.domain.core.errors import IllegalTransition, InvalidInput, NotFound
 from pcso_tui.domain.core.event_kinds import NoticeRetried, NoticesDelivered, NoticesRetried
 from pcso_tui.domain.core.events import Transaction

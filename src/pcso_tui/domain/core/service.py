@@ -23,10 +23,10 @@ from pcso_tui.domain.core.clock import Clock, utcnow
 from pcso_tui.domain.core.db import Database
 from pcso_tui.domain.core.errors import DomainError
 from pcso_tui.domain.core.events import Transaction
+from pcso_tui.domain.core.extensions import Extensions
 from pcso_tui.domain.core.roles import Actor
 from pcso_tui.domain.core.settings import Settings
 from pcso_tui.domain.core.versions import StaleRecord
-from pcso_tui.domain.extensions import Extensions
 
 
 class StorageBusy(DomainError):
@@ -76,7 +76,7 @@ class Domain:
 
     @property
     def extensions(self) -> Extensions:
-        """The plugin hooks behind a typed facade (``domain/extensions.py``)."""
+        """The plugin hooks behind a typed facade (``domain/core/extensions.py``)."""
         return Extensions(self.hooks, self.settings)
 
     async def close(self) -> None:

@@ -61,7 +61,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from pcso_tui.domain.communications.channels import NotificationChannel, address_field, address_problem
+from pcso_tui.domain.core.channels import NotificationChannel, address_field, address_problem
 from pcso_tui.domain.core.errors import InvalidInput
 from pcso_tui.domain.core.event_kinds import ImportCompleted
 from pcso_tui.domain.core.events import Transaction
@@ -99,7 +99,7 @@ class Field:
     ``type``: key (the business key), text (free text, stored as given), code (a short
     identifier: no control characters or outer spaces), bool, int, date, choice, address (a
     code that every notification channel sending to this contact field accepts: see
-    ``check_address`` in ``domain/communications/channels.py``),
+    ``check_address`` in ``domain/core/channels.py``),
     ref (another record, by its key) or parent (an install base item, in the file or the database).
     """
 

@@ -29,6 +29,7 @@ from itertools import chain
 from typing import Any, Protocol, runtime_checkable
 
 from pcso_tui.domain.core.errors import InvalidInput
+from pcso_tui.domain.core.extensions import Extensions
 from pcso_tui.domain.core.states import Severity
 
 FIRING = "firing"
@@ -535,3 +536,16 @@ def parse_payload(
             truncated += chosen.parse(doc, where, problems, alerts)
     problems.raise_if_any()
     return ParsedBatch(alerts=tuple(alerts), truncated=truncated)
+
+
+def parse_alerts(
+    extensions: Extensions,
+    raw: bytes | str | dict[str, Any] | list[Any],
+    *,
+    format: str | Collection[str] = "auto",
+    max_alerts: int | None = None,
+    formats: Sequence[AlertFormat] | None = None,
+) -> ParsedBatch:
+    """``parse_payload`` with the registered formats (or ``formats``)."""
+    chosen = extensions.alert_formats() if formats is None else formats
+    return parse_payload(raw, chosen, format=format, max_alerts=max_alerts)

@@ -52,7 +52,14 @@ from pcso_tui.domain.core.versions import check_version
 from pcso_tui.domain.operations import correlation
 from pcso_tui.domain.operations.alert_formats import FIRING as FIRING
 from pcso_tui.domain.operations.alert_formats import GENERIC_KEYS as GENERIC_KEYS
-from pcso_tui.domain.operations.alert_formats import MAX_CI_KEY, RESOLVED, AlertInput, ParsedBatch, text_problem
+from pcso_tui.domain.operations.alert_formats import (
+    MAX_CI_KEY,
+    RESOLVED,
+    AlertInput,
+    ParsedBatch,
+    parse_alerts,
+    text_problem,
+)
 from pcso_tui.domain.operations.alert_formats import BatchTooLarge as BatchTooLarge
 from pcso_tui.domain.operations.alert_formats import MalformedPayload as MalformedPayload
 from pcso_tui.domain.operations.alert_formats import derive_fingerprint as derive_fingerprint
@@ -675,7 +682,7 @@ async def ingest_payload(
 ) -> IngestResult:
     """Parse (with the ``[ingest]`` batch limit) and ingest; the receiver's one call."""
     require(actor, Permission.INGEST_ALERTS)
-    batch = domain.extensions.parse_alerts(raw, format=format, max_alerts=domain.settings.ingest.max_alerts_per_batch)
+    batch = parse_alerts(domain.extensions, raw, format=format, max_alerts=domain.settings.ingest.max_alerts_per_batch)
     return await ingest(domain, actor, batch)
 
 

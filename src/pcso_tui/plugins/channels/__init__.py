@@ -3,7 +3,7 @@ and portal (shown in the customer portal). Registered like any third-party plugi
 
 from __future__ import annotations
 
-from pcso_tui.domain.communications.channels import NotificationChannel
+from pcso_tui.domain.core.channels import NotificationChannel
 from pcso_tui.domain.core.settings import Settings
 from pcso_tui.domain.hookspecs import hookimpl
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 
-from pcso_tui.domain.communications.channels import DeliveryOutcome, NotificationChannel, OutboundMessage
+from pcso_tui.domain.core.channels import DeliveryOutcome, NotificationChannel, OutboundMessage
 from pcso_tui.plugins.channels.portal import PortalChannel
 
 # The channels that would need a server of their own.

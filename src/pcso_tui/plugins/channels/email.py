@@ -25,7 +25,7 @@ from email.utils import format_datetime, formataddr
 from functools import lru_cache
 from typing import Any
 
-from pcso_tui.domain.communications.channels import DeliveryOutcome, OutboundMessage, key_digest, message_id
+from pcso_tui.domain.core.channels import DeliveryOutcome, OutboundMessage, key_digest, message_id
 from pcso_tui.domain.core.errors import InvalidInput
 from pcso_tui.domain.core.settings import EmailSettings
 from pcso_tui.domain.core.text import one_line

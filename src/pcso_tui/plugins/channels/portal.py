@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pcso_tui.domain.communications.channels import DeliveryOutcome, OutboundMessage
+from pcso_tui.domain.core.channels import DeliveryOutcome, OutboundMessage
 
 
 class PortalChannel:

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from pcso_tui.domain.communications.channels import DeliveryOutcome, OutboundMessage, canonical_json, signature
+from pcso_tui.domain.core.channels import DeliveryOutcome, OutboundMessage, canonical_json, signature
 from pcso_tui.domain.core.settings import WebhookSettings
 from pcso_tui.domain.core.text import one_line
 

@@ -4,7 +4,7 @@ A small typed facade over pluggy's hook relay, so the rest of the domain never s
 name, never handles a plugin's ``None`` answer, and awaits plugin I/O here only::
 
     formats = domain.extensions.alert_formats()
-    batch = domain.extensions.parse_alerts(body, format="alertmanager", max_alerts=500)
+    batch = parse_alerts(domain.extensions, body, format="alertmanager", max_alerts=500)
     channels = domain.extensions.channels()            # by name, last registered wins
     await domain.extensions.publish_status_page(data)  # every publisher, awaited here
 
@@ -13,15 +13,14 @@ Without a plugin manager (``hooks=None``) every answer is empty. Standard librar
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pcso_tui.domain.casework.views import ProactiveCaseFacts
-    from pcso_tui.domain.communications.channels import NotificationChannel, StatusPagePublisher
     from pcso_tui.domain.communications.views import StatusPageData
+    from pcso_tui.domain.core.channels import NotificationChannel, StatusPagePublisher
     from pcso_tui.domain.core.settings import PluginSection, Settings
-    from pcso_tui.domain.operations.alert_formats import AlertFormat, ParsedBatch
+    from pcso_tui.domain.operations.alert_formats import AlertFormat
 
 
 def _flat(answers: Any) -> list[Any]:
@@ -59,20 +58,6 @@ class Extensions:
                 seen.add(found.name)
                 formats.append(found)
         return formats
-
-    def parse_alerts(
-        self,
-        raw: bytes | str | dict[str, Any] | list[Any],
-        *,
-        format: str | Collection[str] = "auto",
-        max_alerts: int | None = None,
-        formats: Sequence[AlertFormat] | None = None,
-    ) -> ParsedBatch:
-        """``alert_formats.parse_payload`` with the registered formats (or ``formats``)."""
-        from pcso_tui.domain.operations.alert_formats import parse_payload
-
-        chosen = self.alert_formats() if formats is None else formats
-        return parse_payload(raw, chosen, format=format, max_alerts=max_alerts)
 
     # workflow ------------------------------------------------------------------------------
 
