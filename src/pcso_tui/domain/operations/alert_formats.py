@@ -29,7 +29,6 @@ from itertools import chain
 from typing import Any, Protocol, runtime_checkable
 
 from pcso_tui.domain.core.errors import InvalidInput
-from pcso_tui.domain.core.extensions import Extensions
 from pcso_tui.domain.core.states import Severity
 
 FIRING = "firing"
@@ -538,8 +537,14 @@ def parse_payload(
     return ParsedBatch(alerts=tuple(alerts), truncated=truncated)
 
 
+class RegisteredFormats(Protocol):
+    """What ``parse_alerts`` needs of ``domain.extensions`` (core's facade over the hooks)."""
+
+    def alert_formats(self) -> list[AlertFormat]: ...
+
+
 def parse_alerts(
-    extensions: Extensions,
+    extensions: RegisteredFormats,
     raw: bytes | str | dict[str, Any] | list[Any],
     *,
     format: str | Collection[str] = "auto",
