@@ -18,8 +18,8 @@ import pytest
 from tests.conftest import FROZEN_AT
 from textual.pilot import Pilot
 
-from pcso_tui.app import PcsoApp
-from pcso_tui.cli.common import CliContext
+from pcso_tui.app import PcsoApp, create_app
+from pcso_tui.connection import Connection
 from pcso_tui.domain.core.clock import FrozenClock
 from pcso_tui.domain.core.roles import Actor, Role
 from pcso_tui.domain.core.service import Domain
@@ -135,12 +135,12 @@ def state_file(tmp_path: Path) -> Path:
 def make_app(tmp_path: Path, state_file: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., PcsoApp]:
     def make(url: str, user: str, *, as_name: str | None = None, **options: Any) -> PcsoApp:
         monkeypatch.setenv("PCSO_USER", user)
-        context = CliContext(db_option=url, config_option=tmp_path / "no-config.toml", as_name=as_name)
+        connection = Connection(db_option=url, config_option=tmp_path / "no-config.toml", as_name=as_name)
         options.setdefault("clock", FrozenClock(FROZEN_AT))
         options.setdefault("state_file", state_file)
         options.setdefault("theme_dirs", [builtin_themes_dir()])
         options.setdefault("cursor_blink", False)
-        return PcsoApp(context, **options)
+        return create_app(connection, **options)
 
     return make
 
