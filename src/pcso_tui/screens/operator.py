@@ -37,12 +37,11 @@ A refused command (``DomainError``) is a notification with its one line; nothing
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, ClassVar, TypeVar
+from functools import partial
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -51,13 +50,13 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import ContentSwitcher, DataTable, Input, Static
 
-from pcso_tui.domain.core.errors import DomainError
+from pcso_tui.domain.casework.views import CaseView
 from pcso_tui.domain.core.states import PRIORITY_NAMES, priority_for
 from pcso_tui.domain.core.text import one_line, printable
 from pcso_tui.domain.core.views import incident_number
 from pcso_tui.domain.install_base.views import ImpactView
 from pcso_tui.domain.operations.views import AlertView, IncidentDetail, IncidentView
-from pcso_tui.screens.base import ModeScreen
+from pcso_tui.screens.base import ModeScreen, Refresh
 from pcso_tui.screens.incident_dialogs import (
     AlertDetailDialog,
     ConfirmDialog,
@@ -80,9 +79,6 @@ from pcso_tui.widgets.feed import EventsArrived
 from pcso_tui.widgets.impact_table import ImpactTable, summary
 from pcso_tui.widgets.palette import PaletteCommand
 from pcso_tui.widgets.safe_table import SafeTable
-
-T = TypeVar("T")
-log = logging.getLogger(__name__)
 
 VIEWS = ("alerts", "incidents", "impact", "feed")
 VIEW_TITLES = {"alerts": "Alerts", "incidents": "Incidents", "impact": "Impact", "feed": "Feed"}
@@ -228,13 +224,19 @@ class OperatorScreen(ModeScreen):
         self.detail: IncidentDetail | None = None
         self.selected_incident_id: int | None = None
         self.last_result = ""
-        self._op_running: set[str] = set()
-        self._op_dirty: set[str] = set()
-        self._op_timers: dict[str, Any] = {}
         self._op_search_timer: Any = None
         self._op_listed: dict[int, IncidentView] = {}
-        self._op_stopped = False
         self.refreshes = 0  # alert page reads done (tests wait on it)
+        jobs: dict[str, Callable[[], Awaitable[None]]] = {
+            "alerts": self._load_alerts,
+            "check": self._check_page,
+            "incidents": self._load_incidents,
+            "detail": self._load_detail,
+            "impact": self._load_impact,
+        }
+        self.reads: dict[str, Refresh] = {
+            what: self.work.refresh(what, job, group=f"operator-{what}") for what, job in jobs.items()
+        }
 
     # --- layout ------------------------------------------------------------------------------
 
@@ -286,74 +288,15 @@ class OperatorScreen(ModeScreen):
         clock = getattr(self.session.domain, "clock", None)
         return clock() if clock is not None else datetime.now(UTC)
 
-    async def call(self, coro: Awaitable[T]) -> T | None:
-        """A domain call from a worker; a refusal becomes a notification (None returned)."""
-        try:
-            return await self.app.domain_call(coro)  # type: ignore[attr-defined]
-        except DomainError as exc:
-            self.notify(one_line(exc.message, 300), title="Refused", severity="error", markup=False)
-            return None
-
     def request(self, what: str, *, delay: float = 0.0) -> None:
         """Refresh ``what`` (alerts, incidents, detail, impact) soon; bursts make one refresh."""
-        if what in self._op_running:
-            self._op_dirty.add(what)
-            return
-        if what in self._op_timers:
-            return
-        if delay <= 0:
-            self._start(what)
-        else:
-            self._op_timers[what] = self.set_timer(delay, lambda: self._start(what), name=f"refresh {what}")
-
-    def _op_closing(self) -> bool:
-        """True once the screen or the App is going: no new reads may start then.
-
-        The App releases the database by cancelling every worker (the feed's too), waiting for
-        the calls in flight and closing it; a read started meanwhile would hold a connection
-        open past the close.
-        """
-        if self._op_stopped or not self.is_attached or getattr(self.app, "domain", None) is None:
-            return True
-        return any(worker.is_cancelled for worker in self.app.workers if worker.group == "feed")
-
-    def _start(self, what: str) -> None:
-        self._op_timers.pop(what, None)
-        if self._op_closing():
-            return
-        if what in self._op_running:
-            self._op_dirty.add(what)
-            return
-        job: Callable[[], Awaitable[None]] = {
-            "alerts": self._load_alerts,
-            "check": self._check_page,
-            "incidents": self._load_incidents,
-            "detail": self._load_detail,
-            "impact": self._load_impact,
-        }[what]
-        self._op_running.add(what)
-        self.run_worker(self._run(what, job), group=f"operator-{what}", exit_on_error=False)
-
-    async def _run(self, what: str, job: Callable[[], Awaitable[None]]) -> None:
-        try:
-            await job()
-        except asyncio.CancelledError:
-            self._op_stopped = True  # the screen or the App is closing
-            raise
-        except Exception as exc:  # a lost connection, a locked database …: say so, keep going
-            log.warning("operator: reading %s failed", what, exc_info=True)
-            self.notify(f"could not read the {what}: {one_line(str(exc), 200)}", severity="error", markup=False)
-        finally:
-            self._op_running.discard(what)
-            if what in self._op_dirty and not self._op_closing():
-                self._op_dirty.discard(what)
-                self.request(what)
+        self.reads[what].request(delay=delay)
 
     def _tick(self) -> None:
-        if self._op_closing():
+        if self.work.closing:
             return
-        if self.app.screen is not self:
-            self._op_dirty.add("alerts")  # caught up when the screen is back in front
+        if not self.work.in_front:
+            self.reads["alerts"].stale = True  # caught up when the screen is back in front
             return
         if SORTS[self.sort_index][1] == "-receive_count":
             self.request("alerts")  # a repeat elsewhere may move an alert onto this page
@@ -369,19 +312,17 @@ class OperatorScreen(ModeScreen):
         if not shown:
             return
         session = self.session
-        versions = await self.call(alert_versions(session.domain, session.actor, list(shown)))
-        if versions is None or not self.is_attached:
+        versions = await self.work.call(alert_versions(session.domain, session.actor, list(shown)))
+        if not self.is_attached:
             return
         if any(versions.get(alert_id) != alert.version for alert_id, alert in shown.items()):
             self.request("alerts")
-        elif "alerts" not in self._op_running:
+        elif not self.reads["alerts"].running:
             table.show_page([table.alerts[key] for key in table.row_keys()], self.now())  # the ages
 
     def on_screen_resume(self) -> None:
         super().on_screen_resume()
-        if "alerts" in self._op_dirty and "alerts" not in self._op_running:
-            self._op_dirty.discard("alerts")
-            self.request("alerts")
+        self.reads["alerts"].resume()
 
     def on_events_arrived(self, message: EventsArrived) -> None:
         alerts = incidents = detail = False
@@ -458,12 +399,10 @@ class OperatorScreen(ModeScreen):
 
         session = self.session
         query = self.alert_query()
-        total = await self.call(count_alerts(session.domain, session.actor, **query))
-        if total is None:
-            return
+        total = await self.work.call(count_alerts(session.domain, session.actor, **query))
         if self.page_offset >= total and self.page_offset:
             self.page_offset = max(0, (total - 1) // self.PAGE_SIZE * self.PAGE_SIZE)
-        alerts = await self.call(
+        alerts = await self.work.call(
             list_alerts(
                 session.domain,
                 session.actor,
@@ -473,12 +412,13 @@ class OperatorScreen(ModeScreen):
                 offset=self.page_offset,
             )
         )
-        if alerts is None or not self.is_attached:
+        if not self.is_attached:
             return
         self.total = total
         self.alert_table.show_page(alerts, self.now())
         self.refreshes += 1
         self._show_alert_status()
+        self.work.loaded("operator-alerts")
 
     def _show_alert_status(self) -> None:
         shown = self.alert_table.row_count
@@ -593,26 +533,25 @@ class OperatorScreen(ModeScreen):
 
     def action_acknowledge(self) -> None:
         alert = self._selected_alert()
-        if alert is not None:
-            self.run_worker(self._acknowledge(alert), group="operator-command", exit_on_error=False)
-
-    async def _acknowledge(self, alert: AlertView) -> None:
+        if alert is None:
+            return
         from pcso_tui.domain.operations.alerts import acknowledge_alert, unacknowledge_alert
 
         session = self.session
         command = unacknowledge_alert if alert.acknowledged else acknowledge_alert
-        view = await self.call(command(session.domain, session.actor, alert.id, alert.version))
-        if view is None:
-            return
+        call = command(session.domain, session.actor, alert.id, alert.version)
+        self.work.run_command(call, self._acknowledged, group="operator-command")
+
+    def _acknowledged(self, view: AlertView) -> None:
         self.alert_table.update_alert(view, self.now())
         word = "acknowledged" if view.acknowledged else "no longer acknowledged"
         self.notify(f"Alert {view.id} {word}: {one_line(view.name, 60)}", markup=False, timeout=3)
-        self.app.wake_feed()  # type: ignore[attr-defined]
+        self.work.wake_feed()
 
     def action_open_incident(self) -> None:
         alert = self._selected_alert()
         if alert is not None:
-            self.run_worker(self._open_incident(alert_ids=[alert.id]), group="operator-command", exit_on_error=False)
+            self._open_incident(alert_ids=[alert.id])
 
     def action_new_incident(self) -> None:
         alert = self.alert_table.selected
@@ -623,27 +562,22 @@ class OperatorScreen(ModeScreen):
         def done(result: NewIncident | None) -> None:
             if result is not None:
                 ids = [alert.id] if alert else []
-                self.run_worker(
-                    self._open_incident(alert_ids=ids, title=result.title, severity=result.severity),
-                    group="operator-command",
-                    exit_on_error=False,
-                )
+                self._open_incident(alert_ids=ids, title=result.title, severity=result.severity)
 
         self.app.push_screen(OpenIncidentDialog(title=title, severity=severity, context=context), done)
 
-    async def _open_incident(self, *, alert_ids: list[int], title: str = "", severity: str | None = None) -> None:
+    def _open_incident(self, *, alert_ids: list[int], title: str = "", severity: str | None = None) -> None:
         from pcso_tui.domain.operations.incidents import open_incident
 
         session = self.session
-        view = await self.call(
-            open_incident(session.domain, session.actor, title=title, severity=severity, alert_ids=alert_ids)
-        )
-        if view is None:
-            return
+        call = open_incident(session.domain, session.actor, title=title, severity=severity, alert_ids=alert_ids)
+        self.work.run_command(call, partial(self._incident_opened, alert_ids), group="operator-command")
+
+    def _incident_opened(self, alert_ids: list[int], view: IncidentView) -> None:
         source = f"from alert {', '.join(map(str, alert_ids))}" if alert_ids else "by hand"
         self.last_result = f"Opened {view.number} ({view.severity}) {source}"
         self.notify(f"{self.last_result}: {one_line(view.title, 60)}", markup=False)
-        self.app.wake_feed()  # type: ignore[attr-defined]
+        self.work.wake_feed()
         self.selected_incident_id = view.id
         self.incidents[view.id] = view
         self.request("alerts")
@@ -657,8 +591,8 @@ class OperatorScreen(ModeScreen):
         from pcso_tui.domain.operations.incidents import list_incidents
 
         session = self.session
-        views = await self.call(list_incidents(session.domain, session.actor, limit=self.INCIDENT_LIMIT))
-        if views is None or not self.is_attached:
+        views = await self.work.call(list_incidents(session.domain, session.actor, limit=self.INCIDENT_LIMIT))
+        if not self.is_attached:
             return
         table = self.incident_table
         wanted = {v.id: v for v in views}
@@ -725,8 +659,8 @@ class OperatorScreen(ModeScreen):
         if incident_id is None:
             return
         session = self.session
-        detail = await self.call(get_incident(session.domain, session.actor, incident_id))
-        if detail is None or not self.is_attached or incident_id != self.selected_incident_id:
+        detail = await self.work.call(get_incident(session.domain, session.actor, incident_id))
+        if not self.is_attached or incident_id != self.selected_incident_id:
             return
         self.detail = detail
         self.incidents[incident_id] = detail.incident
@@ -790,44 +724,37 @@ class OperatorScreen(ModeScreen):
         self.app.push_screen(ResolveDialog(self._form_context(incident)), done)
 
     def _command(self, incident: IncidentView, what: str, value: Any) -> None:
-        self.run_worker(self._update_incident(incident, what, value), group="operator-command", exit_on_error=False)
-
-    async def _update_incident(self, incident: IncidentView, what: str, value: Any) -> None:
         from pcso_tui.domain.operations import incidents as commands
 
         domain, actor = self.session.domain, self.session.actor
         version = incident.version
+        call: Awaitable[object]
         if what == "note":
-            result = await self.call(
-                commands.add_incident_note(
-                    domain, actor, incident.id, value.body, kind=value.kind, expected_version=version
-                )
+            call = commands.add_incident_note(
+                domain, actor, incident.id, value.body, kind=value.kind, expected_version=version
             )
             said = f"{'Progress update' if value.kind == 'progress' else 'Work note'} added to {incident.number}"
         elif what == "state":
-            result = await self.call(
-                commands.set_incident_state(
-                    domain, actor, incident.id, value.state, expected_version=version, note=value.note
-                )
+            call = commands.set_incident_state(
+                domain, actor, incident.id, value.state, expected_version=version, note=value.note
             )
             said = f"{incident.number} is now {value.state.replace('_', ' ')}"
         elif what == "eta":
-            result = await self.call(
-                commands.set_incident_eta(domain, actor, incident.id, value.eta, expected_version=version)
-            )
+            call = commands.set_incident_eta(domain, actor, incident.id, value.eta, expected_version=version)
             said = f"{incident.number} ETA {_when(value.eta)}" if value.eta else f"{incident.number} ETA cleared"
         else:
-            result = await self.call(
-                commands.resolve_incident(domain, actor, incident.id, value.code, value.notes, expected_version=version)
+            call = commands.resolve_incident(
+                domain, actor, incident.id, value.code, value.notes, expected_version=version
             )
             said = f"{incident.number} resolved ({one_line(value.code, 30)})"
-        if result is None:
-            return
+        self.work.run_command(call, partial(self._incident_updated, said), group="operator-command")
+
+    def _incident_updated(self, said: str, result: object) -> None:
         if isinstance(result, IncidentView):
             self.incidents[result.id] = result
         self.last_result = said
         self.notify(said, markup=False, timeout=4)
-        self.app.wake_feed()  # type: ignore[attr-defined]
+        self.work.wake_feed()
         self.request("detail")
         self.request("incidents")
 
@@ -849,17 +776,18 @@ class OperatorScreen(ModeScreen):
 
         def done(yes: bool | None) -> None:
             if yes:
-                self.run_worker(self._open_case(incident), group="operator-command", exit_on_error=False)
+                self._open_case(incident)
 
         self.app.push_screen(ConfirmDialog("Proactive case", question), done)
 
-    async def _open_case(self, incident: IncidentView) -> None:
+    def _open_case(self, incident: IncidentView) -> None:
         from pcso_tui.domain.casework.cases import open_proactive_case
 
         session = self.session
-        case = await self.call(open_proactive_case(session.domain, session.actor, incident.id))
-        if case is None:
-            return
+        call = open_proactive_case(session.domain, session.actor, incident.id)
+        self.work.run_command(call, partial(self._case_opened, incident), group="operator-command")
+
+    def _case_opened(self, incident: IncidentView, case: CaseView) -> None:
         accounts = f"{case.affected_accounts:,} affected account{'s' if case.affected_accounts != 1 else ''}"
         self.last_result = (
             f"Opened proactive case {case.number} for {incident.number}: priority {case.priority} "
@@ -868,7 +796,7 @@ class OperatorScreen(ModeScreen):
         if case.major_case_state != "none":
             self.last_result += f"; major case {case.major_case_state.replace('_', ' ')} by rule"
         self.notify(self.last_result, title="Proactive case", markup=False, timeout=8)
-        self.app.wake_feed()  # type: ignore[attr-defined]
+        self.work.wake_feed()
         self.request("detail")
 
     # --- impact ------------------------------------------------------------------------------
@@ -882,7 +810,7 @@ class OperatorScreen(ModeScreen):
         status = self.query_one("#impact-status", Static)
         status.update(Content(f"Computing the impact of {incident_number(incident_id)}…"))
         session = self.session
-        impact = await self.call(
+        impact = await self.work.call(
             impact_of(
                 session.domain,
                 session.actor,
@@ -891,7 +819,7 @@ class OperatorScreen(ModeScreen):
                 offset=self.impact_offset,
             )
         )
-        if impact is None or not self.is_attached:
+        if not self.is_attached:
             return
         if incident_id != self.selected_incident_id:
             self.request("impact")
