@@ -5,11 +5,11 @@ Start-up
     App for the CLI and the tests alike (``pcso_tui.connection.Connection``: database, config
     file, ``--as``; the App never imports ``pcso_tui.cli``).
 
-    The first frame is the connecting screen: this module and everything it imports at module level stay clear of SQLAlchemy, aiosqlite
-    and alembic. After that frame a worker loads the database stack (on a thread), opens the
-    domain and signs in; a refusal (unknown user …) is shown as one line on the connecting
-    screen and becomes the exit code. Then the App switches to the role's mode
-    (``screens.modes``): operator, agent, manager, portal (customers) or dashboard.
+    The first frame is the connecting screen: this module and everything it imports at module
+    level stay clear of SQLAlchemy, aiosqlite and alembic. After that frame a worker loads the
+    database stack (on a thread), opens the domain and signs in; a refusal (unknown user …) is
+    shown as one line on the connecting screen and becomes the exit code. Then the App switches
+    to the role's mode (``screens.modes``): operator, agent, manager, portal (customers) or dashboard.
 
 The live feed
     One ``EventFollower`` per App, started after sign-in as an App-level worker (group
@@ -714,9 +714,7 @@ def _detach_from_terminal() -> None:
     os.close(null)
 
 
-def create_app(
-    connection: Connection, *, demo: bool = False, welcome: str | None = None, **options: Any
-) -> PcsoApp:
+def create_app(connection: Connection, *, demo: bool = False, welcome: str | None = None, **options: Any) -> PcsoApp:
     """The workspace for ``connection``: what ``pcso``, ``pcso portal``, ``pcso demo`` and the tests run.
 
     ``demo=True`` makes the ``pcso demo`` App (Ctrl+C quits too; ``welcome`` is shown once the

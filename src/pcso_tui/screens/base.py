@@ -258,9 +258,7 @@ class DomainWork:
         """Show what this process just committed without waiting for the next poll."""
         self.app.wake_feed()
 
-    def load(
-        self, call: Callable[[], Awaitable[T]], on_result: Callable[[T], object], *, group: str
-    ) -> Worker[None]:
+    def load(self, call: Callable[[], Awaitable[T]], on_result: Callable[[T], object], *, group: str) -> Worker[None]:
         """``call()`` in a worker of ``group`` (replacing an older load of that group), then
         ``on_result(result)`` if the node is still there; a refusal is a notification."""
         # A callable, not a coroutine: an exclusive worker replaced before it starts never awaits it.
