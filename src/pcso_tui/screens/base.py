@@ -278,17 +278,30 @@ class DomainWork:
         self.loaded(group)
 
     def run_command(
-        self, call: Awaitable[T], done: Callable[[T], object] | None = None, *, group: str = "command"
+        self,
+        call: Awaitable[T],
+        done: Callable[[T], object] | None = None,
+        *,
+        group: str = "command",
+        refused: Callable[[DomainError], object] | None = None,
     ) -> Worker[None]:
         """A domain command in a worker of ``group``: ``done(result)`` if it succeeded, one
-        notification if it was refused."""
-        return self.node.run_worker(self._command(call, done), name=group, group=group, exit_on_error=False)
+        notification (then ``refused(error)``, for a dialog's own error line) if it was refused."""
+        work = self._command(call, done, refused)
+        return self.node.run_worker(work, name=group, group=group, exit_on_error=False)
 
-    async def _command(self, call: Awaitable[T], done: Callable[[T], object] | None) -> None:
+    async def _command(
+        self,
+        call: Awaitable[T],
+        done: Callable[[T], object] | None,
+        refused: Callable[[DomainError], object] | None,
+    ) -> None:
         try:
             result = await self.call(call)
         except DomainError as exc:
             self.refused(exc)
+            if refused is not None:
+                refused(exc)
             return
         if done is not None:
             done(result)
