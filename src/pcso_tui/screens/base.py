@@ -88,6 +88,7 @@ __all__ = [
     "WorkspaceSession",
     "apply_cursor_blink",
     "placeholder_body",
+    "signed_in",
     "workspace",
 ]
 
@@ -98,6 +99,14 @@ log = logging.getLogger(__name__)
 def workspace(node: DOMNode) -> PcsoApp:
     """The App of ``node``, typed (screens and dialogs run only inside ``PcsoApp``)."""
     return cast("PcsoApp", node.app)
+
+
+def signed_in(node: DOMNode) -> WorkspaceSession:
+    """Who is signed in to which database, for a screen or widget of the workspace."""
+    session = workspace(node).session
+    if session is None:
+        raise RuntimeError("the workspace has no signed-in session yet")
+    return session
 
 
 class Loaded(Message):
