@@ -109,8 +109,10 @@ def signed_in(node: DOMNode) -> WorkspaceSession:
     return session
 
 
-class Loaded(Message):
-    """A load or refresh of a screen finished and what it read is shown (``name``: its group)."""
+class Loaded(Message, bubble=False):
+    """A load or refresh of a screen finished and what it read is shown (``name``: its group).
+
+    Posted to the node that loaded; tests wait on it (``run_test(message_hook=...)``)."""
 
     def __init__(self, name: str) -> None:
         super().__init__()

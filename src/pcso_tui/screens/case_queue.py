@@ -45,8 +45,6 @@ class CaseQueueScreen(ModeScreen, Generic[RowT, DetailT]):
         super().__init__()
         self.rows: dict[int, RowT] = {}
         self.selected_id: int | None = None
-        self.queue_loaded = False
-        self.detail_loads = 0
         self._select_next: int | None = None
 
     # --- what a role fills in -------------------------------------------------------------
@@ -96,7 +94,6 @@ class CaseQueueScreen(ModeScreen, Generic[RowT, DetailT]):
         table.upsert_rows(cells)
         changed = {key for key, r in fresh.items() if self.rows.get(key) != r}
         self.rows = fresh
-        self.queue_loaded = True
         wanted = self._select_next
         if wanted is not None and table.has_row(wanted):
             self._select_next = None
@@ -139,7 +136,6 @@ class CaseQueueScreen(ModeScreen, Generic[RowT, DetailT]):
         if case_id != self.selected_id:
             return
         self.show_detail(detail)
-        self.detail_loads += 1
 
     def changed(self) -> None:
         """After a command: show it everywhere now, re-read the queue and the highlighted case."""

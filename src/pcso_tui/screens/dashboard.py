@@ -110,7 +110,6 @@ class DashboardScreen(ModeScreen):
         self.period = "month"
         self.at: Any = None  # a moment of the period shown; None: the running period
         self.board: Dashboard | None = None
-        self.loads = 0  # computations shown (tests wait on it)
         # A second-long computation with events streaming in leaves the machine two seconds of three.
         self.refresher = self.work.refresh(
             "figures", self._load, group="dashboard-kpis", delay=self.COALESCE_SECONDS, spacing=2.0
@@ -164,7 +163,6 @@ class DashboardScreen(ModeScreen):
         self.table.show(board)
         self.query_one("#period-bar", Static).update(self._period_bar())
         self._show_focus()
-        self.loads += 1
         self.refresh_bindings()
         self.work.loaded("dashboard-kpis")
 
@@ -334,7 +332,6 @@ class DrillDownScreen(ModeScreen):
         self.part: str | None = None
         self.page_offset = 0
         self.drill: DrillDown | None = None
-        self.loads = 0
         self.refresher = self.work.refresh(
             "records", self._load, group="dashboard-drill", delay=self.COALESCE_SECONDS, spacing=2.0
         )
@@ -405,7 +402,6 @@ class DrillDownScreen(ModeScreen):
         self.table.show_page(drill.rows, drill.offset)
         self.query_one("#drill-title", Static).update(self._title())
         self.query_one("#drill-status", Static).update(self._status(drill))
-        self.loads += 1
         self.refresh_bindings()
         self.work.loaded("dashboard-drill")
 

@@ -45,7 +45,6 @@ class ManagerInsightScreen(Screen[None]):
         super().__init__()
         self.major_case_id = major_case_id
         self.major_number = major_number
-        self.topics_loaded = False
         self.likely_loaded = False
         self.work = DomainWork(self)
 
@@ -97,7 +96,6 @@ class ManagerInsightScreen(Screen[None]):
 
     def _show_topics(self, view: TopicsView) -> None:
         self.query_one(TrendingTopics).show(view)
-        self.topics_loaded = True
 
     def _load_likely(self) -> None:
         from pcso_tui.domain.casework.insight import likely_affected

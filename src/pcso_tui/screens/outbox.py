@@ -58,7 +58,6 @@ class OutboxScreen(Screen[None]):
         super().__init__()
         self.state: str | None = STATES[0]
         self.notices: dict[int, NoticeView] = {}
-        self.loaded = False
         self.work = DomainWork(self)
 
     def compose(self) -> ComposeResult:
@@ -120,7 +119,6 @@ class OutboxScreen(Screen[None]):
         self.query_one("#outbox-heading", Static).update(
             Content(f"Outbox: {len(notices)} {shown}{more} — f state · r retry · R retry all dead · Esc back")
         )
-        self.loaded = True
 
     def action_next_state(self) -> None:
         self.state = STATES[(STATES.index(self.state) + 1) % len(STATES)]

@@ -155,7 +155,6 @@ class PortalScreen(ModeScreen):
         self.cases: dict[int, PortalCase] = {}
         self.articles: dict[int, PortalArticle] = {}
         self.case_detail: PortalCaseDetail | None = None
-        self.loads = 0  # completed loads of the lists (tests wait on it)
         self.lists = self.work.refresh("lists", self._load, group="portal-load")
 
     # --- frame ---------------------------------------------------------------------------------
@@ -245,7 +244,6 @@ class PortalScreen(ModeScreen):
         self._show_cases(cases)
         self._show_articles(articles)
         self._show_case(await self.work.call(self._fetch_case()))
-        self.loads += 1
         self.work.loaded("portal-load")
 
     def _sync(self, table: SafeTable, rows: dict[Hashable, tuple[Any, ...]]) -> None:

@@ -69,7 +69,6 @@ class AlertsView(Vertical):
         self.search = ""
         self.page_offset = 0
         self.total = 0
-        self.refreshes = 0  # alert page reads done (tests wait on it)
         self._search_timer: Timer | None = None
         self.work = DomainWork(self)
         self.alerts = self.work.refresh("alerts", self._load_alerts, group="operator-alerts")
@@ -130,7 +129,6 @@ class AlertsView(Vertical):
             return
         self.total = total
         self.table.show_page(alerts, now(self))
-        self.refreshes += 1
         self.show_status()
         self.work.loaded("operator-alerts")
 

@@ -212,10 +212,6 @@ class OperatorScreen(ModeScreen):
         return self.alerts_view.page_offset
 
     @property
-    def refreshes(self) -> int:
-        return self.alerts_view.refreshes
-
-    @property
     def incidents(self) -> dict[int, IncidentView]:
         return self.incidents_view.incidents
 
