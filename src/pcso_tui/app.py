@@ -636,7 +636,7 @@ class PcsoApp(App[int]):
                 loop.add_signal_handler(signum, partial(self._on_signal, signum))
                 self._signals.append(signum)
 
-    def _on_signal(self, signum: int) -> None:
+    def _on_signal(self, signum: signal.Signals) -> None:
         code = EXIT_ON_SIGNAL[signum]
         if signum == signal.SIGHUP:
             # The terminal is gone: nothing to restore on it, and Textual's output thread dies

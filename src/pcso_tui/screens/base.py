@@ -16,10 +16,8 @@ A mode screen is::
 
 ``ModeScreen`` gives it the header (product, mode, user, role, database, feed state), the
 footer, the App's live feed (it subscribes itself when mounted) and ``self.session``: the
-domain, the signed-in actor and whether the database is a demo world. Domain calls belong in
-workers (``self.run_worker(..., group="…", exit_on_error=False)``) and go through
-``await self.app.domain_call(query(...))`` so that a worker cancelled mid-query (the screen
-closed, the App quitting) never leaves a connection half-closed; read models only.
+domain, the signed-in actor and whether the database is a demo world; and ``self.work``, its
+``DomainWork``: every domain call runs through it (below), read models only.
 
 Domain work: ``DomainWork``
     Every screen (and any widget) does its domain calls through one ``DomainWork`` — a mode

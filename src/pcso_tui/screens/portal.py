@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
@@ -273,7 +274,8 @@ class PortalScreen(ModeScreen):
 
     def selected(self, view: str) -> Any:
         key = self.table(view).cursor_key
-        return {"outages": self.outages, "cases": self.cases, "articles": self.articles}[view].get(key)  # type: ignore[call-overload]
+        rows: dict[str, dict[int, Any]] = {"outages": self.outages, "cases": self.cases, "articles": self.articles}
+        return rows[view].get(key) if isinstance(key, int) else None
 
     # --- detail panes --------------------------------------------------------------------------
 
@@ -457,7 +459,7 @@ class PortalScreen(ModeScreen):
         for view in VIEWS:
             if view != self.current_view:
                 yield PaletteCommand(
-                    f"Portal: {VIEW_TITLES[view]}", f"Show the {view} view", lambda v=view: self.action_show_view(v)
+                    f"Portal: {VIEW_TITLES[view]}", f"Show the {view} view", partial(self.action_show_view, view)
                 )
         if self.current_view == "cases" and not self.preview:
             yield PaletteCommand("Portal: Reply", "Reply on the selected case", self.action_reply)
