@@ -1,12 +1,15 @@
 """The Textual workspace: one mode per role, the live feed, themes, help and the palette.
 
 Start-up
-    ``pcso`` (no subcommand) calls ``run_workspace``. The first frame is the connecting screen:
-    this module and everything it imports at module level stay clear of SQLAlchemy, aiosqlite
-    and alembic. After that frame a worker loads the database stack (on a thread), opens the
-    domain and signs in; a refusal (unknown user …) is shown as one line on the connecting
-    screen and becomes the exit code. Then the App switches to the role's mode
-    (``screens.modes``): operator, agent, manager, portal (customers) or dashboard.
+    ``pcso`` (no subcommand) calls ``run_workspace``; ``create_app(connection, ...)`` builds the
+    App for the CLI and the tests alike (``pcso_tui.connection.Connection``: database, config
+    file, ``--as``; the App never imports ``pcso_tui.cli``).
+
+    The first frame is the connecting screen: this module and everything it imports at module
+    level stay clear of SQLAlchemy, aiosqlite and alembic. After that frame a worker loads the
+    database stack (on a thread), opens the domain and signs in; a refusal (unknown user …) is
+    shown as one line on the connecting screen and becomes the exit code. Then the App switches
+    to the role's mode (``screens.modes``): operator, agent, manager, portal (customers) or dashboard.
 
 The live feed
     One ``EventFollower`` per App, started after sign-in as an App-level worker (group
@@ -74,6 +77,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker
 
+from pcso_tui.connection import Connection
 from pcso_tui.domain.core.errors import DomainError, PermissionDenied
 from pcso_tui.domain.core.roles import Permission, Role
 from pcso_tui.domain.core.text import one_line
@@ -88,7 +92,6 @@ from pcso_tui.widgets.themes import builtin_themes_dir, load_themes, user_themes
 if TYPE_CHECKING:
     from textual.command import Provider
 
-    from pcso_tui.cli.common import CliContext
     from pcso_tui.domain.core.clock import Clock
     from pcso_tui.domain.core.feed import EventFollower
     from pcso_tui.domain.core.service import Domain
@@ -173,7 +176,7 @@ def database_label(url: str | None) -> str:
 
 
 class PcsoApp(App[int]):
-    """The workspace. ``PcsoApp(cli_context).run()``; see the module docstring."""
+    """The workspace. ``create_app(connection).run()``; see the module docstring."""
 
     TITLE = "pcso"
     SUB_TITLE = "proactive customer service operations"
@@ -200,7 +203,7 @@ class PcsoApp(App[int]):
 
     def __init__(
         self,
-        cli_context: CliContext,
+        connection: Connection,
         *,
         clock: Clock | None = None,
         state_file: Path | None = None,
@@ -218,7 +221,7 @@ class PcsoApp(App[int]):
         # ``pcso portal --preview ACCOUNT``: the home mode with the account's portal preview on top.
         self.start_mode = start_mode
         self.preview_account = preview_account
-        self.cli_context = cli_context
+        self.connection = connection
         self.clock = clock
         self.state_file = state_file
         self.theme_dirs = list(theme_dirs) if theme_dirs is not None else None
@@ -260,13 +263,13 @@ class PcsoApp(App[int]):
         self._register_themes()
         self._install_signal_handlers()
         try:
-            target = database_label(self.cli_context.database_url)
+            target = database_label(self.connection.database_url)
         except DomainError as exc:  # a broken config file
             self._fail(exc)
             return
         screen = self.screen
         if isinstance(screen, ConnectingScreen):
-            screen.set_target(database=target, user=self.cli_context.os_user())
+            screen.set_target(database=target, user=self.connection.os_user())
         # Load the database stack only once the first frame is out.
         self.call_after_refresh(self._start_connecting)
 
@@ -279,7 +282,7 @@ class PcsoApp(App[int]):
             from pcso_tui.domain.core.users import current_user, is_demo
 
             domain = await self.domain_call(self._open_domain())
-            actor = await self.domain_call(self.cli_context.sign_in(domain))
+            actor = await self.domain_call(self.connection.sign_in(domain))
             demo = await self.domain_call(is_demo(domain))
             user = await self.domain_call(current_user(domain, actor)) if actor.user_id is not None else None
         except DomainError as exc:
@@ -309,7 +312,7 @@ class PcsoApp(App[int]):
             self.call_after_refresh(self._start_background)
 
     async def _open_domain(self) -> Domain:
-        domain = await self.cli_context.open_domain()
+        domain = await self.connection.open_domain()
         self.domain = domain  # set here, so that _release closes it even if the caller was cancelled
         if self.clock is not None:
             domain.clock = self.clock
@@ -507,7 +510,7 @@ class PcsoApp(App[int]):
 
         name = workspace_modes.DEMO_PERSONAS[role]
         try:
-            actor = await self.domain_call(sign_in(self.domain, self.cli_context.os_user(), as_name=name))
+            actor = await self.domain_call(sign_in(self.domain, self.connection.os_user(), as_name=name))
             user = await self.domain_call(current_user(self.domain, actor)) if actor.user_id is not None else None
         except DomainError as exc:
             self.notify(f"cannot switch to {mode}: {one_line(exc.message)}", severity="error", markup=False)
@@ -633,7 +636,7 @@ class PcsoApp(App[int]):
                 loop.add_signal_handler(signum, partial(self._on_signal, signum))
                 self._signals.append(signum)
 
-    def _on_signal(self, signum: int) -> None:
+    def _on_signal(self, signum: signal.Signals) -> None:
         code = EXIT_ON_SIGNAL[signum]
         if signum == signal.SIGHUP:
             # The terminal is gone: nothing to restore on it, and Textual's output thread dies
@@ -688,8 +691,8 @@ class DemoApp(PcsoApp):
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.demo_quit"),
     ]
 
-    def __init__(self, cli_context: CliContext, *, welcome: str | None = None, **options: Any) -> None:
-        super().__init__(cli_context, **options)
+    def __init__(self, connection: Connection, *, welcome: str | None = None, **options: Any) -> None:
+        super().__init__(connection, **options)
         self.welcome = welcome
 
     def _start_background(self) -> None:
@@ -711,9 +714,23 @@ def _detach_from_terminal() -> None:
     os.close(null)
 
 
-def run_workspace(cli_context: CliContext, *, start_mode: str | None = None, preview_account: str | None = None) -> int:
+def create_app(connection: Connection, *, demo: bool = False, welcome: str | None = None, **options: Any) -> PcsoApp:
+    """The workspace for ``connection``: what ``pcso``, ``pcso portal``, ``pcso demo`` and the tests run.
+
+    ``demo=True`` makes the ``pcso demo`` App (Ctrl+C quits too; ``welcome`` is shown once the
+    background jobs start). ``options`` are ``PcsoApp``'s (clock, state_file, theme_dirs,
+    background, start_mode, preview_account …).
+    """
+    if demo:
+        return DemoApp(connection, welcome=welcome, **options)
+    if welcome is not None:
+        raise ValueError("welcome is for the demo App only")
+    return PcsoApp(connection, **options)
+
+
+def run_workspace(connection: Connection, *, start_mode: str | None = None, preview_account: str | None = None) -> int:
     """Open the workspace (on ``start_mode``, or with an account's portal preview on top);
     returns the exit code (8 for an unknown user who quits)."""
-    app = PcsoApp(cli_context, start_mode=start_mode, preview_account=preview_account)
+    app = create_app(connection, start_mode=start_mode, preview_account=preview_account)
     app.run()
     return app.return_code or 0

@@ -16,16 +16,17 @@ from typing import Any
 
 import pytest
 from tests.conftest import FROZEN_AT
+from textual.message import Message
 from textual.pilot import Pilot
 
-from pcso_tui.app import PcsoApp
-from pcso_tui.cli.common import CliContext
+from pcso_tui.app import PcsoApp, create_app
+from pcso_tui.connection import Connection
 from pcso_tui.domain.core.clock import FrozenClock
 from pcso_tui.domain.core.event_kinds import AlertOpened, CaseOpened, IncidentOpened, Payload
 from pcso_tui.domain.core.roles import Actor, Role
 from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.views import case_number, incident_number
-from pcso_tui.screens.base import ModeScreen
+from pcso_tui.screens.base import Loaded, ModeScreen
 from pcso_tui.widgets.themes import builtin_themes_dir
 
 HOSTILE = "[bold]Mal[/ \x1b[2J"
@@ -149,12 +150,12 @@ def state_file(tmp_path: Path) -> Path:
 def make_app(tmp_path: Path, state_file: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., PcsoApp]:
     def make(url: str, user: str, *, as_name: str | None = None, **options: Any) -> PcsoApp:
         monkeypatch.setenv("PCSO_USER", user)
-        context = CliContext(db_option=url, config_option=tmp_path / "no-config.toml", as_name=as_name)
+        connection = Connection(db_option=url, config_option=tmp_path / "no-config.toml", as_name=as_name)
         options.setdefault("clock", FrozenClock(FROZEN_AT))
         options.setdefault("state_file", state_file)
         options.setdefault("theme_dirs", [builtin_themes_dir()])
         options.setdefault("cursor_blink", False)
-        return PcsoApp(context, **options)
+        return create_app(connection, **options)
 
     return make
 
@@ -168,6 +169,32 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
         await pilot.pause(0.02)
+
+
+class Messages:
+    """What the App's screens and widgets say they loaded: ``app.run_test(message_hook=messages)``.
+
+    Every ``screens.base.Loaded`` handled while the test runs is kept, in order."""
+
+    def __init__(self) -> None:
+        self.loaded: list[str] = []
+
+    def __call__(self, message: Message) -> None:
+        if isinstance(message, Loaded):
+            self.loaded.append(message.name)
+
+    def count(self, name: str) -> int:
+        """How many times ``name`` (a load's group) was read and shown so far."""
+        return self.loaded.count(name)
+
+    async def wait(self, pilot: Pilot[Any], name: str, *, after: int = 0, what: str = "") -> None:
+        """Until ``name`` was loaded more than ``after`` times (``after=messages.count(name)``: once more)."""
+        await wait_for(pilot, lambda: self.count(name) > after, what=what or f"{name} to load")
+
+
+@pytest.fixture
+def messages() -> Messages:
+    return Messages()
 
 
 def is_ready(app: PcsoApp) -> bool:

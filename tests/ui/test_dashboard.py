@@ -43,7 +43,7 @@ async def opened(pilot: Pilot[Any], user: str = "manager") -> DashboardScreen:
     await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen), what="the dashboard")
     screen = app.screen
     assert isinstance(screen, DashboardScreen)
-    await wait_for(pilot, lambda: screen.loads >= 1, what="the first figures")
+    await wait_for(pilot, lambda: screen.board is not None, what="the first figures")
     await pilot.pause()
     return screen
 
@@ -216,12 +216,12 @@ async def test_the_screen_shows_what_pcso_report_prints(world_url, make_app) -> 
     ],
 )
 async def test_drill_down_lists_as_many_records_as_the_kpi_counts(
-    world_url, make_app, monkeypatch, downs: int, key: str, total: int
+    world_url, make_app, monkeypatch, messages, downs: int, key: str, total: int
 ) -> None:
     await add_history(world_url)
     monkeypatch.setattr(DrillDownScreen, "PAGE_SIZE", 5)
     app = make_app(world_url, "manager")
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         dashboard = await opened(pilot)
         for _ in range(downs):
             await pilot.press("down")
@@ -233,7 +233,7 @@ async def test_drill_down_lists_as_many_records_as_the_kpi_counts(
         await wait_for(pilot, lambda: isinstance(app.screen, DrillDownScreen), what="the drill-down")
         drill = app.screen
         assert isinstance(drill, DrillDownScreen)
-        await wait_for(pilot, lambda: drill.loads >= 1, what="the first page")
+        await wait_for(pilot, lambda: drill.drill is not None, what="the first page")
         assert drill.drill is not None and drill.drill.total == expected
         # Page through with n: every record once, as many as the KPI counts.
         numbers: list[tuple[str, ...]] = []
@@ -242,16 +242,16 @@ async def test_drill_down_lists_as_many_records_as_the_kpi_counts(
             assert drill.table.row_count <= 5
             if not drill.check_action("page", (1,)):
                 break
-            loads = drill.loads
+            loads = messages.count("dashboard-drill")
             await pilot.press("n")
-            await wait_for(pilot, lambda: drill.loads > loads, what="the next page")  # noqa: B023
+            await messages.wait(pilot, "dashboard-drill", after=loads, what="the next page")
         assert len(numbers) == expected
         assert len(set(numbers)) == expected
         assert f"{expected} {drill.kpi.drills_to}" in screen_text(app)
         if expected > 5:
-            loads = drill.loads
+            loads = messages.count("dashboard-drill")
             await pilot.press("p")
-            await wait_for(pilot, lambda: drill.loads > loads, what="the page before")
+            await messages.wait(pilot, "dashboard-drill", after=loads, what="the page before")
             assert drill.page_offset == (expected - 1) // 5 * 5 - 5
 
         await pilot.press("escape")
@@ -259,16 +259,16 @@ async def test_drill_down_lists_as_many_records_as_the_kpi_counts(
         assert dashboard.selected is not None and dashboard.selected.key == key  # the cursor kept its KPI
 
 
-async def test_drill_down_by_outage_type_and_hostile_text_shown_literally(world_url, make_app) -> None:
+async def test_drill_down_by_outage_type_and_hostile_text_shown_literally(world_url, make_app, messages) -> None:
     await add_history(world_url)
     app = make_app(world_url, "operator")
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         dashboard = await opened(pilot)
         await pilot.press("enter")  # proactive cases: titles are case text
         await wait_for(pilot, lambda: isinstance(app.screen, DrillDownScreen), what="the drill-down")
         drill = app.screen
         assert isinstance(drill, DrillDownScreen)
-        await wait_for(pilot, lambda: drill.loads >= 1, what="the records")
+        await wait_for(pilot, lambda: drill.drill is not None, what="the records")
         titles = [drill.table.row_plain(k)[1] for k in drill.table.row_keys()]
         assert titles[0] == "P3 [bold]red[/] \\x1b[2J [/"
         assert "\x1b" not in screen_text(app) and "[bold]red[/]" in screen_text(app)
@@ -283,30 +283,32 @@ async def test_drill_down_by_outage_type_and_hostile_text_shown_literally(world_
         await wait_for(pilot, lambda: isinstance(app.screen, DrillDownScreen), what="the drill-down")
         drill = app.screen
         assert isinstance(drill, DrillDownScreen)
-        await wait_for(pilot, lambda: drill.loads >= 1, what="the outages")
+        await wait_for(pilot, lambda: drill.drill is not None, what="the outages")
         assert drill.drill is not None and drill.drill.total == 5
         # t: unplanned (3), planned (1), degradation (1), then all again.
         for part, count in (("unplanned", 3), ("planned", 1), ("degradation", 1), (None, 5)):
-            loads = drill.loads
+            loads = messages.count("dashboard-drill")
             await pilot.press("t")
-            await wait_for(pilot, lambda: drill.loads > loads, what=f"the {part} outages")  # noqa: B023
+            await messages.wait(pilot, "dashboard-drill", after=loads, what=f"the {part} outages")
             assert (drill.part, drill.drill.total, drill.expected) == (part, count, count)
             assert drill.table.row_count == count
         assert HOSTILE not in screen_text(app)  # never raw: the escape sequence is made visible
 
 
-async def test_a_new_event_refreshes_the_figures(any_world_url, make_app) -> None:
+async def test_a_new_event_refreshes_the_figures(any_world_url, make_app, messages) -> None:
     world_url = any_world_url
     await add_history(world_url)
     app = make_app(world_url, "manager")
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         screen = await opened(pilot)
         assert shown(screen, "proactive_cases") == ("3", "3")
-        loads = screen.loads
+        loads = messages.count("dashboard-kpis")
         await open_proactive_case_elsewhere(world_url, "elsewhere [bold]now[/]")
         await wait_for(pilot, lambda: shown(screen, "proactive_cases") == ("4", "4"), what="the new figure")
         assert shown(screen, "promoted_to_major") == ("25.0%", "1/4")
-        assert screen.loads == loads + 1  # one computation for the burst
+        await messages.wait(pilot, "dashboard-kpis", after=loads, what="the figures shown")
+        await pilot.pause()
+        assert messages.count("dashboard-kpis") == loads + 1  # one computation for the burst
         assert screen.table.row_keys() == KEYS  # rows updated in place
 
         # Not in front: the figures wait, and catch up when the dashboard is back.
@@ -314,7 +316,7 @@ async def test_a_new_event_refreshes_the_figures(any_world_url, make_app) -> Non
         await wait_for(pilot, lambda: isinstance(app.screen, DrillDownScreen), what="the drill-down")
         drill = app.screen
         assert isinstance(drill, DrillDownScreen)
-        await wait_for(pilot, lambda: drill.loads >= 1, what="the records")
+        await wait_for(pilot, lambda: drill.drill is not None, what="the records")
         assert drill.drill is not None and drill.drill.total == 4
         await open_proactive_case_elsewhere(world_url, "another")
         await wait_for(pilot, lambda: drill.drill is not None and drill.drill.total == 5, what="the drill-down refresh")

@@ -25,7 +25,7 @@ async def _dashboard(pilot: Pilot[Any]) -> DashboardScreen:
     await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen), what="the dashboard")
     screen = app.screen
     assert isinstance(screen, DashboardScreen)
-    await wait_for(pilot, lambda: screen.loads >= 1, what="the figures")
+    await wait_for(pilot, lambda: screen.board is not None, what="the figures")
     await pilot.pause()
     return screen
 
@@ -53,7 +53,7 @@ def test_drill_down_of_top_customers(snap_compare: Any, make_app: Any, world_url
         await wait_for(pilot, lambda: isinstance(app.screen, DrillDownScreen), what="the drill-down")
         drill = app.screen
         assert isinstance(drill, DrillDownScreen)
-        await wait_for(pilot, lambda: drill.loads >= 1, what="the accounts")
+        await wait_for(pilot, lambda: drill.drill is not None, what="the accounts")
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=ready)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from tests.domain.insight_world import add_accounts, add_cases, add_install_base, spread
 from tests.ui.casework import open_domain, signed_in
-from tests.ui.conftest import until_ready, wait_for
+from tests.ui.conftest import Messages, until_ready, wait_for
 
 from pcso_tui.domain.casework import insight as ins
 from pcso_tui.domain.casework import major_cases as mc
@@ -28,7 +28,7 @@ async def _count(url: str, model: Any, *where: Any) -> int:
         await domain.close()
 
 
-async def test_a_rising_topic_becomes_a_major_case_proposal(world_url: str, make_app: Any) -> None:
+async def test_a_rising_topic_becomes_a_major_case_proposal(world_url: str, make_app: Any, messages: Messages) -> None:
     domain = await open_domain(world_url)
     try:
         ids = await add_accounts(domain, [f"ACC-Q{i}" for i in range(6)])
@@ -47,11 +47,12 @@ async def test_a_rising_topic_becomes_a_major_case_proposal(world_url: str, make
         await domain.close()
 
     app = make_app(world_url, "manager")
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(100, 30), message_hook=messages) as pilot:
         await until_ready(pilot)
         assert isinstance(app.screen, ManagerScreen)
         await pilot.press("i")
-        await wait_for(pilot, lambda: isinstance(app.screen, ManagerInsightScreen) and app.screen.topics_loaded)
+        await messages.wait(pilot, "insight-topics", what="the trending topics")
+        assert isinstance(app.screen, ManagerInsightScreen)
         topics = app.screen.query_one("TrendingTopics")
         assert "checkout" in topics.current.top_terms and topics.current.rising  # rising first
         taken = set(topics.current.case_ids)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from tests.conftest import FROZEN_AT
-from tests.ui.conftest import screen_text, until_ready, wait_for
+from tests.ui.conftest import Messages, screen_text, until_ready, wait_for
 from tests.ui.operator_world import HOSTILE, alert, build_service_map, send, send_many
 
 from pcso_tui.domain.core.clock import FrozenClock
@@ -181,13 +181,13 @@ async def test_a_new_alert_above_keeps_the_selected_row_where_it_is_on_screen(wo
         assert table.scroll_y == top + 1  # the selected row did not move on screen
 
 
-async def test_a_burst_of_alerts_is_read_in_a_few_queries(world_url: str, make_app: Any) -> None:
+async def test_a_burst_of_alerts_is_read_in_a_few_queries(world_url: str, make_app: Any, messages: Messages) -> None:
     app = make_app(world_url, "operator")
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(100, 30), message_hook=messages) as pilot:
         await until_ready(pilot)
         screen = operator_screen(app)
-        await wait_for(pilot, lambda: screen.refreshes >= 1, what="the first page")
-        before = screen.refreshes
+        await messages.wait(pilot, "operator-alerts", what="the first page")
+        before = messages.count("operator-alerts")
         domain = await Domain.open(world_url, clock=FrozenClock(FROZEN_AT))
         try:
             from pcso_tui.domain.core.roles import SYSTEM
@@ -198,7 +198,7 @@ async def test_a_burst_of_alerts_is_read_in_a_few_queries(world_url: str, make_a
         finally:
             await domain.close()
         await wait_for(pilot, lambda: screen.alert_table.row_count == 30, what="the burst")
-        assert screen.refreshes - before < 10
+        assert messages.count("operator-alerts") - before < 10
 
 
 async def test_filter_and_search_are_done_in_sql(world_url: str, make_app: Any) -> None:
@@ -326,10 +326,10 @@ async def test_hostile_alert_text_is_shown_literally(world_url: str, make_app: A
         await pilot.press("escape")
 
 
-async def test_ten_thousand_open_alerts_mount_one_page(world_url: str, make_app: Any) -> None:
+async def test_ten_thousand_open_alerts_mount_one_page(world_url: str, make_app: Any, messages: Messages) -> None:
     await send_many(world_url, 10_000)
     app = make_app(world_url, "operator")
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         screen = await until_alerts(pilot, OperatorScreen.PAGE_SIZE)
         table = screen.alert_table
         assert screen.total == 10_000
@@ -340,8 +340,10 @@ async def test_ten_thousand_open_alerts_mount_one_page(world_url: str, make_app:
         await wait_for(pilot, lambda: "Marks" in screen_text(app), what="the marks column")  # … → shows it
         await pilot.press(*["left"] * 20)
         first_page = set(table.row_keys())
+        pages = messages.count("operator-alerts")
         await pilot.press("n")
-        await wait_for(pilot, lambda: screen.page_offset == 200 and screen.refreshes >= 2, what="page 2")
+        await messages.wait(pilot, "operator-alerts", after=pages, what="page 2")
+        assert screen.page_offset == 200
         await wait_for(pilot, lambda: not (set(table.row_keys()) & first_page), what="page 2 rows")
         assert table.row_count == OperatorScreen.PAGE_SIZE
         assert "201–400 of 10,000" in screen_text(app)

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from tests.ui.casework import build_case_world, open_domain, signed_in
-from tests.ui.conftest import screen_text, until_ready, wait_for
+from tests.ui.conftest import Messages, screen_text, until_ready, wait_for
 
 from pcso_tui.domain.casework import major_cases as mc
 from pcso_tui.domain.core.models import Notice
@@ -30,7 +30,9 @@ async def _states(url: str) -> dict[str, int]:
     return out
 
 
-async def test_dead_notices_are_listed_with_their_reason_and_retried(world_url: str, make_app: Any) -> None:
+async def test_dead_notices_are_listed_with_their_reason_and_retried(
+    world_url: str, make_app: Any, messages: Messages
+) -> None:
     world = await build_case_world(world_url)
     domain = await open_domain(world_url)
     try:
@@ -54,11 +56,12 @@ async def test_dead_notices_are_listed_with_their_reason_and_retried(world_url: 
     assert (await _states(world_url))["dead"] == 2
 
     app = make_app(world_url, "manager")
-    async with app.run_test(size=(110, 30)) as pilot:
+    async with app.run_test(size=(110, 30), message_hook=messages) as pilot:
         await until_ready(pilot)
         assert isinstance(app.screen, ManagerScreen)
         await pilot.press("o")
-        await wait_for(pilot, lambda: isinstance(app.screen, OutboxScreen) and app.screen.loaded)
+        await messages.wait(pilot, "outbox", what="the outbox")
+        assert isinstance(app.screen, OutboxScreen)
         assert len(app.screen.notices) == 2
         table = app.screen.table
         reasons = [table.row_plain(key)[-1] for key in table.row_keys()]

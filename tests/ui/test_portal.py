@@ -40,7 +40,13 @@ def notifications(app: PcsoApp) -> list[str]:
 async def loaded(pilot: Pilot[Any]) -> PortalScreen:
     await until_ready(pilot)
     app = pilot.app
-    await wait_for(pilot, lambda: isinstance(app.screen, PortalScreen) and app.screen.loads > 0, what="the portal")
+    await wait_for(
+        pilot,
+        lambda: (
+            isinstance(app.screen, PortalScreen) and app.screen.account is not None and not app.screen.lists.running
+        ),
+        what="the portal",
+    )
     screen = app.screen
     assert isinstance(screen, PortalScreen)
     await pilot.pause()

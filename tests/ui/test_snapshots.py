@@ -38,7 +38,7 @@ def test_dashboard_screen(snap_compare: Any, make_app: Any, world_url: str) -> N
         await until_ready(pilot)
         await pilot.press("f6")
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen), what="the dashboard")
-        await wait_for(pilot, lambda: app.screen.loads >= 1, what="the figures")
+        await wait_for(pilot, lambda: app.screen.board is not None, what="the figures")
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=open_dashboard)

@@ -48,7 +48,7 @@ def test_the_database_stack_loads_only_after_the_first_frame(world_url: str, tmp
         import sys
         from pathlib import Path
         from pcso_tui.app import PcsoApp
-        from pcso_tui.cli.common import CliContext
+        from pcso_tui.connection import Connection
 
         class Probe(PcsoApp):
             seen = None
@@ -56,7 +56,7 @@ def test_the_database_stack_loads_only_after_the_first_frame(world_url: str, tmp
                 Probe.seen = sorted({{m.split('.')[0] for m in sys.modules}} & {set(DATABASE_STACK)!r})
                 self.exit()
 
-        app = Probe(CliContext({world_url!r}, Path({str(tmp_path / "none.toml")!r}), None),
+        app = Probe(Connection({world_url!r}, Path({str(tmp_path / "none.toml")!r}), None),
                     state_file=Path({str(tmp_path / "ui.json")!r}))
         app.run(headless=True)
         print(",".join(Probe.seen))
@@ -76,8 +76,8 @@ def test_quitting_mid_query_leaves_nothing_to_block_exit(world_url: str, tmp_pat
     script = textwrap.dedent(
         f"""
         from pathlib import Path
-        from pcso_tui.app import PcsoApp
-        from pcso_tui.cli.common import CliContext
+        from pcso_tui.app import create_app
+        from pcso_tui.connection import Connection
 
         async def quit_when_live(pilot):
             app = pilot.app
@@ -87,8 +87,8 @@ def test_quitting_mid_query_leaves_nothing_to_block_exit(world_url: str, tmp_pat
             app.exit()
 
         for _ in range(8):
-            app = PcsoApp(CliContext({world_url!r}, Path({str(tmp_path / "none.toml")!r}), None),
-                          state_file=Path({str(tmp_path / "ui.json")!r}), feed_interval=0)
+            app = create_app(Connection({world_url!r}, Path({str(tmp_path / "none.toml")!r}), None),
+                             state_file=Path({str(tmp_path / "ui.json")!r}), feed_interval=0)
             app.run(headless=True, auto_pilot=quit_when_live)
             assert app.domain is None and app.follower is None
         print("exited")

@@ -265,7 +265,7 @@ async def test_a_broken_config_file_is_named_on_the_first_screen(world_url, make
     config = tmp_path / "broken.toml"
     config.write_text("[workflow]\naccount_treshold = 3\n")
     app = make_app(world_url, "operator")
-    app.cli_context.config_option = config
+    app.connection.config_option = config
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.failure is not None, what="the config error")
         assert isinstance(app.screen, ConnectingScreen)

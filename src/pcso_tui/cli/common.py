@@ -3,63 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
-import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from pcso_tui.connection import Connection
 from pcso_tui.domain.core.errors import DomainError
 from pcso_tui.domain.core.text import one_line
 
 if TYPE_CHECKING:
-    from pcso_tui.config import Config
     from pcso_tui.domain.core.roles import Actor
     from pcso_tui.domain.core.service import Domain
 
 T = TypeVar("T")
 
 
-@dataclass
-class CliContext:
-    db_option: str | None
-    config_option: Path | None
-    as_name: str | None
-    _config: Config | None = field(default=None, repr=False)
-
-    @property
-    def config(self) -> Config:
-        if self._config is None:
-            from pcso_tui import config
-
-            self._config = config.load(self.config_option)
-        return self._config
-
-    @property
-    def database_url(self) -> str | None:
-        return self.db_option or self.config.database_url
-
-    @staticmethod
-    def os_user() -> str:
-        return os.environ.get("PCSO_USER") or getpass.getuser()
-
-    async def open_domain(self, *, upgrade: bool | None = None) -> Domain:
-        from pcso_tui.domain.core.service import Domain
-        from pcso_tui.plugins import plugin_manager
-
-        return await Domain.open(
-            self.database_url, settings=self.config.settings, hooks=plugin_manager().hook, upgrade=upgrade
-        )
-
-    async def sign_in(self, domain: Domain) -> Actor:
-        from pcso_tui.domain.core.users import sign_in
-
-        return await sign_in(domain, self.os_user(), as_name=self.as_name)
+class CliContext(Connection):
+    """The ``pcso`` command's context object: the flags every subcommand shares."""
 
 
 def run(coro: Awaitable[T]) -> T:

@@ -276,11 +276,11 @@ def demo(
         run(_play(context, seed, steps, status_dir))
         return
 
-    from pcso_tui.app import DemoApp
+    from pcso_tui.app import create_app
 
     jobs = [delivery_job(status_dir)]
     background = jobs if no_simulation else [simulation_job(seed), *jobs]
-    app = DemoApp(context, background=background, welcome=WELCOME if not no_simulation else None)
+    app = create_app(context, demo=True, background=background, welcome=WELCOME if not no_simulation else None)
     try:
         app.run()
     except KeyboardInterrupt:

@@ -14,7 +14,8 @@ customer-visible comment, Tab moves between the queue and the detail.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -22,18 +23,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
-from pcso_tui.domain.casework.views import CaseView
-from pcso_tui.domain.core.errors import DomainError
-from pcso_tui.domain.core.text import one_line
-from pcso_tui.screens.base import ModeScreen
+from pcso_tui.domain.casework.views import CaseDetail, CaseTimeline, CaseView, Recommendation
 from pcso_tui.screens.case_dialogs import intake_dialog, note_dialog, propose_dialog
+from pcso_tui.screens.case_queue import CaseQueueScreen
 from pcso_tui.widgets.case_detail import CaseDetailView, age_label, major_label, state_label
 from pcso_tui.widgets.feed import EventsArrived
 from pcso_tui.widgets.insight import RecommendationPanel
 from pcso_tui.widgets.palette import PaletteCommand
-from pcso_tui.widgets.safe_table import SafeTable
 from pcso_tui.widgets.timeline import CaseTimelineView
 
 QUEUE_LIMIT = 200
@@ -56,8 +54,19 @@ def queue_row(case: CaseView) -> tuple[Any, ...]:
     )
 
 
-class AgentScreen(ModeScreen):
+@dataclass(frozen=True)
+class AgentDetail:
+    """The highlighted case: its detail, and either its major case's timeline or the advice."""
+
+    case: CaseDetail
+    timeline: CaseTimeline | None
+    advice: Recommendation | None
+
+
+class AgentScreen(CaseQueueScreen[CaseView, AgentDetail]):
     MODE = "agent"
+    QUEUE_ID = "agent-queue"
+    QUEUE_LIMIT = QUEUE_LIMIT
 
     DEFAULT_CSS = """
     AgentScreen #agent-queue {
@@ -91,17 +100,13 @@ class AgentScreen(ModeScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.cases: dict[int, CaseView] = {}
-        self.selected_id: int | None = None
-        self.queue_loaded = False
-        self.detail_loads = 0
         self.queue_kind = QUEUE_KINDS[0][0]
 
     # --- layout ---------------------------------------------------------------------------
 
     def compose_body(self) -> ComposeResult:
         yield Static(Content("Proactive cases"), id="queue-heading")
-        yield SafeTable(
+        yield self.queue_table(
             [
                 ("case", "Case"),
                 ("priority", "Priority"),
@@ -110,14 +115,11 @@ class AgentScreen(ModeScreen):
                 ("incident", "Incident"),
                 ("status", "Status"),
                 ("description", "Description"),
-            ],
-            id="agent-queue",
-            max_rows=QUEUE_LIMIT,
+            ]
         )
         yield CaseDetailView(id="case-detail")
 
     def on_mount(self) -> None:
-        super().on_mount()
         detail = self.query_one(CaseDetailView)
         box = Vertical(
             Static(Content("Major case timeline"), id="timeline-heading"),
@@ -126,11 +128,7 @@ class AgentScreen(ModeScreen):
         )
         detail.mount(box)
         self.query_one("#recommendations").mount(RecommendationPanel(id="agent-recommendation"))
-        self.refresh_queue()
-
-    @property
-    def queue(self) -> SafeTable:
-        return self.query_one("#agent-queue", SafeTable)
+        super().on_mount()
 
     @property
     def detail(self) -> CaseDetailView:
@@ -144,78 +142,42 @@ class AgentScreen(ModeScreen):
     def timeline(self) -> CaseTimelineView:
         return self.query_one("#agent-timeline", CaseTimelineView)
 
-    @property
-    def selected(self) -> CaseView | None:
-        return self.cases.get(self.selected_id) if self.selected_id is not None else None
+    # --- the queue and the highlighted case -----------------------------------------------
 
-    # --- loading --------------------------------------------------------------------------
-
-    def refresh_queue(self) -> None:
-        self.run_worker(self._load_queue(), group="agent-queue", exclusive=True, exit_on_error=False)
-
-    async def _load_queue(self) -> None:
+    async def fetch_queue(self) -> Sequence[CaseView]:
         from pcso_tui.domain.casework.cases import list_cases
 
         session = self.session
-        try:
-            cases = await self.app.domain_call(  # type: ignore[attr-defined]
-                list_cases(session.domain, session.actor, kind=self.queue_kind, active=True, limit=QUEUE_LIMIT)
-            )
-        except DomainError as exc:
-            self.notify(one_line(exc.message), severity="error", markup=False)
-            return
-        fresh = {c.id: c for c in cases}
-        table = self.queue
-        table.remove_rows([k for k in table.row_keys() if k not in fresh])
-        table.upsert_rows({c.id: queue_row(c) for c in cases})
-        changed = {cid for cid, c in fresh.items() if self.cases.get(cid) != c}
-        self.cases = fresh
-        self.queue_loaded = True
-        key = table.cursor_key
-        if key != self.selected_id or key in changed:
-            self.select(key)  # type: ignore[arg-type]
+        return await list_cases(session.domain, session.actor, kind=self.queue_kind, active=True, limit=QUEUE_LIMIT)
 
-    def select(self, case_id: int | None) -> None:
-        self.selected_id = case_id
-        self.refresh_bindings()
-        # A callable, not a coroutine: an exclusive worker replaced before it starts never awaits it.
-        self.run_worker(partial(self._load_detail, case_id), group="agent-detail", exclusive=True, exit_on_error=False)
+    def row_id(self, row: CaseView) -> int:
+        return row.id
 
-    async def _load_detail(self, case_id: int | None) -> None:
+    def row_cells(self, row: CaseView) -> tuple[Any, ...]:
+        return queue_row(row)
+
+    async def fetch_detail(self, case_id: int) -> AgentDetail:
         from pcso_tui.domain.casework.cases import get_case
         from pcso_tui.domain.casework.insight import recommend
         from pcso_tui.domain.casework.timeline import case_timeline
 
         session = self.session
-        detail = timeline = advice = None
-        try:
-            if case_id is not None:
-                detail = await self.app.domain_call(get_case(session.domain, session.actor, case_id))  # type: ignore[attr-defined]
-                major_id = detail.case.parent_id or (detail.case.id if detail.case.kind == "major" else None)
-                if major_id is not None:
-                    timeline = await self.app.domain_call(  # type: ignore[attr-defined]
-                        case_timeline(session.domain, session.actor, major_id)
-                    )
-                elif detail.case.kind in ("reactive", "proactive"):
-                    # Known outages and similar cases: a case already under a major case needs neither.
-                    advice = await self.app.domain_call(recommend(session.domain, session.actor, case_id))  # type: ignore[attr-defined]
-        except DomainError as exc:
-            self.notify(one_line(exc.message), severity="error", markup=False)
-            return
-        if case_id != self.selected_id:
-            return
-        self.detail.show(detail)
-        self.recommendation.show(advice)
+        timeline = advice = None
+        detail = await get_case(session.domain, session.actor, case_id)
+        major_id = detail.case.parent_id or (detail.case.id if detail.case.kind == "major" else None)
+        if major_id is not None:
+            timeline = await case_timeline(session.domain, session.actor, major_id)
+        elif detail.case.kind in ("reactive", "proactive"):
+            # Known outages and similar cases: a case already under a major case needs neither.
+            advice = await recommend(session.domain, session.actor, case_id)
+        return AgentDetail(detail, timeline, advice)
+
+    def show_detail(self, detail: AgentDetail | None) -> None:
+        self.detail.show(detail.case if detail else None)
+        self.recommendation.show(detail.advice if detail else None)
+        timeline = detail.timeline if detail else None
         self.timeline.show(timeline)
         self.query_one("#agent-timeline-box").set_class(timeline is not None, "-shown")
-        self.detail_loads += 1
-
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id != "agent-queue":
-            return
-        key = self.queue.cursor_key
-        if key != self.selected_id:
-            self.select(key)  # type: ignore[arg-type]
 
     def on_events_arrived(self, message: EventsArrived) -> None:
         about_cases = {e.subject_id for e in message.events if e.subject_type == "case"}
@@ -273,7 +235,7 @@ class AgentScreen(ModeScreen):
         if result is None:
             return
         self.notify(f"{result.number} proposed as a major case", markup=False)
-        self._changed()
+        self.changed()
 
     def action_note(self) -> None:
         case = self._need_case()
@@ -294,13 +256,13 @@ class AgentScreen(ModeScreen):
         if result is None:
             return
         self.notify("Note added", markup=False)
-        self._changed()
+        self.changed()
 
     def action_switch_queue(self) -> None:
         kinds = [k for k, _ in QUEUE_KINDS]
         self.queue_kind = kinds[(kinds.index(self.queue_kind) + 1) % len(kinds)]
         self.query_one("#queue-heading", Static).update(Content(dict(QUEUE_KINDS)[self.queue_kind]))
-        self.cases = {}
+        self.rows = {}
         self.queue.remove_rows(self.queue.row_keys())
         self.select(None)
         self.refresh_queue()
@@ -344,10 +306,11 @@ class AgentScreen(ModeScreen):
         if self.queue_kind != "reactive":
             self.action_switch_queue()
         self.selected_id = result.id
-        self.run_worker(self._select_when_listed(result.id), group="agent-intake", exclusive=True, exit_on_error=False)
+        self.work.load(self.fetch_queue, partial(self._listed, result.id), group="agent-intake")
 
-    async def _select_when_listed(self, case_id: int) -> None:
-        await self._load_queue()
+    def _listed(self, case_id: int, cases: Sequence[CaseView]) -> None:
+        """The queue with the logged call in it: the call highlighted, its recommendation focused."""
+        self.show_queue(cases)
         table = self.queue
         if table.has_row(case_id):
             table.move_cursor(row=table.get_row_index(table._key(case_id)))
@@ -363,28 +326,15 @@ class AgentScreen(ModeScreen):
             call = attach_to_known_outage(session.domain, session.actor, message.case_id, message.major_case_id)
         else:
             call = attach_case(session.domain, session.actor, message.major_case_id, message.case_id)
-        self.run_worker(self._act(call, "attached to its major case"), group="agent-act", exit_on_error=False)
+        self.work.run_command(call, partial(self._acted, "attached to its major case"), group="agent-act")
 
     def on_recommendation_panel_propose_requested(self, message: RecommendationPanel.ProposeRequested) -> None:
         from pcso_tui.domain.casework.insight import propose_recommended
 
         session = self.session
         call = propose_recommended(session.domain, session.actor, message.case_id)
-        self.run_worker(self._act(call, "proposed as a major case with its similar cases"), exit_on_error=False)
+        self.work.run_command(call, partial(self._acted, "proposed as a major case with its similar cases"))
 
-    async def _act(self, call: Any, done: str) -> None:
-        try:
-            result = await self.app.domain_call(call)  # type: ignore[attr-defined]
-        except DomainError as exc:
-            self.notify(one_line(exc.message), severity="error", markup=False)
-            return
+    def _acted(self, done: str, result: object) -> None:
         self.notify(f"{getattr(result, 'number', 'The case')} {done}", markup=False)
-        self._changed()
-
-    def _changed(self) -> None:
-        wake = getattr(self.app, "wake_feed", None)
-        if wake is not None:
-            wake()
-        self.refresh_queue()
-        if self.selected_id is not None:
-            self.select(self.selected_id)
+        self.changed()

@@ -27,6 +27,7 @@ from pcso_tui.domain.casework.views import ApprovalPreview, CaseView
 from pcso_tui.domain.communications.views import OutageView
 from pcso_tui.domain.core.errors import DomainError
 from pcso_tui.domain.core.text import one_line, printable
+from pcso_tui.screens.base import DomainWork
 
 T = TypeVar("T")
 
@@ -107,6 +108,7 @@ class _Dialog(ModalScreen[T | None], Generic[T]):
         self.submit = submit
         self.busy = False
         self.error: str | None = None
+        self.work = DomainWork(self)
 
     def compose_box(self) -> ComposeResult:
         yield from ()
@@ -124,7 +126,8 @@ class _Dialog(ModalScreen[T | None], Generic[T]):
     def on_mount(self) -> None:
         blink = getattr(self.app, "cursor_blink", True)
         for widget in self.query("Input, TextArea"):
-            widget.cursor_blink = blink  # type: ignore[attr-defined]
+            if isinstance(widget, Input | TextArea):
+                widget.cursor_blink = blink
 
     def show_error(self, message: str) -> None:
         self.error = message
@@ -142,18 +145,15 @@ class _Dialog(ModalScreen[T | None], Generic[T]):
         if self.busy:
             return
         self.show_busy(True)
-        self.run_worker(self._send(args, kwargs), group="dialog", exclusive=True, exit_on_error=False)
+        self.work.run_command(self.submit(*args, **kwargs), self._sent, group="dialog", refused=self._refused)
 
-    async def _send(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        try:
-            result = await self.app.domain_call(self.submit(*args, **kwargs))  # type: ignore[attr-defined]
-        except DomainError as exc:
-            self.show_busy(False)
-            self.show_error(exc.message)
-            self.app.notify(one_line(exc.message), severity="error", markup=False)
-            return
+    def _sent(self, result: T) -> None:
         self.show_busy(False)
         self.dismiss(result)
+
+    def _refused(self, exc: DomainError) -> None:
+        self.show_busy(False)
+        self.show_error(exc.message)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -212,7 +212,10 @@ class FormDialog(_Dialog[T]):
         out: dict[str, Any] = {}
         for field in self.fields:
             widget = self.query_one(f"#field-{field.name}")
-            out[field.name] = widget.text if isinstance(widget, TextArea) else widget.value  # type: ignore[attr-defined]
+            if isinstance(widget, TextArea):
+                out[field.name] = widget.text
+            elif isinstance(widget, Input):
+                out[field.name] = widget.value
         if self.choice is not None:
             name, options = self.choice
             index = self.query_one(f"#field-{name}", RadioSet).pressed_index

@@ -18,9 +18,9 @@ Keys:
     d         a taller definition panel (again: back)
     r         recompute now
 
-Live refresh: events from the App's feed mark the figures stale; after ``COALESCE_SECONDS``
-one computation (``domain.dashboard.kpis``, SQL aggregates) runs in a worker, never more than
-one at a time — a burst that arrives meanwhile makes exactly one more — and never sooner than
+Live refresh (``screens.base.Refresh``): events from the App's feed mark the figures stale;
+after ``COALESCE_SECONDS`` one computation (``domain.dashboard.kpis``, SQL aggregates) runs in a
+worker, never more than one at a time — a burst that arrives meanwhile makes exactly one more — and never sooner than
 twice the last one's duration after it (a second-long computation on a large world with events
 streaming in leaves the machine two seconds of three). Keys skip the wait. A screen that is not in
 front (another mode, or the drill-down on top) recomputes when it comes back. The figures of a
@@ -29,7 +29,6 @@ running period also move with the clock (open outages): recomputed every ``REFRE
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from datetime import datetime
 from functools import partial
@@ -41,7 +40,6 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.widgets import DataTable, Static
 
-from pcso_tui.domain.core.errors import DomainError
 from pcso_tui.domain.core.text import one_line
 from pcso_tui.domain.reporting.views import DASHBOARD_PERIODS, Dashboard, DrillDown, KpiView, PeriodView
 from pcso_tui.screens.base import ModeScreen
@@ -53,76 +51,6 @@ from pcso_tui.widgets.palette import PaletteCommand
 RUNNING_GLYPHS = {False: {True: "▶", False: "■"}, True: {True: ">", False: "#"}}  # by use_ascii()
 PERIOD_KEYS = {"day": "1", "week": "2", "month": "3", "quarter": "4"}
 OUTAGE_TYPES = ("unplanned", "planned", "degradation")
-
-
-class _Refresher:
-    """Debounced, one-at-a-time recomputation for a screen: ``request()`` as often as you like.
-
-    A request waits ``delay`` seconds (a burst of events makes one computation), and never
-    starts sooner than twice the last computation's duration after it ended: on a large
-    database with events streaming in, the screen spends at most a third of its time
-    computing. ``now()`` (a key was pressed) skips both waits."""
-
-    def __init__(self, screen: ModeScreen, job: Any, group: str, delay: float) -> None:
-        self.screen = screen
-        self.job = job
-        self.group = group
-        self.delay = delay
-        self.running = False
-        self.dirty = False
-        self.urgent = False
-        self.timer: Any = None
-        self.finished_at = 0.0
-        self.took = 0.0
-
-    def request(self, *, delay: float | None = None) -> None:
-        if self.running:
-            self.dirty = True
-            return
-        if self.timer is not None:
-            return
-        if delay is None:
-            rest = self.finished_at + 2 * self.took - time.monotonic()
-            delay = max(self.delay, rest)
-        if delay <= 0:
-            self.start()
-        else:
-            self.timer = self.screen.set_timer(delay, self.start, name=f"{self.group} refresh")
-
-    def now(self) -> None:
-        """Recompute at once (a key was pressed): a pending timer is not waited for."""
-        if self.running:
-            self.dirty = self.urgent = True
-            return
-        if self.timer is not None:
-            self.timer.stop()
-            self.timer = None
-        self.request(delay=0)
-
-    def start(self) -> None:
-        self.timer = None
-        if self.running:
-            self.dirty = True
-            return
-        self.running = True
-        self.dirty = self.urgent = False
-        self.screen.run_worker(self._run(), group=self.group, exit_on_error=False)
-
-    async def _run(self) -> None:
-        began = time.monotonic()
-        try:
-            await self.job()
-        finally:
-            self.finished_at = time.monotonic()
-            self.took = self.finished_at - began
-            self.running = False
-            if self.dirty and self.screen.is_attached:
-                urgent, self.dirty, self.urgent = self.urgent, False, False
-                self.request(delay=0 if urgent else None)
-
-
-def _refused(screen: ModeScreen, exc: DomainError) -> None:
-    screen.notify(one_line(exc.message, 300), title="Refused", severity="error", markup=False)
 
 
 def _running(period: PeriodView, now: Any) -> bool:
@@ -182,9 +110,10 @@ class DashboardScreen(ModeScreen):
         self.period = "month"
         self.at: Any = None  # a moment of the period shown; None: the running period
         self.board: Dashboard | None = None
-        self.loads = 0  # computations shown (tests wait on it)
-        self._stale = False
-        self.refresher = _Refresher(self, self._load, "dashboard-kpis", self.COALESCE_SECONDS)
+        # A second-long computation with events streaming in leaves the machine two seconds of three.
+        self.refresher = self.work.refresh(
+            "figures", self._load, group="dashboard-kpis", delay=self.COALESCE_SECONDS, spacing=2.0
+        )
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -217,13 +146,9 @@ class DashboardScreen(ModeScreen):
 
         session = self.session
         period, at = self.period, self.at
-        try:
-            board = await self.app.domain_call(  # type: ignore[attr-defined]
-                kpis(session.domain, session.actor, period=period, at=at, periods_back=self.PERIODS_BACK)
-            )
-        except DomainError as exc:
-            _refused(self, exc)
-            return
+        board = await self.work.call(
+            kpis(session.domain, session.actor, period=period, at=at, periods_back=self.PERIODS_BACK)
+        )
         if not self.is_attached:
             return
         if (period, at) != (self.period, self.at):
@@ -238,8 +163,8 @@ class DashboardScreen(ModeScreen):
         self.table.show(board)
         self.query_one("#period-bar", Static).update(self._period_bar())
         self._show_focus()
-        self.loads += 1
         self.refresh_bindings()
+        self.work.loaded("dashboard-kpis")
 
     def _show_focus(self) -> None:
         kpi = self.selected
@@ -270,24 +195,15 @@ class DashboardScreen(ModeScreen):
         return Content.assemble(*parts)
 
     def _tick(self) -> None:
-        if self.app.screen is self:
-            self.refresher.request()
-        else:
-            self._stale = True
+        self.refresher.poll()
 
     def on_screen_resume(self) -> None:
         super().on_screen_resume()
-        if self._stale:
-            self._stale = False
-            self.refresher.request(delay=0)
+        self.refresher.resume()
 
     def on_events_arrived(self, message: EventsArrived) -> None:
-        if not message.events:
-            return
-        if self.app.screen is self:
-            self.refresher.request()
-        else:
-            self._stale = True
+        if message.events:
+            self.refresher.poll()
 
     # --- keys -----------------------------------------------------------------------------
 
@@ -416,8 +332,9 @@ class DrillDownScreen(ModeScreen):
         self.part: str | None = None
         self.page_offset = 0
         self.drill: DrillDown | None = None
-        self.loads = 0
-        self.refresher = _Refresher(self, self._load, "dashboard-drill", self.COALESCE_SECONDS)
+        self.refresher = self.work.refresh(
+            "records", self._load, group="dashboard-drill", delay=self.COALESCE_SECONDS, spacing=2.0
+        )
 
     def compose_body(self) -> ComposeResult:
         yield Static(self._title(), id="drill-title")
@@ -460,22 +377,18 @@ class DrillDownScreen(ModeScreen):
 
         session = self.session
         asked = (self.part, self.page_offset)
-        try:
-            drill = await self.app.domain_call(  # type: ignore[attr-defined]
-                drill_down(
-                    session.domain,
-                    session.actor,
-                    self.kpi.key,
-                    period=self.period.period,
-                    at=self.period.start,
-                    part=self.part,
-                    limit=self.PAGE_SIZE,
-                    offset=self.page_offset,
-                )
+        drill = await self.work.call(
+            drill_down(
+                session.domain,
+                session.actor,
+                self.kpi.key,
+                period=self.period.period,
+                at=self.period.start,
+                part=self.part,
+                limit=self.PAGE_SIZE,
+                offset=self.page_offset,
             )
-        except DomainError as exc:
-            _refused(self, exc)
-            return
+        )
         if not self.is_attached:
             return
         if asked != (self.part, self.page_offset):
@@ -489,8 +402,8 @@ class DrillDownScreen(ModeScreen):
         self.table.show_page(drill.rows, drill.offset)
         self.query_one("#drill-title", Static).update(self._title())
         self.query_one("#drill-status", Static).update(self._status(drill))
-        self.loads += 1
         self.refresh_bindings()
+        self.work.loaded("dashboard-drill")
 
     def _status(self, drill: DrillDown) -> Content:
         shown = f"{drill.offset + 1:,}–{drill.offset + len(drill.rows):,}" if drill.rows else "none"

@@ -19,20 +19,18 @@ Keys, offered when they apply to the highlighted case:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from functools import partial
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
-from pcso_tui.domain.casework.views import CaseDetail, CaseView, MajorQueueRow
-from pcso_tui.domain.core.errors import DomainError
+from pcso_tui.domain.casework.views import CaseDetail, CaseTimeline, CaseView, MajorQueueRow
 from pcso_tui.domain.core.text import one_line
-from pcso_tui.screens.base import ModeScreen
 from pcso_tui.screens.case_dialogs import (
     approve_dialog,
     close_dialog,
@@ -42,10 +40,10 @@ from pcso_tui.screens.case_dialogs import (
     resolve_dialog,
     statement_dialog,
 )
+from pcso_tui.screens.case_queue import CaseQueueScreen
 from pcso_tui.widgets.case_detail import major_label, state_label, summary_content
 from pcso_tui.widgets.feed import EventsArrived
 from pcso_tui.widgets.palette import PaletteCommand
-from pcso_tui.widgets.safe_table import SafeTable
 from pcso_tui.widgets.timeline import CaseTimelineView
 
 QUEUE_LIMIT = 200
@@ -75,8 +73,18 @@ def queue_row(row: MajorQueueRow) -> tuple[Any, ...]:
     )
 
 
-class ManagerScreen(ModeScreen):
+@dataclass(frozen=True)
+class ManagerDetail:
+    """The highlighted case and its timeline."""
+
+    case: CaseDetail
+    timeline: CaseTimeline
+
+
+class ManagerScreen(CaseQueueScreen[MajorQueueRow, ManagerDetail]):
     MODE = "manager"
+    QUEUE_ID = "manager-queue"
+    QUEUE_LIMIT = QUEUE_LIMIT
 
     DEFAULT_CSS = """
     ManagerScreen #manager-queue {
@@ -123,18 +131,13 @@ class ManagerScreen(ModeScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows: dict[int, MajorQueueRow] = {}
-        self.selected_id: int | None = None
         self.detail: CaseDetail | None = None
-        self.queue_loaded = False
-        self.detail_loads = 0
-        self._select_next: int | None = None
 
     # --- layout ---------------------------------------------------------------------------
 
     def compose_body(self) -> ComposeResult:
         yield Static(Content("Major cases: proposals first"), classes="heading", id="queue-heading")
-        yield SafeTable(
+        yield self.queue_table(
             [
                 ("case", "Case"),
                 ("status", "Status"),
@@ -143,9 +146,7 @@ class ManagerScreen(ModeScreen):
                 ("impact", "Business impact", 24),
                 ("incident", "Incident"),
                 ("description", "Description"),
-            ],
-            id="manager-queue",
-            max_rows=QUEUE_LIMIT,
+            ]
         )
         with Horizontal(id="manager-lower"):
             with VerticalScroll(id="major-detail"):
@@ -155,80 +156,37 @@ class ManagerScreen(ModeScreen):
                 yield Static(Content("Timeline"), classes="heading")
                 yield CaseTimelineView(id="manager-timeline", follow=True)
 
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.refresh_queue()
-
-    @property
-    def queue(self) -> SafeTable:
-        return self.query_one("#manager-queue", SafeTable)
-
     @property
     def timeline(self) -> CaseTimelineView:
         return self.query_one("#manager-timeline", CaseTimelineView)
 
-    @property
-    def selected(self) -> MajorQueueRow | None:
-        return self.rows.get(self.selected_id) if self.selected_id is not None else None
+    # --- the queue and the highlighted case -----------------------------------------------
 
-    # --- loading --------------------------------------------------------------------------
-
-    def refresh_queue(self) -> None:
-        self.run_worker(self._load_queue(), group="manager-queue", exclusive=True, exit_on_error=False)
-
-    async def _load_queue(self) -> None:
+    async def fetch_queue(self) -> Sequence[MajorQueueRow]:
         from pcso_tui.domain.casework.timeline import list_major_queue
 
         session = self.session
-        try:
-            rows = await self.app.domain_call(  # type: ignore[attr-defined]
-                list_major_queue(session.domain, session.actor, limit=QUEUE_LIMIT)
-            )
-        except DomainError as exc:
-            self.notify(one_line(exc.message), severity="error", markup=False)
-            return
-        fresh = {r.case.id: r for r in rows}
-        table = self.queue
-        table.remove_rows([k for k in table.row_keys() if k not in fresh])
-        table.upsert_rows({r.case.id: queue_row(r) for r in rows})
-        changed = {cid for cid, r in fresh.items() if self.rows.get(cid) != r}
-        self.rows = fresh
-        self.queue_loaded = True
-        wanted = self._select_next
-        if wanted is not None and table.has_row(wanted):
-            self._select_next = None
-            table.move_cursor(row=table.row_keys().index(wanted), animate=False)
-        key = table.cursor_key
-        if key != self.selected_id or key in changed:
-            self.select(key)  # type: ignore[arg-type]
-        self.refresh_bindings()
+        return await list_major_queue(session.domain, session.actor, limit=QUEUE_LIMIT)
 
-    def select(self, case_id: int | None) -> None:
-        self.selected_id = case_id
-        self.refresh_bindings()
-        # A callable, not a coroutine: an exclusive worker replaced before it starts never awaits it.
-        load = partial(self._load_detail, case_id)
-        self.run_worker(load, group="manager-detail", exclusive=True, exit_on_error=False)
+    def row_id(self, row: MajorQueueRow) -> int:
+        return row.case.id
 
-    async def _load_detail(self, case_id: int | None) -> None:
+    def row_cells(self, row: MajorQueueRow) -> tuple[Any, ...]:
+        return queue_row(row)
+
+    async def fetch_detail(self, case_id: int) -> ManagerDetail:
         from pcso_tui.domain.casework.cases import get_case
         from pcso_tui.domain.casework.timeline import case_timeline
 
         session = self.session
-        detail = timeline = None
-        try:
-            if case_id is not None:
-                detail = await self.app.domain_call(  # type: ignore[attr-defined]
-                    get_case(session.domain, session.actor, case_id, accounts_limit=1, items_limit=1, journal_limit=1)
-                )
-                timeline = await self.app.domain_call(  # type: ignore[attr-defined]
-                    case_timeline(session.domain, session.actor, case_id)
-                )
-        except DomainError as exc:
-            self.notify(one_line(exc.message), severity="error", markup=False)
-            return
-        if case_id != self.selected_id:
-            return
+        detail = await get_case(
+            session.domain, session.actor, case_id, accounts_limit=1, items_limit=1, journal_limit=1
+        )
+        timeline = await case_timeline(session.domain, session.actor, case_id)
+        return ManagerDetail(detail, timeline)
+
+    def show_detail(self, shown: ManagerDetail | None) -> None:
+        detail = shown.case if shown else None
         self.detail = detail
         summary = self.query_one("#major-summary", Static)
         if detail is None:
@@ -245,15 +203,7 @@ class ManagerScreen(ModeScreen):
                     )
                 )
             summary.update(Content("\n").join(parts))
-        self.timeline.show(timeline)
-        self.detail_loads += 1
-
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id != "manager-queue":
-            return
-        key = self.queue.cursor_key
-        if key != self.selected_id:
-            self.select(key)  # type: ignore[arg-type]
+        self.timeline.show(shown.timeline if shown else None)
 
     def on_events_arrived(self, message: EventsArrived) -> None:
         cases = {e.subject_id for e in message.events if e.subject_type == "case"}
@@ -300,15 +250,7 @@ class ManagerScreen(ModeScreen):
         return True
 
     def _call(self, coro: Any, done: Any) -> None:
-        async def run() -> None:
-            try:
-                result = await self.app.domain_call(coro)  # type: ignore[attr-defined]
-            except DomainError as exc:
-                self.notify(one_line(exc.message), severity="error", markup=False)
-                return
-            done(result)
-
-        self.run_worker(run(), group="manager-action", exit_on_error=False)
+        self.work.run_command(coro, done, group="manager-action")
 
     def action_approve(self) -> None:
         row = self.selected
@@ -336,8 +278,8 @@ class ManagerScreen(ModeScreen):
             + (f"; {result.outage_number} on the status page" if result.outage_number else ""),
             markup=False,
         )
-        self._select_next = result.major_case_id
-        self._changed()
+        self.select_when_listed(result.major_case_id)
+        self.changed()
 
     def action_reject(self) -> None:
         row = self.selected
@@ -429,14 +371,14 @@ class ManagerScreen(ModeScreen):
         case = row.case if row is not None else None
         self.app.push_screen(
             ManagerInsightScreen(case.id if case else None, case.number if case else None),
-            callback=lambda _: self._changed(),
+            callback=lambda _: self.changed(),
         )
 
     def action_outbox(self) -> None:
         """The notices: what went out, what waits, what died and why; retry the dead."""
         from pcso_tui.screens.outbox import OutboxScreen
 
-        self.app.push_screen(OutboxScreen(), callback=lambda _: self._changed())
+        self.app.push_screen(OutboxScreen(), callback=lambda _: self.changed())
 
     def action_note(self) -> None:
         row = self.selected
@@ -460,14 +402,6 @@ class ManagerScreen(ModeScreen):
                 return
             number = getattr(result, "major_case_number", None) or getattr(result, "number", None)
             self.notify(f"{what}: {number}" if number else what, markup=False)
-            self._changed()
+            self.changed()
 
         return callback
-
-    def _changed(self) -> None:
-        wake = getattr(self.app, "wake_feed", None)
-        if wake is not None:
-            wake()
-        self.refresh_queue()
-        if self.selected_id is not None:
-            self.select(self.selected_id)

@@ -15,7 +15,7 @@ Everything is computed in workers; refusals come back as notifications with the 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -23,8 +23,9 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static
 
-from pcso_tui.domain.core.errors import DomainError
+from pcso_tui.domain.casework.views import LikelyAffectedView, TopicsView
 from pcso_tui.domain.core.text import one_line
+from pcso_tui.screens.base import DomainWork, WorkspaceSession, workspace
 from pcso_tui.widgets.insight import LikelyAffected, TrendingTopics
 
 
@@ -44,8 +45,8 @@ class ManagerInsightScreen(Screen[None]):
         super().__init__()
         self.major_case_id = major_case_id
         self.major_number = major_number
-        self.topics_loaded = False
         self.likely_loaded = False
+        self.work = DomainWork(self)
 
     def compose(self) -> ComposeResult:
         yield Static(self._heading("topics"), id="insight-heading")
@@ -61,7 +62,7 @@ class ManagerInsightScreen(Screen[None]):
         return Content.assemble("Likely affected too: ", one_line(about), " — 1 topics · 2 likely affected · Esc back")
 
     def on_mount(self) -> None:
-        self.run_worker(self._load_topics(), group="insight-topics", exclusive=True, exit_on_error=False)
+        self._load_topics()
         self.query_one(TrendingTopics).table.focus()
 
     def action_show_view(self, view: str) -> None:
@@ -73,57 +74,62 @@ class ManagerInsightScreen(Screen[None]):
             if self.major_case_id is None:
                 self.notify("Select a major case on the manager screen first", severity="warning", markup=False)
                 return
-            self.run_worker(self._load_likely(), group="insight-likely", exclusive=True, exit_on_error=False)
+            self._load_likely()
 
     def action_close(self) -> None:
         self.dismiss(None)
 
     # --- loading ---------------------------------------------------------------------------
 
-    async def _call(self, call: Any) -> Any:
-        try:
-            return await self.app.domain_call(call)  # type: ignore[attr-defined]
-        except DomainError as exc:
-            self.notify(one_line(exc.message), severity="error", markup=False)
-            return None
+    def _session(self) -> WorkspaceSession:
+        session = workspace(self).session
+        assert session is not None, "insight needs a signed-in session"
+        return session
 
-    async def _load_topics(self) -> None:
+    def _load_topics(self) -> None:
         from pcso_tui.domain.casework.insight import trending_topics
 
-        session = self.app.session  # type: ignore[attr-defined]
-        view = await self._call(trending_topics(session.domain, session.actor))
-        if view is not None:
-            self.query_one(TrendingTopics).show(view)
-            self.topics_loaded = True
+        session = self._session()
+        self.work.load(
+            lambda: trending_topics(session.domain, session.actor), self._show_topics, group="insight-topics"
+        )
 
-    async def _load_likely(self) -> None:
+    def _show_topics(self, view: TopicsView) -> None:
+        self.query_one(TrendingTopics).show(view)
+
+    def _load_likely(self) -> None:
         from pcso_tui.domain.casework.insight import likely_affected
 
-        session = self.app.session  # type: ignore[attr-defined]
-        view = await self._call(likely_affected(session.domain, session.actor, major_case_id=self.major_case_id))
-        if view is not None:
-            self.query_one(LikelyAffected).show(view)
-            self.likely_loaded = True
+        session, major_case_id = self._session(), self.major_case_id
+        self.work.load(
+            lambda: likely_affected(session.domain, session.actor, major_case_id=major_case_id),
+            self._show_likely,
+            group="insight-likely",
+        )
+
+    def _show_likely(self, view: LikelyAffectedView) -> None:
+        self.query_one(LikelyAffected).show(view)
+        self.likely_loaded = True
 
     # --- actions ---------------------------------------------------------------------------
 
-    async def _act(self, call: Any, done: str) -> None:
-        if await self._call(call) is not None:
-            self.notify(done, markup=False)
-            wake = getattr(self.app, "wake_feed", None)
-            if wake is not None:
-                wake()
-            await self._load_topics()
-            if self.likely_loaded:
-                await self._load_likely()
+    def _act(self, call: Awaitable[object], done: str) -> None:
+        self.work.run_command(call, lambda _: self._acted(done), group="insight-act")
+
+    def _acted(self, done: str) -> None:
+        self.notify(done, markup=False)
+        self.work.wake_feed()
+        self._load_topics()
+        if self.likely_loaded:
+            self._load_likely()
 
     def on_trending_topics_propose_requested(self, message: TrendingTopics.ProposeRequested) -> None:
         from pcso_tui.domain.casework.insight import propose_from_topic
 
-        session = self.app.session  # type: ignore[attr-defined]
+        session = self._session()
         call = propose_from_topic(session.domain, session.actor, message.topic)
         done = f"Major case proposed from the topic ({len(message.topic.case_ids)} cases)"
-        self.run_worker(self._act(call, done), group="insight-act", exit_on_error=False)
+        self._act(call, done)
 
     def on_trending_topics_link_requested(self, message: TrendingTopics.LinkRequested) -> None:
         from pcso_tui.domain.casework.insight import link_topic
@@ -131,16 +137,16 @@ class ManagerInsightScreen(Screen[None]):
         if self.major_case_id is None:
             self.notify("Select a major case on the manager screen first", severity="warning", markup=False)
             return
-        session = self.app.session  # type: ignore[attr-defined]
+        session = self._session()
         call = link_topic(session.domain, session.actor, message.topic.id, self.major_case_id)
         done = f"The topic's cases are linked to {self.major_number}"
-        self.run_worker(self._act(call, done), group="insight-act", exit_on_error=False)
+        self._act(call, done)
 
     def on_likely_affected_add_requested(self, message: LikelyAffected.AddRequested) -> None:
         from pcso_tui.domain.casework.insight import add_likely_accounts
 
-        session = self.app.session  # type: ignore[attr-defined]
+        session = self._session()
         call = add_likely_accounts(session.domain, session.actor, message.major_case_id, message.account_numbers)
         done = f"{len(message.account_numbers)} accounts added to {self.major_number}'s recipients"
         self.query_one(LikelyAffected).marked.clear()
-        self.run_worker(self._act(call, done), group="insight-act", exit_on_error=False)
+        self._act(call, done)

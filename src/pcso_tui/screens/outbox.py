@@ -17,9 +17,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from pcso_tui.domain.communications.views import NoticeView
-from pcso_tui.domain.core.errors import DomainError
 from pcso_tui.domain.core.event_kinds import NOTICE_KINDS
-from pcso_tui.domain.core.text import one_line
+from pcso_tui.screens.base import DomainWork, WorkspaceSession, workspace
 from pcso_tui.screens.case_dialogs import ConfirmDialog
 from pcso_tui.widgets.cells import format_time
 from pcso_tui.widgets.feed import EventsArrived
@@ -60,7 +59,7 @@ class OutboxScreen(Screen[None]):
         super().__init__()
         self.state: str | None = STATES[0]
         self.notices: dict[int, NoticeView] = {}
-        self.loaded = False
+        self.work = DomainWork(self)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="outbox-heading")
@@ -85,35 +84,32 @@ class OutboxScreen(Screen[None]):
         return self.query_one("#outbox-table", SafeTable)
 
     def on_mount(self) -> None:
-        subscribe = getattr(self.app, "subscribe_events", None)
-        if subscribe is not None:
-            subscribe(self)
+        workspace(self).subscribe_events(self)
         self.table.focus()
         self.refresh_list()
 
     def on_unmount(self) -> None:
-        unsubscribe = getattr(self.app, "unsubscribe_events", None)
-        if unsubscribe is not None:
-            unsubscribe(self)
+        workspace(self).unsubscribe_events(self)
 
     def on_events_arrived(self, message: EventsArrived) -> None:
         if any(e.kind in NOTICE_KINDS for e in message.events):
             self.refresh_list()
 
     def refresh_list(self) -> None:
-        self.run_worker(self._load, group="outbox", exclusive=True, exit_on_error=False)
+        self.work.load(self._fetch, self._show, group="outbox")
 
-    async def _load(self) -> None:
+    async def _fetch(self) -> list[NoticeView]:
         from pcso_tui.domain.communications.delivery import list_notices
 
-        session = self.app.session  # type: ignore[attr-defined]
-        try:
-            notices = await self.app.domain_call(  # type: ignore[attr-defined]
-                list_notices(session.domain, session.actor, state=self.state, limit=PAGE)
-            )
-        except DomainError as exc:
-            self.notify(one_line(exc.message), severity="error", markup=False)
-            return
+        session = self._session()
+        return await list_notices(session.domain, session.actor, state=self.state, limit=PAGE)
+
+    def _session(self) -> WorkspaceSession:
+        session = workspace(self).session
+        assert session is not None, "the outbox needs a signed-in session"
+        return session
+
+    def _show(self, notices: list[NoticeView]) -> None:
         fresh = {n.id: n for n in notices}
         table = self.table
         table.remove_rows([k for k in table.row_keys() if k not in fresh])
@@ -124,7 +120,6 @@ class OutboxScreen(Screen[None]):
         self.query_one("#outbox-heading", Static).update(
             Content(f"Outbox: {len(notices)} {shown}{more} — f state · r retry · R retry all dead · Esc back")
         )
-        self.loaded = True
 
     def action_next_state(self) -> None:
         self.state = STATES[(STATES.index(self.state) + 1) % len(STATES)]
@@ -133,14 +128,9 @@ class OutboxScreen(Screen[None]):
     def action_close(self) -> None:
         self.dismiss(None)
 
-    async def _act(self, call: Any, done: str) -> None:
-        try:
-            await self.app.domain_call(call)  # type: ignore[attr-defined]
-        except DomainError as exc:
-            self.notify(one_line(exc.message), severity="error", markup=False)
-            return
+    def _acted(self, done: str) -> None:
         self.notify(done, markup=False)
-        await self._load()
+        self.refresh_list()
 
     def action_retry(self) -> None:
         from pcso_tui.domain.communications.delivery import retry_notice
@@ -150,14 +140,15 @@ class OutboxScreen(Screen[None]):
         if notice is None:
             self.notify("Pick a notice first", severity="warning", markup=False)
             return
-        session = self.app.session  # type: ignore[attr-defined]
+        session = self._session()
         call = retry_notice(session.domain, session.actor, notice.id)
-        self.run_worker(self._act(call, f"Notice to {notice.contact_name} queued again"), exit_on_error=False)
+        done = f"Notice to {notice.contact_name} queued again"
+        self.work.run_command(call, lambda _: self._acted(done), group="outbox-retry")
 
     def action_retry_all(self) -> None:
         from pcso_tui.domain.communications.delivery import retry_dead_notices
 
-        session = self.app.session  # type: ignore[attr-defined]
+        session = self._session()
         dead = sum(1 for n in self.notices.values() if n.state == "dead") if self.state == "dead" else None
         count = f"{dead} dead notices" if dead is not None else "every dead notice"
 

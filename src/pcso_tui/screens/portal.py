@@ -17,10 +17,11 @@ Untrusted text (titles, statements, replies, article bodies) goes in as ``Conten
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, ClassVar, TypeVar
+from functools import partial
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -30,7 +31,6 @@ from textual.widgets import ContentSwitcher, DataTable, Input, Label, Static
 
 from pcso_tui.domain.casework.views import PortalAccount, PortalArticle, PortalCase, PortalCaseDetail
 from pcso_tui.domain.communications.views import PublicOutage
-from pcso_tui.domain.core.errors import DomainError
 from pcso_tui.domain.core.event_kinds import NOTICE_KINDS
 from pcso_tui.domain.core.text import one_line, printable
 from pcso_tui.domain.core.views import EventView
@@ -41,8 +41,6 @@ from pcso_tui.widgets.cells import format_time, use_ascii
 from pcso_tui.widgets.feed import EventsArrived
 from pcso_tui.widgets.palette import PaletteCommand
 from pcso_tui.widgets.safe_table import SafeTable
-
-T = TypeVar("T")
 
 VIEWS = ("outages", "cases", "articles")
 VIEW_TITLES = {"outages": "Outages", "cases": "Cases", "articles": "Articles"}
@@ -160,11 +158,7 @@ class PortalScreen(ModeScreen):
         self.cases: dict[int, PortalCase] = {}
         self.articles: dict[int, PortalArticle] = {}
         self.case_detail: PortalCaseDetail | None = None
-        self.loads = 0  # completed loads of the lists (tests wait on it)
-        self.error: str | None = None
-        self._loading = False
-        self._dirty = False
-        self._timer: Any = None
+        self.lists = self.work.refresh("lists", self._load, group="portal-load")
 
     # --- frame ---------------------------------------------------------------------------------
 
@@ -235,60 +229,25 @@ class PortalScreen(ModeScreen):
 
     # --- loading -------------------------------------------------------------------------------
 
-    async def call(self, coro: Awaitable[T]) -> T | None:
-        """A domain call; a refusal becomes a notification and None."""
-        try:
-            return await self.app.domain_call(coro)  # type: ignore[attr-defined]
-        except DomainError as exc:
-            self.error = exc.message
-            self.notify(one_line(exc.message, 300), title="Refused", severity="error", markup=False)
-            return None
-
     def request(self, *, delay: float = 0.0) -> None:
         """Re-query the lists (and the open case) soon; a burst of requests makes one load."""
-        if self._loading:
-            self._dirty = True
-            return
-        if self._timer is not None:
-            return
-        if delay <= 0:
-            self._start()
-        else:
-            self._timer = self.set_timer(delay, self._start, name="portal refresh")
-
-    def _start(self) -> None:
-        self._timer = None
-        if self._loading:
-            self._dirty = True
-            return
-        self._loading = True
-        self.run_worker(self._load(), group="portal-load", exit_on_error=False)
+        self.lists.request(delay=delay)
 
     async def _load(self) -> None:
         from pcso_tui.domain.casework import portal
 
         domain, actor, account = self.session.domain, self.session.actor, self.preview_account
-        try:
-            scope = await self.call(portal.portal_account(domain, actor, account=account))
-            if scope is None:
-                return
-            outages = await self.call(portal.list_outages(domain, actor, account=account))
-            cases = await self.call(portal.list_cases(domain, actor, account=account))
-            articles = await self.call(portal.list_articles(domain, actor, account=account))
-            if outages is None or cases is None or articles is None:
-                return
-            self.account = scope
-            self._refresh_bar()
-            self._show_outages(outages)
-            self._show_cases(cases)
-            self._show_articles(articles)
-            await self._load_case()
-            self.loads += 1
-        finally:
-            self._loading = False
-            if self._dirty and self.is_attached:
-                self._dirty = False
-                self.request()
+        scope = await self.work.call(portal.portal_account(domain, actor, account=account))
+        outages = await self.work.call(portal.list_outages(domain, actor, account=account))
+        cases = await self.work.call(portal.list_cases(domain, actor, account=account))
+        articles = await self.work.call(portal.list_articles(domain, actor, account=account))
+        self.account = scope
+        self._refresh_bar()
+        self._show_outages(outages)
+        self._show_cases(cases)
+        self._show_articles(articles)
+        self._show_case(await self.work.call(self._fetch_case()))
+        self.work.loaded("portal-load")
 
     def _sync(self, table: SafeTable, rows: dict[Hashable, tuple[Any, ...]]) -> None:
         gone = [k for k in table.row_keys() if k not in rows]
@@ -317,7 +276,8 @@ class PortalScreen(ModeScreen):
 
     def selected(self, view: str) -> Any:
         key = self.table(view).cursor_key
-        return {"outages": self.outages, "cases": self.cases, "articles": self.articles}[view].get(key)  # type: ignore[call-overload]
+        rows: dict[str, dict[int, Any]] = {"outages": self.outages, "cases": self.cases, "articles": self.articles}
+        return rows[view].get(key) if isinstance(key, int) else None
 
     # --- detail panes --------------------------------------------------------------------------
 
@@ -367,16 +327,16 @@ class PortalScreen(ModeScreen):
         lines += [Content(""), _body(article.body)]
         pane.update(Content("\n").join(lines))
 
-    async def _load_case(self) -> None:
+    async def _fetch_case(self) -> PortalCaseDetail | None:
         from pcso_tui.domain.casework import portal
 
         case: PortalCase | None = self.selected("cases")
         if case is None:
-            self.case_detail = None
-        else:
-            self.case_detail = await self.call(
-                portal.get_case(self.session.domain, self.session.actor, case.id, account=self.preview_account)
-            )
+            return None
+        return await portal.get_case(self.session.domain, self.session.actor, case.id, account=self.preview_account)
+
+    def _show_case(self, detail: PortalCaseDetail | None) -> None:
+        self.case_detail = detail
         self._show_case_detail()
 
     def _show_case_detail(self) -> None:
@@ -435,7 +395,7 @@ class PortalScreen(ModeScreen):
         elif table.id == "case-table":
             case = self.selected("cases")
             if self.case_detail is None or case is None or self.case_detail.case.id != case.id:
-                self.run_worker(self._load_case(), group="portal-case", exclusive=True, exit_on_error=False)
+                self.work.load(self._fetch_case, self._show_case, group="portal-case")
 
     # --- views and keys ------------------------------------------------------------------------
 
@@ -482,27 +442,26 @@ class PortalScreen(ModeScreen):
 
         def done(reply: Reply | None) -> None:
             if reply is not None:
-                self.run_worker(self._reply(case, reply.body), group="portal-reply", exit_on_error=False)
+                self._reply(case, reply.body)
 
         self.app.push_screen(ReplyDialog(f"Reply on {case.number}", context), done)
 
-    async def _reply(self, case: PortalCase, body: str) -> None:
+    def _reply(self, case: PortalCase, body: str) -> None:
         from pcso_tui.domain.casework import portal
 
-        sent = await self.call(portal.reply_to_case(self.session.domain, self.session.actor, case.id, body))
-        if sent is None:
-            return
+        call = portal.reply_to_case(self.session.domain, self.session.actor, case.id, body)
+        self.work.run_command(call, lambda _: self._replied(case), group="portal-reply")
+
+    def _replied(self, case: PortalCase) -> None:
         self.notify(f"Reply sent on {case.number}", markup=False)
-        wake: Callable[[], None] | None = getattr(self.app, "wake_feed", None)
-        if wake is not None:
-            wake()
+        self.work.wake_feed()
         self.request()
 
     def palette_commands(self) -> Iterable[PaletteCommand]:
         for view in VIEWS:
             if view != self.current_view:
                 yield PaletteCommand(
-                    f"Portal: {VIEW_TITLES[view]}", f"Show the {view} view", lambda v=view: self.action_show_view(v)
+                    f"Portal: {VIEW_TITLES[view]}", f"Show the {view} view", partial(self.action_show_view, view)
                 )
         if self.current_view == "cases" and not self.preview:
             yield PaletteCommand("Portal: Reply", "Reply on the selected case", self.action_reply)

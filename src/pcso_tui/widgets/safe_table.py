@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.text import Text
 from textual.widgets import DataTable
@@ -28,6 +28,9 @@ from pcso_tui.widgets.cells import safe_cell, safe_text
 ColumnSpec = str | tuple[str, str] | tuple[str, str, int]
 
 DEFAULT_MAX_ROWS = 2000
+
+# A table's row key: any hashable value (Mapping is invariant in its key type).
+K = TypeVar("K", bound=Hashable)
 
 
 class TableFull(ValueError):
@@ -114,7 +117,7 @@ class SafeTable(DataTable[Any]):
     def _key(key: Hashable) -> str:
         return key if isinstance(key, str) else repr(key)
 
-    def upsert_rows(self, rows: Mapping[Hashable, Sequence[Any]]) -> tuple[int, int]:
+    def upsert_rows(self, rows: Mapping[K, Sequence[Any]]) -> tuple[int, int]:
         """Add new rows and change existing ones, by key. Returns (added, changed).
 
         Raises ``TableFull`` (changing nothing) when the new rows do not fit in ``max_rows``,
@@ -135,7 +138,7 @@ class SafeTable(DataTable[Any]):
             )
         added = changed = 0
         with self._batch():
-            for str_key, (key, safe) in prepared.items():
+            for str_key, (original, safe) in prepared.items():
                 if str_key in self._keys:
                     current = self.get_row(str_key)
                     for column_key, old, value in zip(self._column_keys, current, safe, strict=True):
@@ -144,7 +147,7 @@ class SafeTable(DataTable[Any]):
                             changed += 1
                 else:
                     self.add_row(*safe, key=str_key)
-                    self._keys[str_key] = key
+                    self._keys[str_key] = original
                     added += 1
         return added, changed
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from textual.content import Content
+from textual.widget import Widget
 from textual.widgets import Static
 
 from pcso_tui.domain.casework.timeline_entries import CANDIDATE_KINDS, entry_from_event, group_timeline
@@ -135,9 +136,9 @@ class CaseTimelineView(Static):
         return added
 
     def _scroll_to_newest(self) -> None:
-        if self.follow and self.is_attached and self.parent is not None:
-            parent = self.parent
-            self.call_after_refresh(lambda: parent.scroll_end(animate=False))  # type: ignore[attr-defined]
+        parent = self.parent
+        if self.follow and self.is_attached and isinstance(parent, Widget):
+            self.call_after_refresh(lambda: parent.scroll_end(animate=False))
 
     # --- the live feed ---------------------------------------------------------------------
 

@@ -1,0 +1,59 @@
+"""Where the workspace connects and as whom: what the CLI hands the App (and tests build directly).
+
+``Connection`` sits below both ``pcso_tui.app`` and ``pcso_tui.cli``: the command line builds
+one from its flags (``cli.common.CliContext`` is a ``Connection``), the App only reads it.
+Nothing heavy is imported at module level: the App shows its first frame before the database
+stack is loaded.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pcso_tui.config import Config
+    from pcso_tui.domain.core.roles import Actor
+    from pcso_tui.domain.core.service import Domain
+
+
+@dataclass
+class Connection:
+    """The database (``--db``, else the config file's), the config file, and ``--as``."""
+
+    db_option: str | None
+    config_option: Path | None
+    as_name: str | None
+    _config: Config | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            from pcso_tui import config
+
+            self._config = config.load(self.config_option)
+        return self._config
+
+    @property
+    def database_url(self) -> str | None:
+        return self.db_option or self.config.database_url
+
+    @staticmethod
+    def os_user() -> str:
+        return os.environ.get("PCSO_USER") or getpass.getuser()
+
+    async def open_domain(self, *, upgrade: bool | None = None) -> Domain:
+        from pcso_tui.domain.core.service import Domain
+        from pcso_tui.plugins import plugin_manager
+
+        return await Domain.open(
+            self.database_url, settings=self.config.settings, hooks=plugin_manager().hook, upgrade=upgrade
+        )
+
+    async def sign_in(self, domain: Domain) -> Actor:
+        from pcso_tui.domain.core.users import sign_in
+
+        return await sign_in(domain, self.os_user(), as_name=self.as_name)
