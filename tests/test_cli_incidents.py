@@ -120,7 +120,9 @@ def test_heartbeat_and_healthcheck_need_configured_checks(pcso: Pcso) -> None:
 
 
 def test_healthcheck_run_once_feeds_alert_ingestion_and_opens_an_incident(pcso: Pcso) -> None:
-    pytest.importorskip("pcso_tui.domain.operations.alerts", reason="alert ingestion (domain/operations/alerts.py) is not in this build")
+    pytest.importorskip(
+        "pcso_tui.domain.operations.alerts", reason="alert ingestion (domain/operations/alerts.py) is not in this build"
+    )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

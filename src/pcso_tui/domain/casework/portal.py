@@ -71,6 +71,7 @@ from pcso_tui.domain.core.models import (
 from pcso_tui.domain.core.roles import Actor, Permission, Role, require
 from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.states import PRIORITY_NAMES, CaseState, OutageStatus, check_case
+from pcso_tui.domain.core.text import normalise_layout
 from pcso_tui.domain.core.views import case_number, outage_number
 
 MAX_REPLY = 10_000
@@ -153,8 +154,8 @@ async def _articles_of(session: AsyncSession, majors: dict[int, set[str]]) -> di
             PortalArticle(
                 id=a.id,
                 number=a.number,
-                title=a.title,
-                body=a.body,
+                title=normalise_layout(a.title),
+                body=normalise_layout(a.body),
                 kind=a.kind,
                 updated_at=a.updated_at,
                 outage_numbers=tuple(sorted(per_article[a.id])),
@@ -232,13 +233,13 @@ async def _outages(
                 number=outage_number(r.id),
                 type=r.type,
                 status=status.value,
-                title=r.title,
-                details=r.details,
+                title=normalise_layout(r.title),
+                details=normalise_layout(r.details),
                 service=service_name(r.product_name, r.ci_name, r.ci_kind),
                 begins_at=r.begins_at,
                 ends_at=r.ends_at,
                 eta=eta,
-                statement=statement[0] if statement else None,
+                statement=normalise_layout(statement[0]) if statement else None,
                 statement_at=statement[1] if statement else None,
                 articles=tuple(articles.get(r.major_id, ())) if r.major_id is not None else (),
                 updated_at=max(moments),
@@ -417,7 +418,7 @@ def _update(e: JournalEntry) -> PortalUpdate:
         author_name=e.author_name,
         kind=e.kind,
         label=journal_label(e.kind, e.visibility).split(" · ")[0],
-        body=e.body,
+        body=normalise_layout(e.body),
     )
 
 

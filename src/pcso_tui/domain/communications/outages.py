@@ -46,7 +46,7 @@ from pcso_tui.domain.core.models import (
 from pcso_tui.domain.core.roles import Actor, Permission, Role, require
 from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.states import OutageStatus, OutageType
-from pcso_tui.domain.core.text import one_line
+from pcso_tui.domain.core.text import customer_line
 from pcso_tui.domain.core.versions import check_version
 from pcso_tui.domain.core.views import case_number, incident_number, outage_number
 from pcso_tui.domain.install_base.impact import affected_items
@@ -655,7 +655,7 @@ async def status_page_data(domain: Domain) -> StatusPageData:
                 number=outage_number(r.id),
                 type=r.type,
                 status=status.value,
-                title=one_line(r.title, TITLE_MAX),
+                title=customer_line(r.title, TITLE_MAX),
                 details=r.details,
                 service=service_name(r.product_name, r.ci_name, r.ci_kind),
                 begins_at=r.begins_at,
