@@ -421,3 +421,42 @@ def test_rendering_an_empty_page() -> None:
 
     page = render_html(StatusPageData(title="Acme status", generated_at=datetime(2026, 1, 1, tzinfo=UTC), outages=()))
     assert "All services are running normally." in page and "<title>Acme status</title>" in page
+
+
+async def test_customer_text_is_normalised_the_same_in_page_json_and_feed(
+    domain: Domain, actors: dict[Role, Actor], clock: FrozenClock, tmp_path: Path
+) -> None:
+    # CRLF, a tab and a right-to-left override typed into customer-facing fields: no channel
+    # shows \x0d or \x09, and none lets the override reverse the text.
+    typed = "First line\r\nsecond\tline \u202eesrever"
+    await make_service_map(domain)
+    clock.advance(microseconds=123_456)  # a clock with a fraction of a second, as in production
+    manager = actors[Role.MANAGER]
+    await create_outage(
+        domain, manager, type="unplanned", title=typed, details=typed, begins_at=clock.now, ci_name="payments"
+    )
+    write_status_page(await status_page_data(domain), tmp_path)
+    files = {name: (tmp_path / name).read_text(encoding="utf-8") for name in ("index.html", "status.json", "feed.atom")}
+    for name, content in files.items():
+        for bad in ("\\x0d", "\\x09", "\r", "\t", "\u202e", "&#13;", "\\r", "\\t"):
+            assert bad not in content, f"{name} shows {bad!r}"
+    (outage,) = json.loads(files["status.json"])["outages"]
+    assert outage["details"] == "First line\nsecond line esrever"
+    assert outage["title"] == "First line second line esrever"
+    assert "second line esrever" in files["index.html"] and "second line esrever" in files["feed.atom"]
+    # The HTML standard allows at most three fraction digits in <time datetime>: whole seconds.
+    assert 'datetime="2026-11-23T09:00:00+00:00"' in files["index.html"]
+    assert ".123456" not in files["index.html"]
+
+
+async def test_an_atom_entry_is_never_published_after_it_was_updated(
+    domain: Domain, actors: dict[Role, Actor], clock: FrozenClock, tmp_path: Path
+) -> None:
+    await build(domain, actors, clock)
+    write_status_page(await status_page_data(domain), tmp_path)
+    entries = list(ET.parse(tmp_path / "feed.atom").getroot().iter(f"{ATOM}entry"))
+    assert entries
+    for entry in entries:
+        published = entry.findtext(f"{ATOM}published") or ""
+        updated = entry.findtext(f"{ATOM}updated") or ""
+        assert published and updated and published <= updated, entry.findtext(f"{ATOM}title")

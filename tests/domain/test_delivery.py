@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pluggy
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from pcso_tui.domain.communications.delivery import (
     WORKER,
@@ -715,3 +715,22 @@ async def test_two_workers_never_claim_the_same_notice(domain: Domain) -> None:
     assert set(first.ids).isdisjoint(second.ids)
     assert sorted(first.ids + second.ids) == world.notice_ids
     assert {(n.state, n.attempts) for n in await notices(domain)} == {("sent", 1)}
+
+
+async def test_line_endings_tabs_and_overrides_reach_no_customer(domain: Domain, smtp: SmtpServer) -> None:
+    # One normalisation for every channel: mail text, HTML, subject, SMS and webhook data.
+    configure(domain, smtp)
+    typed = "Card payments fail.\r\nUse\tbank transfer \u202eesrever"
+    await make_world(domain, 1, title="Payments\tslow \u202eX", statement=typed)
+    await deliver(domain)
+    (got,) = smtp.received
+    for part in (got.text, got.html or "", got.message["Subject"]):
+        for bad in ("\\x0d", "\\x09", "\r\n\r\n\r", "\t", "\u202e"):
+            assert bad not in part, (bad, part)
+    assert "Card payments fail.\nUse bank transfer esrever" in got.text.replace("\r\n", "\n")
+    async with domain.reading() as session:
+        rendered = (await session.scalars(select(Notice.rendered))).one()
+    message = compose(json.loads(rendered) if isinstance(rendered, str) else rendered)
+    assert message["data"]["statement"]["body"] == "Card payments fail.\nUse bank transfer esrever"
+    assert "\t" not in message["sms"] and "\u202e" not in message["sms"]
+    assert message["data"]["case"]["title"] == "Payments slow X"

@@ -474,3 +474,16 @@ async def test_limits_are_checked(domain: Domain, pw: PortalWorld) -> None:
     assert len(await portal.list_outages(domain, customer, limit=1)) == 1
     async with domain.reading() as session:
         assert await session.scalar(select(Outage.id).where(Outage.id == pw.x_outage_id)) == pw.x_outage_id
+
+
+async def test_a_statement_typed_with_crlf_tabs_and_overrides_reads_cleanly(
+    domain: Domain, actors: Actors, pw: PortalWorld
+) -> None:
+    # What the terminal portal shows through printable(): no \x0d, \x09 or reversed text.
+    typed = "Engineers are on it.\r\nNext update\tat noon \u202eesrever"
+    await post_statement(domain, actors[Role.MANAGER], pw.major_id, typed)
+    customer = pw.customers["ACC-T1"]
+    outage = await portal.get_outage(domain, customer, pw.outage_id)
+    assert outage.statement == "Engineers are on it.\nNext update at noon esrever"
+    child = await portal.get_case(domain, customer, pw.children["ACC-T1"])
+    assert child.updates[-1].body == "Engineers are on it.\nNext update at noon esrever"

@@ -1,9 +1,11 @@
 """The public status page: static HTML, a JSON document and an Atom feed.
 
 Rendered from ``StatusPageData`` (``domain.outages.status_page_data``), which carries only
-customer-facing fields. Every piece of text is escaped (``html.escape`` for the page, the XML
-serializer for the feed) after control characters are made visible, so a hostile outage
-title cannot inject markup or break the documents. The page needs no JavaScript.
+customer-facing fields. Every piece of text is normalised for customers (``customer_text``:
+line endings, tabs, bidirectional overrides, control characters made visible) and then escaped
+(``html.escape`` for the page, the XML serializer for the feed, ``json`` for the document), so
+a hostile outage title cannot inject markup or break the documents, and the three say the same
+words. The page needs no JavaScript.
 
 Each file is written atomically: to a temporary file in the same directory, flushed and
 fsynced, then renamed over the old one, so a web server never serves half a page.
@@ -21,12 +23,13 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 from pcso_tui.domain.communications.views import PublicOutage, StatusPageData
 from pcso_tui.domain.core.channels import StatusPagePublisher
 from pcso_tui.domain.core.settings import Settings
-from pcso_tui.domain.core.text import printable
+from pcso_tui.domain.core.text import customer_text
 from pcso_tui.domain.core.views import to_jsonable
 from pcso_tui.domain.hookspecs import hookimpl
 
@@ -62,9 +65,9 @@ footer { margin-top: 2rem; border-top: 1px solid #767676; font-size: 0.9rem; }
 
 
 def clean(text: str | None) -> str:
-    """Untrusted text made safe to embed: control characters shown, forbidden code points
-    replaced (newlines kept)."""
-    return _FORBIDDEN.sub("\ufffd", printable(text or "", multiline=True).replace("\r\n", "\n").replace("\r", "\n"))
+    """Untrusted text made safe to embed: normalised for customers (``customer_text``), and code
+    points HTML and XML forbid replaced (newlines kept)."""
+    return _FORBIDDEN.sub("\ufffd", customer_text(text))
 
 
 def _e(text: str | None) -> str:
@@ -80,7 +83,9 @@ def _when(at: datetime | None) -> str:
     if at is None:
         return ""
     at = at.astimezone(UTC)
-    return f'<time datetime="{at.isoformat()}">{at.strftime("%Y-%m-%d %H:%M UTC")}</time>'
+    # Whole seconds: the HTML standard's valid global date-and-time string allows at most
+    # three fraction digits, and Python writes six.
+    return f'<time datetime="{at.isoformat(timespec="seconds")}">{at.strftime("%Y-%m-%d %H:%M UTC")}</time>'
 
 
 def _outage_html(o: PublicOutage) -> str:
@@ -181,9 +186,21 @@ def render_json(data: StatusPageData) -> str:
         "summary": {status: len(data.with_status(status)) for status, _, _ in STATUS_HEADINGS},
         "services": [{"name": name, "state": state[worst[name]]} for name in sorted(worst, key=str.casefold)],
         # Outages go by their number in public, never by the row id.
-        "outages": [{k: v for k, v in to_jsonable(o).items() if k != "id"} for o in data.outages],
+        "outages": _cleaned([{k: v for k, v in to_jsonable(o).items() if k != "id"} for o in data.outages]),
     }
     return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def _cleaned(value: Any) -> Any:
+    """Every string of a JSON-ready structure through ``clean``: the document carries the same
+    words as the page and the feed."""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, list):
+        return [_cleaned(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _cleaned(v) for k, v in value.items()}
+    return value
 
 
 def _entry_id(data: StatusPageData, number: str) -> str:
@@ -214,7 +231,9 @@ def render_atom(data: StatusPageData) -> bytes:
         sub(entry, "title", f"[{word}] {o.service}: {o.title}")
         sub(entry, "id", _entry_id(data, o.number))
         sub(entry, "updated", o.updated_at.astimezone(UTC).isoformat())
-        sub(entry, "published", o.begins_at.astimezone(UTC).isoformat())
+        # Maintenance announced for later begins after the entry was last updated; published is
+        # never later than updated (RFC 4287 readers sort and dedupe by them).
+        sub(entry, "published", min(o.begins_at, o.updated_at).astimezone(UTC).isoformat())
         sub(entry, "link", rel="alternate", type="text/html", href=f"index.html#{o.number}")
         lines = [f"{word} · {TYPE_WORDS.get(o.type, o.type)} · {o.service}"]
         lines.append(f"Begins: {o.begins_at.astimezone(UTC):%Y-%m-%d %H:%M UTC}")

@@ -72,6 +72,7 @@ from pcso_tui.domain.core.models import (
 from pcso_tui.domain.core.roles import Actor, Permission, Role, require
 from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.states import PRIORITY_NAMES, CaseState, OutageStatus, check_case
+from pcso_tui.domain.core.text import normalise_layout
 from pcso_tui.domain.core.views import case_number, outage_number
 
 MAX_REPLY = 10_000
@@ -154,8 +155,8 @@ async def _articles_of(session: AsyncSession, majors: dict[int, set[str]]) -> di
             PortalArticle(
                 id=a.id,
                 number=a.number,
-                title=a.title,
-                body=a.body,
+                title=normalise_layout(a.title),
+                body=normalise_layout(a.body),
                 kind=a.kind,
                 updated_at=a.updated_at,
                 outage_numbers=tuple(sorted(per_article[a.id])),
@@ -381,7 +382,7 @@ def _update(e: JournalEntry) -> PortalUpdate:
         author_name=e.author_name,
         kind=e.kind,
         label=journal_label(e.kind, e.visibility).split(" · ")[0],
-        body=e.body,
+        body=normalise_layout(e.body),
     )
 
 

@@ -62,7 +62,7 @@ from pcso_tui.domain.core.models import (
 from pcso_tui.domain.core.roles import Actor, Permission, Role, require, require_account
 from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.settings import DeliverySettings
-from pcso_tui.domain.core.text import one_line, printable
+from pcso_tui.domain.core.text import customer_line, customer_text, one_line
 from pcso_tui.domain.core.views import case_number, outage_number
 
 log = logging.getLogger(__name__)
@@ -145,8 +145,8 @@ def _iso(at: datetime | None) -> str | None:
 
 @lru_cache(maxsize=1024)
 def _clean(text: str) -> str:
-    """Untrusted multi-line text (statements, articles) with control characters made visible."""
-    return printable(text.strip(), multiline=True)
+    """Untrusted multi-line text (statements, articles) normalised for customers."""
+    return customer_text(text)
 
 
 @lru_cache(maxsize=1024)
@@ -170,13 +170,13 @@ def render(source: RenderSource) -> dict[str, Any]:
     s = source
     label = _LABELS.get(s.kind, "Notice")
     outage = s.outage
-    title = one_line(outage.title if outage else s.title, 200)
+    title = customer_line(outage.title if outage else s.title, 200)
     reference = outage.number if outage else (s.case_number or s.major_case_number or "")
-    subject = one_line(f"[{reference}] {label}: {title}" if reference else f"{label}: {title}", 250)
+    subject = customer_line(f"[{reference}] {label}: {title}" if reference else f"{label}: {title}", 250)
 
     # (heading or None, paragraph text) in order; the text and HTML bodies are built from it.
     blocks: list[tuple[str | None, str]] = []
-    blocks.append((None, f"Hello {one_line(s.contact_name, 100) or 'there'},"))
+    blocks.append((None, f"Hello {customer_line(s.contact_name, 100) or 'there'},"))
     if outage:
         intro = {
             "outage_planned": f"We will carry out planned maintenance on {outage.service}.",
@@ -191,7 +191,7 @@ def render(source: RenderSource) -> dict[str, Any]:
     else:
         intro = {
             "major_case_opened": f"We are aware of a problem affecting services you use: {title}. "
-            f"We have opened case {s.case_number or s.major_case_number} for {one_line(s.account_name, 100)} "
+            f"We have opened case {s.case_number or s.major_case_number} for {customer_line(s.account_name, 100)} "
             "and will keep you informed.",
             "statement": f"There is news about {title}.",
             "resolved": f"The problem is resolved: {title}.",
@@ -205,13 +205,14 @@ def render(source: RenderSource) -> dict[str, Any]:
         if s.kind in ("resolved", "closed") and s.resolution_notes:
             blocks.append(("Resolution", _clean(s.resolution_notes)))
     for article in s.articles:
-        blocks.append((f"Workaround {article.number}: {one_line(article.title, 200)}", _clean(article.body)))
-    footer = f"You receive this as a contact for {one_line(s.account_name, 100)} ({one_line(s.account_number, 40)})."
+        blocks.append((f"Workaround {article.number}: {customer_line(article.title, 200)}", _clean(article.body)))
+    account = f"{customer_line(s.account_name, 100)} ({customer_line(s.account_number, 40)})"
+    footer = f"You receive this as a contact for {account}."
     if s.case_number:
         footer += f" Your case: {s.case_number}."
 
-    lead = s.statement or (outage.details if outage else "") or ""
-    sms = one_line(f"{subject}. {lead}".strip(), 480) if lead else subject
+    lead = _clean(s.statement or (outage.details if outage else "") or "")
+    sms = customer_line(f"{subject}. {lead}".strip(), 480) if lead else subject
 
     data: dict[str, Any] = {
         "id": s.key,
@@ -220,25 +221,25 @@ def render(source: RenderSource) -> dict[str, Any]:
         "contact": {"name": s.contact_name},
         "account": {"number": s.account_number, "name": s.account_name},
         "case": (
-            {"number": s.case_number, "major_case": s.major_case_number, "title": s.title, "state": s.case_state}
+            {"number": s.case_number, "major_case": s.major_case_number, "title": title, "state": s.case_state}
             if s.case_number or s.major_case_number
             else None
         ),
-        "statement": {"body": s.statement, "at": _iso(s.statement_at)} if s.statement else None,
+        "statement": {"body": _clean(s.statement), "at": _iso(s.statement_at)} if s.statement else None,
         "eta": _iso(s.eta),
         "resolution": (
-            {"code": s.resolution_code, "notes": s.resolution_notes}
+            {"code": s.resolution_code, "notes": _clean(s.resolution_notes or "") or None}
             if s.kind in ("resolved", "closed") and (s.resolution_code or s.resolution_notes)
             else None
         ),
-        "articles": [{"number": a.number, "title": a.title, "body": a.body} for a in s.articles],
+        "articles": [{"number": a.number, "title": customer_line(a.title), "body": _clean(a.body)} for a in s.articles],
         "outage": (
             {
                 "number": outage.number,
                 "type": outage.type,
-                "title": outage.title,
-                "details": outage.details,
-                "service": outage.service,
+                "title": customer_line(outage.title),
+                "details": _clean(outage.details),
+                "service": customer_line(outage.service),
                 "begins_at": _iso(outage.begins_at),
                 "ends_at": _iso(outage.ends_at),
             }

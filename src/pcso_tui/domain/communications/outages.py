@@ -49,7 +49,7 @@ from pcso_tui.domain.core.models import (
 from pcso_tui.domain.core.roles import Actor, Permission, Role, require
 from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.states import OutageStatus, OutageType
-from pcso_tui.domain.core.text import one_line
+from pcso_tui.domain.core.text import customer_line, normalise_layout
 from pcso_tui.domain.core.versions import check_version
 from pcso_tui.domain.core.views import case_number, incident_number, outage_number
 from pcso_tui.domain.install_base.impact import affected_items
@@ -107,7 +107,8 @@ def public_outage(
     """One row of ``public_outage_columns`` as customers see it at ``now``: the one place the
     status page, the portal and notices turn an outage into what they show. ``statement`` is
     the latest customer-facing statement of its major case (body, when); ``incident_eta`` the
-    ETA of its incident, shown while the outage has no end of its own."""
+    ETA of its incident, shown while the outage has no end of its own. Its text is laid out for
+    customers once here (``normalise_layout``); each channel escapes it its own way."""
     status = outage_status(row.begins_at, row.ends_at, now)
     moments = [row.created_at] + [t for t in (row.begins_at, row.ends_at) if t is not None and t <= now]
     if statement:
@@ -117,13 +118,13 @@ def public_outage(
         number=outage_number(row.id),
         type=row.type,
         status=status.value,
-        title=title,
-        details=row.details,
+        title=normalise_layout(title),
+        details=normalise_layout(row.details),
         service=service_name(row.product_name, row.ci_name, row.ci_kind),
         begins_at=row.begins_at,
         ends_at=row.ends_at,
         eta=None if status is OutageStatus.PAST else (row.ends_at or incident_eta),
-        statement=statement[0] if statement else None,
+        statement=normalise_layout(statement[0]) if statement else None,
         statement_at=statement[1] if statement else None,
         articles=tuple(articles),
         updated_at=max(moments),
@@ -669,7 +670,7 @@ async def status_page_data(domain: Domain) -> StatusPageData:
             public_outage(
                 r,
                 now,
-                title=one_line(r.title, TITLE_MAX),
+                title=customer_line(r.title, TITLE_MAX),
                 statement=statements.get(r.major_id) if r.major_id is not None else None,
                 incident_eta=etas.get(r.incident_id) if r.incident_id is not None else None,
                 articles=articles.get(r.major_id, ()) if r.major_id is not None else (),
