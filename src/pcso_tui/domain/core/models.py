@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    true,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -138,6 +139,9 @@ class Contact(Base):
     preferred_channel: Mapped[str] = mapped_column(String(16), default="email")
     webhook_url: Mapped[str | None] = mapped_column(String(2000))
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What the contact is for at the account (technical, billing …; "" when not said):
+    # ``[delivery] notify`` may limit notices to some roles.
+    role: Mapped[str] = mapped_column(String(16), default="", server_default="")
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -152,6 +156,9 @@ class Product(Base):
     number: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     family: Mapped[str] = mapped_column(String(64), default="")
+    # What customers call it (None: ``name``), and whether customers are told about it at all.
+    public_name: Mapped[str | None] = mapped_column(String(200))
+    customer_facing: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}
@@ -186,6 +193,10 @@ class ConfigurationItem(Base):
     location: Mapped[str] = mapped_column(String(64), default="")
     # A service shared by many accounts (its outage touches all of them).
     multi_tenant: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The public service catalogue: the name customers know this CI by, and whether it is one
+    # they see (None: decided by its kind, as before the catalogue).
+    public_name: Mapped[str | None] = mapped_column(String(200))
+    customer_facing: Mapped[bool | None] = mapped_column(Boolean)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}
@@ -380,6 +391,10 @@ class Case(Base):
     priority: Mapped[int] = mapped_column(Integer, default=4)
     short_description: Mapped[str] = mapped_column(String(500))
     description: Mapped[str] = mapped_column(Text, default="")
+    # Customer-facing wording, apart from the internal text above: what notices, the portal
+    # and the status page call this case. Only a person types it (or a neutral template).
+    public_title: Mapped[str | None] = mapped_column(String(200))
+    public_summary: Mapped[str | None] = mapped_column(Text)
     # How it reached us: monitoring, phone, email, portal, web.
     channel: Mapped[str] = mapped_column(String(16), default="monitoring")
     account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
