@@ -460,3 +460,52 @@ async def test_an_atom_entry_is_never_published_after_it_was_updated(
         published = entry.findtext(f"{ATOM}published") or ""
         updated = entry.findtext(f"{ATOM}updated") or ""
         assert published and updated and published <= updated, entry.findtext(f"{ATOM}title")
+
+
+async def test_resolution_notes_reach_the_page_json_feed_and_portal(
+    domain: Domain, actors: dict[Role, Actor], clock: FrozenClock, tmp_path: Path
+) -> None:
+    """Approve, post a statement, resolve with notes: every public view says it is resolved and
+    how, after the last statement; nothing internal of the case shows."""
+    from pcso_tui.domain.casework import cases, portal
+    from pcso_tui.domain.casework import major_cases as mc
+    from tests.domain.case_world import build_world
+
+    world = await build_world(domain)
+    manager = actors[Role.MANAGER]
+    proactive = await cases.open_proactive_case(domain, actors[Role.OPERATOR], world.incident_id)
+    approval = await mc.approve_major_case(domain, manager, proactive.id)
+    await cases.add_case_note(
+        domain, manager, approval.major_case_id, "INTERNAL work note: reboot db-7", customer_visible=False
+    )
+    await mc.post_statement(domain, manager, approval.major_case_id, "We are investigating.")
+    before = await status_page_data(domain)
+    assert [(o.resolution, o.resolved_at) for o in before.outages] == [(None, None)]
+
+    clock.advance(hours=1)
+    notes = "Calls work again.\r\nA faulty\tswitch was replaced."
+    await mc.resolve_major_case(domain, manager, approval.major_case_id, code="INTERNAL-CODE-42", notes=notes)
+    data = await status_page_data(domain)
+    (outage,) = data.outages
+    shown = "Calls work again.\nA faulty switch was replaced."
+    assert (outage.status, outage.resolution, outage.resolved_at) == ("past", shown, clock.now)
+    assert outage.statement == "We are investigating." and outage.updated_at == clock.now
+
+    write_status_page(data, tmp_path)
+    files = {name: (tmp_path / name).read_text(encoding="utf-8") for name in ("index.html", "status.json", "feed.atom")}
+    assert "<h5>Resolved, <time" in files["index.html"]
+    assert "<p>Calls work again.<br>\nA faulty switch was replaced.</p>" in files["index.html"]
+    (public,) = json.loads(files["status.json"])["outages"]
+    assert public["resolution"] == shown and public["resolved_at"] == clock.now.isoformat()
+    (entry,) = ET.parse(tmp_path / "feed.atom").getroot().iter(f"{ATOM}entry")
+    content = entry.findtext(f"{ATOM}content") or ""
+    assert f"Resolved ({clock.now:%Y-%m-%d %H:%M} UTC): {shown}" in content
+    assert entry.findtext(f"{ATOM}updated") == clock.now.isoformat()
+    for name, text in files.items():
+        for internal in ("INTERNAL", "reboot db-7", "host-1", "\r", "\t"):
+            assert internal not in text, f"{name} shows {internal!r}"
+
+    (seen,) = await portal.list_outages(domain, actors[Role.CUSTOMER])
+    assert (seen.resolution, seen.resolved_at, seen.statement) == (shown, clock.now, "We are investigating.")
+    detail = await portal.get_outage(domain, actors[Role.CUSTOMER], seen.id)
+    assert detail.resolution == shown

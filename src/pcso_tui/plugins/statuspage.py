@@ -108,6 +108,9 @@ def _outage_html(o: PublicOutage) -> str:
     ]
     if o.details.strip():
         parts.append(_paragraphs(o.details))
+    if o.resolution:
+        parts.append(f"<h5>Resolved, {_when(o.resolved_at)}</h5>")
+        parts.append(_paragraphs(o.resolution))
     if o.statement:
         parts.append(f"<h5>Latest update, {_when(o.statement_at)}</h5>")
         parts.append(_paragraphs(o.statement))
@@ -243,6 +246,8 @@ def render_atom(data: StatusPageData) -> bytes:
             lines.append(f"Expected resolution: {o.eta.astimezone(UTC):%Y-%m-%d %H:%M UTC}")
         if o.details.strip():
             lines.append(o.details)
+        if o.resolution and o.resolved_at:
+            lines.append(f"Resolved ({o.resolved_at.astimezone(UTC):%Y-%m-%d %H:%M UTC}): {o.resolution}")
         if o.statement:
             lines.append(f"Latest update: {o.statement}")
         lines.extend(f"Workaround {a.number}: {a.title}\n{a.body}" for a in o.articles)

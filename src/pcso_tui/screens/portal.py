@@ -302,6 +302,9 @@ class PortalScreen(ModeScreen):
         ]
         if outage.details:
             lines += [Content(""), _body(outage.details)]
+        if outage.resolution:
+            lines += [Content(""), _line((f"Resolved · {_when(outage.resolved_at)}", "bold"))]
+            lines.append(_body(outage.resolution))
         if outage.statement:
             lines += [Content(""), _line((f"Latest statement · {_when(outage.statement_at)}", "bold"))]
             lines.append(_body(outage.statement))

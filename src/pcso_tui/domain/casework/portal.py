@@ -54,6 +54,7 @@ from pcso_tui.domain.communications.outages import (
     outages_with_status,
     public_outage,
     public_outage_columns,
+    resolutions,
     with_service,
 )
 from pcso_tui.domain.communications.views import PublicOutage
@@ -196,6 +197,7 @@ async def _outages(
         if r.major_id is not None:
             majors.setdefault(r.major_id, set()).add(outage_number(r.id))
     statements = await latest_statements(session, majors)
+    resolved = await resolutions(session, majors)
     articles = await _articles_of(session, majors)
     etas = await incident_etas(session, (r.incident_id for r in rows))
     out = [
@@ -206,6 +208,7 @@ async def _outages(
             statement=statements.get(r.major_id) if r.major_id is not None else None,
             incident_eta=etas.get(r.incident_id) if r.incident_id is not None else None,
             articles=articles.get(r.major_id, ()) if r.major_id is not None else (),
+            resolution=resolved.get(r.major_id) if r.major_id is not None else None,
         )
         for r in rows
     ]

@@ -11,7 +11,8 @@ commands inside their transactions).
 
 ``status_page_data`` is the only query behind the public status page: it carries outage
 titles, details, times, product/service names, the latest customer-facing statement of the
-linked major case and its customer-visible articles — never accounts, contacts or notes.
+linked major case, its resolution notes once resolved and its customer-visible articles —
+never accounts, contacts, work notes or any other field of the case.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from pcso_tui.domain.core.models import (
 )
 from pcso_tui.domain.core.roles import Actor, Permission, Role, require
 from pcso_tui.domain.core.service import Domain
-from pcso_tui.domain.core.states import OutageStatus, OutageType
+from pcso_tui.domain.core.states import CaseState, OutageStatus, OutageType
 from pcso_tui.domain.core.text import customer_line, normalise_layout
 from pcso_tui.domain.core.versions import check_version
 from pcso_tui.domain.core.views import case_number, incident_number, outage_number
@@ -103,16 +104,20 @@ def public_outage(
     statement: tuple[str, datetime] | None = None,
     incident_eta: datetime | None = None,
     articles: Iterable[PublicArticle] = (),
+    resolution: tuple[str, datetime] | None = None,
 ) -> PublicOutage:
     """One row of ``public_outage_columns`` as customers see it at ``now``: the one place the
     status page, the portal and notices turn an outage into what they show. ``statement`` is
     the latest customer-facing statement of its major case (body, when); ``incident_eta`` the
-    ETA of its incident, shown while the outage has no end of its own. Its text is laid out for
+    ETA of its incident, shown while the outage has no end of its own; ``resolution`` the
+    resolution notes of its resolved major case (notes, when). Its text is laid out for
     customers once here (``normalise_layout``); each channel escapes it its own way."""
     status = outage_status(row.begins_at, row.ends_at, now)
     moments = [row.created_at] + [t for t in (row.begins_at, row.ends_at) if t is not None and t <= now]
     if statement:
         moments.append(statement[1])
+    if resolution:
+        moments.append(resolution[1])
     return PublicOutage(
         id=row.id,
         number=outage_number(row.id),
@@ -128,6 +133,8 @@ def public_outage(
         statement_at=statement[1] if statement else None,
         articles=tuple(articles),
         updated_at=max(moments),
+        resolution=normalise_layout(resolution[0]) if resolution else None,
+        resolved_at=resolution[1] if resolution else None,
     )
 
 
@@ -150,6 +157,23 @@ async def latest_statements(session: AsyncSession, case_ids: Iterable[int]) -> d
     )
     latest = select(ranked.c.case_id, ranked.c.body, ranked.c.created_at).where(ranked.c.rank == 1)
     return {case_id: (body, at) for case_id, body, at in await session.execute(latest)}
+
+
+async def resolutions(session: AsyncSession, case_ids: Iterable[int]) -> dict[int, tuple[str, datetime]]:
+    """The resolution notes (notes, when) of each of these major cases that is resolved or closed
+    (a reopened one has none). Only the notes: customers are told them in the resolved notice."""
+    ids = set(case_ids)
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Case.id, Case.resolution_notes, Case.resolved_at).where(
+            Case.id.in_(ids),
+            Case.state.in_((CaseState.RESOLVED.value, CaseState.CLOSED.value)),
+            Case.resolution_notes.is_not(None),
+            Case.resolved_at.is_not(None),
+        )
+    )
+    return {case_id: (notes, at) for case_id, notes, at in rows if notes.strip()}
 
 
 async def incident_etas(session: AsyncSession, incident_ids: Iterable[int | None]) -> dict[int, datetime | None]:
@@ -652,6 +676,7 @@ async def status_page_data(domain: Domain) -> StatusPageData:
         ).all()
         majors = {r.major_id for r in rows if r.major_id is not None}
         statements = await latest_statements(session, majors)
+        resolved = await resolutions(session, majors)
         articles: dict[int, list[PublicArticle]] = {}
         if majors:
             for case_id, number, title, body in await session.execute(
@@ -674,6 +699,7 @@ async def status_page_data(domain: Domain) -> StatusPageData:
                 statement=statements.get(r.major_id) if r.major_id is not None else None,
                 incident_eta=etas.get(r.incident_id) if r.incident_id is not None else None,
                 articles=articles.get(r.major_id, ()) if r.major_id is not None else (),
+                resolution=resolved.get(r.major_id) if r.major_id is not None else None,
             )
         )
         changes.extend(t for t in (r.begins_at, r.ends_at) if t is not None and t > now)

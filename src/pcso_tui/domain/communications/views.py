@@ -123,6 +123,9 @@ class PublicOutage:
     statement_at: datetime | None
     articles: tuple[PublicArticle, ...]
     updated_at: datetime
+    # The resolution notes of its major case, once that case is resolved (or closed), and when.
+    resolution: str | None = None
+    resolved_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
