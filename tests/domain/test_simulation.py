@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -232,3 +233,97 @@ def test_worlds_of_any_number_of_accounts() -> None:
         assert generator.counts["install_base_item"] == accounts * 10
     with pytest.raises(ValueError, match="at least 10"):
         shape_for_accounts(9)
+
+
+async def play_customers(domain: Domain, clock: FrozenClock, *, case_delay: float, minutes: float) -> OutageSimulation:
+    """A tiny world on a fresh day (the dashboard's day holds the simulation only), the workflow
+    rule accepting, the operator opening cases ``case_delay`` seconds late, customers calling."""
+    from pcso_tui.domain.communications.delivery import DeliveryWorker
+    from pcso_tui.plugins.channels.demo import demo_channels
+    from pcso_tui.world.simulation import play_in_simulated_time, policy_settings
+
+    await seeded(domain)
+    clock.now = (clock.now + timedelta(days=1)).replace(hour=0, minute=1, second=0, microsecond=0)
+    domain.settings = policy_settings(domain.settings)
+    settings = SimulationSettings(interval=10, case_delay=case_delay, call_median=300)
+    sim = OutageSimulation(
+        domain, seed=7, settings=settings, operator=await sign_in(domain, "olivia"), agent=await sign_in(domain, "adam")
+    )
+    async with DeliveryWorker(domain, channels=demo_channels()) as worker:
+        await play_in_simulated_time(sim, clock, minutes=minutes, worker=worker)
+    return sim
+
+
+async def test_customers_call_through_intake_and_race_the_notices(domain: Domain, clock: FrozenClock) -> None:
+    from pcso_tui.domain.core.models import Account, Notice
+    from pcso_tui.domain.reporting.dashboard import kpis
+
+    start = clock.now + timedelta(days=1)
+    sim = await play_customers(domain, clock, case_delay=300, minutes=30)
+    assert sim.calls_logged and sim.calls_attached and sim.never_called
+    async with domain.reading() as session:
+        calls = (
+            await session.execute(
+                select(Case.id, Case.parent_id, Case.account_id, Case.opened_at, Case.deflected, Account.number)
+                .join(Account, Account.id == Case.account_id)
+                .where(Case.kind == "reactive", Case.opened_at >= start.replace(hour=0))
+            )
+        ).all()
+        # Every call came through the agent's intake, one per customer who called.
+        assert sorted(c.id for c in calls) == sorted(sim.calls_logged)
+        assert {c.id for c in calls if c.parent_id is not None} == set(sim.calls_attached)
+        assert all(c.deflected for c in calls if c.parent_id is not None)
+        # A customer who never calls is no contact.
+        never = set(sim.never_called) - set(sim.callers)
+        assert never and not {c.number for c in calls} & never
+        before = after = 0
+        for call in calls:
+            if call.parent_id is None:
+                continue
+            told = await session.scalar(
+                select(func.min(Notice.sent_at))
+                .join(Case, Case.id == Notice.case_id)
+                .where(Case.parent_id == call.parent_id, Case.account_id == call.account_id, Notice.state == "sent")
+            )
+            if told is not None and told < call.opened_at:
+                after += 1
+            else:
+                before += 1
+    # The race is real: some customers called before they were told, some after.
+    assert before and after
+
+    admin = await sign_in(domain, "admin")
+    board = await kpis(domain, admin, period="day", at=clock.now, periods_back=0)
+    notified_first = board.kpi("notified_first")
+    assert notified_first.value is not None and 0 < notified_first.value < 100
+    assert notified_first.base and notified_first.count < notified_first.base
+    assert board.kpi("deflected_calls").count == len(sim.calls_attached)
+
+
+async def test_the_customers_leave_the_alerts_alone(sqlite_template: Path, tmp_path: Path) -> None:
+    """Playing the customers draws from a generator of its own: the same seed, the same alerts."""
+    from pcso_tui.plugins import new_plugin_manager
+
+    async def play(name: str, with_agent: bool) -> list[tuple]:
+        path = tmp_path / name
+        shutil.copyfile(sqlite_template, path)
+        clock = FrozenClock(FROZEN_AT)
+        domain = await Domain.open(path, clock=clock, hooks=new_plugin_manager(load_entry_points=False).hook)
+        try:
+            await seeded(domain)
+            agent = await sign_in(domain, "adam") if with_agent else None
+            sim = OutageSimulation(
+                domain, seed=11, operator=await sign_in(domain, "olivia"), agent=agent,
+                settings=SimulationSettings(call_median=1),
+            )
+            await run_steps(sim, clock, 8)
+            assert bool(sim.calls_logged) == with_agent
+            async with domain.reading() as session:
+                rows = await session.execute(
+                    select(Alert.fingerprint, Alert.name, Alert.severity).where(Alert.first_seen_at >= FROZEN_AT)
+                )
+                return sorted(tuple(r) for r in rows)
+        finally:
+            await domain.close()
+
+    assert await play("a.db", False) == await play("b.db", True)

@@ -18,7 +18,16 @@ tick; ``run()`` calls it every ``interval`` seconds until told to stop):
   of the CIs that depend on it — at major/critical severity, so correlation opens one incident
   with that CI as its probable root cause; the burst resolves after a while. When an operator
   actor is given, the simulation then opens the incident's proactive case as that operator
-  (as an automatic rule would), and the workflow rule decides about a major case.
+  (at once, as an automatic rule would, or ``case_delay`` seconds later, as a person would),
+  and the workflow rule decides about a major case.
+- **customers**: when an agent actor is given, every external account the outage affects
+  calls or writes in after a random delay (log-normal, median ``call_median`` seconds; a
+  share ``never_call`` never does), drawn from a generator of their own (``seed`` too) so
+  the alerts stay the same. The agent logs the call (``cases.open_reactive_case``, as the
+  agent screen's ``o`` does), checks the known outages and attaches it
+  (``insight.attach_to_known_outage``); a call no known outage covers yet is checked again
+  every ``recheck`` seconds, as an agent working the queue would, for ``follow_up`` seconds.
+  So whether a customer was told before they called is a real race between the two.
 - every ``sweep_every`` steps, ``alerts.sweep_alerts`` applies what time alone changes (quiet
   flapping alerts settle), as ``pcso serve`` does.
 
@@ -35,6 +44,8 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from random import Random
@@ -42,12 +53,15 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from pcso_tui.domain.communications.delivery import DeliveryWorker
+from pcso_tui.domain.core.clock import FrozenClock
 from pcso_tui.domain.core.errors import DomainError
-from pcso_tui.domain.core.models import CIDependency, ConfigurationItem, Incident
+from pcso_tui.domain.core.models import Account, CIDependency, ConfigurationItem, Incident
 from pcso_tui.domain.core.roles import Actor, Role
 from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.settings import Settings
 from pcso_tui.domain.core.states import ACTIVE_INCIDENT_STATES
+from pcso_tui.domain.install_base.impact import affected_items
 from pcso_tui.domain.operations.alerts import ingest_payload, sweep_alerts
 from pcso_tui.world import world_words as W
 from pcso_tui.world.views import SimulationStep
@@ -106,6 +120,19 @@ class SimulationSettings:
     flap_flips: tuple[int, int] = (6, 10)
     # Steps between two sweeps (settling quiet flapping alerts).
     sweep_every: int = 30
+    # Seconds the operator takes to open an outage's proactive case (0: at once, like a rule).
+    case_delay: float = 0.0
+    # The customers (played when an agent is given), in seconds: each affected account calls
+    # after a log-normal delay of this median and spread (the sigma of its logarithm), or,
+    # with the chance ``never_call``, never. ``call_delay`` replaces the distribution: it draws
+    # one delay in seconds from the generator it is given (``None``: this caller never calls).
+    call_median: float = 600.0
+    call_spread: float = 1.0
+    never_call: float = 0.3
+    call_delay: Callable[[Random], float | None] | None = None
+    # A call no known outage covers is checked again this often, for this long.
+    recheck: float = 60.0
+    follow_up: float = 7200.0
 
 
 @dataclass(slots=True)
@@ -125,6 +152,15 @@ class _Burst:
     alerts: list[_Alert]
     ends_step: int
     incidents: set[int] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class _Call:
+    account: str
+    due_at: datetime
+    case_id: int | None = None
+    logged_at: datetime | None = None
+    checked_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,15 +189,27 @@ class OutageSimulation:
         seed: int = 1,
         settings: SimulationSettings | None = None,
         operator: Actor | None = None,
+        agent: Actor | None = None,
     ) -> None:
         self.domain = domain
         self.seed = seed
         self.settings = settings or SimulationSettings()
         self.operator = operator
+        self.agent = agent
         self.rng = Random(f"pcso-simulation/{seed}")
+        # The customers draw from their own generator: playing them leaves the alerts alone.
+        self.customer_rng = Random(f"pcso-simulation-customers/{seed}")
         self.steps = 0
         self.sent = 0
         self.cases_opened: list[int] = []
+        # The customers, one entry per outage they were hit by: who will call and who never
+        # will (account numbers); the calls logged (reactive case ids) and attached.
+        self.callers: list[str] = []
+        self.never_called: list[str] = []
+        self.calls_logged: list[int] = []
+        self.calls_attached: list[int] = []
+        self._calls: list[_Call] = []
+        self._cases_due: dict[int, datetime] = {}
         self._upstream: list[_CI] = []
         self._noise_cis: list[_CI] = []
         self._loaded = False
@@ -397,7 +445,18 @@ class OutageSimulation:
             incidents.extend(i for i in result.incident_ids if i not in incidents)
             if burst is not None:
                 burst.incidents.update(result.incident_ids)
-                cases.extend(await self._open_cases(burst.incidents))
+                if s.case_delay <= 0:
+                    cases.extend(await self._open_cases(burst.incidents))
+                else:
+                    for incident_id in burst.incidents - self._handled_incidents:
+                        self._cases_due.setdefault(incident_id, clock + timedelta(seconds=s.case_delay))
+                await self._schedule_calls(burst, clock)
+        due_cases = {i for i, at in self._cases_due.items() if at <= clock}
+        if due_cases:
+            for incident_id in due_cases:
+                del self._cases_due[incident_id]
+            cases.extend(await self._open_cases(due_cases))
+        calls, attached = await self._play_customers(clock)
 
         if s.sweep_every and n and n % s.sweep_every == 0:
             await sweep_alerts(self.domain, SIMULATOR)
@@ -409,6 +468,8 @@ class OutageSimulation:
             flapping=flapping,
             incident_ids=tuple(incidents),
             case_ids=tuple(cases),
+            calls=tuple(calls),
+            attached=tuple(attached),
         )
 
     async def _start_burst(self, n: int, now: str) -> _Burst | None:
@@ -450,6 +511,84 @@ class OutageSimulation:
             self.cases_opened.append(case.id)
         return opened
 
+    # --- the customers ---------------------------------------------------------------------------
+
+    def _call_delay(self) -> float | None:
+        """Seconds until one affected customer calls, or None: this one never does."""
+        s, rng = self.settings, self.customer_rng
+        if s.call_delay is not None:
+            return s.call_delay(rng)
+        if rng.random() < s.never_call:
+            return None
+        return s.call_median * math.exp(s.call_spread * rng.gauss(0.0, 1.0))
+
+    async def _schedule_calls(self, burst: _Burst, clock: datetime) -> None:
+        """When each external account the outage's CIs affect will call (or that it never will)."""
+        if self.agent is None:
+            return
+        names = sorted({a.labels["ci"] for a in burst.alerts})
+        async with self.domain.reading() as session:
+            ci_ids = list(await session.scalars(select(ConfigurationItem.id).where(ConfigurationItem.name.in_(names))))
+            items = affected_items(ci_ids).subquery()
+            accounts = list(
+                await session.scalars(
+                    select(Account.number)
+                    .where(Account.id.in_(select(items.c.account_id)), Account.is_external.is_(True))
+                    .order_by(Account.id)
+                )
+            )
+        for account in accounts:
+            delay = self._call_delay()
+            if delay is None:
+                self.never_called.append(account)
+            else:
+                self.callers.append(account)
+                self._calls.append(_Call(account, clock + timedelta(seconds=max(0.0, delay))))
+
+    async def _play_customers(self, clock: datetime) -> tuple[list[int], list[int]]:
+        """The calls that are due, logged by the agent; each logged call that a known outage
+        covers (now, or on a later look) attached to it."""
+        if self.agent is None or not self._calls:
+            return [], []
+        from pcso_tui.domain.casework.cases import open_reactive_case
+        from pcso_tui.domain.casework.insight import attach_to_known_outage, case_known_outages
+
+        s, rng, agent = self.settings, self.customer_rng, self.agent
+        logged: list[int] = []
+        attached: list[int] = []
+        keep: list[_Call] = []
+        for call in self._calls:
+            if call.due_at > clock:
+                keep.append(call)
+                continue
+            try:
+                if call.case_id is None or call.logged_at is None:
+                    case = await open_reactive_case(
+                        self.domain,
+                        agent,
+                        account_number=call.account,
+                        short_description=rng.choice(W.CALLERS_SAY),
+                        channel=rng.choice(W.CALL_CHANNELS),
+                    )
+                    call.case_id, call.logged_at = case.id, clock
+                    logged.append(case.id)
+                    self.calls_logged.append(case.id)
+                elif call.checked_at is not None and (clock - call.checked_at).total_seconds() < s.recheck:
+                    keep.append(call)
+                    continue
+                call.checked_at = clock
+                known = await case_known_outages(self.domain, agent, call.case_id)
+                if known:
+                    await attach_to_known_outage(self.domain, agent, call.case_id, known[0].major_case_id)
+                    attached.append(call.case_id)
+                    self.calls_attached.append(call.case_id)
+                elif (clock - call.logged_at).total_seconds() < s.follow_up:
+                    keep.append(call)
+            except DomainError as exc:  # the account or its case changed meanwhile: let it go
+                log.info("simulation: a call of %s was not taken: %s", call.account, exc.message)
+        self._calls = keep
+        return logged, attached
+
     # --- running on its own ---------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -482,3 +621,46 @@ class OutageSimulation:
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
+
+
+# --- in simulated time ------------------------------------------------------------------------
+
+# The dashboard's figures on how proactive we were.
+PROACTIVITY_KPIS = ("notified_first", "deflected_calls", "alert_to_notice_median", "proactive_cases")
+
+
+def policy_settings(settings: Settings, *, on_proactive_case: str = "accept") -> Settings:
+    """``demo_settings`` with the workflow rule acting on every outage's proactive case."""
+    demo = demo_settings(settings)
+    return replace(demo, workflow=replace(demo.workflow, on_proactive_case=on_proactive_case))
+
+
+async def play_in_simulated_time(
+    simulation: OutageSimulation, clock: FrozenClock, *, minutes: float, worker: DeliveryWorker | None = None
+) -> list[SimulationStep]:
+    """Run ``minutes`` of simulated time without waiting: a step, the notices it made due
+    delivered (``worker.drain``), then the clock moved on by the step's ``interval``."""
+    steps = []
+    interval = simulation.settings.interval
+    for _ in range(max(1, math.ceil(minutes * 60 / interval))):
+        steps.append(await simulation.step())
+        if worker is not None:
+            await worker.drain()
+        clock.advance(seconds=interval)
+    return steps
+
+
+async def proactivity(domain: Domain, actor: Actor, at: datetime) -> dict[str, tuple[str, str]]:
+    """The dashboard's proactivity KPIs for the day holding ``at``: key → (title, shown value)."""
+    from pcso_tui.domain.reporting.dashboard import kpis
+    from pcso_tui.domain.reporting.views import format_kpi_value
+
+    board = await kpis(domain, actor, period="day", at=at, periods_back=0)
+    shown = {}
+    for key in PROACTIVITY_KPIS:
+        kpi = board.kpi(key)
+        value = format_kpi_value(kpi.value, kpi.unit)
+        if kpi.base is not None:
+            value += f" ({kpi.count} of {kpi.base})"
+        shown[key] = (kpi.title, value)
+    return shown

@@ -38,3 +38,5 @@ class SimulationStep:
     flapping: int  # alerts that turned flapping on this step
     incident_ids: tuple[int, ...] = ()  # incidents opened or joined by correlation
     case_ids: tuple[int, ...] = ()  # proactive cases it opened as the operator
+    calls: tuple[int, ...] = ()  # customers' calls it logged as the agent (reactive cases)
+    attached: tuple[int, ...] = ()  # calls it attached to a known outage

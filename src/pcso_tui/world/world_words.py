@@ -262,3 +262,18 @@ CASE_RESOLUTIONS = (
     ("known_error", "Known error; linked to the problem record and explained to the customer."),
     ("user_error", "Configuration on the customer's side corrected together with them."),
 )
+
+
+# What a customer of an affected account says when they call or write in.
+CALLERS_SAY = (
+    "Service is down for us",
+    "Cannot log in since a few minutes",
+    "Payments keep failing",
+    "Everything is very slow today",
+    "We get error messages on every request",
+    "Our users cannot reach the application",
+    "Is there an outage? Nothing works",
+    "Timeouts all over the place",
+)
+# How customers reach us, most by phone.
+CALL_CHANNELS = ("phone", "phone", "phone", "email", "portal", "web")
