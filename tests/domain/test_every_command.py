@@ -121,6 +121,7 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "users.list_users": ADMIN,
     "users.mark_demo": ADMIN,
     "world.seed_world": ADMIN,
+    "simulation.proactivity": STAFF,
 }
 
 # Placeholders that would be refused as bad input before the role is looked at.
