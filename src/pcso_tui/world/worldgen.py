@@ -36,14 +36,40 @@ from __future__ import annotations
 import heapq
 from array import array
 from bisect import bisect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from random import Random
 from typing import Any
 
+from pcso_tui.domain.core.event_kinds import (
+    AlertClosed,
+    AlertOpened,
+    ArticleAttached,
+    ArticleCreated,
+    CaseAttached,
+    CaseOpened,
+    CaseStateChanged,
+    IncidentClosed,
+    IncidentEtaSet,
+    IncidentOpened,
+    IncidentProgressPosted,
+    IncidentResolved,
+    IncidentStateChanged,
+    MaintenanceAdded,
+    MajorCaseApproved,
+    MajorCaseClosed,
+    MajorCaseProposed,
+    MajorCaseRejected,
+    MajorCaseResolved,
+    NoticesDelivered,
+    OutageCreated,
+    OutageEnded,
+    Payload,
+    StatementPosted,
+)
 from pcso_tui.domain.core.states import priority_for
-from pcso_tui.domain.core.views import incident_number
+from pcso_tui.domain.core.views import case_number, incident_number, outage_number
 from pcso_tui.world import world_words as W
 
 CHUNK = 20_000
@@ -315,6 +341,12 @@ class _Path:
     updated_at: datetime | None = None
 
 
+# One state step of a walk: when, the state it enters, who, extra fields for its event.
+_Step = tuple[datetime, str, tuple[int | None, str], dict[str, Any]]
+# What a walk writes for a step: (when, who, subject id, previous state, state, extra) → event.
+_Change = Callable[[datetime, tuple[int | None, str], int, str, str, dict[str, Any]], Payload]
+
+
 class WorldGenerator:
     def __init__(self, shape: Shape, seed: int, now: datetime, staff: Staff) -> None:
         if now.tzinfo is None:
@@ -327,6 +359,7 @@ class WorldGenerator:
         self._ids: dict[str, int] = dict.fromkeys(TABLE_ORDER, 0)
         self._events: list[tuple[datetime, int, tuple[Any, ...]]] = []
         self._event_seq = 0
+        self._delivered: dict[tuple[str, str], NoticesDelivered] = {}
         self.carl_account = 0
         self.carl_account_name = ""
         self.carl_email = ""
@@ -344,14 +377,14 @@ class WorldGenerator:
         self,
         at: datetime,
         actor: tuple[int | None, str],
-        kind: str,
-        subject_type: str,
         subject_id: int | None,
-        /,
-        **payload: Any,
+        payload: Payload,
+        subject_type: str | None = None,
     ) -> None:
+        """One event of the catalogue (``event_kinds``), stored as the product stores it."""
         self._event_seq += 1
-        row = (at, actor[0], actor[1], None, kind, subject_type, subject_id, payload)
+        kind, subject = payload.kind, subject_type or payload.subject_type
+        row = (at, actor[0], actor[1], None, kind, subject, subject_id, payload.stored())
         heapq.heappush(self._events, (at, self._event_seq, row))
 
     def _release_events(self, until: datetime | None) -> None:
@@ -783,29 +816,32 @@ class WorldGenerator:
 
     # --- history: pieces -------------------------------------------------------------------
 
-    def _walk(
-        self, steps: list[tuple[datetime, str, tuple[int | None, str], dict[str, Any]]], subject: str, sid: int
-    ) -> _Path:
-        """Apply state steps up to now (writing their events); the rest never happened yet."""
+    def _walk(self, opened: Payload, steps: list[_Step], sid: int, change: _Change | None = None) -> _Path:
+        """Apply state steps up to now (writing their events); the rest never happened yet.
+        The first step writes ``opened``; each later one what ``change`` makes of it (by
+        default a case's ``CaseStateChanged``, its dict the extra fields)."""
         path = _Path(state=steps[0][1], updated_at=steps[0][0])
         previous = None
-        for at, state, actor, payload in steps:
+        change = change or self._case_change
+        for at, state, actor, extra in steps:
             if at > self.now:
                 break
             if previous is None:
-                self._event(at, actor, f"{subject}.opened", subject, sid, **payload)
-            elif state in ("resolved", "closed", "canceled"):
-                self._event(at, actor, f"{subject}.{state}", subject, sid, **{"from": previous, "to": state}, **payload)
+                self._event(at, actor, sid, opened)
             else:
-                self._event(
-                    at, actor, f"{subject}.state_changed", subject, sid, **{"from": previous, "to": state}, **payload
-                )
+                self._event(at, actor, sid, change(at, actor, sid, previous, state, extra))
             if state == "resolved":
                 path.resolved_at = at
             elif state == "closed":
                 path.closed_at = at
             path.state, path.updated_at, previous = state, at, state
         return path
+
+    @staticmethod
+    def _case_change(
+        at: datetime, actor: tuple[int | None, str], sid: int, previous: str, state: str, extra: dict[str, Any]
+    ) -> Payload:
+        return CaseStateChanged(number=case_number(sid), from_=previous, to=state, **extra)
 
     def _case_row(self, **values: Any) -> tuple[Any, ...]:
         row = dict.fromkeys(COLUMNS["support_case"])
@@ -872,7 +908,18 @@ class WorldGenerator:
         )
         when = last_try
         if when <= self.now:
-            self._event(when, SYSTEM_ACTOR, f"notice.{state}", "notice", nid, kind=kind, channel=channel, case=case)
+            # As the delivery worker reports a batch: here one notice, on its case. Few distinct
+            # payloads among tens of thousands of notices: each is made once.
+            delivered = self._delivered.get((state, channel))
+            if delivered is None:
+                delivered = self._delivered[state, channel] = NoticesDelivered(
+                    sent=int(state == "sent"),
+                    retrying=0,
+                    dead=int(state == "dead"),
+                    skipped=int(state == "skipped"),
+                    channels={channel: 1} if state == "sent" else {},
+                )
+            self._event(when, SYSTEM_ACTOR, case, delivered)
 
     def _pick_root(self, rng: Random, forced: str | None) -> int:
         first_app = self.first_app
@@ -940,10 +987,14 @@ class WorldGenerator:
                 1,
             ),
         )
+        opened = AlertOpened(fingerprint=fingerprint, name=name, severity=severity, ci=ci_name, from_=None)
+        self._event(at, SYSTEM_ACTOR, aid, opened)
         self._event(
-            at, SYSTEM_ACTOR, "alert.opened", "alert", aid, fingerprint=fingerprint, severity=severity, ci=ci_name
+            ends,
+            SYSTEM_ACTOR,
+            aid,
+            AlertClosed(fingerprint=fingerprint, name=name, severity=severity, ci=ci_name, from_="open"),
         )
-        self._event(ends, SYSTEM_ACTOR, "alert.closed", "alert", aid, fingerprint=fingerprint)
         return aid
 
     def _incident(self, rng: Random, t0: datetime, forced: str | None) -> None:
@@ -997,29 +1048,33 @@ class WorldGenerator:
         eta = max(eta, at(0.15) + timedelta(minutes=5))
         code, notes = rng.choice(W.RESOLUTIONS)
         closed_at = resolved_at + timedelta(hours=rng.randint(12, 72))
-        path = self._walk(
-            [
-                (
-                    t_open,
-                    "new",
-                    opener,
-                    {
-                        "number": incident_number(iid),
-                        "title": title,
-                        "severity": severity,
-                        "rule": "severity" if by_rule else None,
-                        "alert_ids": alert_ids,
-                        "cis": sorted({self.ci_name[c] for c in (root, *others)}),
-                        "root_ci": self.ci_name[root],
-                    },
-                ),
-                (at(0.05), "in_progress", self.olivia, {}),
-                (resolved_at, "resolved", self.olivia, {"code": code}),
-                (closed_at, "closed", self.olivia, {}),
-            ],
-            "incident",
-            iid,
+        def change(
+            when: datetime, actor: tuple[int | None, str], sid: int, previous: str, state: str, extra: dict[str, Any]
+        ) -> Payload:
+            """As ``incidents.set_incident_state``/``resolve_incident``: a journal line, then its event."""
+            if state == "resolved":
+                entry = self._journal(when, actor, "resolution", f"Resolved ({code}): {notes}", incident=sid)
+                return IncidentResolved(entry_id=entry, code=code)
+            entry = self._journal(when, actor, "state", f"State: {previous} → {state}", incident=sid)
+            kind = IncidentClosed if state == "closed" else IncidentStateChanged
+            return kind(entry_id=entry, from_=previous, to=state)
+
+        opened = IncidentOpened(
+            number=incident_number(iid),
+            title=title,
+            severity=severity,
+            rule="severity" if by_rule else None,
+            alert_ids=alert_ids,
+            cis=sorted({self.ci_name[c] for c in (root, *others)}),
+            root_ci=self.ci_name[root],
         )
+        steps: list[_Step] = [
+            (t_open, "new", opener, {}),
+            (at(0.05), "in_progress", self.olivia, {}),
+            (resolved_at, "resolved", self.olivia, {}),
+            (closed_at, "closed", self.olivia, {}),
+        ]
+        path = self._walk(opened, steps, iid, change)
         out.add(
             "incident",
             (
@@ -1045,15 +1100,12 @@ class WorldGenerator:
         eta_at = at(0.15)
         body = f"ETA {eta:%H:%M} UTC"
         entries.append((eta_at, self._journal(eta_at, self.olivia, "eta", body, incident=iid), "eta", body))
-        self._event(
-            eta_at, self.olivia, "incident.eta_set", "incident", iid, entry_id=entries[-1][1], eta=eta.isoformat()
-        )
+        self._event(eta_at, self.olivia, iid, IncidentEtaSet(entry_id=entries[-1][1], eta=eta.isoformat()))
         for n in range(rng.randint(1, 3)):
             when = at(0.3 + 0.2 * n)
             body = rng.choice(W.PROGRESS_NOTES).format(ci=self.ci_name[root])
             entries.append((when, self._journal(when, self.olivia, "progress", body, incident=iid), "progress", body))
-            self._event(when, self.olivia, "incident.progress_posted", "incident", iid, entry_id=entries[-1][1])
-        self._journal(resolved_at, self.olivia, "resolution", f"Resolved ({code}): {notes}", incident=iid)
+            self._event(when, self.olivia, iid, IncidentProgressPosted(entry_id=entries[-1][1]))
 
         # Customers: an outage as they see it, and (mostly) a proactive case.
         major = proactive = decided_at = cascade_at = None
@@ -1085,12 +1137,13 @@ class WorldGenerator:
             created = at(0.1)
             label = "degraded" if degraded else "unavailable"
             details = f"{product_name} is {label} for some customers in {city}. We are working on it."
+            outage_title = f"{product_name} {label} in {city}"
             out.add(
                 "outage",
                 (
                     oid,
                     "degradation" if degraded else "unplanned",
-                    f"{product_name} {label} in {city}",
+                    outage_title,
                     details,
                     root,
                     product,
@@ -1103,16 +1156,17 @@ class WorldGenerator:
                     1,
                 ),
             )
-            self._event(
-                created,
-                self.olivia,
-                "outage.created",
-                "outage",
-                oid,
+            number = outage_number(oid)
+            declared = OutageCreated(
+                number=number,
                 type="degradation" if degraded else "unplanned",
-                incident=iid,
+                title=outage_title,
+                case_id=major or proactive,
+                notices=0,
             )
-            self._event(resolved_at, self.olivia, "outage.ended", "outage", oid, ends_at=resolved_at.isoformat())
+            self._event(created, self.olivia, oid, declared)
+            ended = OutageEnded(number=number, ends_at=resolved_at.isoformat(), by="resolution" if major else None)
+            self._event(resolved_at, self.olivia, oid, ended)
 
     def _proactive(
         self,
@@ -1172,48 +1226,36 @@ class WorldGenerator:
             r_at = resolved_at + timedelta(minutes=rng.randint(10, 30))
         auto_close = r_at + timedelta(days=3)
 
-        steps: list[tuple[datetime, str, tuple[int | None, str], dict[str, Any]]] = [
-            (
-                opened,
-                "new",
-                SYSTEM_ACTOR if by_rule else self.olivia,
-                {
-                    "kind": "proactive",
-                    "incident": iid,
-                    "accounts": len(accounts),
-                    "items": n_items,
-                    "priority": priority,
-                },
-            ),
+        resolved: dict[str, Any] = {"code": rcode}
+        if approved:
+            resolved.update(by="cascade", parent_id=mid)
+        steps: list[_Step] = [
+            (opened, "new", SYSTEM_ACTOR if by_rule else self.olivia, {}),
             (at(0.12), "open", self.adam, {}),
-            (r_at, "resolved", self.maria if approved else self.adam, {"code": rcode, "cascade": approved}),
+            (r_at, "resolved", self.maria if approved else self.adam, resolved),
             (auto_close, "closed", SYSTEM_ACTOR, {}),
         ]
-        path = self._walk(steps, "case", pid)
+        case_opened = CaseOpened(
+            number=case_number(pid),
+            case_kind="proactive",
+            incident_id=iid,
+            alert_id=alert,
+            priority=priority,
+            accounts=len(accounts),
+            items=n_items,
+        )
+        path = self._walk(case_opened, steps, pid)
         state = "none"
         if proposed:
             state = "accepted" if approved else "rejected"
-            self._event(
-                proposed_at,
-                proposer,
-                "major_case.proposed",
-                "case",
-                pid,
-                **{"from": "none", "to": "proposed"},
-                reason=reason,
-                accounts=len(external),
+            proposal = MajorCaseProposed(
+                number=case_number(pid), reason=reason, business_impact=business, by_rule=proposer == SYSTEM_ACTOR
             )
+            self._event(proposed_at, proposer, pid, proposal)
         reject = None if approved or not proposed else rng.choice(W.REJECT_REASONS)
         if proposed and not approved:
-            self._event(
-                decided_at,
-                self.maria,
-                "major_case.rejected",
-                "case",
-                pid,
-                **{"from": "proposed", "to": "rejected"},
-                reason=reject,
-            )
+            assert reject is not None
+            self._event(decided_at, self.maria, pid, MajorCaseRejected(number=case_number(pid), reason=reject))
         proactive_row = self._case_row(
             id=pid,
             kind="proactive",
@@ -1248,32 +1290,56 @@ class WorldGenerator:
 
         # Approved: a new major case; the proactive case becomes its child.
         children = {a: self._id("support_case") for a in external}
-        self._event(
-            decided_at,
-            self.maria,
-            "major_case.approved",
-            "case",
-            pid,
-            **{"from": "proposed", "to": "accepted"},
-            major=mid,
-            children=len(children),
-        )
+        skipped = sum(1 for a in children if self.acc_opted_out[a])
+        major_no = case_number(mid)
         major_close = r_at + timedelta(hours=rng.randint(20, 44))
-        major_path = self._walk(
-            [
-                (
-                    decided_at,
-                    "new",
-                    self.maria,
-                    {"kind": "major", "from_case": pid, "incident": iid, "children": len(children)},
-                ),
-                (decided_at + timedelta(seconds=30), "open", self.maria, {}),
-                (r_at, "resolved", self.maria, {"code": rcode, "children": len(children)}),
-                (major_close, "closed", self.maria, {}),
-            ],
-            "case",
-            mid,
+
+        def major_change(
+            when: datetime, actor: tuple[int | None, str], sid: int, previous: str, state: str, extra: dict[str, Any]
+        ) -> Payload:
+            """As the major case commands record it: resolving and closing cascade to the children."""
+            if state == "resolved":
+                return MajorCaseResolved(
+                    number=major_no,
+                    code=rcode,
+                    children=len(children),
+                    children_skipped=0,
+                    notices=len(children) - skipped,
+                    notices_skipped=skipped,
+                    outages_ended=1,
+                )
+            if state == "closed":
+                return MajorCaseClosed(number=major_no, children=len(children), children_skipped=0)
+            return self._case_change(when, actor, sid, previous, state, extra)
+
+        major_opened = CaseOpened(
+            number=major_no,
+            case_kind="major",
+            candidate_id=pid,
+            incident_id=iid,
+            alert_id=alert,
+            priority=priority,
+            accounts=len(accounts),
+            items=n_items,
         )
+        major_steps: list[_Step] = [
+            (decided_at, "new", self.maria, {}),
+            (decided_at + timedelta(seconds=30), "open", self.maria, {}),
+            (r_at, "resolved", self.maria, {}),
+            (major_close, "closed", self.maria, {}),
+        ]
+        major_path = self._walk(major_opened, major_steps, mid, major_change)
+        approval = MajorCaseApproved(
+            number=major_no,
+            candidate_id=pid,
+            created_new_major=True,
+            children=len(children),
+            notices=len(children) - skipped,
+            notices_skipped=skipped,
+            outage=None,
+            by_rule=False,
+        )
+        self._event(decided_at, self.maria, mid, approval)
         out.add(
             "support_case",
             self._case_row(
@@ -1307,15 +1373,15 @@ class WorldGenerator:
         impact(mid)
         child_text = f"Service disruption: {product_name} ({city})"
         for a, cid in children.items():
-            child_path = self._walk(
-                [
-                    (decided_at, "new", self.maria, {"kind": "child", "parent": mid, "account": a}),
-                    (r_at, "resolved", self.maria, {"code": rcode, "cascade": True}),
-                    (auto_close, "closed", SYSTEM_ACTOR, {}),
-                ],
-                "case",
-                cid,
+            child_opened = CaseOpened(
+                number=case_number(cid), case_kind="child", priority=priority, parent_id=mid, account_id=a
             )
+            child_steps: list[_Step] = [
+                (decided_at, "new", self.maria, {}),
+                (r_at, "resolved", self.maria, {"code": rcode, "by": "cascade", "parent_id": mid}),
+                (auto_close, "closed", SYSTEM_ACTOR, {}),
+            ]
+            child_path = self._walk(child_opened, child_steps, cid)
             out.add(
                 "support_case",
                 self._case_row(
@@ -1362,7 +1428,14 @@ class WorldGenerator:
                     when, self.maria, "statement", body, case=cid, visibility="customer", statement=sid, source=entry
                 )
                 self._notice(rng, when, "statement", f"statement:{sid}", a, cid, sid)
-            self._event(when, self.maria, "statement.posted", "case", mid, statement=sid, children=len(children))
+            posted = StatementPosted(
+                number=major_no,
+                statement_id=sid,
+                children=len(children),
+                notices=len(children) - skipped,
+                notices_skipped=skipped,
+            )
+            self._event(when, self.maria, mid, posted)
         body = W.RESOLVED_STATEMENT.format(product=product_name)
         entry = self._journal(r_at, self.maria, "resolution", body, case=mid, visibility="customer")
         for a, cid in children.items():
@@ -1387,8 +1460,10 @@ class WorldGenerator:
                 ),
             )
             out.add("case_article", (mid, art))
-            self._event(first_statement, self.maria, "article.created", "article", art, kind="workaround")
-            self._event(first_statement, self.maria, "article.attached", "case", mid, article=art)
+            article_no, article_title = f"KB{1000 + art:07d}", title_t.format(product=product_name)
+            article = ArticleCreated(number=article_no, title=article_title, customer_visible=True)
+            self._event(first_statement, self.maria, art, article)
+            self._event(first_statement, self.maria, mid, ArticleAttached(article=article_no, title=article_title))
         return pid, mid, decided_at, r_at
 
     def _calls(
@@ -1415,32 +1490,38 @@ class WorldGenerator:
             text = rng.choice(W.CALL_IN).format(product=product_name, time=begins.strftime("%H:%M"))
             deflected = major is not None and decided_at is not None and called >= decided_at
             attached = major is not None
-            opened_payload = {
-                "kind": "reactive",
-                "channel": channel,
-                "deflected": deflected,
-                "parent": major if deflected else None,
-            }
+            opened = CaseOpened(number=case_number(cid), case_kind="reactive", account=f"ACC-{a:06d}", channel=channel)
+            steps: list[_Step]
+            attach: tuple[datetime, tuple[int | None, str], CaseAttached] | None = None
             if attached:
-                assert cascade_at is not None and decided_at is not None
+                assert major is not None and cascade_at is not None and decided_at is not None
                 steps = [
-                    (called, "new", self.adam, opened_payload),
-                    (cascade_at, "resolved", self.maria, {"code": "incident_resolved", "cascade": True}),
+                    (called, "new", self.adam, {}),
+                    (
+                        cascade_at,
+                        "resolved",
+                        self.maria,
+                        {"code": "incident_resolved", "by": "cascade", "parent_id": major},
+                    ),
                     (cascade_at + timedelta(days=3), "closed", SYSTEM_ACTOR, {}),
                 ]
-                if not deflected:
-                    self._event(decided_at, self.maria, "case.attached", "case", cid, parent=major)
+                # Logged and attached at once to the known outage (deflected), or attached by the
+                # manager when the major case was approved.
+                attached_by = (called, self.adam) if deflected else (decided_at, self.maria)
+                attach = (*attached_by, CaseAttached(number=case_number(cid), parent_id=major, deflected=deflected))
                 code, notes = "incident_resolved", f"Resolved with {incident_number(iid)}."
             else:
                 done = max(called, resolved_at) + timedelta(minutes=rng.randint(15, 60))
                 steps = [
-                    (called, "new", self.adam, opened_payload),
+                    (called, "new", self.adam, {}),
                     (called + timedelta(minutes=rng.randint(2, 10)), "open", self.adam, {}),
                     (done, "resolved", self.adam, {"code": "incident_resolved"}),
                     (done + timedelta(days=3), "closed", SYSTEM_ACTOR, {}),
                 ]
                 code, notes = "incident_resolved", f"Caused by {incident_number(iid)}; service restored."
-            path = self._walk(steps, "case", cid)
+            path = self._walk(opened, steps, cid)
+            if attach is not None and attach[0] <= self.now:
+                self._event(attach[0], attach[1], cid, attach[2])
             out.add(
                 "support_case",
                 self._case_row(
@@ -1491,9 +1572,7 @@ class WorldGenerator:
         channel = rng.choice(("phone", "email", "email", "portal", "web"))
         code, notes = rng.choice(W.CASE_RESOLUTIONS)
         opened = at.replace(microsecond=0)
-        steps: list[tuple[datetime, str, tuple[int | None, str], dict[str, Any]]] = [
-            (opened, "new", self.adam, {"kind": "reactive", "channel": channel, "deflected": False, "parent": None})
-        ]
+        steps: list[_Step] = [(opened, "new", self.adam, {})]
         if rng.random() < 0.05:
             steps.append((opened + timedelta(hours=rng.randint(1, 48)), "canceled", self.adam, {}))
         else:
@@ -1507,7 +1586,10 @@ class WorldGenerator:
             t += timedelta(hours=rng.randint(2, 96))
             steps.append((t, "resolved", self.adam, {"code": code}))
             steps.append((t + timedelta(days=3), "closed", SYSTEM_ACTOR, {}))
-        path = self._walk(steps, "case", cid)
+        case_opened = CaseOpened(
+            number=case_number(cid), case_kind="reactive", account=f"ACC-{account:06d}", channel=channel
+        )
+        path = self._walk(case_opened, steps, cid)
         self.out.add(
             "support_case",
             self._case_row(
@@ -1562,5 +1644,11 @@ class WorldGenerator:
                 1,
             ),
         )
-        self._event(created, self.olivia, "maintenance.scheduled", "maintenance_window", mid, ci=self.ci_name[ci])
-        self._event(created, self.olivia, "outage.created", "outage", oid, type="planned", begins_at=begins.isoformat())
+        window = MaintenanceAdded(
+            ci=self.ci_name[ci], starts_at=begins.isoformat(), ends_at=ends.isoformat(), reason=reason, alerts_flagged=0
+        )
+        self._event(created, self.olivia, mid, window)
+        declared = OutageCreated(
+            number=outage_number(oid), type="planned", title=f"Planned maintenance in {city}", case_id=None, notices=0
+        )
+        self._event(created, self.olivia, oid, declared)
