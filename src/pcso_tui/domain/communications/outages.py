@@ -173,7 +173,7 @@ async def resolutions(session: AsyncSession, case_ids: Iterable[int]) -> dict[in
             Case.resolved_at.is_not(None),
         )
     )
-    return {case_id: (notes, at) for case_id, notes, at in rows if notes.strip()}
+    return {case_id: (notes, at) for case_id, notes, at in rows if notes and notes.strip() and at is not None}
 
 
 async def incident_etas(session: AsyncSession, incident_ids: Iterable[int | None]) -> dict[int, datetime | None]:
