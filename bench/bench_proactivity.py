@@ -53,7 +53,8 @@ STARTS_AT = datetime(2026, 3, 3, 0, 1, tzinfo=UTC)
 
 
 async def seed(path: Path, accounts: int, seed_no: int) -> None:
-    domain = await Domain.open(path, clock=FrozenClock(SEEDED_AT), hooks=new_plugin_manager(load_entry_points=False).hook)
+    hooks = new_plugin_manager(load_entry_points=False).hook
+    domain = await Domain.open(path, clock=FrozenClock(SEEDED_AT), hooks=hooks)
     try:
         await add_user(domain, Actor(user_id=None, name="bench", role=Role.CUSTOMER), "admin", Role.ADMIN)
         await seed_world(domain, await sign_in(domain, "admin"), accounts=accounts, seed=seed_no)
