@@ -327,3 +327,13 @@ async def test_the_customers_leave_the_alerts_alone(sqlite_template: Path, tmp_p
             await domain.close()
 
     assert await play("a.db", False) == await play("b.db", True)
+
+
+async def test_the_live_demo_plays_a_few_callers_of_each_outage(domain: Domain, clock: FrozenClock) -> None:
+    await seeded(domain)
+    settings = SimulationSettings(max_callers=2, call_median=1)
+    sim = OutageSimulation(domain, seed=7, settings=settings, agent=await sign_in(domain, "adam"))
+    steps = await run_steps(sim, clock, 8)
+    bursts = len({i for s in steps for i in s.incident_ids}) or 1
+    assert 0 < len(sim.callers) + len(sim.never_called) <= 2 * bursts
+    assert sorted(c for s in steps for c in s.calls) == sorted(sim.calls_logged)

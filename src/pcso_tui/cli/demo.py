@@ -5,8 +5,9 @@
 2. A small world is seeded (the ``pcso seed`` world, ``--accounts`` big) and marked demo:
    anyone may switch roles (F2–F6) and act as the seed's personas.
 3. The workspace opens as olivia (operator), with two background jobs in the same process,
-   started after the first screen is up: the outage simulation (``domain.simulation``:
-   alerts through the normal ingest path) and the delivery worker, whose email, webhook and
+   started after the first screen is up: the outage simulation (``world.simulation``:
+   alerts through the normal ingest path; up to ``DEMO_CALLERS`` affected customers of each
+   outage call in, logged by adam through the agent's intake) and the delivery worker, whose email, webhook and
    sms channels are the demo channels (``plugins.channels.demo``: nothing leaves the machine)
    and which keeps the status page in ``demo-status/`` beside the database current (unless
    the configuration names a status page directory).
@@ -40,9 +41,14 @@ if TYPE_CHECKING:
 DEMO_FILE = "demo.db"
 PERSONA = "olivia"
 DEFAULT_ACCOUNTS = 500
+# The agent persona who takes the simulated customers' calls, and how many customers of each
+# outage call or write in at most (the live demo keeps the agent's queue readable).
+AGENT = "adam"
+DEMO_CALLERS = 15
 WELCOME = (
     "A simulated outage is under way: alerts arrive, flap and resolve; incidents and proactive "
-    "cases open. F2–F6 switch roles (operator, agent, manager, portal, dashboard); ? lists the "
+    "cases open; affected customers call in. F2–F6 switch roles (operator, agent, manager, portal, "
+    "dashboard); ? lists the "
     "keys; q quits."
 )
 
@@ -108,10 +114,13 @@ async def _build(ctx: CliContext, accounts: int, seed: int, progress: Any) -> Wo
         await domain.close()
 
 
-def simulation_job(seed: int, *, interval: float | None = None, operator: str = PERSONA) -> Any:
-    """The outage simulation as a background job (``app.BackgroundJob``)."""
+def simulation_job(seed: int, *, interval: float | None = None, operator: str = PERSONA, agent: str = AGENT) -> Any:
+    """The outage simulation as a background job (``app.BackgroundJob``): affected customers
+    call in too, taken by the ``agent`` persona."""
 
     async def outage_simulation(domain: Domain, stop: asyncio.Event) -> None:
+        from dataclasses import replace
+
         from pcso_tui.domain.core.errors import DomainError
         from pcso_tui.domain.core.users import sign_in
         from pcso_tui.world.simulation import OutageSimulation, SimulationSettings
@@ -120,8 +129,14 @@ def simulation_job(seed: int, *, interval: float | None = None, operator: str = 
             actor = await sign_in(domain, operator)
         except DomainError:
             actor = None  # no operator persona: alerts and incidents only
-        settings = SimulationSettings() if interval is None else SimulationSettings(interval=interval)
-        await OutageSimulation(domain, seed=seed, settings=settings, operator=actor).run(stop)
+        try:
+            taker = await sign_in(domain, agent)
+        except DomainError:
+            taker = None  # no agent persona: no customer calls
+        settings = SimulationSettings(max_callers=DEMO_CALLERS)
+        if interval is not None:
+            settings = replace(settings, interval=interval)
+        await OutageSimulation(domain, seed=seed, settings=settings, operator=actor, agent=taker).run(stop)
 
     return outage_simulation
 
@@ -161,12 +176,18 @@ async def _play(ctx: CliContext, seed: int, steps: int, status_dir: Path | None 
     from pcso_tui.domain.core.users import sign_in
     from pcso_tui.domain.core.views import case_number, incident_number
     from pcso_tui.plugins.channels.demo import demo_channels
-    from pcso_tui.world.simulation import OutageSimulation
+    from pcso_tui.world.simulation import OutageSimulation, SimulationSettings
 
     domain = await ctx.open_domain()
     _publish_to(domain, status_dir)
     try:
-        simulation = OutageSimulation(domain, seed=seed, operator=await sign_in(domain, PERSONA))
+        simulation = OutageSimulation(
+            domain,
+            seed=seed,
+            settings=SimulationSettings(max_callers=DEMO_CALLERS),
+            operator=await sign_in(domain, PERSONA),
+            agent=await sign_in(domain, AGENT),
+        )
         async with DeliveryWorker(domain, channels=demo_channels()) as worker:
             for _ in range(steps):
                 step = await simulation.step()
@@ -180,6 +201,10 @@ async def _play(ctx: CliContext, seed: int, steps: int, status_dir: Path | None 
                     line += "; incidents " + ", ".join(incident_number(i) for i in step.incident_ids)
                 if step.case_ids:
                     line += "; proactive cases " + ", ".join(case_number(c) for c in step.case_ids)
+                if step.calls:
+                    line += f"; customer calls {len(step.calls)} ({len(step.attached)} to known outages)"
+                elif step.attached:
+                    line += f"; calls attached to known outages {len(step.attached)}"
                 if delivered.claimed:
                     line += f"; notices sent {delivered.sent}"
                 click.echo(line)

@@ -133,6 +133,9 @@ class SimulationSettings:
     # A call no known outage covers is checked again this often, for this long.
     recheck: float = 60.0
     follow_up: float = 7200.0
+    # At most this many of an outage's affected accounts are played (a seeded sample; the
+    # others are left out, neither calling nor counted as never calling). None: all of them.
+    max_callers: int | None = None
 
 
 @dataclass(slots=True)
@@ -537,6 +540,9 @@ class OutageSimulation:
                     .order_by(Account.id)
                 )
             )
+        limit = self.settings.max_callers
+        if limit is not None and len(accounts) > limit:
+            accounts = sorted(self.customer_rng.sample(accounts, limit))
         for account in accounts:
             delay = self._call_delay()
             if delay is None:
