@@ -59,8 +59,9 @@ async def seed(url: str, agents: int, operators: int) -> None:
     from pcso_tui.domain.core.roles import Actor, Role
     from pcso_tui.domain.core.service import Domain
     from pcso_tui.domain.core.users import add_user, sign_in
+    from pcso_tui.plugins import plugin_manager
 
-    domain = await Domain.open(url)
+    domain = await Domain.open(url, hooks=plugin_manager().hook)
     try:
         await add_user(domain, Actor(None, "root", Role.ADMIN), "admin", Role.ADMIN)
         admin = await sign_in(domain, "admin")
@@ -99,8 +100,9 @@ async def act(url: str, kind: str, name: str, go: str, seconds: float, rate: flo
     from pcso_tui.domain.core.service import Domain
     from pcso_tui.domain.core.users import sign_in
     from pcso_tui.domain.operations import alerts
+    from pcso_tui.plugins import plugin_manager
 
-    domain = await Domain.open(url)
+    domain = await Domain.open(url, hooks=plugin_manager().hook)
     ops: dict[str, int] = {}
     slowest: tuple[float, str] = (0.0, "")
     errors: list[str] = []

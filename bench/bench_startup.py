@@ -14,7 +14,11 @@ Both sides pay the interpreter start and Textual's import; the runs alternate so
 both alike. Medians of ``--runs`` (default 5) after one untimed warm-up each. Goal: the
 workspace's first frame within 2× the minimal app's.
 
-    .venv/bin/python bench/bench_startup.py [--runs 5]
+``--against SRC`` adds a third side in the same run: the workspace from another source tree
+(e.g. a checkout of an earlier commit's ``src``), started the same way with ``PYTHONPATH=SRC``,
+so a change can be shown not to slow start-up.
+
+    .venv/bin/python bench/bench_startup.py [--runs 5] [--against ../old/src]
 """
 
 from __future__ import annotations
@@ -111,6 +115,7 @@ def run_once(args: list[str], env: dict[str, str], markers: list[bytes]) -> list
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--against", type=Path, help="another source tree's src/ to time beside this one")
     options = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="pcso-bench-startup-") as tmp:
@@ -137,16 +142,35 @@ def main() -> None:
         minimal = [sys.executable, str(minimal_script)]
         workspace = [sys.executable, "-m", "pcso_tui", "--db", str(database)]
 
+        other_env = dict(env, PYTHONPATH=str(options.against.resolve())) if options.against else None
+        other_database = folder / "against" / "pcso.db"
+        other_workspace = [sys.executable, "-m", "pcso_tui", "--db", str(other_database)]
+        if other_env:
+            # Its own database, made by its own code: the two trees' schemas may differ.
+            subprocess.run(
+                [*other_workspace, "users", "add", "bench", "--role", "admin"],
+                env=other_env,
+                check=True,
+                capture_output=True,
+            )
         run_once(minimal, env, [MINIMAL_MARKER])  # warm-ups: bytecode and file caches
         run_once(workspace, env, [FIRST_FRAME_MARKER, READY_MARKER])
+        if other_env:
+            run_once(other_workspace, other_env, [FIRST_FRAME_MARKER, READY_MARKER])
         minimal_times: list[float] = []
         first_frames: list[float] = []
         ready_times: list[float] = []
+        other_first: list[float] = []
+        other_ready: list[float] = []
         for _ in range(options.runs):
             minimal_times.extend(run_once(minimal, env, [MINIMAL_MARKER]))
             first, ready = run_once(workspace, env, [FIRST_FRAME_MARKER, READY_MARKER])
             first_frames.append(first)
             ready_times.append(ready)
+            if other_env:
+                first, ready = run_once(other_workspace, other_env, [FIRST_FRAME_MARKER, READY_MARKER])
+                other_first.append(first)
+                other_ready.append(ready)
 
     base = statistics.median(minimal_times)
     first = statistics.median(first_frames)
@@ -155,6 +179,11 @@ def main() -> None:
     print(f"  {'minimal Textual app (one Static)':40} {base:6.3f} s")
     print(f"  {'pcso workspace, first frame':40} {first:6.3f} s   {first / base:4.2f}× minimal (goal ≤ 2×)")
     print(f"  {'pcso workspace, signed in and live':40} {ready:6.3f} s   {ready / base:4.2f}× minimal")
+    if other_first:
+        o_first, o_ready = statistics.median(other_first), statistics.median(other_ready)
+        print(f"  {'--against tree, first frame':40} {o_first:6.3f} s   {o_first / base:4.2f}× minimal")
+        print(f"  {'--against tree, signed in and live':40} {o_ready:6.3f} s   {o_ready / base:4.2f}× minimal")
+        print(f"  this tree / --against tree: first frame {first / o_first:4.2f}×, live {ready / o_ready:4.2f}×")
     print(
         "  runs (s): minimal "
         + " ".join(f"{t:.3f}" for t in minimal_times)

@@ -79,11 +79,14 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "account": ("id", "number", "name", "tier", "region", "industry", "is_external", "created_at", "version"),
     "contact": (
         "id", "number", "account_id", "name", "email", "phone", "preferred_channel", "webhook_url",
-        "is_primary", "opted_out", "version",
+        "is_primary", "opted_out", "version", "role",
     ),
-    "product": ("id", "number", "name", "family", "version"),
+    "product": ("id", "number", "name", "family", "version", "public_name", "customer_facing"),
     "sold_product": ("id", "number", "account_id", "product_id", "quantity", "starts_on", "ends_on", "version"),
-    "ci": ("id", "name", "kind", "description", "environment", "location", "multi_tenant", "version"),
+    "ci": (
+        "id", "name", "kind", "description", "environment", "location", "multi_tenant", "version", "public_name",
+        "customer_facing",
+    ),
     "ci_dependency": ("ci_id", "depends_on_id"),
     "maintenance_window": ("id", "ci_id", "starts_at", "ends_at", "reason", "created_by_id", "created_at"),
     "install_base_item": (
@@ -107,7 +110,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "account_id", "contact_id", "product_id", "ci_id", "parent_id", "incident_id", "alert_id", "opened_at",
         "opened_by_id", "updated_at", "proposed_at", "proposed_by_id", "propose_reason", "business_impact",
         "decided_at", "decided_by_id", "reject_reason", "deflected", "resolution_code", "resolution_notes",
-        "resolved_at", "closed_at", "version",
+        "resolved_at", "closed_at", "version", "public_title", "public_summary",
     ),
     "case_account": ("case_id", "account_id", "source"),
     "case_item": ("case_id", "item_id"),
@@ -527,6 +530,7 @@ class WorldGenerator:
                         k == 0,
                         opted_out,
                         1,
+                        "" if k == 0 else ("technical", "billing")[k % 2],
                     ),
                 )
             if a % 2000 == 0 or a == n:
@@ -547,7 +551,8 @@ class WorldGenerator:
             ids = []
             for name in (*mains, component):
                 pid = self._id("product")
-                out.add("product", (pid, f"PRD-{pid:03d}", name, family, 1))
+                # Product names are what customers bought: public as they are.
+                out.add("product", (pid, f"PRD-{pid:03d}", name, family, 1, None, True))
                 self.product_name[pid] = name
                 ids.append(pid)
             self.family_main.append(ids[:-1])
@@ -570,7 +575,8 @@ class WorldGenerator:
             self.ci_kind.append(kind)
             self.ci_name.append(name)
             self.ci_dc[cid] = dc
-            out.add("ci", (cid, name, kind, description, env, W.DATACENTRES[dc][1], shared, 1))
+            # Customer-facing by kind (None), as the catalogue decides without an entry.
+            out.add("ci", (cid, name, kind, description, env, W.DATACENTRES[dc][1], shared, 1, None, None))
             return cid
 
         def depends(child: int, parent: int) -> None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pcso_tui.domain.core import event_kinds
+if TYPE_CHECKING:
+    from pcso_tui.domain.core import event_kinds
 
 
 def case_number(case_id: int) -> str:
@@ -60,6 +61,10 @@ class EventView:
     def typed(self) -> event_kinds.Payload | None:
         """The payload as its class in ``event_kinds`` (dispatch on its type); None for a kind
         the catalogue does not list (rows from before a kind was retired, or from tests)."""
+        # Imported here: building the catalogue's classes costs ~80 ms, which the first frame
+        # (every screen and CLI command imports this module) should not pay.
+        from pcso_tui.domain.core import event_kinds
+
         return event_kinds.typed(self.kind, self.payload)
 
 
