@@ -4,6 +4,9 @@ by themselves, and the workflow rule that opens the proactive case with no human
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from sqlalchemy import func, select, update
 
@@ -274,3 +277,44 @@ async def test_an_incident_opened_by_hand_gets_its_proactive_case(domain: Domain
     async with domain.reading() as s:
         case = (await s.scalars(select(Case).where(Case.incident_id == view.id, Case.kind == "proactive"))).one()
     assert case.opened_by_id == actors[Role.OPERATOR].user_id
+
+
+async def test_the_delivery_worker_closes_resolved_cases_on_its_schedule(
+    domain: Domain, actors: Actors, world: World, clock: FrozenClock
+) -> None:
+    from pcso_tui.domain.communications.delivery import WORKER, Chore, DeliveryWorker
+
+    call = await cases.open_reactive_case(domain, actors[Role.AGENT], account_number="ACC-2", short_description="x")
+    await cases.set_case_state(domain, actors[Role.AGENT], call.id, "open")
+    async with domain.transaction(RECEIVER) as tx:
+        await tx.session.execute(
+            update(Case).where(Case.id == call.id).values(state="resolved", resolved_at=tx.now - timedelta(days=4))
+        )
+    chore = Chore("auto-close", cases.AUTO_CLOSE_EVERY, lambda: cases.close_resolved_cases(domain, WORKER))
+    async with DeliveryWorker(domain, channels=[], chores=[chore]) as worker:
+        assert await worker.run_chores() == 1
+        assert await worker.run_chores() == 0  # not due again yet
+    assert (await cases.get_case(domain, actors[Role.AGENT], call.id)).case.state == "closed"
+    (event,) = [e for e in await events(domain, "case.state_changed") if e.payload.get("by") == "auto-close"]
+    assert event.actor_name == WORKER.name
+
+
+def test_a_linked_caller_and_a_comment_read_as_such() -> None:
+    from pcso_tui.domain.communications.delivery import RenderSource, render
+
+    def intro(kind: str) -> str:
+        source = RenderSource(
+            key="k",
+            kind=kind,
+            created_at=datetime(2026, 12, 7, tzinfo=UTC),
+            contact_name="Ann",
+            account_number="ACC-1",
+            account_name="Acme",
+            case_number="CS0000007",
+            title="Telephony outage",
+        )
+        return str(render(source)["subject"]) + "\n" + json.dumps(render(source), default=str)
+
+    linked = intro(mc.LINKED_NOTICE)
+    assert "Your case is linked" in linked and "linked to it" in linked and "aware of a problem" not in linked
+    assert "Comment on your case" in intro(cases.COMMENT_NOTICE)
