@@ -57,6 +57,8 @@ async def test_grouped_calls_become_their_accounts_children_and_later_calls_are_
         domain, agent, [c.id for c in calls], short_description="No dial tone", reason="r", business_impact="b"
     )
     clock.advance(minutes=10)
+    preview = await mc.preview_approval(domain, manager, candidate.id)
+    assert (preview.children, preview.notices) == (0, 2)
     approval = await mc.approve_major_case(domain, manager, candidate.id)
 
     # Each caller's own case is its account's child: no generated child, one open case each.

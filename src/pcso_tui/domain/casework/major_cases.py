@@ -46,8 +46,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, String, cast, exists, func, insert, literal, not_, or_, select, update
+from sqlalchemy import Integer, String, and_, cast, exists, func, insert, literal, not_, or_, select, update
 from sqlalchemy import case as sql_case
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from pcso_tui.domain.casework.records import ACTIVE, MAX_SHORT, case_view, clean_text, copy_line_to_children, load_case
 from pcso_tui.domain.casework.views import (
@@ -432,29 +433,39 @@ async def _copy_impact(tx: Transaction, from_case: int, to_case: int) -> None:
     )
 
 
+async def _grouped_ids(session: AsyncSession, major_id: int) -> list[int]:
+    """The cases a proposal from insight grouped (its ``insight.grouped`` events)."""
+    payloads = await session.scalars(
+        select(Event.payload).where(
+            Event.subject_type == "case", Event.subject_id == major_id, Event.kind == InsightGrouped.kind
+        )
+    )
+    return sorted({int(i) for p in payloads for i in InsightGrouped.from_stored(p or {}).case_ids or ()} - {major_id})
+
+
+def _adoptable(table: Any, ids: list[int]) -> Any:
+    """Of these cases, those approval makes children: open, unattached, ordinary, not proposed."""
+    return and_(
+        table.c.id.in_(ids),
+        table.c.parent_id.is_(None),
+        table.c.state.in_(ACTIVE),
+        table.c.kind.in_((CaseKind.REACTIVE.value, CaseKind.PROACTIVE.value)),
+        table.c.major_case_state.in_((MajorCaseState.NONE.value, MajorCaseState.REJECTED.value)),
+    )
+
+
 async def _adopt_grouped(tx: Transaction, major: Case) -> list[int]:
     """The open cases a proposal grouped (``insight.grouped``) become the major case's children
     as it is approved, before the fan-out: each covers its own account, which so gets no second,
     generated child. Not deflected: these calls are what made the major case. Set-based: one
     UPDATE … RETURNING, one insert of journal lines, one executemany of events."""
-    payloads = await tx.session.scalars(
-        select(Event.payload).where(
-            Event.subject_type == "case", Event.subject_id == major.id, Event.kind == InsightGrouped.kind
-        )
-    )
-    ids = sorted({int(i) for p in payloads for i in InsightGrouped.from_stored(p or {}).case_ids or ()} - {major.id})
+    ids = await _grouped_ids(tx.session, major.id)
     if not ids:
         return []
     adopted = list(
         await tx.session.scalars(
             update(_case)
-            .where(
-                _case.c.id.in_(ids),
-                _case.c.parent_id.is_(None),
-                _case.c.state.in_(ACTIVE),
-                _case.c.kind.in_((CaseKind.REACTIVE.value, CaseKind.PROACTIVE.value)),
-                _case.c.major_case_state.in_((MajorCaseState.NONE.value, MajorCaseState.REJECTED.value)),
-            )
+            .where(_adoptable(_case, ids))
             .values(parent_id=major.id, deflected=False, updated_at=_at(tx), version=_case.c.version + 1)
             .returning(_case.c.id)
         )
@@ -722,6 +733,7 @@ async def preview_approval(domain: Domain, actor: Actor, case_id: int) -> Approv
         if case.state not in ACTIVE:
             raise IllegalTransition(f"{number} is {case.state}: only an active case can become a major case")
         creates_new = case.kind != CaseKind.MAJOR
+        grouped: list[int] = []
         ca = _case_account
         existing = _case.alias("existing")
         if creates_new:
@@ -731,6 +743,14 @@ async def preview_approval(domain: Domain, actor: Actor, case_id: int) -> Approv
             not_covered = ca.c.account_id.not_in(
                 select(existing.c.account_id).where(existing.c.parent_id == case.id, existing.c.account_id.is_not(None))
             )
+            # The cases a proposal grouped become children as it is approved: their accounts
+            # are covered, their contacts told their case is linked.
+            grouped = await _grouped_ids(session, case.id)
+            if grouped:
+                own = select(existing.c.account_id).where(
+                    _adoptable(existing, grouped), existing.c.account_id.is_not(None)
+                )
+                not_covered = and_(not_covered, ca.c.account_id.not_in(own))
         pc = _contact.alias("pc")
         primary = (
             select(func.min(pc.c.id))
@@ -754,6 +774,20 @@ async def preview_approval(domain: Domain, actor: Actor, case_id: int) -> Approv
             )
         ).one()
         notices, notices_skipped = with_contact - to_skip, to_skip
+        if not creates_new and grouped:
+            told, not_told = (
+                await session.execute(
+                    select(
+                        func.count(func.distinct(sql_case((not_(skipped), _contact.c.id)))),
+                        func.count(func.distinct(sql_case((skipped, _contact.c.id)))),
+                    )
+                    .select_from(existing)
+                    .join(_contact, _contact.c.id == existing.c.contact_id)
+                    .join(_account, _account.c.id == _contact.c.account_id)
+                    .where(_adoptable(existing, grouped))
+                )
+            ).one()
+            notices, notices_skipped = notices + told, notices_skipped + not_told
         if creates_new and case.contact_id is not None:
             own = (
                 await session.execute(
