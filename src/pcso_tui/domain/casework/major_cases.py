@@ -738,7 +738,7 @@ async def preview_approval(domain: Domain, actor: Actor, case_id: int) -> Approv
         existing = _case.alias("existing")
         if creates_new:
             covered_ids = [case.account_id] if case.account_id is not None else []
-            not_covered = ca.c.account_id.not_in(covered_ids) if covered_ids else literal(True)
+            not_covered: Any = ca.c.account_id.not_in(covered_ids) if covered_ids else literal(True)
         else:
             not_covered = ca.c.account_id.not_in(
                 select(existing.c.account_id).where(existing.c.parent_id == case.id, existing.c.account_id.is_not(None))
@@ -747,10 +747,10 @@ async def preview_approval(domain: Domain, actor: Actor, case_id: int) -> Approv
             # are covered, their contacts told their case is linked.
             grouped = await _grouped_ids(session, case.id)
             if grouped:
-                own = select(existing.c.account_id).where(
+                callers = select(existing.c.account_id).where(
                     _adoptable(existing, grouped), existing.c.account_id.is_not(None)
                 )
-                not_covered = and_(not_covered, ca.c.account_id.not_in(own))
+                not_covered = and_(not_covered, ca.c.account_id.not_in(callers))
         pc = _contact.alias("pc")
         primary = (
             select(func.min(pc.c.id))
