@@ -106,6 +106,33 @@ async def test_linking_a_topic_to_an_existing_major_case_deflects_nothing(
     assert not (await cases.get_case(domain, manager, call.id)).case.deflected
 
 
+async def test_a_callers_case_replaces_the_untouched_child_of_its_account(
+    domain: Domain, actors: Actors, world: World
+) -> None:
+    manager, agent = actors[Role.MANAGER], actors[Role.AGENT]
+    proactive = await cases.open_proactive_case(domain, actors[Role.OPERATOR], world.incident_id)
+    await mc.propose_major_case(domain, manager, proactive.id, reason="r", business_impact="b")
+    major = (await mc.approve_major_case(domain, manager, proactive.id)).major_case_id
+    before = len(await notices(domain))
+    # ACC-2's primary contact calls: their call is ACC-2's child; the generated one is canceled.
+    call = await cases.open_reactive_case(domain, agent, account_number="ACC-2", short_description="no dial tone")
+    known = await ins.attach_to_known_outage(domain, agent, call.id, major)
+    assert known.deflected and known.parent_id == major
+    assert await open_cases_of(domain, world.accounts["ACC-2"]) == 1
+    async with domain.reading() as s:
+        generated = (
+            await s.scalars(select(Case).where(Case.parent_id == major, Case.account_id == world.accounts["ACC-2"]))
+        ).all()
+    states = {c.kind: c.state for c in generated}
+    assert states == {"child": "canceled", "reactive": "new"}
+    assert len(await notices(domain)) == before  # the contact was told at approval already
+    # Statements now reach ACC-2's contact through the call.
+    result = await mc.post_statement(domain, manager, major, "Engineers are on site.")
+    (told,) = await notices(domain, f"statement:{result.statement_id}:{world.contacts['ACC-2']}")
+    assert told.case_id == call.id
+    assert any(e.payload.get("by") == "superseded" for e in await events(domain, "case.state_changed"))
+
+
 # --- 3: single-account proactive cases; comments notify -------------------------------------------
 
 

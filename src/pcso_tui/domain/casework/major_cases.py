@@ -998,6 +998,7 @@ async def attach_case_in(tx: Transaction, major_case_id: int, case_id: int, *, d
     await session.flush()
     await _copy_impact(tx, case.id, major.id)
     fan = await _fan_out(tx, major, tx.actor.user_id)
+    await _supersede_generated_child(tx, major, case)
     journal_line(tx, case.id, "state", "internal", f"Attached to major case {major_no}")
     journal_line(tx, major.id, "state", "internal", f"{number} attached as a child")
     major.updated_at = tx.now
@@ -1014,6 +1015,48 @@ async def attach_case_in(tx: Transaction, major_case_id: int, case_id: int, *, d
     )
     await session.flush()
     return await case_view(session, case.id, tx.now)
+
+
+async def _supersede_generated_child(tx: Transaction, major: Case, case: Case) -> list[int]:
+    """A customer's own case attached to a major case becomes its account's child: the child
+    the approval generated for that account, if nobody has worked it yet (still new) and it
+    reaches the same contact (or none), is canceled, so the account keeps one open case for the
+    issue. A generated child for another contact stays: that contact keeps hearing."""
+    if case.account_id is None:
+        return []
+    same_contact = (
+        or_(_case.c.contact_id.is_(None), _case.c.contact_id == case.contact_id)
+        if case.contact_id is not None
+        else _case.c.contact_id.is_(None)
+    )
+    superseded = list(
+        await tx.session.scalars(
+            update(_case)
+            .where(
+                _case.c.parent_id == major.id,
+                _case.c.kind == CaseKind.CHILD.value,
+                _case.c.account_id == case.account_id,
+                _case.c.state == CaseState.NEW.value,
+                _case.c.id != case.id,
+                same_contact,
+            )
+            .values(
+                state=CaseState.CANCELED.value,
+                resolution_notes=f"Superseded by the customer's own case {case_number(case.id)}",
+                updated_at=_at(tx),
+                version=_case.c.version + 1,
+            )
+            .returning(_case.c.id)
+        )
+    )
+    tx.record_many(
+        (
+            cid,
+            CaseStateChanged(number=case_number(cid), from_="new", to="canceled", by="superseded", parent_id=major.id),
+        )
+        for cid in superseded
+    )
+    return superseded
 
 
 async def post_statement(domain: Domain, actor: Actor, major_case_id: int, body: str) -> StatementResult:

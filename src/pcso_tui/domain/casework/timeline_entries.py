@@ -138,6 +138,8 @@ def _case_state_changed(p: ek.CaseStateChanged, texts: Texts) -> Said:
         title += f"; {_plural(p.children_synced, 'child case')} followed"
     if p.proposal_cancelled:
         title += "; proposal withdrawn"
+    if p.by == "superseded":
+        title += "; the customer's own case is the account's child now"
     if p.by == "auto-close":
         title += f" automatically, {_s(p.from_) or 'resolved'} long enough"
     return Said("state", title)
