@@ -146,6 +146,12 @@ def test_notes_default_to_internal_for_staff_and_visible_for_customers(db: str) 
     assert refused.exit_code == 4
 
 
+def test_auto_close_from_the_shell(db: str) -> None:
+    result = ok(pcso(db, "manager", "case", "auto-close", "--json"))
+    assert (result["closed"], result["notices_queued"]) == (0, 0) and result["resolved_before"]
+    assert pcso(db, "agent", "case", "auto-close").exit_code == 4
+
+
 def test_add_accounts_and_attach_from_the_shell(db: str) -> None:
     number = ok(pcso(db, "operator", "case", "open-proactive", "INC1", "--json"))["number"]
     major = ok(pcso(db, "manager", "case", "approve", number, "--yes", "--json"))["major_case_number"]

@@ -441,6 +441,14 @@ CASE_COMMANDS: dict[str, tuple[set[Role], Command]] = {
         {Role.OPERATOR, Role.AGENT, Role.MANAGER, Role.ADMIN},
         lambda d, a, w, s: cases.get_case(d, a, s["proactive"]),
     ),
+    "open_proactive_cases_by_rule": (
+        {Role.OPERATOR, Role.ADMIN},
+        lambda d, a, w, s: cases.open_proactive_cases_by_rule(d, a, [s["incident"]]),
+    ),
+    "close_resolved_cases": (
+        {Role.MANAGER, Role.ADMIN},
+        lambda d, a, w, s: cases.close_resolved_cases(d, a),
+    ),
 }
 
 
@@ -472,7 +480,15 @@ async def test_the_role_table_covers_every_case_command() -> None:
         and callable(getattr(cases, name))
         and getattr(getattr(cases, name), "__module__", "") == cases.__name__
         and name
-        not in {"clean_text", "journal_label", "load_case", "case_view", "copy_line_to_children", "require_own_case"}
+        not in {
+            "clean_text",
+            "journal_label",
+            "load_case",
+            "case_view",
+            "copy_line_to_children",
+            "require_own_case",
+            "open_proactive_case_in",
+        }
     }
     covered = {name.split(" ")[0] for name in CASE_COMMANDS}
     assert public == covered

@@ -415,8 +415,9 @@ async def test_attaching_a_proactive_case_brings_its_accounts(domain: Domain, ac
     other = await cases.open_proactive_case(domain, actors[Role.OPERATOR], world.other_incident_id)
     view = await mc.attach_case(domain, actors[Role.MANAGER], result.major_case_id, other.id)
     assert (view.parent_id, view.deflected) == (result.major_case_id, False)
+    # Its only account, ACC-X, is the case's own: the attached case is that account's child.
     child = await child_for(domain, result.major_case_id, world, "ACC-X")
-    assert child.kind == "child" and child.contact_id == world.contacts["ACC-X"]
+    assert (child.id, child.kind, child.contact_id) == (other.id, "proactive", world.contacts["ACC-X"])
 
 
 @pytest.mark.parametrize(
@@ -909,6 +910,9 @@ def test_the_role_table_covers_every_major_case_command() -> None:
             "journal_line",
             "account_ids_for",
             "clean_account_numbers",
+            "queue_account_notices",
+            "queue_child_notices",
+            "queue_closed_notices",
         }
     }
     assert public == set(MAJOR_COMMANDS)

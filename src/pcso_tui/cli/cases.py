@@ -542,6 +542,26 @@ def case_close(ctx: CliContext, case_id: int, expected_version: int | None, as_j
     run_command(ctx, close_major_case, case_id, expected_version=expected_version, as_json=as_json, show=_cascade_line)
 
 
+@case_group.command("auto-close")
+@json_option
+@pass_cli
+def case_auto_close(ctx: CliContext, as_json: bool) -> None:
+    """Close the cases resolved [casework] auto_close_days ago or earlier (the worker does it too)."""
+    from pcso_tui.domain.casework.cases import close_resolved_cases
+
+    run_command(
+        ctx,
+        close_resolved_cases,
+        as_json=as_json,
+        show=lambda r: (
+            "auto-close is off ([casework] auto_close_days = 0)"
+            if r.resolved_before is None
+            else f"closed {r.closed} cases resolved before {r.resolved_before:%Y-%m-%d %H:%M} UTC,"
+            f" {r.notices_queued} notices queued"
+        ),
+    )
+
+
 @case_group.command("attach")
 @click.argument("major_id", type=CASE, metavar="MAJOR")
 @click.argument("case_id", type=CASE, metavar="CASE")

@@ -52,8 +52,10 @@ def worker(ctx: CliContext, once: bool, status_dir: Path | None, verbose: bool) 
     """Deliver queued notices through their channels until stopped.
 
     SIGTERM or Ctrl-C stops it gracefully: the batch in flight is sent and recorded first.
+    Between batches it closes resolved cases ([casework] auto_close_days) every few minutes.
     """
-    from pcso_tui.domain.communications.delivery import DeliveryWorker, with_status_page_dir
+    from pcso_tui.domain.casework.cases import AUTO_CLOSE_EVERY, close_resolved_cases
+    from pcso_tui.domain.communications.delivery import WORKER, Chore, DeliveryWorker, with_status_page_dir
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
 
@@ -62,9 +64,11 @@ def worker(ctx: CliContext, once: bool, status_dir: Path | None, verbose: bool) 
         try:
             if status_dir is not None:
                 with_status_page_dir(domain, str(status_dir.expanduser().resolve()))
-            async with DeliveryWorker(domain) as delivery:
+            chores = [Chore("auto-close", AUTO_CLOSE_EVERY, lambda: close_resolved_cases(domain, WORKER))]
+            async with DeliveryWorker(domain, chores=chores) as delivery:
                 if once:
                     report = await delivery.drain()
+                    await delivery.run_chores(all_of_them=True)
                     if domain.settings.delivery.status_page_dir:
                         await delivery.publish_status_page()
                     return report

@@ -14,6 +14,8 @@ Major cases (propose, approve, statements, cascade) live in ``major_cases``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import timedelta
 from enum import StrEnum
 from typing import overload
 
@@ -38,6 +40,7 @@ from pcso_tui.domain.casework.records import (
 from pcso_tui.domain.casework.views import (
     AffectedAccountView,
     AffectedItemView,
+    AutoCloseResult,
     CaseAlertView,
     CaseDetail,
     CaseIncidentView,
@@ -49,6 +52,7 @@ from pcso_tui.domain.casework.views import (
 from pcso_tui.domain.communications.outages import declare_major_case_outage
 from pcso_tui.domain.core.errors import Conflict, IllegalTransition, InvalidInput, NotFound, PermissionDenied
 from pcso_tui.domain.core.event_kinds import CaseNoted, CaseOpened, CasePriorityChanged, CaseStateChanged
+from pcso_tui.domain.core.events import Transaction
 from pcso_tui.domain.core.models import (
     Account,
     Alert,
@@ -107,6 +111,11 @@ def _enum(value: str | None, allowed: type[StrEnum], what: str) -> str | None:
         raise InvalidInput(f"unknown {what} {value!r}; one of: {', '.join(v.value for v in allowed)}") from None
 
 
+# The notice a customer-visible comment from staff sends to the case's contacts.
+COMMENT_NOTICE = "case_comment"
+# How often the delivery worker runs ``close_resolved_cases`` (seconds).
+AUTO_CLOSE_EVERY = 600.0
+
 # --- commands ------------------------------------------------------------------------------
 
 
@@ -117,95 +126,171 @@ async def open_proactive_case(
     rule decides, in the same transaction, whether to propose or accept it as a major case."""
     require(actor, Permission.OPEN_PROACTIVE_CASE)
     async with domain.transaction(actor) as tx:
-        session = tx.session
-        # The incident row lock keeps two operators from opening two cases at once (PostgreSQL).
-        incident = (
-            await session.execute(select(Incident).where(Incident.id == incident_id).with_for_update())
-        ).scalar_one_or_none()
-        if incident is None:
-            raise NotFound(f"no incident {incident_number(incident_id)}")
-        inc_no = incident_number(incident.id)
-        if incident.state not in {s.value for s in ACTIVE_INCIDENT_STATES}:
-            raise IllegalTransition(f"{inc_no} is {incident.state}: proactive cases are opened on active incidents")
-        existing = await session.scalar(
-            select(func.min(Case.id)).where(
-                Case.incident_id == incident.id, Case.kind == CaseKind.PROACTIVE, Case.state.in_(ACTIVE)
+        case = await open_proactive_case_in(domain, tx, incident_id, alert_id=alert_id)
+        return await case_view(tx.session, case.id, tx.now)
+
+
+async def open_proactive_case_in(
+    domain: Domain, tx: Transaction, incident_id: int, *, alert_id: int | None = None, by_rule: bool = False
+) -> Case:
+    """``open_proactive_case`` inside the caller's transaction, after the caller's role check
+    (the workflow rule opens it as the process that changed the incident). When the impact
+    holds exactly one external account, the case carries that account and its primary contact:
+    one customer can be told without a major case."""
+    session = tx.session
+    # The incident row lock keeps two operators from opening two cases at once (PostgreSQL).
+    incident = (
+        await session.execute(select(Incident).where(Incident.id == incident_id).with_for_update())
+    ).scalar_one_or_none()
+    if incident is None:
+        raise NotFound(f"no incident {incident_number(incident_id)}")
+    inc_no = incident_number(incident.id)
+    if incident.state not in {s.value for s in ACTIVE_INCIDENT_STATES}:
+        raise IllegalTransition(f"{inc_no} is {incident.state}: proactive cases are opened on active incidents")
+    existing = await session.scalar(
+        select(func.min(Case.id)).where(
+            Case.incident_id == incident.id, Case.kind == CaseKind.PROACTIVE, Case.state.in_(ACTIVE)
+        )
+    )
+    if existing is not None:
+        raise Conflict(f"{inc_no} already has an open proactive case, {case_number(existing)}")
+
+    alert: Alert | None
+    if alert_id is not None:
+        alert = await session.get(Alert, alert_id)
+        if alert is None:
+            raise NotFound(f"no alert {alert_id}")
+        if alert.incident_id != incident.id:
+            raise InvalidInput(f"alert {alert_id} is not part of {inc_no}")
+    else:
+        alert = (
+            await session.execute(
+                select(Alert)
+                .where(Alert.incident_id == incident.id)
+                .order_by(_SEVERITY_RANK.desc(), (Alert.state == "closed").asc(), Alert.id)
+                .limit(1)
             )
-        )
-        if existing is not None:
-            raise Conflict(f"{inc_no} already has an open proactive case, {case_number(existing)}")
+        ).scalar_one_or_none()
 
-        alert: Alert | None
-        if alert_id is not None:
-            alert = await session.get(Alert, alert_id)
-            if alert is None:
-                raise NotFound(f"no alert {alert_id}")
-            if alert.incident_id != incident.id:
-                raise InvalidInput(f"alert {alert_id} is not part of {inc_no}")
-        else:
-            alert = (
-                await session.execute(
-                    select(Alert)
-                    .where(Alert.incident_id == incident.id)
-                    .order_by(_SEVERITY_RANK.desc(), (Alert.state == "closed").asc(), Alert.id)
-                    .limit(1)
-                )
-            ).scalar_one_or_none()
+    description = f"Opened on {inc_no} ({incident.severity})."
+    if alert is not None:
+        description += f"\nAlert {alert.id}: {alert.name} ({alert.severity}) {alert.summary}".rstrip()
+    case = Case(
+        kind=CaseKind.PROACTIVE.value,
+        state=CaseState.NEW.value,
+        major_case_state=MajorCaseState.NONE.value,
+        priority=priority_for(incident.severity),
+        short_description=" ".join(incident.title.splitlines())[:MAX_SHORT] or inc_no,
+        description=description,
+        channel="monitoring",
+        ci_id=incident.root_ci_id if incident.root_ci_id is not None else (alert.ci_id if alert else None),
+        incident_id=incident.id,
+        alert_id=alert.id if alert else None,
+        opened_at=tx.now,
+        opened_by_id=tx.actor.user_id,
+        updated_at=tx.now,
+    )
+    session.add(case)
+    await session.flush()
 
-        description = f"Opened on {inc_no} ({incident.severity})."
-        if alert is not None:
-            description += f"\nAlert {alert.id}: {alert.name} ({alert.severity}) {alert.summary}".rstrip()
-        case = Case(
-            kind=CaseKind.PROACTIVE.value,
-            state=CaseState.NEW.value,
-            major_case_state=MajorCaseState.NONE.value,
-            priority=priority_for(incident.severity),
-            short_description=" ".join(incident.title.splitlines())[:MAX_SHORT] or inc_no,
-            description=description,
-            channel="monitoring",
-            ci_id=incident.root_ci_id if incident.root_ci_id is not None else (alert.ci_id if alert else None),
-            incident_id=incident.id,
-            alert_id=alert.id if alert else None,
-            opened_at=tx.now,
-            opened_by_id=actor.user_id,
-            updated_at=tx.now,
-        )
-        session.add(case)
-        await session.flush()
-
-        ci_ids = list(await session.scalars(select(IncidentCI.ci_id).where(IncidentCI.incident_id == incident.id)))
-        if not ci_ids and case.ci_id is not None:
-            ci_ids = [case.ci_id]
-        accounts, items = await impact.insert_case_impact(tx, case.id, sorted(ci_ids))
-        external = await session.scalar(
-            select(func.count())
+    ci_ids = list(await session.scalars(select(IncidentCI.ci_id).where(IncidentCI.incident_id == incident.id)))
+    if not ci_ids and case.ci_id is not None:
+        ci_ids = [case.ci_id]
+    accounts, items = await impact.insert_case_impact(tx, case.id, sorted(ci_ids))
+    external, only = (
+        await session.execute(
+            select(func.count(), func.min(CaseAccount.account_id))
             .select_from(CaseAccount)
             .join(Account, Account.id == CaseAccount.account_id)
             .where(CaseAccount.case_id == case.id, Account.is_external.is_(True))
         )
-        tx.record(
-            case.id,
-            CaseOpened(
-                number=case_number(case.id),
-                case_kind=case.kind,
-                incident_id=incident.id,
-                alert_id=case.alert_id,
-                priority=case.priority,
-                accounts=accounts,
-                items=items,
-            ),
+    ).one()
+    if external == 1:
+        case.account_id = only
+        case.contact_id = await session.scalar(
+            select(func.min(Contact.id)).where(Contact.account_id == only, Contact.is_primary.is_(True))
         )
-
-        await major_cases.apply_proactive_rule(
-            domain,
-            tx,
-            case,
+    tx.record(
+        case.id,
+        CaseOpened(
+            number=case_number(case.id),
+            case_kind=case.kind,
+            incident_id=incident.id,
+            alert_id=case.alert_id,
+            priority=case.priority,
             accounts=accounts,
-            external_accounts=external or 0,
             items=items,
-            severity=incident.severity,
-        )
-        return await case_view(session, case.id, tx.now)
+            by_rule=by_rule or None,
+        ),
+    )
+
+    await major_cases.apply_proactive_rule(
+        domain,
+        tx,
+        case,
+        accounts=accounts,
+        external_accounts=external or 0,
+        items=items,
+        severity=incident.severity,
+    )
+    return case
+
+
+async def open_proactive_cases_by_rule(domain: Domain, actor: Actor, incident_ids: Iterable[int]) -> list[int]:
+    """The workflow rule that opens the proactive case (``[workflow] open_proactive_case =
+    "on_incident"``): each of these incidents that is active, at least
+    ``proactive_min_severity``, with at least ``proactive_min_accounts`` external accounts
+    affected, and that never had a proactive case, gets one, opened as ``actor`` (the process
+    that changed the incident) and marked ``by_rule``; then the major-case rule decides as for
+    any proactive case. Returns the ids of the cases opened.
+
+    Callers run it right after the transaction that opened the incident or grew its impact, in
+    its own transaction: the alerts (or the incident) are stored whatever happens here, and a
+    failure is retried by the next change to the incident. "Never twice" holds under
+    concurrency: the incident row is locked (FOR UPDATE on PostgreSQL; SQLite's IMMEDIATE
+    transactions serialize writers) before the check for an earlier proactive case, and any
+    earlier one counts, even closed or canceled (an operator closed it on purpose)."""
+    require(actor, Permission.OPEN_PROACTIVE_CASE)
+    rule = domain.settings.workflow
+    ids = sorted(set(incident_ids))
+    if rule.open_proactive_case != "on_incident" or not ids:
+        return []
+    least = Severity(rule.proactive_min_severity).rank
+    active = [s.value for s in ACTIVE_INCIDENT_STATES]
+    opened: list[int] = []
+    async with domain.transaction(actor) as tx:
+        session = tx.session
+        for incident_id in ids:
+            locked = (
+                await session.execute(
+                    select(Incident.state, Incident.severity).where(Incident.id == incident_id).with_for_update()
+                )
+            ).first()
+            if locked is None or locked.state not in active or Severity(locked.severity).rank < least:
+                continue
+            earlier = await session.scalar(
+                select(func.count()).where(Case.incident_id == incident_id, Case.kind == CaseKind.PROACTIVE.value)
+            )
+            if earlier:
+                continue
+            if rule.proactive_min_accounts > 0:
+                ci_ids = list(
+                    await session.scalars(select(IncidentCI.ci_id).where(IncidentCI.incident_id == incident_id))
+                )
+                if not ci_ids:
+                    continue
+                items = impact.affected_items(ci_ids).subquery("items")
+                external = await session.scalar(
+                    select(func.count(func.distinct(items.c.account_id)))
+                    .select_from(items)
+                    .join(Account, Account.id == items.c.account_id)
+                    .where(Account.is_external.is_(True))
+                )
+                if (external or 0) < rule.proactive_min_accounts:
+                    continue
+            case = await open_proactive_case_in(domain, tx, incident_id, by_rule=True)
+            opened.append(case.id)
+    return opened
 
 
 async def open_reactive_case(
@@ -386,7 +471,9 @@ async def add_case_note(domain: Domain, actor: Actor, case_id: int, body: str, *
     Staff write work notes (internal; operators too) or, when working the case, comments the
     customer can read. Customers reply on their own account's cases, always customer-visible.
     A customer-visible comment on a major case is copied to its active children (comments are
-    a synced field). Closed and canceled cases take no more lines.
+    a synced field). Staff's customer-visible comment notifies the case's contacts (the opted-in
+    contacts of its account; on a major case, its children's contacts): a ``case_comment``
+    notice each. Closed and canceled cases take no more lines.
     """
     if actor.role is Role.CUSTOMER:
         require(actor, Permission.COMMENT_OWN_CASE)
@@ -419,15 +506,71 @@ async def add_case_note(domain: Domain, actor: Actor, case_id: int, body: str, *
         )
         session.add(entry)
         await session.flush()
-        copied = 0
+        copied = notices = 0
         if customer_visible and case.kind == CaseKind.MAJOR and case.major_case_state == MajorCaseState.ACCEPTED:
             copied = await copy_line_to_children(tx, case.id, entry.id)
+            if kind == "comment":
+                notices, _ = await major_cases.queue_child_notices(
+                    tx, case.id, key_prefix=f"comment:{entry.id}:", kind=COMMENT_NOTICE
+                )
+        elif kind == "comment" and case.account_id is not None:
+            # Staff's customer-visible comment: the case's account's contacts are told.
+            notices = await major_cases.queue_account_notices(
+                tx, case.id, case.account_id, key_prefix=f"comment:{entry.id}:", kind=COMMENT_NOTICE
+            )
         case.updated_at = tx.now
         tx.record(
             case.id,
-            CaseNoted(number=number, entry_id=entry.id, line_kind=kind, visibility=visibility, children=copied),
+            CaseNoted(
+                number=number,
+                entry_id=entry.id,
+                line_kind=kind,
+                visibility=visibility,
+                children=copied,
+                notices=notices or None,
+            ),
         )
         return entry.id
+
+
+async def close_resolved_cases(domain: Domain, actor: Actor) -> AutoCloseResult:
+    """Close every case (not a major case: its manager closes it) resolved at least
+    ``[casework] auto_close_days`` ago, as ServiceNow does; 0 days: never. Set-based: one
+    UPDATE … RETURNING, one executemany of events (``case.state_changed`` by ``auto-close``),
+    and with ``notify_on_auto_close`` one INSERT … SELECT of ``closed`` notices to each closed
+    case's contact. The delivery worker runs it on its schedule; ``pcso case auto-close``."""
+    require(actor, Permission.RESOLVE_MAJOR_CASE)
+    settings = domain.settings.casework
+    if settings.auto_close_days <= 0:
+        return AutoCloseResult(closed=0, notices_queued=0, resolved_before=None)
+    async with domain.transaction(actor) as tx:
+        cutoff = tx.now - timedelta(days=settings.auto_close_days)
+        table = Case.__table__
+        closed = list(
+            await tx.session.execute(
+                update(table)
+                .where(
+                    table.c.state == CaseState.RESOLVED.value,
+                    table.c.kind != CaseKind.MAJOR.value,
+                    table.c.resolved_at <= cutoff,
+                )
+                .values(state=CaseState.CLOSED.value, closed_at=tx.now, updated_at=tx.now, version=table.c.version + 1)
+                .returning(table.c.id, table.c.parent_id)
+            )
+        )
+        tx.record_many(
+            (
+                cid,
+                CaseStateChanged(
+                    number=case_number(cid), from_="resolved", to="closed", by="auto-close", parent_id=parent
+                ),
+            )
+            for cid, parent in closed
+        )
+        notices = 0
+        if settings.notify_on_auto_close and closed:
+            notices = await major_cases.queue_closed_notices(tx, [cid for cid, _ in closed])
+        return AutoCloseResult(closed=len(closed), notices_queued=notices, resolved_before=cutoff)
 
 
 # --- queries -------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ accounts likely affected beyond those we know of (DESIGN §2 step 5; docs/insigh
   product they name is the major case's (or its active outage's): the agent sees the latest
   customer-facing statement and the ETA, and one key attaches the call as a child. An attached
   customer call is *deflected* (``Case.deflected``, set by ``major_cases.attach_case_in``; the
-  dashboard's "deflected calls" counts exactly those). An agent may attach a call only to a
+  dashboard's "deflected calls" counts exactly those). The calls a proposal grouped, or a
+  topic linked, made the major case and are never deflected. An agent may attach a call only to a
   major case that is a known outage for that call; anything else stays a manager's
   ``attach_case``.
 - **Similarity** is rapidfuzz's, on the short descriptions made lower case with stop words
@@ -292,7 +293,7 @@ async def attach_to_known_outage(domain: Domain, actor: Actor, case_id: int, maj
                 f"{case_number(major_case_id)} is not a known outage for {case_number(case_id)} "
                 "(neither its account nor its product is affected); a manager can attach it by hand"
             )
-        return await major_cases.attach_case_in(tx, major_case_id, case_id)
+        return await major_cases.attach_case_in(tx, major_case_id, case_id, deflect=True)
 
 
 # --- similar cases and the recommendation -------------------------------------------------------
@@ -705,7 +706,7 @@ async def link_cases(domain: Domain, actor: Actor, major_case_id: int, case_ids:
             elif c.major_case_state == MajorCaseState.PROPOSED:
                 skipped.append(f"{case_number(cid)} is itself proposed as a major case")
             else:
-                await major_cases.attach_case_in(tx, major.id, cid)
+                await major_cases.attach_case_in(tx, major.id, cid, deflect=False)
                 attached.append(case_number(cid))
         return LinkResult(major_case_id=major.id, number=number, attached=tuple(attached), skipped=tuple(skipped))
 

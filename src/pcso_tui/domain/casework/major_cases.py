@@ -11,10 +11,14 @@ See DESIGN §2 steps 5–9 and §3. The rules, in ServiceNow's terms:
   an account already covered by a child (for instance the original reactive case) gets none.
   ``INSERT … SELECT`` over the accounts not yet covered, plus the partial unique index
   ``uq_support_case_child_account``, make a second child per account impossible however often,
-  or by however many managers at once, approval or "add accounts" runs. An attached reactive
-  case keeps its kind and is marked ``deflected`` (a call we could answer at once).
+  or by however many managers at once, approval or "add accounts" runs. The open cases a
+  proposal grouped (insight) become children as it is approved, so their accounts get no
+  generated child. An attached reactive case keeps its kind; it is marked ``deflected`` only
+  when a known outage answered it (a call that came in once the major case existed), never
+  when it is one of the calls that made the major case.
 - **Notices.** One notice per contact on the active children, by the contact's preferred
-  channel, in the ``notice`` outbox with a stable ``idempotency_key``
+  channel (a contact whose own call is the child is told it is linked, ``case_linked``, not
+  that we found a problem), in the ``notice`` outbox with a stable ``idempotency_key``
   (``approved:<major>:<contact>``, ``statement:<statement>:<contact>``,
   ``resolved:<major>:<contact>``). Opted-out contacts and internal accounts get a ``skipped``
   notice (with the reason in ``last_error``) so the record shows who was not told and why.
@@ -42,8 +46,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, String, cast, exists, func, insert, literal, not_, or_, select, update
+from sqlalchemy import Integer, String, and_, cast, exists, func, insert, literal, not_, or_, select, update
 from sqlalchemy import case as sql_case
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from pcso_tui.domain.casework.records import ACTIVE, MAX_SHORT, case_view, clean_text, copy_line_to_children, load_case
 from pcso_tui.domain.casework.views import (
@@ -66,6 +71,7 @@ from pcso_tui.domain.core.event_kinds import (
     CaseIncidentSynced,
     CaseOpened,
     CaseStateChanged,
+    InsightGrouped,
     MajorCaseAccountsAdded,
     MajorCaseApproved,
     MajorCaseClosed,
@@ -81,6 +87,7 @@ from pcso_tui.domain.core.models import (
     CaseAccount,
     CaseItem,
     Contact,
+    Event,
     Incident,
     JournalEntry,
     Notice,
@@ -106,6 +113,8 @@ MAX_STATEMENT = 10_000
 MAX_CODE = 64
 _ACCOUNT_CHUNK = 5_000
 _TERMINAL_MAJOR = ("closed", "canceled")
+# The notice a customer gets when the case they raised is linked to a major case.
+LINKED_NOTICE = "case_linked"
 
 _case = Case.__table__
 _account = Account.__table__
@@ -217,13 +226,24 @@ async def _create_children(tx: Transaction, major: Case, opened_by_id: int | Non
 
 
 async def _queue_notices(
-    tx: Transaction, parent_id: int, *, key_prefix: str, kind: str, statement_id: int | None = None
+    tx: Transaction,
+    parent_id: int,
+    *,
+    key_prefix: str,
+    kind: str,
+    statement_id: int | None = None,
+    own_case_kind: str | None = None,
 ) -> tuple[int, int]:
     """One notice per contact on the parent's active children, unless one with the same
-    idempotency key exists. Returns (queued, skipped). One INSERT … SELECT … RETURNING."""
+    idempotency key exists. Returns (queued, skipped). One INSERT … SELECT … RETURNING.
+
+    With ``own_case_kind``, a contact whose child is a case the customer raised (a reactive
+    case linked or grouped) gets that kind instead: they told us, so they are told their case
+    is linked, not that we found a problem."""
     child = _case.alias("c")
+    own = func.max(sql_case((child.c.kind == CaseKind.REACTIVE.value, 1), else_=0))
     per_contact = (
-        select(child.c.contact_id, func.min(child.c.id).label("case_id"))
+        select(child.c.contact_id, func.min(child.c.id).label("case_id"), own.label("own"))
         .where(child.c.parent_id == parent_id, child.c.state.in_(ACTIVE), child.c.contact_id.is_not(None))
         .group_by(child.c.contact_id)
         .subquery("per_contact")
@@ -234,7 +254,9 @@ async def _queue_notices(
     rows = (
         select(
             key,
-            literal(kind, String()),
+            sql_case((per_contact.c.own == 1, literal(own_case_kind, String())), else_=literal(kind, String()))
+            if own_case_kind
+            else literal(kind, String()),
             per_contact.c.contact_id,
             _contact.c.account_id,
             per_contact.c.case_id,
@@ -277,9 +299,115 @@ async def _queue_notices(
     return len(states) - skipped, skipped
 
 
+async def queue_child_notices(tx: Transaction, parent_id: int, *, key_prefix: str, kind: str) -> tuple[int, int]:
+    """One notice per contact on a major case's active children (a comment copied to them).
+    Returns (queued, skipped)."""
+    return await _queue_notices(tx, parent_id, key_prefix=key_prefix, kind=kind)
+
+
+async def queue_account_notices(tx: Transaction, case_id: int, account_id: int, *, key_prefix: str, kind: str) -> int:
+    """One notice per opted-in contact of one external account about ``case_id``, by each
+    contact's preferred channel, unless one with the same idempotency key exists (a case of a
+    single account: a comment on it, its automatic closure). Returns how many were queued.
+    One INSERT … SELECT … RETURNING."""
+    key = literal(key_prefix, String()) + cast(_contact.c.id, String())
+    existing = _notice.alias("existing")
+    rows = (
+        select(
+            key,
+            literal(kind, String()),
+            _contact.c.id,
+            _contact.c.account_id,
+            literal(case_id, Integer()),
+            _contact.c.preferred_channel,
+            literal("pending", String()),
+            literal(0, Integer()),
+            _at(tx),
+            _at(tx),
+            literal(1, Integer()),
+        )
+        .join(_account, _account.c.id == _contact.c.account_id)
+        .where(
+            _contact.c.account_id == account_id,
+            not_(_contact.c.opted_out),
+            _account.c.is_external,
+            ~exists().where(existing.c.idempotency_key == key),
+        )
+    )
+    columns = [
+        "idempotency_key",
+        "kind",
+        "contact_id",
+        "account_id",
+        "case_id",
+        "channel",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+        "version",
+    ]
+    result = await tx.session.execute(insert(_notice).from_select(columns, rows).returning(_notice.c.id))
+    return len(result.all())
+
+
+async def queue_closed_notices(tx: Transaction, case_ids: list[int]) -> int:
+    """A ``closed`` notice to the contact of each of these cases (opted-in contacts of external
+    accounts), keyed ``closed:<case>:<contact>``. One INSERT … SELECT … RETURNING per 5,000 cases."""
+    c = _case.alias("c")
+    key = (
+        literal("closed:", String()) + cast(c.c.id, String()) + literal(":", String()) + cast(c.c.contact_id, String())
+    )
+    existing = _notice.alias("existing")
+    columns = [
+        "idempotency_key",
+        "kind",
+        "contact_id",
+        "account_id",
+        "case_id",
+        "channel",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+        "version",
+    ]
+    queued = 0
+    for start in range(0, len(case_ids), _ACCOUNT_CHUNK):
+        rows = (
+            select(
+                key,
+                literal("closed", String()),
+                _contact.c.id,
+                _contact.c.account_id,
+                c.c.id,
+                _contact.c.preferred_channel,
+                literal("pending", String()),
+                literal(0, Integer()),
+                _at(tx),
+                _at(tx),
+                literal(1, Integer()),
+            )
+            .select_from(c)
+            .join(_contact, _contact.c.id == c.c.contact_id)
+            .join(_account, _account.c.id == _contact.c.account_id)
+            .where(
+                c.c.id.in_(case_ids[start : start + _ACCOUNT_CHUNK]),
+                not_(_contact.c.opted_out),
+                _account.c.is_external,
+                ~exists().where(existing.c.idempotency_key == key),
+            )
+        )
+        result = await tx.session.execute(insert(_notice).from_select(columns, rows).returning(_notice.c.id))
+        queued += len(result.all())
+    return queued
+
+
 async def _fan_out(tx: Transaction, major: Case, opened_by_id: int | None) -> _FanOut:
     children = await _create_children(tx, major, opened_by_id)
-    queued, skipped = await _queue_notices(tx, major.id, key_prefix=f"approved:{major.id}:", kind="major_case_opened")
+    queued, skipped = await _queue_notices(
+        tx, major.id, key_prefix=f"approved:{major.id}:", kind="major_case_opened", own_case_kind=LINKED_NOTICE
+    )
     return _FanOut(children, queued, skipped)
 
 
@@ -303,6 +431,66 @@ async def _copy_impact(tx: Transaction, from_case: int, to_case: int) -> None:
             ),
         )
     )
+
+
+async def _grouped_ids(session: AsyncSession, major_id: int) -> list[int]:
+    """The cases a proposal from insight grouped (its ``insight.grouped`` events)."""
+    payloads = await session.scalars(
+        select(Event.payload).where(
+            Event.subject_type == "case", Event.subject_id == major_id, Event.kind == InsightGrouped.kind
+        )
+    )
+    return sorted({int(i) for p in payloads for i in InsightGrouped.from_stored(p or {}).case_ids or ()} - {major_id})
+
+
+def _adoptable(table: Any, ids: list[int]) -> Any:
+    """Of these cases, those approval makes children: open, unattached, ordinary, not proposed."""
+    return and_(
+        table.c.id.in_(ids),
+        table.c.parent_id.is_(None),
+        table.c.state.in_(ACTIVE),
+        table.c.kind.in_((CaseKind.REACTIVE.value, CaseKind.PROACTIVE.value)),
+        table.c.major_case_state.in_((MajorCaseState.NONE.value, MajorCaseState.REJECTED.value)),
+    )
+
+
+async def _adopt_grouped(tx: Transaction, major: Case) -> list[int]:
+    """The open cases a proposal grouped (``insight.grouped``) become the major case's children
+    as it is approved, before the fan-out: each covers its own account, which so gets no second,
+    generated child. Not deflected: these calls are what made the major case. Set-based: one
+    UPDATE … RETURNING, one insert of journal lines, one executemany of events."""
+    ids = await _grouped_ids(tx.session, major.id)
+    if not ids:
+        return []
+    adopted = list(
+        await tx.session.scalars(
+            update(_case)
+            .where(_adoptable(_case, ids))
+            .values(parent_id=major.id, deflected=False, updated_at=_at(tx), version=_case.c.version + 1)
+            .returning(_case.c.id)
+        )
+    )
+    if adopted:
+        await tx.session.execute(
+            insert(_journal),
+            [
+                {
+                    "case_id": cid,
+                    "kind": "state",
+                    "visibility": "internal",
+                    "body": f"Attached to major case {case_number(major.id)} as it was approved",
+                    "author_id": tx.actor.user_id,
+                    "author_name": tx.actor.name,
+                    "created_at": tx.now,
+                }
+                for cid in adopted
+            ],
+        )
+        tx.record_many(
+            (cid, CaseAttached(number=case_number(cid), parent_id=major.id, by="approval", deflected=False))
+            for cid in adopted
+        )
+    return adopted
 
 
 # --- propose, approve, reject ---------------------------------------------------------------
@@ -390,6 +578,7 @@ async def _approve(tx: Transaction, case: Case, *, rule: bool) -> ApprovalResult
         major.decided_by_id = decider
         major.updated_at = tx.now
     await session.flush()
+    await _adopt_grouped(tx, major)
     fan = await _fan_out(tx, major, decider)
     outage_id = await declare_major_case_outage(tx, major)
     major_no = case_number(major.id)
@@ -544,15 +733,24 @@ async def preview_approval(domain: Domain, actor: Actor, case_id: int) -> Approv
         if case.state not in ACTIVE:
             raise IllegalTransition(f"{number} is {case.state}: only an active case can become a major case")
         creates_new = case.kind != CaseKind.MAJOR
+        grouped: list[int] = []
         ca = _case_account
         existing = _case.alias("existing")
         if creates_new:
             covered_ids = [case.account_id] if case.account_id is not None else []
-            not_covered = ca.c.account_id.not_in(covered_ids) if covered_ids else literal(True)
+            not_covered: Any = ca.c.account_id.not_in(covered_ids) if covered_ids else literal(True)
         else:
             not_covered = ca.c.account_id.not_in(
                 select(existing.c.account_id).where(existing.c.parent_id == case.id, existing.c.account_id.is_not(None))
             )
+            # The cases a proposal grouped become children as it is approved: their accounts
+            # are covered, their contacts told their case is linked.
+            grouped = await _grouped_ids(session, case.id)
+            if grouped:
+                callers = select(existing.c.account_id).where(
+                    _adoptable(existing, grouped), existing.c.account_id.is_not(None)
+                )
+                not_covered = and_(not_covered, ca.c.account_id.not_in(callers))
         pc = _contact.alias("pc")
         primary = (
             select(func.min(pc.c.id))
@@ -576,6 +774,20 @@ async def preview_approval(domain: Domain, actor: Actor, case_id: int) -> Approv
             )
         ).one()
         notices, notices_skipped = with_contact - to_skip, to_skip
+        if not creates_new and grouped:
+            told, not_told = (
+                await session.execute(
+                    select(
+                        func.count(func.distinct(sql_case((not_(skipped), _contact.c.id)))),
+                        func.count(func.distinct(sql_case((skipped, _contact.c.id)))),
+                    )
+                    .select_from(existing)
+                    .join(_contact, _contact.c.id == existing.c.contact_id)
+                    .join(_account, _account.c.id == _contact.c.account_id)
+                    .where(_adoptable(existing, grouped))
+                )
+            ).one()
+            notices, notices_skipped = notices + told, notices_skipped + not_told
         if creates_new and case.contact_id is not None:
             own = (
                 await session.execute(
@@ -735,17 +947,23 @@ async def add_affected_accounts(
 
 
 async def attach_case(domain: Domain, actor: Actor, major_case_id: int, case_id: int) -> CaseView:
-    """Make an existing reactive or proactive case a child of a major case. A reactive case
-    attached is ``deflected``; its accounts join the major case's, and accounts new to the major
-    case get their children and notices as if they had been added."""
+    """Make an existing reactive or proactive case a child of a major case. A customer call
+    (reactive case) that came in once the major case was approved is ``deflected``: the known
+    outage answered it. Its accounts join the major case's, and accounts new to the major case
+    get their children and notices as if they had been added."""
     require(actor, Permission.MANAGE_CHILD_CASES)
     async with domain.transaction(actor) as tx:
         return await attach_case_in(tx, major_case_id, case_id)
 
 
-async def attach_case_in(tx: Transaction, major_case_id: int, case_id: int) -> CaseView:
+async def attach_case_in(tx: Transaction, major_case_id: int, case_id: int, *, deflect: bool | None = None) -> CaseView:
     """``attach_case`` inside the caller's transaction, after the caller's own role check
-    (insight lets an agent attach a caller to a known outage of theirs)."""
+    (insight lets an agent attach a caller to a known outage of theirs).
+
+    ``deflect`` says whether a customer call attached counts as deflected: True when a known
+    outage answered it at intake, False when it is one of the calls that made the major case
+    (a group, a topic), None to decide by time (it came in once the major case was approved).
+    Only reactive cases are ever deflected."""
     if major_case_id == case_id:
         raise InvalidInput(f"{case_number(case_id)} cannot be attached to itself")
     session = tx.session
@@ -773,11 +991,14 @@ async def attach_case_in(tx: Transaction, major_case_id: int, case_id: int) -> C
     if case.major_case_state == MajorCaseState.PROPOSED:
         raise IllegalTransition(f"{number} is itself proposed as a major case: reject the proposal first")
     case.parent_id = major.id
-    case.deflected = case.kind == CaseKind.REACTIVE
+    if deflect is None:
+        deflect = major.decided_at is not None and case.opened_at >= major.decided_at
+    case.deflected = case.kind == CaseKind.REACTIVE and deflect
     case.updated_at = tx.now
     await session.flush()
     await _copy_impact(tx, case.id, major.id)
     fan = await _fan_out(tx, major, tx.actor.user_id)
+    await _supersede_generated_child(tx, major, case)
     journal_line(tx, case.id, "state", "internal", f"Attached to major case {major_no}")
     journal_line(tx, major.id, "state", "internal", f"{number} attached as a child")
     major.updated_at = tx.now
@@ -794,6 +1015,48 @@ async def attach_case_in(tx: Transaction, major_case_id: int, case_id: int) -> C
     )
     await session.flush()
     return await case_view(session, case.id, tx.now)
+
+
+async def _supersede_generated_child(tx: Transaction, major: Case, case: Case) -> list[int]:
+    """A customer's own case attached to a major case becomes its account's child: the child
+    the approval generated for that account, if nobody has worked it yet (still new) and it
+    reaches the same contact (or none), is canceled, so the account keeps one open case for the
+    issue. A generated child for another contact stays: that contact keeps hearing."""
+    if case.account_id is None:
+        return []
+    same_contact = (
+        or_(_case.c.contact_id.is_(None), _case.c.contact_id == case.contact_id)
+        if case.contact_id is not None
+        else _case.c.contact_id.is_(None)
+    )
+    superseded = list(
+        await tx.session.scalars(
+            update(_case)
+            .where(
+                _case.c.parent_id == major.id,
+                _case.c.kind == CaseKind.CHILD.value,
+                _case.c.account_id == case.account_id,
+                _case.c.state == CaseState.NEW.value,
+                _case.c.id != case.id,
+                same_contact,
+            )
+            .values(
+                state=CaseState.CANCELED.value,
+                resolution_notes=f"Superseded by the customer's own case {case_number(case.id)}",
+                updated_at=_at(tx),
+                version=_case.c.version + 1,
+            )
+            .returning(_case.c.id)
+        )
+    )
+    tx.record_many(
+        (
+            cid,
+            CaseStateChanged(number=case_number(cid), from_="new", to="canceled", by="superseded", parent_id=major.id),
+        )
+        for cid in superseded
+    )
+    return superseded
 
 
 async def post_statement(domain: Domain, actor: Actor, major_case_id: int, body: str) -> StatementResult:

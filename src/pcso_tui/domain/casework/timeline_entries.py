@@ -128,7 +128,7 @@ def entry_from_event(
 def _case_opened(p: ek.CaseOpened, texts: Texts) -> Said:
     if p.case_kind == CaseKind.MAJOR and p.candidate_id:
         return Said("state", f"Major case opened from {case_number(p.candidate_id)}")
-    return Said("state", f"Case opened ({p.case_kind or 'case'})")
+    return Said("state", f"Case opened ({p.case_kind or 'case'})" + (" by the workflow rule" if p.by_rule else ""))
 
 
 @wording(ek.CaseStateChanged)
@@ -138,6 +138,10 @@ def _case_state_changed(p: ek.CaseStateChanged, texts: Texts) -> Said:
         title += f"; {_plural(p.children_synced, 'child case')} followed"
     if p.proposal_cancelled:
         title += "; proposal withdrawn"
+    if p.by == "superseded":
+        title += "; the customer's own case is the account's child now"
+    if p.by == "auto-close":
+        title += f" automatically, {_s(p.from_) or 'resolved'} long enough"
     return Said("state", title)
 
 
@@ -152,6 +156,8 @@ def _case_noted(p: ek.CaseNoted, texts: Texts) -> Said:
     title = label[:1].upper() + label[1:]
     if p.children:
         title += f", copied to {_plural(p.children, 'child case')}"
+    if p.notices:
+        title += f", {_plural(p.notices, 'notice')} queued"
     return Said("note", title, texts.entries.get(_n(p.entry_id), ""))
 
 

@@ -205,6 +205,16 @@ class StatementResult:
 
 
 @dataclass(frozen=True, slots=True)
+class AutoCloseResult:
+    """Resolved cases closed by themselves (``[casework] auto_close_days``)."""
+
+    closed: int
+    notices_queued: int
+    # Cases resolved at or before this closed; None when auto-close is off (0 days).
+    resolved_before: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class CascadeResult:
     """A major case resolved or closed, and what happened to its children."""
 

@@ -29,7 +29,7 @@ import logging
 import random
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -127,6 +127,8 @@ class RenderSource:
 
 _LABELS = {
     "major_case_opened": "Service incident",
+    "case_linked": "Your case is linked",
+    "case_comment": "Comment on your case",
     "statement": "Update",
     "resolved": "Resolved",
     "closed": "Closed",
@@ -193,6 +195,9 @@ def render(source: RenderSource) -> dict[str, Any]:
             "major_case_opened": f"We are aware of a problem affecting services you use: {title}. "
             f"We have opened case {s.case_number or s.major_case_number} for {customer_line(s.account_name, 100)} "
             "and will keep you informed.",
+            "case_linked": f"Thank you for telling us. We know about this problem: {title}. Your case "
+            f"{s.case_number or s.major_case_number} is linked to it and we will keep you informed.",
+            "case_comment": f"There is a new comment on case {s.case_number or s.major_case_number}: {title}.",
             "statement": f"There is news about {title}.",
             "resolved": f"The problem is resolved: {title}.",
             "closed": f"Case {s.case_number or s.major_case_number} ({title}) is now closed.",
@@ -465,6 +470,16 @@ def _message(n: _Claimed, frozen: dict[str, Any]) -> OutboundMessage:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Chore:
+    """Periodic work the worker runs between batches (areas above this one hand it in, such as
+    closing resolved cases): ``run`` at most once every ``every_seconds``."""
+
+    name: str
+    every_seconds: float
+    run: Callable[[], Awaitable[object]]
+
+
 class DeliveryWorker:
     """Drains the outbox. ``run_once`` does one batch; ``run`` loops until told to stop.
 
@@ -477,8 +492,11 @@ class DeliveryWorker:
         *,
         channels: Iterable[NotificationChannel] | None = None,
         rng: random.Random | None = None,
+        chores: Iterable[Chore] = (),
     ) -> None:
         self.domain = domain
+        self.chores = list(chores)
+        self._chores_due: dict[str, float] = {}
         self.settings = domain.settings.delivery
         self._given = list(channels) if channels is not None else None
         self.channels: dict[str, NotificationChannel] = {}
@@ -677,6 +695,24 @@ class DeliveryWorker:
                 break
         return total
 
+    # periodic chores ---------------------------------------------------------------------------
+
+    async def run_chores(self, *, all_of_them: bool = False) -> int:
+        """Run the chores that are due (every one with ``all_of_them``); a failing chore is
+        logged and tried again at its next turn. Returns how many ran."""
+        now = asyncio.get_running_loop().time()
+        ran = 0
+        for chore in self.chores:
+            if not all_of_them and self._chores_due.get(chore.name, 0.0) > now:
+                continue
+            self._chores_due[chore.name] = now + chore.every_seconds
+            try:
+                await chore.run()
+            except Exception:
+                log.exception("chore %s failed; trying again in %.0f s", chore.name, chore.every_seconds)
+            ran += 1
+        return ran
+
     # the status page -------------------------------------------------------------------------
 
     async def publish_status_page(self) -> bool:
@@ -718,6 +754,8 @@ class DeliveryWorker:
                     total += await self.drain(stop)
                 except Exception:  # the database went away or stayed busy: keep going
                     log.exception("delivery round failed; trying again in %.1f s", self.settings.poll_interval)
+                if self.chores and not stop.is_set():
+                    await self.run_chores()
                 due = self._next_status_change is not None and self.domain.clock() >= self._next_status_change
                 if (self._status_dirty or due) and not stop.is_set():
                     try:

@@ -306,6 +306,7 @@ class CaseOpened(Payload):
     channel: str | None = None
     parent_id: int | None = None  # a child case: its major case and account
     account_id: int | None = None
+    by_rule: bool | None = None  # a proactive case the workflow rule opened on its incident
 
 
 @event_kind
@@ -346,6 +347,7 @@ class CaseNoted(Payload):
     line_kind: str
     visibility: str
     children: int  # child cases the line was copied to
+    notices: int | None = None  # a staff comment: notices queued to the case's contacts
     account: str | None = None  # a customer's reply: their account
     from_case_id: int | None = None  # a reply on a child, shown on its major case too
     from_case: str | None = None

@@ -19,11 +19,44 @@ class WorkflowSettings:
     on_proactive_case: str = "propose"
     # The rule acts only when this many accounts are affected.
     account_threshold: int = 2
+    # never | on_incident: open the proactive case by itself when an incident opens, or its
+    # impact grows, at or above ``proactive_min_severity`` with at least
+    # ``proactive_min_accounts`` external accounts affected (docs/incidents.md).
+    open_proactive_case: str = "never"
+    proactive_min_severity: str = "major"
+    proactive_min_accounts: int = 1
+
+    def __post_init__(self) -> None:
+        if self.open_proactive_case not in ("never", "on_incident"):
+            raise ValueError(f"open_proactive_case = {self.open_proactive_case!r} is not never or on_incident")
+        if self.proactive_min_severity not in ("critical", "major", "minor", "warning", "info"):
+            raise ValueError(
+                f"proactive_min_severity = {self.proactive_min_severity!r} is not critical, major, minor, warning"
+                " or info"
+            )
+        if self.proactive_min_accounts < 0:
+            raise ValueError(f"proactive_min_accounts = {self.proactive_min_accounts} must be at least 0")
+
+
+@dataclass(frozen=True, slots=True)
+class CaseworkSettings:
+    """``[casework]``: housekeeping of cases (docs/casework.md)."""
+
+    # Resolved cases (children included) close by themselves this many days after they were
+    # resolved; 0: never. The delivery worker runs it; ``pcso case auto-close`` by hand.
+    auto_close_days: int = 3
+    # Tell the case's contacts when it closes by itself.
+    notify_on_auto_close: bool = False
+
+    def __post_init__(self) -> None:
+        if self.auto_close_days < 0:
+            raise ValueError(f"auto_close_days = {self.auto_close_days} must be at least 0 (0: never)")
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
+    casework: CaseworkSettings = field(default_factory=CaseworkSettings)
     # Sections defined further down (each area appends its own); a lambda defers the lookup.
     correlation: CorrelationSettings = field(default_factory=lambda: CorrelationSettings())
     healthchecks: HealthCheckSettings = field(default_factory=lambda: HealthCheckSettings())

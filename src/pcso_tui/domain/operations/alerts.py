@@ -659,9 +659,21 @@ async def ingest(domain: Domain, actor: Actor, batch: ParsedBatch) -> IngestResu
 
         touched = list(dict.fromkeys([c.fingerprint for c in changes] + severity_changed))
         incident_ids: list[int] = []
+        ruled: list[int] = []  # incidents opened, joined or made worse: the workflow rule's to judge
         if touched:
             alert_ids = [ids[fp] for fp in touched]
             incident_ids = list(await correlation.correlate_alerts(tx, domain.settings, alert_ids))
+            if domain.settings.workflow.open_proactive_case != "never":
+                ruled = list(
+                    await tx.session.scalars(
+                        select(Alert.incident_id)
+                        .where(Alert.id.in_(alert_ids), Alert.incident_id.is_not(None))
+                        .distinct()
+                    )
+                )
+    # The rule that opens proactive cases runs after the alerts are stored, in its own
+    # transaction (see open_proactive_cases_by_rule): a failure there never loses an alert.
+    await correlation.open_proactive_cases_after(domain, actor, ruled)
 
     counts = {kind: len(events) for kind, events in by_kind.items()}
     return IngestResult(

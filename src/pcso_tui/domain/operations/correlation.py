@@ -31,6 +31,7 @@ in memory over that (small) result; writes are Core inserts and executemany upda
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Exists
 
+from pcso_tui.domain.casework.cases import open_proactive_cases_by_rule
 from pcso_tui.domain.core.event_kinds import (
     IncidentAlertJoined,
     IncidentOpened,
@@ -62,9 +64,13 @@ from pcso_tui.domain.core.models import (
     IncidentCI,
     MaintenanceWindow,
 )
+from pcso_tui.domain.core.roles import Actor, Permission, require
+from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.settings import CorrelationSettings, Settings
 from pcso_tui.domain.core.states import ACTIVE_INCIDENT_STATES, AlertState, IncidentState, Severity
 from pcso_tui.domain.core.views import incident_number
+
+log = logging.getLogger(__name__)
 
 FIRING_STATES = (AlertState.OPEN.value, AlertState.FLAPPING.value)
 ACTIVE_STATES = tuple(s.value for s in ACTIVE_INCIDENT_STATES)
@@ -773,3 +779,15 @@ async def _write(
                 IncidentRootCauseChanged(from_=incident.root_ci_name, to=cause.ci_name if cause else None),
             )
     return changes
+
+
+async def open_proactive_cases_after(domain: Domain, actor: Actor, incident_ids: Sequence[int]) -> None:
+    """Run the workflow rule that opens proactive cases on incidents a change just touched;
+    a failure is logged (the change itself is committed) and retried by the next change."""
+    require(actor, Permission.OPEN_PROACTIVE_CASE)
+    if not incident_ids or domain.settings.workflow.open_proactive_case == "never":
+        return
+    try:
+        await open_proactive_cases_by_rule(domain, actor, [i for i in incident_ids if i is not None])
+    except Exception:
+        log.exception("the workflow rule could not open proactive cases on incidents %s", list(incident_ids))

@@ -53,6 +53,7 @@ from pcso_tui.domain.operations.correlation import (
     FIRING_STATES,
     RootCause,
     incident_title,
+    open_proactive_cases_after,
     root_cause_of,
     root_causes,
     severity_rank,
@@ -336,7 +337,9 @@ async def open_incident(
             ),
         )
         (view,) = await _views(session, tx.now, ids=[incident.id])
-        return view
+    # The rule that opens proactive cases, right after (see open_proactive_cases_by_rule).
+    await open_proactive_cases_after(domain, actor, [view.id])
+    return view
 
 
 async def add_incident_note(
