@@ -120,6 +120,8 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "users.current_user": EVERYONE,
     "users.list_users": ADMIN,
     "users.mark_demo": ADMIN,
+    "wording.case_wording": STAFF,
+    "wording.set_case_wording": AGENTS,
     "world.seed_world": ADMIN,
 }
 

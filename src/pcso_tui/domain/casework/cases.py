@@ -35,6 +35,7 @@ from pcso_tui.domain.casework.records import (
     load_case,
     require_own_case,
 )
+from pcso_tui.domain.casework.wording import prefill_wording
 from pcso_tui.domain.casework.views import (
     AffectedAccountView,
     AffectedItemView,
@@ -196,6 +197,7 @@ async def open_proactive_case(
             ),
         )
 
+        await prefill_wording(tx, case, domain.settings.casework)
         await major_cases.apply_proactive_rule(
             domain,
             tx,

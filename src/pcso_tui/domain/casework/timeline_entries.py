@@ -146,6 +146,12 @@ def _case_priority_changed(p: ek.CasePriorityChanged, texts: Texts) -> Said:
     return Said("state", f"Priority {_s(p.from_)} → {_s(p.to)}")
 
 
+@wording(ek.CaseWorded)
+def _case_worded(p: ek.CaseWorded, texts: Texts) -> Said:
+    source = " (from the template)" if p.by == "template" else ""
+    return Said("state", f"Customer-facing wording{source}: {_s(p.title)}")
+
+
 @wording(ek.CaseNoted)
 def _case_noted(p: ek.CaseNoted, texts: Texts) -> Said:
     label = journal_label(_s(p.line_kind), _s(p.visibility))

@@ -338,6 +338,19 @@ class CasePriorityChanged(Payload):
 
 
 @event_kind
+class CaseWorded(Payload):
+    """The customer-facing title and summary of a case were set (by a person, or prefilled
+    from the neutral template: ``by="template"``)."""
+
+    kind = "case.worded"
+    subject_type = "case"
+    number: str | None = None
+    title: str | None = None
+    summary: str | None = None
+    by: str | None = None
+
+
+@event_kind
 class CaseNoted(Payload):
     kind = "case.noted"
     subject_type = "case"

@@ -30,6 +30,7 @@ class Settings:
     delivery: DeliverySettings = field(default_factory=lambda: DeliverySettings())
     ingest: IngestSettings = field(default_factory=lambda: IngestSettings())
     insight: InsightSettings = field(default_factory=lambda: InsightSettings())
+    casework: CaseworkSettings = field(default_factory=lambda: CaseworkSettings())
     # The plugins' own sections, ``[plugins.NAME]``, each built into the dataclass its plugin
     # declares (``pcso_config_sections``); see :meth:`plugin`.
     plugins: dict[str, Any] = field(default_factory=dict)
@@ -342,3 +343,38 @@ class InsightSettings:
             raise ValueError("topic_growth and min_lift must be at least 1")
         if not 0 < self.max_p <= 1:
             raise ValueError(f"max_p = {self.max_p} must be in (0, 1]")
+
+
+# --- [casework]: the customer-facing wording a case starts with (docs/wording.md) ---------------
+
+WORDING_PLACEHOLDERS = ("service",)
+
+
+def _check_template(name: str, template: str, limit: int) -> None:
+    import string
+
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise ValueError(f"{name} = {template!r} is not a valid template ({exc})") from None
+    unknown = sorted({f for f in fields if f not in WORDING_PLACEHOLDERS})
+    if unknown:
+        known = ", ".join("{" + p + "}" for p in WORDING_PLACEHOLDERS)
+        raise ValueError(f"{name}: unknown placeholder {', '.join('{' + u + '}' for u in unknown)} (known: {known})")
+    if not template.strip():
+        raise ValueError(f"{name} must not be empty")
+    if len(template) > limit:
+        raise ValueError(f"{name} is {len(template)} characters long; the limit is {limit}")
+
+
+@dataclass(frozen=True, slots=True)
+class CaseworkSettings:
+    """The neutral customer-facing wording a proactive or major case starts with, until a
+    person words it (``set_case_wording``). ``{service}``: the case's public service name."""
+
+    public_title: str = "{service}: service disruption"
+    public_summary: str = "We are investigating a problem affecting {service}. We will keep you informed."
+
+    def __post_init__(self) -> None:
+        _check_template("public_title", self.public_title, 150)
+        _check_template("public_summary", self.public_summary, 2000)
