@@ -96,6 +96,39 @@ def test_approve_without_a_terminal_shows_the_preview_and_refuses(db: str) -> No
     assert count(db, Event, Event.kind == "major_case.approved") == 0
 
 
+def test_case_wording_from_the_shell(db: str) -> None:
+    proactive = ok(pcso(db, "operator", "case", "open-proactive", "INC1", "--json"))
+    number = proactive["number"]
+    shown = ok(pcso(db, "agent", "case", "wording", number, "--json"))
+    assert shown["title"] == "svc-1: service disruption"
+    worded = ok(
+        pcso(
+            db,
+            "agent",
+            "case",
+            "wording",
+            number,
+            "--title",
+            "Calls fail",
+            "--summary",
+            "-",
+            "--expected-version",
+            str(shown["version"]),
+            "--json",
+            input="Some calls fail.\n",
+        )
+    )
+    assert (worded["title"], worded["summary"]) == ("Calls fail", "Some calls fail.")
+    assert worded["version"] == shown["version"] + 1
+    old = str(shown["version"])
+    stale = pcso(db, "agent", "case", "wording", number, "--title", "Again", "--expected-version", old)
+    assert stale.exit_code == 7 and "changed" in stale.stderr
+    refused = pcso(db, "customer", "case", "wording", number, "--title", "Mine")
+    assert refused.exit_code != 0 and "work cases" in refused.stderr
+    preview = pcso(db, "manager", "case", "approve", number)
+    assert "customers are told: Calls fail" in preview.stdout
+
+
 @pytest.mark.parametrize(("answer", "code", "approvals"), [("n\n", 1, 0), ("y\n", 0, 1)])
 def test_approve_asks_on_a_terminal(db: str, monkeypatch: pytest.MonkeyPatch, answer, code, approvals) -> None:
     from pcso_tui.cli import cases as cli_cases
