@@ -203,3 +203,16 @@ def test_a_stale_approval_is_refused_from_the_shell(db: str) -> None:
     assert count(db, Case, Case.parent_id.is_not(None)) == 0
     fresh = ok(pcso(db, "manager", "case", "approve", number, "--yes", "--expected-version", str(seen + 1), "--json"))
     assert fresh["children_created"] == len(AFFECTED)
+
+
+def test_the_catalogue_from_the_shell(db: str) -> None:
+    listed = ok(pcso(db, "agent", "catalogue", "list", "--entry", "ci", "--json"))
+    assert {e["key"]: e["shown_as"] for e in listed}["host-1"] == "Other services"
+    product = ok(pcso(db, "admin", "catalogue", "set", "product", "P-PBX", "--public-name", "Phone", "--json"))
+    assert (product["public_name"], product["customer_facing"], product["shown_as"]) == ("Phone", True, "Phone")
+    hidden = pcso(db, "admin", "catalogue", "set", "ci", "svc-1", "--customer-facing", "no")
+    assert hidden.exit_code == 0 and "customers see it as Other services" in hidden.stdout
+    refused = pcso(db, "manager", "catalogue", "set", "ci", "svc-1", "--public-name", "x")
+    assert refused.exit_code != 0 and "import install base data" in refused.stderr
+    table = pcso(db, "agent", "catalogue", "list")
+    assert "CUSTOMERS SEE" in table.stdout and "Phone" in table.stdout

@@ -48,6 +48,8 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "articles.update_article": MANAGERS,
     "audit.history": STAFF,
     "audit.list_events": STAFF,
+    "catalogue.list_catalogue": STAFF,
+    "catalogue.set_catalogue_entry": ADMIN,
     "cases.add_case_note": EVERYONE,
     "cases.get_case": EVERYONE,
     "cases.list_cases": EVERYONE,

@@ -384,6 +384,13 @@ def _seeded(p: ek.WorldSeeded, texts: Texts) -> Said:
     return Said("other", f"World seeded{_aside(p.size, seed)}: {_n(p.rows):,} rows")
 
 
+@wording(ek.CatalogueChanged)
+def _catalogue_changed(p: ek.CatalogueChanged, texts: Texts) -> Said:
+    facing = {True: "customer-facing", False: "internal", None: "by its kind"}[p.customer_facing]
+    public = f" as {p.public_name!r}" if p.public_name else ""
+    return Said("other", f"Catalogue: {p.entry} {p.name}{public}, {facing}")
+
+
 @wording(ek.ImportCompleted)
 def _imported(p: ek.ImportCompleted, texts: Texts) -> Said:
     title = (

@@ -622,6 +622,19 @@ class WorldSeeded(Payload):
 
 
 @event_kind
+class CatalogueChanged(Payload):
+    """A product or CI's place in the public service catalogue: the name customers know it by
+    and whether they are told about it (``customer_facing`` None: decided by the CI's kind)."""
+
+    kind = "catalogue.changed"
+    subject_type = "catalogue"
+    entry: str  # product or ci
+    name: str
+    public_name: str | None = None
+    customer_facing: bool | None = None
+
+
+@event_kind
 class ImportCompleted(Payload):
     kind = "import.completed"
     subject_type = "import"
