@@ -137,7 +137,7 @@ async def test_a_proactive_case_goes_all_the_way_to_closed_with_keys_alone(world
         assert len({c.account_id for c in state["children"] if c.kind == "child"}) == 6
         assert len([n for n in state["notices"] if n.idempotency_key.startswith("approved:")]) == 5  # 3 + 2 skipped
         (outage,) = state["outages"]  # on the status page from the approval on
-        assert (outage.type, outage.title, outage.ends_at) == ("unplanned", "Service disruption", None)
+        assert (outage.type, outage.title, outage.ends_at) == ("unplanned", "svc-1: service disruption", None)
         screen = await showing(pilot, major.id)  # the new major case is selected
         assert not screen.queue.has_row(case_id)
         assert any(line.category == "approval" for line in screen.timeline.lines)
