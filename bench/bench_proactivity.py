@@ -27,7 +27,7 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pcso_tui.domain.communications.delivery import DeliveryWorker

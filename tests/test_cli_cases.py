@@ -96,6 +96,39 @@ def test_approve_without_a_terminal_shows_the_preview_and_refuses(db: str) -> No
     assert count(db, Event, Event.kind == "major_case.approved") == 0
 
 
+def test_case_wording_from_the_shell(db: str) -> None:
+    proactive = ok(pcso(db, "operator", "case", "open-proactive", "INC1", "--json"))
+    number = proactive["number"]
+    shown = ok(pcso(db, "agent", "case", "wording", number, "--json"))
+    assert shown["title"] == "svc-1: service disruption"
+    worded = ok(
+        pcso(
+            db,
+            "agent",
+            "case",
+            "wording",
+            number,
+            "--title",
+            "Calls fail",
+            "--summary",
+            "-",
+            "--expected-version",
+            str(shown["version"]),
+            "--json",
+            input="Some calls fail.\n",
+        )
+    )
+    assert (worded["title"], worded["summary"]) == ("Calls fail", "Some calls fail.")
+    assert worded["version"] == shown["version"] + 1
+    old = str(shown["version"])
+    stale = pcso(db, "agent", "case", "wording", number, "--title", "Again", "--expected-version", old)
+    assert stale.exit_code == 7 and "changed" in stale.stderr
+    refused = pcso(db, "customer", "case", "wording", number, "--title", "Mine")
+    assert refused.exit_code != 0 and "work cases" in refused.stderr
+    preview = pcso(db, "manager", "case", "approve", number)
+    assert "customers are told: Calls fail" in preview.stdout
+
+
 @pytest.mark.parametrize(("answer", "code", "approvals"), [("n\n", 1, 0), ("y\n", 0, 1)])
 def test_approve_asks_on_a_terminal(db: str, monkeypatch: pytest.MonkeyPatch, answer, code, approvals) -> None:
     from pcso_tui.cli import cases as cli_cases
@@ -176,3 +209,16 @@ def test_a_stale_approval_is_refused_from_the_shell(db: str) -> None:
     assert count(db, Case, Case.parent_id.is_not(None)) == 0
     fresh = ok(pcso(db, "manager", "case", "approve", number, "--yes", "--expected-version", str(seen + 1), "--json"))
     assert fresh["children_created"] == len(AFFECTED)
+
+
+def test_the_catalogue_from_the_shell(db: str) -> None:
+    listed = ok(pcso(db, "agent", "catalogue", "list", "--entry", "ci", "--json"))
+    assert {e["key"]: e["shown_as"] for e in listed}["host-1"] == "Other services"
+    product = ok(pcso(db, "admin", "catalogue", "set", "product", "P-PBX", "--public-name", "Phone", "--json"))
+    assert (product["public_name"], product["customer_facing"], product["shown_as"]) == ("Phone", True, "Phone")
+    hidden = pcso(db, "admin", "catalogue", "set", "ci", "svc-1", "--customer-facing", "no")
+    assert hidden.exit_code == 0 and "customers see it as Other services" in hidden.stdout
+    refused = pcso(db, "manager", "catalogue", "set", "ci", "svc-1", "--public-name", "x")
+    assert refused.exit_code != 0 and "import install base data" in refused.stderr
+    table = pcso(db, "agent", "catalogue", "list")
+    assert "CUSTOMERS SEE" in table.stdout and "Phone" in table.stdout

@@ -400,7 +400,7 @@ async def test_a_major_case_reaches_the_page_from_approval_to_resolution(
             approval.outage_number,
             "active",
             "svc-1",
-            "Service disruption",
+            "svc-1: service disruption",
         )
         assert outage["statement"] == "Calls to landlines fail; we are on it."
         page = (out / "index.html").read_text(encoding="utf-8")

@@ -48,6 +48,8 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "articles.update_article": MANAGERS,
     "audit.history": STAFF,
     "audit.list_events": STAFF,
+    "catalogue.list_catalogue": STAFF,
+    "catalogue.set_catalogue_entry": ADMIN,
     "cases.add_case_note": EVERYONE,
     "cases.close_resolved_cases": MANAGERS,
     "cases.get_case": EVERYONE,
@@ -123,6 +125,8 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "users.current_user": EVERYONE,
     "users.list_users": ADMIN,
     "users.mark_demo": ADMIN,
+    "wording.case_wording": STAFF,
+    "wording.set_case_wording": AGENTS,
     "world.seed_world": ADMIN,
     "simulation.proactivity": STAFF,
 }

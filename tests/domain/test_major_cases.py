@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from pcso_tui.domain.casework import cases
 from pcso_tui.domain.casework import major_cases as mc
 from pcso_tui.domain.casework.views import ApprovalResult
-from pcso_tui.domain.communications.outages import DECLARED_TITLE, case_outage, create_outage, status_page_data
+from pcso_tui.domain.communications.outages import case_outage, create_outage, status_page_data
 from pcso_tui.domain.core.clock import FrozenClock
 from pcso_tui.domain.core.errors import Conflict, IllegalTransition, InvalidInput, NotFound, PermissionDenied
 from pcso_tui.domain.core.models import Case, CaseAccount, JournalEntry, Notice, Outage
@@ -929,6 +929,10 @@ async def test_notices_never_duplicate_across_commands(domain: Domain, actors: A
 # --- the major case on the status page ------------------------------------------------------
 
 
+# The template's customer-facing title of a case on the customer-facing service svc-1.
+WORDED = "svc-1: service disruption"
+
+
 async def outages_of(domain: Domain, case_id: int) -> list[Outage]:
     async with domain.reading() as session:
         return list(await session.scalars(select(Outage).where(Outage.case_id == case_id).order_by(Outage.id)))
@@ -944,9 +948,10 @@ async def test_approval_puts_the_major_case_on_the_status_page(
     result = await mc.approve_major_case(domain, actors[Role.MANAGER], candidate)
     (outage,) = await outages_of(domain, result.major_case_id)
     assert result.outage_number == outage_number(outage.id)
-    # Named by the customer-facing service (svc-1), not the host the case is on; never titled
-    # with the incident's or the case's own (internal, here hostile) text.
-    assert (outage.type, outage.title, outage.details) == ("unplanned", DECLARED_TITLE, "")
+    # Named by the customer-facing service (svc-1), not the host the case is on; titled with the
+    # major case's customer-facing title (the template's, here), never with the incident's or the
+    # case's own (internal, here hostile) text.
+    assert (outage.type, outage.title, outage.details) == ("unplanned", WORDED, "")
     assert (outage.ci_id, outage.incident_id) == (world.cis["svc-1"], world.incident_id)
     assert (outage.begins_at, outage.ends_at) == (opened, None)
     (created,) = await events(domain, "outage.created")
@@ -961,7 +966,7 @@ async def test_approval_puts_the_major_case_on_the_status_page(
     assert (shown.number, shown.service, shown.title, shown.statement) == (
         result.outage_number,
         "svc-1",
-        DECLARED_TITLE,
+        WORDED,
         "Calls fail; we are on it.",
     )
 
@@ -999,7 +1004,7 @@ async def test_resolution_ends_the_outage_and_a_reopening_declares_another(
     again = (await outages_of(domain, major))[-1]
     assert again.id not in (declared.id, planned.id)
     # The same disruption again, from now: it never overlaps the one that ended.
-    assert (again.begins_at, again.ends_at, again.title) == (clock.now, None, DECLARED_TITLE)
+    assert (again.begins_at, again.ends_at, again.title) == (clock.now, None, WORDED)
     assert (await events(domain, "outage.created"))[-1].payload["by"] == "reopening"
 
 

@@ -274,3 +274,29 @@ async def test_help_and_footer_name_the_agent_keys(world_url, make_app) -> None:
         assert [hit.text for hit in hits] == [f"Case: propose CS{world.case_id:07d} as a major case"]
         hits[0].command()
         await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="the propose dialog from the palette")
+
+
+async def test_an_agent_words_what_customers_are_told(world_url, make_app) -> None:
+    world = await build_case_world(world_url)
+    before = await case_row(world_url, world.case_id)
+    app = make_app(world_url, "agent")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot, world.case_id)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+        listed = {(keys, what) for keys, what, _ in app.screen.listed()}  # type: ignore[attr-defined]
+        assert ("t", "Customer wording") in listed
+        await pilot.press("escape")
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="the wording dialog")
+        dialog = app.screen
+        assert isinstance(dialog, FormDialog)
+        assert dialog.values() == {"title": before.public_title, "summary": before.public_summary}
+        await pilot.press("tab")
+        dialog.query_one("#field-summary").text = ""  # type: ignore[attr-defined]
+        await type_text(pilot, "Some calls to landlines fail.")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not isinstance(app.screen, FormDialog), what="the dialog to close")
+        after = await case_row(world_url, world.case_id)
+        assert (after.public_title, after.public_summary) == (before.public_title, "Some calls to landlines fail.")
+        assert f"CS{world.case_id:07d}: customer-facing wording saved" in notifications(app)

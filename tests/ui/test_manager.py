@@ -137,7 +137,7 @@ async def test_a_proactive_case_goes_all_the_way_to_closed_with_keys_alone(world
         assert len({c.account_id for c in state["children"] if c.kind == "child"}) == 6
         assert len([n for n in state["notices"] if n.idempotency_key.startswith("approved:")]) == 5  # 3 + 2 skipped
         (outage,) = state["outages"]  # on the status page from the approval on
-        assert (outage.type, outage.title, outage.ends_at) == ("unplanned", "Service disruption", None)
+        assert (outage.type, outage.title, outage.ends_at) == ("unplanned", "svc-1: service disruption", None)
         screen = await showing(pilot, major.id)  # the new major case is selected
         assert not screen.queue.has_row(case_id)
         assert any(line.category == "approval" for line in screen.timeline.lines)
@@ -352,6 +352,37 @@ async def test_the_manager_keys_follow_the_case_and_appear_in_help(world_url, ma
         assert len(insight.children) == 0 and insight.outer_size.height == 0
 
 
+async def test_the_manager_words_what_customers_are_told_and_the_approval_shows_it(world_url, make_app) -> None:
+    case_id = await proposed_world(world_url)
+
+    async def wording_of(domain: Any, actor: Any) -> tuple[str | None, str | None, int]:
+        async with domain.reading() as session:
+            query = select(Case.public_title, Case.public_summary, Case.version).where(Case.id == case_id)
+            row = (await session.execute(query)).one()
+            return row.public_title, row.public_summary, row.version
+
+    before = await as_user(world_url, "manager", wording_of)
+    app = make_app(world_url, "manager")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until_ready(pilot)
+        screen = await showing(pilot, case_id)
+        await pilot.press("t")
+        dialog = await dialog_of(pilot, FormDialog)
+        assert "Customer-facing" in str(dialog.about)
+        assert dialog.values() == {"title": before[0], "summary": before[1]}  # prefilled
+        dialog.query_one("#field-title", Input).value = ""
+        await type_text(pilot, "Calls to landlines fail")
+        await pilot.press("ctrl+s")
+        await closed(pilot, screen)
+        after = await as_user(world_url, "manager", wording_of)
+        assert after == ("Calls to landlines fail", before[1], before[2] + 1)
+        assert f"Customer-facing wording saved: {case_number(case_id)}" in notifications(app)
+        await pilot.press("a")
+        confirm = await dialog_of(pilot, ConfirmDialog)
+        assert "Customers are told: Calls to landlines fail" in str(confirm.about)
+        await pilot.press("escape")
+
+
 async def test_the_manager_words_the_status_page_outage(world_url, make_app) -> None:
     case_id = await proposed_world(world_url)
 
@@ -373,7 +404,8 @@ async def test_the_manager_words_the_status_page_outage(world_url, make_app) -> 
         await pilot.press("u")
         dialog = await dialog_of(pilot, FormDialog)
         assert "on the status page under" in str(dialog.about)
-        assert dialog.values() == {"title": "Service disruption", "details": ""}
+        # The major case's customer-facing title (the neutral template's until someone words it).
+        assert dialog.values()["title"].endswith(": service disruption") and dialog.values()["details"] == ""
         await pilot.press("ctrl+s")  # nothing changed: the domain says so, the dialog stays
         await wait_for(pilot, lambda: dialog.error is not None, what="the refusal")
         assert dialog.error.startswith("nothing to change on OUT") and app.screen is dialog

@@ -337,6 +337,43 @@ def case_priority(ctx: CliContext, case_id: int, priority: int, expected_version
     )
 
 
+@case_group.command("wording")
+@click.argument("case_id", type=CASE, metavar="CASE")
+@click.option("--title", help="What customers are told the case is (one line, at most 200 characters).")
+@click.option("--summary", help="A few customer-facing sentences about it ('-' reads standard input).")
+@click.option("--expected-version", type=int, help="Refuse if the case changed since this version.")
+@json_option
+@pass_cli
+def case_wording(
+    ctx: CliContext, case_id: int, title: str | None, summary: str | None, expected_version: int | None, as_json: bool
+) -> None:
+    """Word what customers are told about a case: its customer-facing title and summary.
+
+    Notices, the portal and the status page show these words, never the case's internal short
+    description. Without --title or --summary, shows the current wording."""
+    from pcso_tui.domain.casework.wording import case_wording as current
+    from pcso_tui.domain.casework.wording import set_case_wording
+
+    def show(w: Any) -> str:
+        return f"{w.number} (version {w.version}) customer-facing title: {printable(w.title)}\n" + (
+            f"summary: {printable(w.summary, multiline=True)}" if w.summary else "summary: (none)"
+        )
+
+    if title is None and summary is None:
+        run_command(ctx, current, case_id, as_json=as_json, show=show)
+        return
+    run_command(
+        ctx,
+        set_case_wording,
+        case_id,
+        title=title,
+        summary=_body(summary) if summary is not None else None,
+        expected_version=expected_version,
+        as_json=as_json,
+        show=show,
+    )
+
+
 @case_group.command("propose")
 @click.argument("case_id", type=CASE, metavar="CASE")
 @click.option("--reason", required=True, help="Why this is a major case.")
@@ -404,6 +441,8 @@ def _print_preview(p: Any, *, err: bool) -> None:
         f"  {p.children} child cases for {p.accounts} affected accounts"
         + (f" ({p.accounts_without_contact} without a primary contact)" if p.accounts_without_contact else ""),
         f"  {p.notices} notices queued, {p.notices_skipped} skipped (opted out or internal)",
+        f"  customers are told: {one_line(p.public_title, 80)}",
+        f"    {one_line(p.public_summary, 100)}",
         f"  reason: {one_line(p.propose_reason, 80)}",
         f"  business impact: {one_line(p.business_impact, 80)}",
     ]

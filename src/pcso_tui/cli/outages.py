@@ -301,4 +301,58 @@ def articles_list(ctx: CliContext, case: str | None, as_json: bool) -> None:
     )
 
 
-commands = (outages, articles)
+@click.group("catalogue")
+def catalogue() -> None:
+    """The public service catalogue: what customers call each product and CI, and whether they
+    are told about it. Notices, the portal and the status page name services from it."""
+
+
+@catalogue.command("list")
+@click.option("--entry", type=click.Choice(["product", "ci"]), help="Only products or only CIs.")
+@json_option
+@pass_cli
+def catalogue_list(ctx: CliContext, entry: str | None, as_json: bool) -> None:
+    """Every product and CI: public name, customer-facing, and what customers see it as."""
+    from pcso_tui.domain.communications.catalogue import list_catalogue
+
+    def show(entries: Any) -> None:
+        flag = {True: "yes", False: "no", None: "by kind"}
+        emit_table(
+            ["entry", "key", "kind", "public name", "customer-facing", "customers see"],
+            [(e.entry, e.key, e.kind, e.public_name or "", flag[e.customer_facing], e.shown_as) for e in entries],
+        )
+
+    run_command(ctx, list_catalogue, entry=entry, as_json=as_json, show=show)
+
+
+@catalogue.command("set")
+@click.argument("entry", type=click.Choice(["product", "ci"]))
+@click.argument("key", metavar="NUMBER|NAME")
+@click.option("--public-name", help="What customers call it ('' clears it).")
+@click.option(
+    "--customer-facing",
+    type=click.Choice(["yes", "no", "by-kind"]),
+    help="Whether customers are told about it (by-kind: a CI decided by its kind).",
+)
+@json_option
+@pass_cli
+def catalogue_set(
+    ctx: CliContext, entry: str, key: str, public_name: str | None, customer_facing: str | None, as_json: bool
+) -> None:
+    """Set a product's (by number) or a CI's (by name) public name and customer-facing flag."""
+    from pcso_tui.domain.communications.catalogue import KEEP, set_catalogue_entry
+
+    facing = KEEP if customer_facing is None else {"yes": True, "no": False, "by-kind": None}[customer_facing]
+    run_command(
+        ctx,
+        set_catalogue_entry,
+        entry,
+        key,
+        public_name=KEEP if public_name is None else public_name,
+        customer_facing=facing,
+        as_json=as_json,
+        show=lambda e: f"{e.entry} {one_line(e.key, 80)}: customers see it as {one_line(e.shown_as, 80)}",
+    )
+
+
+commands = (outages, articles, catalogue)

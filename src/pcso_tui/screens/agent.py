@@ -25,8 +25,8 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
-from pcso_tui.domain.casework.views import CaseDetail, CaseTimeline, CaseView, Recommendation
-from pcso_tui.screens.case_dialogs import intake_dialog, note_dialog, propose_dialog
+from pcso_tui.domain.casework.views import CaseDetail, CaseTimeline, CaseView, CaseWording, Recommendation
+from pcso_tui.screens.case_dialogs import intake_dialog, note_dialog, propose_dialog, wording_dialog
 from pcso_tui.screens.case_queue import CaseQueueScreen
 from pcso_tui.widgets.case_detail import CaseDetailView, age_label, major_label, state_label
 from pcso_tui.widgets.feed import EventsArrived
@@ -92,6 +92,7 @@ class AgentScreen(CaseQueueScreen[CaseView, AgentDetail]):
     BINDINGS = [
         Binding("p", "propose", "Propose major", id="agent.propose"),
         Binding("n", "note", "Add note", id="agent.note"),
+        Binding("t", "wording", "Customer wording", id="agent.wording"),
         Binding("o", "intake", "Log a call", id="agent.intake"),
         Binding("k", "switch_queue", "Proactive/calls", id="agent.queue"),
         Binding("g", "focus_recommendation", "Recommendation", id="agent.recommendation"),
@@ -204,9 +205,14 @@ class AgentScreen(CaseQueueScreen[CaseView, AgentDetail]):
         yield PaletteCommand(
             f"Case: add a note to {number}", "Work note or customer-visible comment (n)", self.action_note
         )
+        yield PaletteCommand(
+            f"Case: word what customers are told about {number}",
+            "Its customer-facing title and summary (t)",
+            self.action_wording,
+        )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("propose", "note"):
+        if action in ("propose", "note", "wording"):
             return self.selected is not None or None
         return True
 
@@ -256,6 +262,35 @@ class AgentScreen(CaseQueueScreen[CaseView, AgentDetail]):
         if result is None:
             return
         self.notify("Note added", markup=False)
+        self.changed()
+
+    def action_wording(self) -> None:
+        case = self._need_case()
+        if case is None:
+            return
+        from pcso_tui.domain.casework.wording import case_wording, set_case_wording
+
+        session = self.session
+
+        def edit(wording: CaseWording) -> None:
+            async def submit(title: str, summary: str) -> CaseWording:
+                return await set_case_wording(
+                    session.domain,
+                    session.actor,
+                    case.id,
+                    title=title,
+                    summary=summary,
+                    expected_version=wording.version,
+                )
+
+            self.app.push_screen(wording_dialog(case, wording, submit), callback=self._worded)
+
+        self.work.run_command(case_wording(session.domain, session.actor, case.id), edit, group="agent-act")
+
+    def _worded(self, result: CaseWording | None) -> None:
+        if result is None:
+            return
+        self.notify(f"{result.number}: customer-facing wording saved", markup=False)
         self.changed()
 
     def action_switch_queue(self) -> None:

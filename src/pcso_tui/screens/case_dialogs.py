@@ -1,4 +1,4 @@
-"""Dialogs of casework: propose, note, approve, reject, statement, resolve, close.
+"""Dialogs of casework: propose, note, approve, reject, statement, resolve, close, wording.
 
 Every dialog is handed the domain call it makes (``submit``) and runs it itself, in a worker
 through ``app.domain_call``: on success it closes with the call's result; a ``DomainError``
@@ -23,7 +23,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, RadioButton, RadioSet, Static, TextArea
 
-from pcso_tui.domain.casework.views import ApprovalPreview, CaseView
+from pcso_tui.domain.casework.views import ApprovalPreview, CaseView, CaseWording
 from pcso_tui.domain.communications.views import OutageView
 from pcso_tui.domain.core.errors import DomainError
 from pcso_tui.domain.core.text import one_line, printable
@@ -328,8 +328,35 @@ def approve_dialog(preview: ApprovalPreview, submit: Callable[[], Awaitable[T]])
         "It goes on the status page as a service disruption."
         if preview.declares_outage
         else "Its outage already on the status page shows its statements.",
+        "\n",
+        ("Customers are told: ", "$text-muted"),
+        (one_line(preview.public_title), "bold"),
+        "\n",
+        Content(one_line(preview.public_summary, 72)),
     )
     return ConfirmDialog(f"Approve {preview.number}", about, submit, question="Approve this major case?")
+
+
+def wording_dialog(case: CaseView, wording: CaseWording, submit: Callable[..., Awaitable[T]]) -> FormDialog[T]:
+    """``submit(title=…, summary=…)``: what customers are told the case is, prefilled."""
+    about = Content.assemble(
+        case_label(case),
+        "\n",
+        (
+            "Customer-facing: notices, the portal and the status page show these words, never the "
+            "internal description above.",
+            "$text-muted",
+        ),
+    )
+    return FormDialog(
+        f"Customer-facing wording of {case.number}",
+        about,
+        [
+            Field("title", "Title", value=wording.title, placeholder="what customers are told is wrong"),
+            Field("summary", "Summary", multiline=True, required=False, value=wording.summary),
+        ],
+        submit,
+    )
 
 
 def reject_dialog(case: CaseView, submit: Callable[..., Awaitable[T]]) -> FormDialog[T]:

@@ -39,6 +39,7 @@ from pcso_tui.screens.case_dialogs import (
     reject_dialog,
     resolve_dialog,
     statement_dialog,
+    wording_dialog,
 )
 from pcso_tui.screens.case_queue import CaseQueueScreen
 from pcso_tui.widgets.case_detail import major_label, state_label, summary_content
@@ -125,6 +126,7 @@ class ManagerScreen(CaseQueueScreen[MajorQueueRow, ManagerDetail]):
         Binding("u", "outage", "Status page", id="manager.outage"),
         Binding("c", "close_case", "Close", id="manager.close"),
         Binding("n", "note", "Note", id="manager.note"),
+        Binding("t", "wording", "Customer wording", id="manager.wording"),
         Binding("i", "insight", "Insight", id="manager.insight"),
         Binding("o", "outbox", "Outbox", id="manager.outbox"),
     ]
@@ -223,6 +225,7 @@ class ManagerScreen(CaseQueueScreen[MajorQueueRow, ManagerDetail]):
         ("outage", "word the status page outage of {number}", "Its public title and details (u)"),
         ("close_case", "close {number}", "Active children are closed with it (c)"),
         ("note", "add a note to {number}", "Work note or customer-visible comment (n)"),
+        ("wording", "word what customers are told about {number}", "Its customer-facing title and summary (t)"),
     )
 
     def palette_commands(self) -> Iterable[PaletteCommand]:
@@ -245,7 +248,7 @@ class ManagerScreen(CaseQueueScreen[MajorQueueRow, ManagerDetail]):
             return row is not None and is_major(row) and row.case.state in ACTIVE
         if action == "close_case":
             return row is not None and is_major(row) and row.case.state == "resolved"
-        if action == "note":
+        if action in ("note", "wording"):
             return row is not None
         return True
 
@@ -395,6 +398,32 @@ class ManagerScreen(CaseQueueScreen[MajorQueueRow, ManagerDetail]):
             )
 
         self.app.push_screen(note_dialog(row.case, submit), callback=self._done("Note added"))
+
+    def action_wording(self) -> None:
+        row = self.selected
+        if row is None:
+            return
+        from pcso_tui.domain.casework.wording import case_wording, set_case_wording
+
+        session = self.session
+        case = row.case
+
+        def edit(wording: Any) -> None:
+            async def submit(title: str, summary: str) -> Any:
+                return await set_case_wording(
+                    session.domain,
+                    session.actor,
+                    case.id,
+                    title=title,
+                    summary=summary,
+                    expected_version=wording.version,
+                )
+
+            self.app.push_screen(
+                wording_dialog(case, wording, submit), callback=self._done("Customer-facing wording saved")
+            )
+
+        self._call(case_wording(session.domain, session.actor, case.id), edit)
 
     def _done(self, what: str) -> Any:
         def callback(result: Any) -> None:

@@ -49,6 +49,7 @@ from pcso_tui.domain.casework.views import (
     StatementView,
     journal_label,
 )
+from pcso_tui.domain.casework.wording import prefill_wording
 from pcso_tui.domain.communications.outages import declare_major_case_outage
 from pcso_tui.domain.core.errors import Conflict, IllegalTransition, InvalidInput, NotFound, PermissionDenied
 from pcso_tui.domain.core.event_kinds import CaseNoted, CaseOpened, CasePriorityChanged, CaseStateChanged
@@ -224,6 +225,7 @@ async def open_proactive_case_in(
         ),
     )
 
+    await prefill_wording(tx, case, domain.settings.casework)
     await major_cases.apply_proactive_rule(
         domain,
         tx,

@@ -641,7 +641,14 @@ async def propose_major_from_cases(
             )
         numbers = [case_number(c.id) for c in group]
         tx.record(candidate.id, CaseOpened(number=case_number(candidate.id), case_kind=candidate.kind))
-        await major_cases.propose_case_in(tx, candidate, reason=reason, business_impact=business_impact, rule=False)
+        await major_cases.propose_case_in(
+            tx,
+            candidate,
+            reason=reason,
+            business_impact=business_impact,
+            rule=False,
+            wording=domain.settings.casework,
+        )
         major_cases.journal_line(
             tx, candidate.id, "work_note", "internal", f"Groups {len(numbers)} cases: {', '.join(numbers)}"
         )

@@ -46,7 +46,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, cast, exists, func, insert, literal, not_, or_, select, update
+from sqlalchemy import Integer, String, Text, and_, cast, exists, func, insert, literal, not_, or_, select, update
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,7 +60,9 @@ from pcso_tui.domain.casework.views import (
     ProactiveCaseFacts,
     StatementResult,
 )
+from pcso_tui.domain.casework.wording import prefill_wording, template_wording
 from pcso_tui.domain.communications.outages import (
+    case_service_name,
     declare_major_case_outage,
     end_major_case_outages,
     has_open_disruption,
@@ -96,6 +98,7 @@ from pcso_tui.domain.core.models import (
 )
 from pcso_tui.domain.core.roles import Actor, Permission, require
 from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.settings import CaseworkSettings
 from pcso_tui.domain.core.states import (
     CaseKind,
     CaseState,
@@ -182,6 +185,8 @@ async def _create_children(tx: Transaction, major: Case, opened_by_id: int | Non
         literal(MajorCaseState.NONE.value),
         literal(major.priority, Integer()),
         literal(major.short_description, String()),
+        literal(major.public_title, String()),
+        literal(major.public_summary, Text()),
         literal("", String()),
         literal(major.channel, String()),
         ca.c.account_id,
@@ -201,6 +206,8 @@ async def _create_children(tx: Transaction, major: Case, opened_by_id: int | Non
         "major_case_state",
         "priority",
         "short_description",
+        "public_title",
+        "public_summary",
         "description",
         "channel",
         "account_id",
@@ -496,8 +503,17 @@ async def _adopt_grouped(tx: Transaction, major: Case) -> list[int]:
 # --- propose, approve, reject ---------------------------------------------------------------
 
 
-async def propose_case_in(tx: Transaction, case: Case, *, reason: str, business_impact: str, rule: bool) -> None:
-    """Propose ``case`` as a major case inside the caller's transaction, after their role check."""
+async def propose_case_in(
+    tx: Transaction,
+    case: Case,
+    *,
+    reason: str,
+    business_impact: str,
+    rule: bool,
+    wording: CaseworkSettings | None = None,
+) -> None:
+    """Propose ``case`` as a major case inside the caller's transaction, after their role check.
+    Its customer-facing wording starts from the ``wording`` template where still empty."""
     number = case_number(case.id)
     if case.parent_id is not None:
         raise IllegalTransition(
@@ -517,13 +533,17 @@ async def propose_case_in(tx: Transaction, case: Case, *, reason: str, business_
         tx, case.id, "state", "internal", f"Proposed as a major case: {reason}\nBusiness impact: {business_impact}"
     )
     tx.record(case.id, MajorCaseProposed(number=number, reason=reason, business_impact=business_impact, by_rule=rule))
+    await prefill_wording(tx, case, wording or CaseworkSettings())
 
 
-async def _approve(tx: Transaction, case: Case, *, rule: bool) -> ApprovalResult:
+async def _approve(
+    tx: Transaction, case: Case, *, rule: bool, wording: CaseworkSettings | None = None
+) -> ApprovalResult:
     number = case_number(case.id)
     check_major_case(number, case.major_case_state, MajorCaseState.ACCEPTED)
     if case.state not in ACTIVE:
         raise IllegalTransition(f"{number} is {case.state}: only an active case can become a major case")
+    await prefill_wording(tx, case, wording or CaseworkSettings())
     session = tx.session
     decider = None if rule else tx.actor.user_id
     created = case.kind != CaseKind.MAJOR
@@ -535,6 +555,8 @@ async def _approve(tx: Transaction, case: Case, *, rule: bool) -> ApprovalResult
             priority=case.priority,
             short_description=case.short_description,
             description=case.description,
+            public_title=case.public_title,
+            public_summary=case.public_summary,
             channel=case.channel,
             product_id=case.product_id,
             ci_id=case.ci_id,
@@ -632,7 +654,9 @@ async def propose_major_case(
     async with domain.transaction(actor) as tx:
         case = await load_case(tx.session, case_id, lock=True)
         await check_version(tx.session, "case", case.id, case_number(case.id), case.version, expected_version)
-        await propose_case_in(tx, case, reason=reason, business_impact=business_impact, rule=False)
+        await propose_case_in(
+            tx, case, reason=reason, business_impact=business_impact, rule=False, wording=domain.settings.casework
+        )
         await tx.session.flush()
         return await case_view(tx.session, case.id, tx.now)
 
@@ -683,7 +707,9 @@ async def open_major_candidate(
                 insert(_case_account), [{"case_id": case.id, "account_id": a, "source": "manual"} for a in account_ids]
             )
         tx.record(case.id, CaseOpened(number=case_number(case.id), case_kind=case.kind, accounts=len(account_ids)))
-        await propose_case_in(tx, case, reason=reason, business_impact=business_impact, rule=False)
+        await propose_case_in(
+            tx, case, reason=reason, business_impact=business_impact, rule=False, wording=domain.settings.casework
+        )
         await session.flush()
         return await case_view(session, case.id, tx.now)
 
@@ -697,7 +723,7 @@ async def approve_major_case(
     async with domain.transaction(actor) as tx:
         case = await load_case(tx.session, case_id, lock=True)
         await check_version(tx.session, "case", case.id, case_number(case.id), case.version, expected_version)
-        return await _approve(tx, case, rule=False)
+        return await _approve(tx, case, rule=False, wording=domain.settings.casework)
 
 
 async def reject_major_case(
@@ -800,6 +826,11 @@ async def preview_approval(domain: Domain, actor: Actor, case_id: int) -> Approv
                 notices_skipped += 1
             else:
                 notices += 1
+        title, summary = case.public_title or "", case.public_summary or ""
+        if not (title and summary):
+            # What approval's template will say (``prefill_wording``), so the manager sees it.
+            filled = template_wording(domain.settings.casework, await case_service_name(session, case.id))
+            title, summary = title or filled[0], summary or filled[1]
         return ApprovalPreview(
             case_id=case.id,
             number=number,
@@ -813,6 +844,8 @@ async def preview_approval(domain: Domain, actor: Actor, case_id: int) -> Approv
             notices_skipped=notices_skipped,
             accounts_without_contact=children - with_contact,
             declares_outage=creates_new or not await has_open_disruption(session, case.id, domain.clock()),
+            public_title=title,
+            public_summary=summary,
         )
 
 
@@ -857,10 +890,10 @@ async def apply_proactive_rule(
         f"{external_accounts} customer accounts ({accounts} in all) and {items} install base items affected by "
         f"{facts.incident_number} ({severity})"
     )
-    await propose_case_in(tx, case, reason=reason, business_impact=impact, rule=True)
+    await propose_case_in(tx, case, reason=reason, business_impact=impact, rule=True, wording=domain.settings.casework)
     if decision == "accept":
         await tx.session.flush()
-        await _approve(tx, case, rule=True)
+        await _approve(tx, case, rule=True, wording=domain.settings.casework)
     return decision
 
 

@@ -34,7 +34,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case as sql_case
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -47,6 +47,7 @@ from pcso_tui.domain.casework.views import (
     PortalUpdate,
     journal_label,
 )
+from pcso_tui.domain.communications.delivery import GENERIC_TITLE
 from pcso_tui.domain.communications.outages import (
     incident_etas,
     latest_statements,
@@ -264,6 +265,18 @@ def _visible_lines() -> Any:
     return (JournalEntry.case_id == Case.id) & (JournalEntry.visibility == "customer")
 
 
+# The major case of a child: its customer-facing title names the child too.
+_parent = aliased(Case)
+
+# What the customer is told a case is: a reactive case shows what the customer typed (theirs),
+# unless a person worded it; a case we opened (proactive, major, child) only its customer-facing
+# title (or its major case's), never its internal short description.
+_PORTAL_TITLE = sql_case(
+    (Case.kind == "reactive", func.coalesce(Case.public_title, Case.short_description)),
+    else_=func.coalesce(Case.public_title, _parent.public_title, literal(GENERIC_TITLE)),
+)
+
+
 def _case_query() -> Any:
     updates = select(func.count()).select_from(JournalEntry).where(_visible_lines()).scalar_subquery()
     return select(
@@ -271,11 +284,13 @@ def _case_query() -> Any:
         Case.kind,
         Case.state,
         Case.priority,
-        Case.short_description,
+        _PORTAL_TITLE.label("short_description"),
+        Case.public_summary,
+        _parent.public_summary.label("parent_summary"),
         Case.opened_at,
         Case.updated_at,
         updates.label("updates"),
-    )
+    ).outerjoin(_parent, _parent.id == Case.parent_id)
 
 
 def _portal_case(row: Any) -> PortalCase:
@@ -334,10 +349,10 @@ async def get_case(
                     Case.resolved_at,
                     Case.closed_at,
                     Contact.name.label("contact_name"),
-                    Product.name.label("product_name"),
+                    func.coalesce(Product.public_name, Product.name).label("product_name"),
                 )
                 .outerjoin(Contact, (Contact.id == Case.contact_id) & (Contact.account_id == account_id))
-                .outerjoin(Product, Product.id == Case.product_id)
+                .outerjoin(Product, (Product.id == Case.product_id) & Product.customer_facing.is_(True))
                 .where(Case.id == case_id, Case.account_id == account_id)
             )
         ).first()
@@ -365,7 +380,9 @@ async def get_case(
             articles = (await _articles_of(session, {major: outage_numbers})).get(major, [])
     return PortalCaseDetail(
         case=_portal_case(row),
-        description=row.description if row.kind == "reactive" else "",
+        description=(
+            row.description if row.kind == "reactive" else (row.public_summary or row.parent_summary or "")
+        ),
         contact_name=row.contact_name,
         product_name=row.product_name,
         resolution_notes=row.resolution_notes,

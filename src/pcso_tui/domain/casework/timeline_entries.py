@@ -150,6 +150,12 @@ def _case_priority_changed(p: ek.CasePriorityChanged, texts: Texts) -> Said:
     return Said("state", f"Priority {_s(p.from_)} → {_s(p.to)}")
 
 
+@wording(ek.CaseWorded)
+def _case_worded(p: ek.CaseWorded, texts: Texts) -> Said:
+    source = " (from the template)" if p.by == "template" else ""
+    return Said("state", f"Customer-facing wording{source}: {_s(p.title)}")
+
+
 @wording(ek.CaseNoted)
 def _case_noted(p: ek.CaseNoted, texts: Texts) -> Said:
     label = journal_label(_s(p.line_kind), _s(p.visibility))
@@ -382,6 +388,13 @@ def _demo(p: ek.WorldDemo, texts: Texts) -> Said:
 def _seeded(p: ek.WorldSeeded, texts: Texts) -> Said:
     seed = None if p.seed is None else f"seed {p.seed}"
     return Said("other", f"World seeded{_aside(p.size, seed)}: {_n(p.rows):,} rows")
+
+
+@wording(ek.CatalogueChanged)
+def _catalogue_changed(p: ek.CatalogueChanged, texts: Texts) -> Said:
+    facing = {True: "customer-facing", False: "internal", None: "by its kind"}[p.customer_facing]
+    public = f" as {p.public_name!r}" if p.public_name else ""
+    return Said("other", f"Catalogue: {p.entry} {p.name}{public}, {facing}")
 
 
 @wording(ek.ImportCompleted)

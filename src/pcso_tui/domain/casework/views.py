@@ -150,6 +150,17 @@ class CaseDetail:
 
 
 @dataclass(frozen=True, slots=True)
+class CaseWording:
+    """What customers are told a case is: its customer-facing title and summary."""
+
+    case_id: int
+    number: str
+    title: str
+    summary: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
 class ApprovalPreview:
     """What approving a proposed case will do: for the confirmation dialog."""
 
@@ -167,6 +178,10 @@ class ApprovalPreview:
     accounts_without_contact: int
     # False when an outage linked to the case is already open: approval declares no other.
     declares_outage: bool = True
+    # What customers will be told: the case's customer-facing title and summary (the template
+    # fills them at approval when still empty; shown as they will be).
+    public_title: str = ""
+    public_summary: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -492,6 +507,8 @@ class PortalCase:
     kind: str
     state: str
     priority_name: str
+    # What the customer is told the case is: their own words on a reactive case, else its
+    # customer-facing title (never the internal short description).
     short_description: str
     opened_at: datetime
     updated_at: datetime
@@ -514,7 +531,8 @@ class PortalUpdate:
 @dataclass(frozen=True, slots=True)
 class PortalCaseDetail:
     case: PortalCase
-    # The customer's own words (reactive cases); empty for cases we opened.
+    # The customer's own words (reactive cases); for cases we opened, their customer-facing
+    # summary (or their major case's).
     description: str
     contact_name: str | None
     product_name: str | None

@@ -113,7 +113,10 @@ class RenderSource:
     account_name: str
     case_number: str | None = None
     major_case_number: str | None = None
+    # The case's customer-facing title and summary (its major case's for a child), never its
+    # internal short description.
     title: str = ""
+    summary: str = ""
     case_state: str | None = None
     statement: str | None = None
     statement_at: datetime | None = None
@@ -124,6 +127,10 @@ class RenderSource:
     # The outage a notice is about; its statement and articles are the notice's own (above).
     outage: PublicOutage | None = None
 
+
+# A case nobody has worded yet (one from before customer-facing wording): a neutral title,
+# never its internal description.
+GENERIC_TITLE = "Service disruption"
 
 _LABELS = {
     "major_case_opened": "Service incident",
@@ -173,6 +180,7 @@ def render(source: RenderSource) -> dict[str, Any]:
     label = _LABELS.get(s.kind, "Notice")
     outage = s.outage
     title = customer_line(outage.title if outage else s.title, 200)
+    opened_summary = s.summary if s.kind == "major_case_opened" and not outage else ""
     reference = outage.number if outage else (s.case_number or s.major_case_number or "")
     subject = customer_line(f"[{reference}] {label}: {title}" if reference else f"{label}: {title}", 250)
 
@@ -203,6 +211,8 @@ def render(source: RenderSource) -> dict[str, Any]:
             "closed": f"Case {s.case_number or s.major_case_number} ({title}) is now closed.",
         }.get(s.kind, title)
         blocks.append((None, intro))
+        if opened_summary:
+            blocks.append((None, _clean(opened_summary)))
         if s.statement:
             blocks.append(("Statement", _clean(s.statement)))
         if s.eta and s.kind not in ("resolved", "closed"):
@@ -216,7 +226,7 @@ def render(source: RenderSource) -> dict[str, Any]:
     if s.case_number:
         footer += f" Your case: {s.case_number}."
 
-    lead = _clean(s.statement or (outage.details if outage else "") or "")
+    lead = _clean(s.statement or (outage.details if outage else "") or opened_summary or "")
     sms = customer_line(f"{subject}. {lead}".strip(), 480) if lead else subject
 
     data: dict[str, Any] = {
@@ -226,7 +236,13 @@ def render(source: RenderSource) -> dict[str, Any]:
         "contact": {"name": s.contact_name},
         "account": {"number": s.account_number, "name": s.account_name},
         "case": (
-            {"number": s.case_number, "major_case": s.major_case_number, "title": title, "state": s.case_state}
+            {
+                "number": s.case_number,
+                "major_case": s.major_case_number,
+                "title": title,
+                "summary": _clean(s.summary) or None,
+                "state": s.case_state,
+            }
             if s.case_number or s.major_case_number
             else None
         ),
@@ -371,7 +387,8 @@ async def _render_sources(tx: Transaction, notices: Sequence[_Claimed]) -> dict[
         Case.id,
         Case.kind,
         Case.parent_id,
-        Case.short_description,
+        Case.public_title,
+        Case.public_summary,
         Case.state,
         Case.incident_id,
         Case.resolution_code,
@@ -436,7 +453,8 @@ async def _render_sources(tx: Transaction, notices: Sequence[_Claimed]) -> dict[
             account_name=n.account_name,
             case_number=case_number(case.id) if case else None,
             major_case_number=case_number(major.id) if major else None,
-            title=(case.short_description if case else "") or (major.short_description if major else ""),
+            title=(case.public_title if case else None) or (major.public_title if major else None) or GENERIC_TITLE,
+            summary=(case.public_summary if case else None) or (major.public_summary if major else None) or "",
             case_state=case.state if case else None,
             statement=statement.body if statement else None,
             statement_at=statement.created_at if statement else None,

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CompoundSelect, String, cast, func, insert, literal, or_, select, union, update
+from sqlalchemy import CompoundSelect, String, and_, cast, func, insert, literal, or_, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -77,6 +77,10 @@ def public_outage_columns() -> tuple[Any, ...]:
         Product.name.label("product_name"),
         ConfigurationItem.name.label("ci_name"),
         ConfigurationItem.kind.label("ci_kind"),
+        Product.public_name.label("product_public_name"),
+        Product.customer_facing.label("product_facing"),
+        ConfigurationItem.public_name.label("ci_public_name"),
+        ConfigurationItem.customer_facing.label("ci_facing"),
     )
 
 
@@ -87,13 +91,137 @@ def with_service(query: Any) -> Any:
     )
 
 
-def service_name(product_name: str | None, ci_name: str | None, ci_kind: str | None) -> str:
-    """What the public calls the thing that is out: the product, else a service CI's name."""
-    if product_name:
-        return product_name
-    if ci_name and ci_kind in PUBLIC_CI_KINDS:
-        return ci_name
+def service_name(
+    product_name: str | None,
+    ci_name: str | None,
+    ci_kind: str | None,
+    *,
+    product_public_name: str | None = None,
+    product_facing: bool | None = True,
+    ci_public_name: str | None = None,
+    ci_facing: bool | None = None,
+) -> str:
+    """What the public calls the thing that is out (the public service catalogue): the
+    product's public name (or name) when the product is customer-facing; else the CI's public
+    name when the CI is customer-facing (``None``: decided by its kind), or its own name only
+    for a public kind; never an internal CI name; else "Other services"."""
+    if product_name and product_facing is not False:
+        return product_public_name or product_name
+    if ci_name and (ci_facing if ci_facing is not None else ci_kind in PUBLIC_CI_KINDS):
+        if ci_public_name:
+            return ci_public_name
+        if ci_kind in PUBLIC_CI_KINDS:
+            return ci_name
     return OTHER_SERVICES
+
+
+def row_service(row: Any) -> str:
+    """``service_name`` of a row selected with ``public_outage_columns`` (or the same labels)."""
+    return service_name(
+        row.product_name,
+        row.ci_name,
+        row.ci_kind,
+        product_public_name=row.product_public_name,
+        product_facing=row.product_facing,
+        ci_public_name=row.ci_public_name,
+        ci_facing=row.ci_facing,
+    )
+
+
+# A CI customers may be told about by name: customer-facing (by its kind when not said) and
+# with a name that is public (its public name, or its own name for a public kind).
+_CI_NAMEABLE = and_(
+    func.coalesce(ConfigurationItem.customer_facing, ConfigurationItem.kind.in_(PUBLIC_CI_KINDS)),
+    or_(ConfigurationItem.public_name.is_not(None), ConfigurationItem.kind.in_(PUBLIC_CI_KINDS)),
+)
+
+
+async def case_service(
+    session: AsyncSession, case_id: int, product_id: int | None, ci_id: int | None
+) -> tuple[int | None, int | None]:
+    """The (product, CI) that name a case's service for customers: its own product when that is
+    customer-facing; else its CI when customers may know it by name; else the customer-facing
+    service CI holding most of its affected items; else the customer-facing product most of
+    its affected items are (what the affected accounts bought). ``service_of`` names it."""
+    if product_id is not None and await session.scalar(
+        select(Product.customer_facing).where(Product.id == product_id)
+    ):
+        return product_id, ci_id
+    if ci_id is not None and await session.scalar(
+        select(ConfigurationItem.id).where(ConfigurationItem.id == ci_id, _CI_NAMEABLE)
+    ):
+        return product_id, ci_id
+    service = func.coalesce(InstallBaseItem.service_ci_id, InstallBaseItem.ci_id)
+    service_ci = await session.scalar(
+        select(ConfigurationItem.id)
+        .select_from(CaseItem)
+        .join(InstallBaseItem, InstallBaseItem.id == CaseItem.item_id)
+        .join(ConfigurationItem, ConfigurationItem.id == service)
+        .where(CaseItem.case_id == case_id, _CI_NAMEABLE)
+        .group_by(ConfigurationItem.id, ConfigurationItem.name)
+        .order_by(func.count().desc(), ConfigurationItem.name)
+        .limit(1)
+    )
+    if service_ci is not None:
+        return product_id, service_ci
+    bought = await session.scalar(
+        select(Product.id)
+        .select_from(CaseItem)
+        .join(InstallBaseItem, InstallBaseItem.id == CaseItem.item_id)
+        .join(Product, Product.id == InstallBaseItem.product_id)
+        .where(CaseItem.case_id == case_id, Product.customer_facing.is_(True))
+        .group_by(Product.id, Product.name)
+        .order_by(func.count().desc(), Product.name)
+        .limit(1)
+    )
+    if bought is not None:
+        return bought, ci_id
+    return product_id, ci_id
+
+
+async def service_of(session: AsyncSession, product_id: int | None, ci_id: int | None) -> str:
+    """``service_name`` of a product and a CI, by id."""
+    product = None
+    if product_id is not None:
+        product = (
+            await session.execute(
+                select(Product.name, Product.public_name, Product.customer_facing).where(Product.id == product_id)
+            )
+        ).one_or_none()
+    ci = None
+    if ci_id is not None:
+        ci = (
+            await session.execute(
+                select(
+                    ConfigurationItem.name,
+                    ConfigurationItem.kind,
+                    ConfigurationItem.public_name,
+                    ConfigurationItem.customer_facing,
+                ).where(ConfigurationItem.id == ci_id)
+            )
+        ).one_or_none()
+    return service_name(
+        product.name if product else None,
+        ci.name if ci else None,
+        ci.kind if ci else None,
+        product_public_name=product.public_name if product else None,
+        product_facing=product.customer_facing if product else None,
+        ci_public_name=ci.public_name if ci else None,
+        ci_facing=ci.customer_facing if ci else None,
+    )
+
+
+async def case_service_name(session: AsyncSession, case_id: int) -> str:
+    """A case's public service name (``case_service``): what ``{service}`` says in its wording."""
+    row = (
+        await session.execute(
+            select(Case.product_id, Case.ci_id, Incident.root_ci_id)
+            .outerjoin(Incident, Incident.id == Case.incident_id)
+            .where(Case.id == case_id)
+        )
+    ).one()
+    product_id, ci_id = await case_service(session, case_id, row.product_id, row.ci_id or row.root_ci_id)
+    return await service_of(session, product_id, ci_id)
 
 
 def public_outage(
@@ -125,7 +253,7 @@ def public_outage(
         status=status.value,
         title=normalise_layout(title),
         details=normalise_layout(row.details),
-        service=service_name(row.product_name, row.ci_name, row.ci_kind),
+        service=row_service(row),
         begins_at=row.begins_at,
         ends_at=row.ends_at,
         eta=None if status is OutageStatus.PAST else (row.ends_at or incident_eta),
@@ -451,29 +579,6 @@ async def has_open_disruption(session: Any, case_id: int, now: datetime) -> bool
     return await session.scalar(select(Outage.id).where(_open_disruption(case_id, now)).limit(1)) is not None
 
 
-async def _is_public_ci(tx: Transaction, ci_id: int | None) -> bool:
-    if ci_id is None:
-        return False
-    kind = await tx.session.scalar(select(ConfigurationItem.kind).where(ConfigurationItem.id == ci_id))
-    return kind in PUBLIC_CI_KINDS
-
-
-async def _most_affected_service(tx: Transaction, case_id: int) -> int | None:
-    """The customer-facing service CI holding most of a case's affected items: what the
-    status page names when the case's own CI is a host or a cluster."""
-    service = func.coalesce(InstallBaseItem.service_ci_id, InstallBaseItem.ci_id)
-    return await tx.session.scalar(
-        select(ConfigurationItem.id)
-        .select_from(CaseItem)
-        .join(InstallBaseItem, InstallBaseItem.id == CaseItem.item_id)
-        .join(ConfigurationItem, ConfigurationItem.id == service)
-        .where(CaseItem.case_id == case_id, ConfigurationItem.kind.in_(PUBLIC_CI_KINDS))
-        .group_by(ConfigurationItem.id, ConfigurationItem.name)
-        .order_by(func.count().desc(), ConfigurationItem.name)
-        .limit(1)
-    )
-
-
 async def declare_major_case_outage(tx: Transaction, major: Case, *, by: str = "approval") -> int | None:
     """Put an approved major case on the status page: an unplanned outage on its product or
     customer-facing service (its CI if that is one, else the service holding most of its
@@ -493,18 +598,17 @@ async def declare_major_case_outage(tx: Transaction, major: Case, *, by: str = "
         ).one()
         begins_at = min(incident.opened_at, tx.now)
         ci_id = ci_id or incident.root_ci_id
-    if major.product_id is None and not await _is_public_ci(tx, ci_id):
-        ci_id = await _most_affected_service(tx, major.id) or ci_id
+    product_id, ci_id = await case_service(session, major.id, major.product_id, ci_id)
     # A reopened major case: the new outage starts where its last one ended, never overlapping.
     last_end = await session.scalar(select(func.max(Outage.ends_at)).where(Outage.case_id == major.id))
     if last_end is not None:
         begins_at = min(max(begins_at, last_end), tx.now)
     outage = Outage(
         type=OutageType.UNPLANNED.value,
-        title=DECLARED_TITLE,
+        title=customer_line(major.public_title or "", TITLE_MAX) or DECLARED_TITLE,
         details="",
         ci_id=ci_id,
-        product_id=major.product_id,
+        product_id=product_id,
         case_id=major.id,
         incident_id=major.incident_id,
         begins_at=begins_at,
@@ -565,6 +669,10 @@ async def _outage_views(
                 ConfigurationItem.kind,
                 Product.number,
                 Product.name,
+                Product.public_name,
+                Product.customer_facing,
+                ConfigurationItem.public_name,
+                ConfigurationItem.customer_facing,
             )
             .outerjoin(ConfigurationItem, ConfigurationItem.id == Outage.ci_id)
             .outerjoin(Product, Product.id == Outage.product_id)
@@ -581,7 +689,15 @@ async def _outage_views(
                 details=o.details,
                 begins_at=o.begins_at,
                 ends_at=o.ends_at,
-                service=service_name(product_name, ci_name, ci_kind),
+                service=service_name(
+                    product_name,
+                    ci_name,
+                    ci_kind,
+                    product_public_name=product_public,
+                    product_facing=product_facing,
+                    ci_public_name=ci_public,
+                    ci_facing=ci_facing,
+                ),
                 ci_name=None if hide_ci else ci_name,
                 product_number=product_no,
                 product_name=product_name,
@@ -591,7 +707,17 @@ async def _outage_views(
                 notices_queued=notices_queued,
                 version=o.version,
             )
-            for o, ci_name, ci_kind, product_no, product_name in rows
+            for (
+                o,
+                ci_name,
+                ci_kind,
+                product_no,
+                product_name,
+                product_public,
+                product_facing,
+                ci_public,
+                ci_facing,
+            ) in rows
         ]
 
 

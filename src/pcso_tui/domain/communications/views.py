@@ -145,3 +145,17 @@ class StatusPageData:
         for outage in self.with_status(status):
             groups.setdefault(outage.service, []).append(outage)
         return [(name, tuple(groups[name])) for name in sorted(groups, key=str.casefold)]
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueEntry:
+    """A product or CI in the public service catalogue, and what customers see it as."""
+
+    entry: str  # product | ci
+    key: str  # the product's number, the CI's name
+    name: str
+    kind: str  # the product's family, the CI's kind
+    public_name: str | None
+    # None (a CI only): decided by its kind.
+    customer_facing: bool | None
+    shown_as: str

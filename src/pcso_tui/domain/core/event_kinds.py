@@ -339,6 +339,19 @@ class CasePriorityChanged(Payload):
 
 
 @event_kind
+class CaseWorded(Payload):
+    """The customer-facing title and summary of a case were set (by a person, or prefilled
+    from the neutral template: ``by="template"``)."""
+
+    kind = "case.worded"
+    subject_type = "case"
+    number: str | None = None
+    title: str | None = None
+    summary: str | None = None
+    by: str | None = None
+
+
+@event_kind
 class CaseNoted(Payload):
     kind = "case.noted"
     subject_type = "case"
@@ -608,6 +621,19 @@ class WorldSeeded(Payload):
     seed: int
     rows: int
     counts: dict[str, int]
+
+
+@event_kind
+class CatalogueChanged(Payload):
+    """A product or CI's place in the public service catalogue: the name customers know it by
+    and whether they are told about it (``customer_facing`` None: decided by the CI's kind)."""
+
+    kind = "catalogue.changed"
+    subject_type = "catalogue"
+    entry: str  # product or ci
+    name: str
+    public_name: str | None = None
+    customer_facing: bool | None = None
 
 
 @event_kind

@@ -32,8 +32,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    true,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column

@@ -40,17 +40,23 @@ class WorkflowSettings:
 
 @dataclass(frozen=True, slots=True)
 class CaseworkSettings:
-    """``[casework]``: housekeeping of cases (docs/casework.md)."""
+    """``[casework]``: housekeeping of cases (docs/casework.md), and the neutral customer-facing
+    wording a proactive or major case starts with until a person words it
+    (``set_case_wording``; docs/wording.md). ``{service}``: the case's public service name."""
 
     # Resolved cases (children included) close by themselves this many days after they were
     # resolved; 0: never. The delivery worker runs it; ``pcso case auto-close`` by hand.
     auto_close_days: int = 3
     # Tell the case's contacts when it closes by itself.
     notify_on_auto_close: bool = False
+    public_title: str = "{service}: service disruption"
+    public_summary: str = "We are investigating a problem affecting {service}. We will keep you informed."
 
     def __post_init__(self) -> None:
         if self.auto_close_days < 0:
             raise ValueError(f"auto_close_days = {self.auto_close_days} must be at least 0 (0: never)")
+        _check_template("public_title", self.public_title, 150)
+        _check_template("public_summary", self.public_summary, 2000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,3 +381,25 @@ class InsightSettings:
             raise ValueError("topic_growth and min_lift must be at least 1")
         if not 0 < self.max_p <= 1:
             raise ValueError(f"max_p = {self.max_p} must be in (0, 1]")
+
+
+# --- [casework]: the customer-facing wording a case starts with (docs/wording.md) ---------------
+
+WORDING_PLACEHOLDERS = ("service",)
+
+
+def _check_template(name: str, template: str, limit: int) -> None:
+    import string
+
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise ValueError(f"{name} = {template!r} is not a valid template ({exc})") from None
+    unknown = sorted({f for f in fields if f not in WORDING_PLACEHOLDERS})
+    if unknown:
+        known = ", ".join("{" + p + "}" for p in WORDING_PLACEHOLDERS)
+        raise ValueError(f"{name}: unknown placeholder {', '.join('{' + u + '}' for u in unknown)} (known: {known})")
+    if not template.strip():
+        raise ValueError(f"{name} must not be empty")
+    if len(template) > limit:
+        raise ValueError(f"{name} is {len(template)} characters long; the limit is {limit}")

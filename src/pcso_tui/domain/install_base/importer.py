@@ -183,7 +183,14 @@ KINDS: dict[str, Kind] = {
             "products",
             "product",
             Product,
-            (Field("number", "key"), Field("name", required=True), Field("family", default="")),
+            (
+                Field("number", "key"),
+                Field("name", required=True),
+                Field("family", default=""),
+                # The public service catalogue: what customers call it; whether they are told of it.
+                Field("public_name"),
+                Field("customer_facing", "bool", default=True),
+            ),
         ),
         Kind(
             "sold_products",
@@ -209,6 +216,9 @@ KINDS: dict[str, Kind] = {
                 Field("environment", "code", default="production"),
                 Field("location", default=""),
                 Field("multi_tenant", "bool", default=False),
+                # Empty: decided by its kind (a service, business service or application is).
+                Field("public_name"),
+                Field("customer_facing", "bool"),
             ),
         ),
         Kind(
