@@ -13,7 +13,9 @@ See DESIGN §2 steps 5–9 and §3. The rules, in ServiceNow's terms:
   ``uq_support_case_child_account``, make a second child per account impossible however often,
   or by however many managers at once, approval or "add accounts" runs. An attached reactive
   case keeps its kind and is marked ``deflected`` (a call we could answer at once).
-- **Notices.** One notice per contact on the active children, by the contact's preferred
+- **Notices.** One notice per contact of the accounts of the active children that
+  ``[delivery] notify`` names (every contact, the primary one, or some roles; see
+  ``core/recipients.py``), and to the caller of an attached case, by each contact's preferred
   channel, in the ``notice`` outbox with a stable ``idempotency_key``
   (``approved:<major>:<contact>``, ``statement:<statement>:<contact>``,
   ``resolved:<major>:<contact>``). Opted-out contacts and internal accounts get a ``skipped``
@@ -42,7 +44,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, String, cast, exists, func, insert, literal, not_, or_, select, update
+from sqlalchemy import Integer, String, and_, cast, exists, func, insert, literal, not_, or_, select, update
 from sqlalchemy import case as sql_case
 
 from pcso_tui.domain.casework.records import ACTIVE, MAX_SHORT, case_view, clean_text, copy_line_to_children, load_case
@@ -87,6 +89,7 @@ from pcso_tui.domain.core.models import (
     Statement,
     UTCDateTime,
 )
+from pcso_tui.domain.core.recipients import describe, notified
 from pcso_tui.domain.core.roles import Actor, Permission, require
 from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.states import (
@@ -219,13 +222,22 @@ async def _create_children(tx: Transaction, major: Case, opened_by_id: int | Non
 async def _queue_notices(
     tx: Transaction, parent_id: int, *, key_prefix: str, kind: str, statement_id: int | None = None
 ) -> tuple[int, int]:
-    """One notice per contact on the parent's active children, unless one with the same
-    idempotency key exists. Returns (queued, skipped). One INSERT … SELECT … RETURNING."""
+    """One notice per contact of the accounts of the parent's active children that
+    ``[delivery] notify`` names (``tx.notify``), plus the caller of an attached case (a case the customer
+    opened is answered whatever the setting), unless one with the same idempotency key
+    exists. Returns (queued, skipped). One INSERT … SELECT … RETURNING."""
     child = _case.alias("c")
+    who = _contact.alias("who")
     per_contact = (
-        select(child.c.contact_id, func.min(child.c.id).label("case_id"))
-        .where(child.c.parent_id == parent_id, child.c.state.in_(ACTIVE), child.c.contact_id.is_not(None))
-        .group_by(child.c.contact_id)
+        select(who.c.id.label("contact_id"), func.min(child.c.id).label("case_id"))
+        .select_from(child)
+        .join(who, who.c.account_id == child.c.account_id)
+        .where(
+            child.c.parent_id == parent_id,
+            child.c.state.in_(ACTIVE),
+            or_(notified(who, tx.notify), and_(child.c.kind != CaseKind.CHILD.value, who.c.id == child.c.contact_id)),
+        )
+        .group_by(who.c.id)
         .subquery("per_contact")
     )
     key = literal(key_prefix, String()) + cast(per_contact.c.contact_id, String())
@@ -553,41 +565,39 @@ async def preview_approval(domain: Domain, actor: Actor, case_id: int) -> Approv
             not_covered = ca.c.account_id.not_in(
                 select(existing.c.account_id).where(existing.c.parent_id == case.id, existing.c.account_id.is_not(None))
             )
-        pc = _contact.alias("pc")
-        primary = (
-            select(func.min(pc.c.id))
-            .where(pc.c.account_id == ca.c.account_id, pc.c.is_primary.is_(True))
-            .correlate(ca)
-            .scalar_subquery()
-        )
-        skipped = or_(_contact.c.opted_out, not_(_account.c.is_external))
+        notify = domain.settings.delivery.notify
+        new_accounts = select(ca.c.account_id).where(ca.c.case_id == case.id, not_covered)
         total = await session.scalar(select(func.count()).select_from(ca).where(ca.c.case_id == case.id)) or 0
-        children, with_contact, to_skip = (
+        children = await session.scalar(select(func.count()).select_from(new_accounts.subquery())) or 0
+        # Who the fan-out will address: the named contacts of the accounts getting a child,
+        # and of the original case's account with its caller (it becomes a child).
+        reached = and_(_contact.c.account_id.in_(new_accounts), notified(_contact, notify))
+        if creates_new and case.account_id is not None:
+            reached = or_(
+                reached,
+                and_(_contact.c.account_id == case.account_id, notified(_contact, notify)),
+                _contact.c.id == literal(case.contact_id, Integer()),
+            )
+        skipped = or_(_contact.c.opted_out, not_(_account.c.is_external))
+        notices, notices_skipped = (
             await session.execute(
                 select(
-                    func.count(),
-                    func.count(_contact.c.id),
+                    func.coalesce(func.sum(sql_case((skipped, 0), else_=1)), 0),
                     func.coalesce(func.sum(sql_case((skipped, 1), else_=0)), 0),
                 )
-                .select_from(ca)
-                .join(_account, _account.c.id == ca.c.account_id)
-                .outerjoin(_contact, _contact.c.id == primary)
-                .where(ca.c.case_id == case.id, not_covered)
+                .select_from(_contact)
+                .join(_account, _account.c.id == _contact.c.account_id)
+                .where(reached)
             )
         ).one()
-        notices, notices_skipped = with_contact - to_skip, to_skip
-        if creates_new and case.contact_id is not None:
-            own = (
-                await session.execute(
-                    select(_contact.c.opted_out, _account.c.is_external)
-                    .join(_account, _account.c.id == _contact.c.account_id)
-                    .where(_contact.c.id == case.contact_id)
+        with_contact = (
+            await session.scalar(
+                select(func.count(func.distinct(_contact.c.account_id))).where(
+                    _contact.c.account_id.in_(new_accounts), notified(_contact, notify)
                 )
-            ).one()
-            if own.opted_out or not own.is_external:
-                notices_skipped += 1
-            else:
-                notices += 1
+            )
+            or 0
+        )
         return ApprovalPreview(
             case_id=case.id,
             number=number,
@@ -601,6 +611,7 @@ async def preview_approval(domain: Domain, actor: Actor, case_id: int) -> Approv
             notices_skipped=notices_skipped,
             accounts_without_contact=children - with_contact,
             declares_outage=creates_new or not await has_open_disruption(session, case.id, domain.clock()),
+            recipients=describe(notify),
         )
 
 
