@@ -59,6 +59,7 @@ WORLD: dict[str, list[dict[str, Any]]] = {
             "preferred_channel": "email",
             "webhook_url": "",
             "is_primary": True,
+            "role": "technical",
             "opted_out": False,
         },
         {
@@ -275,6 +276,8 @@ async def test_every_kind_round_trips(domain: Domain, admin: Actor, tmp_path: Pa
             False,
             True,
         )
+        ann = await session.scalar(select(Contact).where(Contact.number == "C-1"))
+        assert (ann.role, bob.role) == ("technical", "")
         s1 = await session.scalar(select(SoldProduct).where(SoldProduct.number == "S-1"))
         assert (s1.quantity, s1.starts_on, s1.ends_on) == (3, date(2025, 1, 1), None)
         host = await session.scalar(select(ConfigurationItem).where(ConfigurationItem.name == "host-1"))
@@ -733,7 +736,7 @@ async def test_account_detail_has_contacts_and_items_with_characteristics(
     await import_world(domain, actors[Role.ADMIN], tmp_path)
     detail = await get_account(domain, actors[Role.MANAGER], "A-1")
     assert (detail.account.name, detail.account.contacts, detail.items_total) == ("Acme", 1, 3)
-    assert [(c.number, c.is_primary) for c in detail.contacts] == [("C-1", True)]
+    assert [(c.number, c.is_primary, c.role) for c in detail.contacts] == [("C-1", True, "technical")]
     by_number = {i.number: i for i in detail.items}
     i3 = by_number["I-3"]
     assert (i3.parent_number, i3.root_number, i3.product_number, i3.sold_product_number, i3.ci_name) == (
