@@ -120,7 +120,7 @@ async def build_world(domain: Domain) -> World:
                 number=f"C-{number}",
                 account_id=w.accounts[number],
                 name=f"Primary of {number}",
-                email=f"{number.lower()}@example.test",
+                email=f"{number.lower()}@customers.example",
                 preferred_channel=channel,
                 webhook_url="http://127.0.0.1:9/hook" if channel == "webhook" else None,
                 is_primary=True,
