@@ -49,11 +49,14 @@ from pcso_tui.world import world_words as W
 CHUNK = 20_000
 HISTORY_DAYS = 182
 
+# What each contact of an account is for, in order (the first is also the primary contact).
+CONTACT_ROLES = ("technical", "billing", "technical")
+
 COLUMNS: dict[str, tuple[str, ...]] = {
     "account": ("id", "number", "name", "tier", "region", "industry", "is_external", "created_at", "version"),
     "contact": (
         "id", "number", "account_id", "name", "email", "phone", "preferred_channel", "webhook_url",
-        "is_primary", "opted_out", "version",
+        "is_primary", "role", "opted_out", "version",
     ),
     "product": ("id", "number", "name", "family", "version"),
     "sold_product": ("id", "number", "account_id", "product_id", "quantity", "starts_on", "ends_on", "version"),
@@ -492,6 +495,7 @@ class WorldGenerator:
                         CHANNELS[channel],
                         f"https://hooks.{domain}/pcso" if channel == 1 else None,
                         k == 0,
+                        CONTACT_ROLES[k % len(CONTACT_ROLES)],
                         opted_out,
                         1,
                     ),
