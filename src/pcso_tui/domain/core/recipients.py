@@ -16,12 +16,13 @@ def notified(contact: Any, notify: str | tuple[str, ...]) -> ColumnElement[bool]
     """Whether a row of ``contact`` (the table or an alias of it) is one ``notify`` names."""
     if notify == "all":
         return true()
+    primary: ColumnElement[bool] = contact.c.is_primary.is_(True)
     if notify == "primary":
-        return contact.c.is_primary.is_(True)
+        return primary
     roles = [r for r in notify if r != "primary"]
     terms: list[ColumnElement[bool]] = []
     if "primary" in notify:
-        terms.append(contact.c.is_primary.is_(True))
+        terms.append(primary)
     if roles:
         terms.append(func.lower(contact.c.role).in_(roles))
     return or_(*terms) if terms else false()
