@@ -214,3 +214,27 @@ def test_a_real_pipe_into_pcso_import(tmp_path: Path) -> None:
     result = run("import", "products", "-", "--format", "csv", input="number,name\r\nP-1,Router\r\nP-2,Mail\r\n")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "products from <stdin>: 2 rows: 2 inserted, 0 updated, 0 unchanged\n"
+
+
+def test_accounts_show_lists_each_contacts_role(pcso: Pcso, tmp_path: Path) -> None:
+    write(tmp_path, "a.csv", "number,name\nA-1,One\n")
+    contacts = (
+        "number,account,name,email,is_primary,role,opted_out\n"
+        "C-1,A-1,Ann,ann@one.example,true,,false\n"
+        "C-2,A-1,Ben,ben@bücher.example,false,technical,false\n"
+        "C-3,A-1,Cat,cat@one.example,false,billing,true\n"
+    )
+    write(tmp_path, "c.csv", contacts)
+    for kind, name in (("accounts", "a.csv"), ("contacts", "c.csv")):
+        result = pcso("import", kind, str(tmp_path / name))
+        assert result.exit_code == 0, result.output
+    detail = pcso("accounts", "show", "A-1")
+    assert detail.exit_code == 0, detail.output
+    lines = detail.stdout.splitlines()
+    assert "NUMBER  NAME  ROLE       EMAIL" in detail.stdout
+    rows = {line.split()[0]: line.split() for line in lines if line.startswith("C-")}
+    assert rows["C-2"][:4] == ["C-2", "Ben", "technical", "ben@bücher.example"]
+    assert rows["C-3"][:3] == ["C-3", "Cat", "billing"]
+    data = json.loads(pcso("accounts", "show", "A-1", "--json").stdout)
+    roles = [(c["number"], c["role"]) for c in data["contacts"]]
+    assert roles == [("C-1", ""), ("C-2", "technical"), ("C-3", "billing")]

@@ -47,3 +47,37 @@ def test_mistakes_are_named(tmp_path: Path, toml: str, message: str) -> None:
     path.write_text(toml)
     with pytest.raises(InvalidInput, match=message):
         config.load(path)
+
+
+@pytest.mark.parametrize(
+    ("toml", "notify"),
+    [
+        ("", "all"),
+        ('[delivery]\nnotify = "primary"\n', "primary"),
+        ('[delivery]\nnotify = ["Technical", "primary", "technical"]\n', ("primary", "technical")),
+    ],
+)
+def test_who_is_notified_is_read_and_made_canonical(tmp_path: Path, toml: str, notify: object) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(toml)
+    assert config.load(path).settings.delivery.notify == notify
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('"technical"', r"delivery: notify = 'technical' must be \"all\", \"primary\" or a list of contact roles"),
+        ('"everyone"', r"delivery: notify = 'everyone' must be"),
+        ("[]", r"delivery: notify = \[\] would notify no one"),
+        ('["all"]', r"delivery: notify = \['all'\]: 'all' is not a contact role"),
+        ('["technical", ""]', r"delivery: notify = .*'' is not a contact role"),
+        ('["a-role-much-too-long"]', r"delivery: notify = .* is not a contact role \(a role is 1 to 16"),
+        ("3", r"delivery.notify = 3 is not a"),
+        ("[1, 2]", r"delivery.notify = \[1, 2\] is not a"),
+    ],
+)
+def test_a_bad_notify_is_refused_with_the_key_named(tmp_path: Path, value: str, message: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(f"[delivery]\nnotify = {value}\n")
+    with pytest.raises(InvalidInput, match=message):
+        config.load(path)

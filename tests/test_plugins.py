@@ -140,7 +140,10 @@ def test_hook_pcso_notification_channels(sample: pluggy.PluginManager) -> None:
         "sms": "phone",
         "portal": None,
     }
-    assert address_problem(builtin["email"], "no-at-sign") == "is not an email address"
+    assert address_problem(builtin["email"], "no-at-sign") == (
+        "is not an email address we can deliver to (an email address must have an @-sign)"
+    )
+    assert address_problem(builtin["email"], "x@bücher.example") is None
     assert address_problem(builtin["webhook"], "https://hooks.example/x") is None
     channels = Extensions(sample.hook, Settings()).channels()
     assert list(channels) == ["pigeon", "email", "webhook", "sms", "portal"]

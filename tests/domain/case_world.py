@@ -9,7 +9,9 @@ The incident is on host-1, so every account with an item on svc-1 is affected:
     ACC-2     external, primary contact by webhook
     ACC-3     external, primary contact by sms
     ACC-OPT   external, primary contact opted out          → notice skipped
-    ACC-NOC   external, no primary contact                 → child without contact, no notice
+    ACC-NOC   external, no primary contact, one other      → child without contact; with the
+                                                             default ``notify = "all"`` the
+                                                             other contact is notified
     ACC-INT   internal (our own department)                → notice skipped
 
 ACC-X has an item on svc-other (never affected); ACC-LATE has an item nowhere relevant and is
@@ -57,15 +59,19 @@ ACCOUNTS: dict[str, tuple[bool, str | None, bool]] = {
 }
 AFFECTED = sorted(ACCOUNTS)
 EXTERNAL = sorted(n for n, (ext, _, _) in ACCOUNTS.items() if ext)
-# Contacts that get a pending notice, and those whose notice is skipped.
-NOTIFIED = sorted(n for n, (ext, ch, opt) in ACCOUNTS.items() if ext and ch and not opt)
+# Accounts whose contact gets a pending notice (every account has one contact: the primary,
+# or for ACC-NOC another one), and those whose notice is skipped; ``notify = "all"``.
+NOTIFIED = sorted(n for n, (ext, ch, opt) in ACCOUNTS.items() if ext and not opt)
 SKIPPED = sorted(n for n, (ext, ch, opt) in ACCOUNTS.items() if ch and (opt or not ext))
 
 
 @dataclass
 class World:
     accounts: dict[str, int] = field(default_factory=dict)
+    # The primary contact of each account that has one.
     contacts: dict[str, int] = field(default_factory=dict)
+    # The contacts that are not primary (ACC-NOC's only one).
+    others: dict[str, int] = field(default_factory=dict)
     cis: dict[str, int] = field(default_factory=dict)
     incident_id: int = 0
     other_incident_id: int = 0
@@ -105,13 +111,16 @@ async def build_world(domain: Domain) -> World:
                 w.accounts[number] = account.id
             if channel is None:
                 # Only a non-primary contact.
-                s.add(Contact(number=f"C-{number}-2", account_id=w.accounts[number], name="Second", is_primary=False))
+                second = Contact(number=f"C-{number}-2", account_id=w.accounts[number], name="Second", is_primary=False)
+                s.add(second)
+                await s.flush()
+                w.others[number] = second.id
                 continue
             contact = Contact(
                 number=f"C-{number}",
                 account_id=w.accounts[number],
                 name=f"Primary of {number}",
-                email=f"{number.lower()}@example.test",
+                email=f"{number.lower()}@customers.example",
                 preferred_channel=channel,
                 webhook_url="http://127.0.0.1:9/hook" if channel == "webhook" else None,
                 is_primary=True,

@@ -712,9 +712,10 @@ async def test_the_major_case_flow_shows_on_the_dashboard(domain: Domain, actors
     assert value["affected_accounts"] == len(EXTERNAL)  # every external account on the incident
     assert value["alerts_to_proactive"] == 100.0  # the critical alert; the minor one does not count
     assert value["alert_to_notice_median"] == pytest.approx(30.0)  # 08:00 → 08:30
-    # Notified: ACC-T1, ACC-2, ACC-3 (ACC-OPT opted out, ACC-NOC has no primary contact); ACC-2
-    # called at 08:45, after its notice: 3 of the 5 external accounts.
-    assert value["notified_first"] == pytest.approx(60.0)
+    # Notified: ACC-T1, ACC-2, ACC-3 and ACC-NOC (its one contact is not the primary, but
+    # notify = "all"); not ACC-OPT (opted out). ACC-2 called at 08:45, after its notice: 4 of
+    # the 5 external accounts.
+    assert value["notified_first"] == pytest.approx(80.0)
     assert value["deflected_calls"] == 1.0
     assert value["mttr"] == pytest.approx((10 + 15 + 120) / 60)  # opened 08:20, resolved 10:45
     # The outage the approval declared runs from the incident's opening (08:00) to the major

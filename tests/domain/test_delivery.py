@@ -614,17 +614,18 @@ async def test_planned_maintenance_notice_by_email(
         ci_name="payments",
     )
     report = await deliver(domain)
-    # A is told; E opted out (skipped); D is internal and was never queued.
-    assert (report.sent, report.skipped) == (1, 1)
-    (got,) = smtp.received
-    assert got.rcpt_tos == ["a@map.example"]
+    # A's two contacts are told; E opted out (its notice was queued skipped, nothing to
+    # deliver); D is internal and was never queued.
+    assert (report.sent, report.skipped) == (2, 0)
+    assert sorted(r.rcpt_tos[0] for r in smtp.received) == ["a2@map.example", "a@map.example"]
+    got = next(r for r in smtp.received if r.rcpt_tos == ["a@map.example"])
     assert got.message["Subject"] == f"[{outage.number}] Planned maintenance: Payments database upgrade"
     text = got.text
     assert "planned maintenance on payments" in text
     assert "From: 2026-11-24 09:00 UTC" in text and "Until: 2026-11-24 10:00 UTC" in text
     assert "read-only for up to 30 minutes" in text
     (event,) = await events_of_kind(domain, "notices.delivered")
-    assert (event.subject_type, event.subject_id, event.payload["sent"]) == ("outage", outage.id, 1)
+    assert (event.subject_type, event.subject_id, event.payload["sent"]) == ("outage", outage.id, 2)
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # loopback only
@@ -734,3 +735,43 @@ async def test_line_endings_tabs_and_overrides_reach_no_customer(domain: Domain,
     assert message["data"]["statement"]["body"] == "Card payments fail.\nUse bank transfer esrever"
     assert "\t" not in message["sms"] and "\u202e" not in message["sms"]
     assert message["data"]["case"]["title"] == "Payments slow X"
+
+
+async def test_an_internationalised_domain_is_imported_and_delivered_idna_encoded(
+    domain: Domain, smtp: SmtpServer, actors: dict[Role, Actor], tmp_path
+) -> None:
+    from pcso_tui.domain.install_base.importer import import_records
+
+    configure(domain, smtp)
+    world = await make_world(domain, 2)
+    path = tmp_path / "contacts.csv"
+    path.write_text("number,email\nW-CON-0,x@bücher.example\n", encoding="utf-8")
+    result = await import_records(domain, actors[Role.ADMIN], "contacts", path)
+    assert result.updated == 1
+    async with domain.reading() as session:
+        stored = await session.scalar(select(Contact.email).where(Contact.id == world.contact_ids[0]))
+    assert stored == "x@bücher.example"  # kept as the customer wrote it
+    report = await deliver(domain)
+    assert (report.sent, report.dead) == (2, 0)
+    got = next(r for r in smtp.received if r.rcpt_tos != [world.emails[1]])
+    assert got.rcpt_tos == ["x@xn--bcher-kva.example"]
+    assert got.data.isascii()
+    assert got.message["To"].addresses[0].addr_spec == "x@xn--bcher-kva.example"
+    assert got.message["To"].addresses[0].display_name == "Contact 0"
+
+
+async def test_an_address_the_channel_cannot_deliver_to_is_dead_at_once_with_the_reason(
+    domain: Domain, smtp: SmtpServer
+) -> None:
+    """Such an address cannot be imported; one written around the importer is not sent."""
+    configure(domain, smtp)
+    world = await make_world(domain, 2)
+    async with domain.transaction(WORKER) as tx:
+        await tx.session.execute(
+            update(Contact).where(Contact.id == world.contact_ids[0]).values(email="ops@localhost")
+        )
+    report = await deliver(domain)
+    assert (report.sent, report.dead) == (1, 1)
+    dead = next(n for n in await notices(domain) if n.state == "dead")
+    assert dead.attempts == 1
+    assert dead.last_error.startswith("invalid email address 'ops@localhost' (the part after the @-sign")

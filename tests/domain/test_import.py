@@ -59,6 +59,7 @@ WORLD: dict[str, list[dict[str, Any]]] = {
             "preferred_channel": "email",
             "webhook_url": "",
             "is_primary": True,
+            "role": "technical",
             "opted_out": False,
         },
         {
@@ -275,6 +276,8 @@ async def test_every_kind_round_trips(domain: Domain, admin: Actor, tmp_path: Pa
             False,
             True,
         )
+        ann = await session.scalar(select(Contact).where(Contact.number == "C-1"))
+        assert (ann.role, bob.role) == ("technical", "")
         s1 = await session.scalar(select(SoldProduct).where(SoldProduct.number == "S-1"))
         assert (s1.quantity, s1.starts_on, s1.ends_on) == (3, date(2025, 1, 1), None)
         host = await session.scalar(select(ConfigurationItem).where(ConfigurationItem.name == "host-1"))
@@ -439,7 +442,8 @@ async def test_every_bad_row_and_field_is_named(domain: Domain, admin: Actor, tm
     assert error.message.endswith(": 8 bad rows; nothing was imported")
     assert error.details == [
         "line 3: name: longer than 200 characters (201)",
-        "line 3: email: 'not-an-email' is not an email address",
+        "line 3: email: 'not-an-email' is not an email address we can deliver to"
+        " (an email address must have an @-sign)",
         "line 3: preferred_channel: 'pigeon' is not one of: email, webhook, sms, portal",
         "line 4: account: no account numbered 'A-404'",
         "line 5: preferred_channel: 'webhook' needs a webhook_url",
@@ -450,6 +454,34 @@ async def test_every_bad_row_and_field_is_named(domain: Domain, admin: Actor, tm
         "line 9: is_primary: account 'A-1' would have more than one primary contact",
         "line 10: number: 'C-16 ' has leading or trailing spaces",
     ]
+
+
+async def test_email_addresses_are_checked_as_the_email_channel_sends_them(
+    domain: Domain, admin: Actor, tmp_path: Path
+) -> None:
+    await import_world(domain, admin, tmp_path)
+    content = (
+        "number,account,name,email\n"
+        "C-20,A-1,Idn,x@bücher.example\n"  # line 2: fine, sent as x@xn--bcher-kva.example
+        "C-21,A-1,Loc,ops@localhost\n"  # line 3: not a domain on the internet
+        "C-22,A-1,Utf,ünï@bücher.example\n"  # line 4: would need SMTPUTF8
+        "C-23,A-1,Lit,a@[192.0.2.1]\n"  # line 5: an IP address
+        "C-24,A-1,Tst,a@example.test\n"  # line 6: a special-use domain
+        '"C-25",A-1,Quo,"""a b""@x.example"\n'  # line 7: a quoted local part
+    )
+    error = await refused(domain, admin, "contacts", write(tmp_path, "e.csv", content))
+    assert error.message.endswith(": 5 bad rows; nothing was imported")
+    assert [d.split(": ", 2)[:2] for d in error.details] == [[f"line {n}", "email"] for n in range(3, 8)]
+    assert "we can deliver to (the part after the @-sign is not valid" in error.details[0]
+    assert "internationalized characters before the @-sign are not supported" in error.details[1]
+    assert "a bracketed IP address" in error.details[2]
+    assert "special-use or reserved name" in error.details[3]
+    assert "quoting the part before the @-sign is not allowed" in error.details[4]
+    good = "\n".join(content.splitlines()[:2]) + "\n"
+    result = await import_records(domain, admin, "contacts", write(tmp_path, "ok.csv", good))
+    assert result.inserted == 1
+    async with domain.reading() as session:
+        assert await session.scalar(select(Contact.email).where(Contact.number == "C-20")) == "x@bücher.example"
 
 
 async def test_a_second_primary_contact_for_an_account_is_refused(domain: Domain, admin: Actor, tmp_path: Path) -> None:
@@ -733,7 +765,7 @@ async def test_account_detail_has_contacts_and_items_with_characteristics(
     await import_world(domain, actors[Role.ADMIN], tmp_path)
     detail = await get_account(domain, actors[Role.MANAGER], "A-1")
     assert (detail.account.name, detail.account.contacts, detail.items_total) == ("Acme", 1, 3)
-    assert [(c.number, c.is_primary) for c in detail.contacts] == [("C-1", True)]
+    assert [(c.number, c.is_primary, c.role) for c in detail.contacts] == [("C-1", True, "technical")]
     by_number = {i.number: i for i in detail.items}
     i3 = by_number["I-3"]
     assert (i3.parent_number, i3.root_number, i3.product_number, i3.sold_product_number, i3.ci_name) == (

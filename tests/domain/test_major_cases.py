@@ -154,7 +154,7 @@ async def test_approval_makes_a_new_major_case_with_one_child_per_account(
         result.children_created,
         result.notices_queued,
         result.notices_skipped,
-        1,
+        0,  # ACC-NOC has no primary contact, but "notify = all" tells its other one
     )
     assert preview.creates_new_major and preview.accounts == len(AFFECTED)
 
@@ -197,12 +197,17 @@ async def test_approval_queues_one_notice_per_contact_by_preferred_channel(
     queued = await notices(domain, f"approved:{result.major_case_id}:")
     by_account = {account_of(world, n.account_id): n for n in queued}
     assert sorted(by_account) == sorted(NOTIFIED + SKIPPED)
-    assert "ACC-NOC" not in by_account  # no primary contact, nobody to tell
+    contact_of = world.contacts | world.others  # ACC-NOC: no primary, its other contact is told
     for number, notice in by_account.items():
-        assert notice.idempotency_key == f"approved:{result.major_case_id}:{world.contacts[number]}"
-        assert notice.contact_id == world.contacts[number]
+        assert notice.idempotency_key == f"approved:{result.major_case_id}:{contact_of[number]}"
+        assert notice.contact_id == contact_of[number]
         assert notice.kind == "major_case_opened" and notice.attempts == 0
-    assert {n: by_account[n].channel for n in NOTIFIED} == {"ACC-2": "webhook", "ACC-3": "sms", "ACC-T1": "email"}
+    assert {n: by_account[n].channel for n in NOTIFIED} == {
+        "ACC-2": "webhook",
+        "ACC-3": "sms",
+        "ACC-NOC": "email",
+        "ACC-T1": "email",
+    }
     assert {n for n, x in by_account.items() if x.state == "pending"} == set(NOTIFIED)
     assert (by_account["ACC-OPT"].state, by_account["ACC-OPT"].last_error) == ("skipped", "contact opted out")
     assert (by_account["ACC-INT"].state, by_account["ACC-INT"].last_error) == ("skipped", "internal account")
@@ -488,9 +493,9 @@ async def test_a_statement_reaches_open_children_only(domain: Domain, actors: Ac
         else:
             assert lines == []
     sent = await notices(domain, f"statement:{posted.statement_id}:")
-    assert sorted(account_of(world, n.account_id) for n in sent) == ["ACC-INT", "ACC-OPT", "ACC-T1"]
+    assert sorted(account_of(world, n.account_id) for n in sent) == ["ACC-INT", "ACC-NOC", "ACC-OPT", "ACC-T1"]
     assert {n.statement_id for n in sent} == {posted.statement_id}
-    assert (posted.notices_queued, posted.notices_skipped) == (1, 2)
+    assert (posted.notices_queued, posted.notices_skipped) == (2, 2)
     detail = await cases.get_case(domain, actors[Role.MANAGER], major)
     assert [s.body for s in detail.statements] == [f"We are restoring service {HOSTILE}"]
     (event,) = await events(domain, "statement.posted")
@@ -593,7 +598,7 @@ async def test_resolve_cascades_to_active_children_and_skips_terminal_ones(
             )
             assert child.resolved_at is not None and child.version >= 2
     told = await notices(domain, f"resolved:{major}:")
-    assert sorted(account_of(world, n.account_id) for n in told) == ["ACC-INT", "ACC-OPT", "ACC-T1"]
+    assert sorted(account_of(world, n.account_id) for n in told) == ["ACC-INT", "ACC-NOC", "ACC-OPT", "ACC-T1"]
     (summary,) = await events(domain, "major_case.resolved")
     assert summary.payload["children"] == done.children_changed and summary.payload["code"] == "power"
     cascaded = [e for e in await events(domain, "case.state_changed") if e.payload.get("by") == "cascade"]

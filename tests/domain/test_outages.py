@@ -53,7 +53,7 @@ async def test_status_moves_with_the_clock(domain: Domain, actors: dict[Role, Ac
         await list_outages(domain, operator, status="over")
 
 
-async def test_planned_outage_tells_the_primary_contacts_of_dependent_accounts(
+async def test_planned_outage_tells_every_contact_of_dependent_accounts(
     domain: Domain, actors: dict[Role, Actor], clock: FrozenClock
 ) -> None:
     world = await make_service_map(domain)
@@ -68,15 +68,21 @@ async def test_planned_outage_tells_the_primary_contacts_of_dependent_accounts(
         ci_name="host-1",
     )
     # host-1 carries B (and B's component) and, through payments, A, D and E. D is internal.
-    # Only primary contacts; E is opted out but is told by the worker, not here (it skips).
+    # Every contact (notify = "all"): A's two, B's; E is opted out: a skipped notice says so.
     rows = await notices(domain)
-    assert outage.notices_queued == len(rows) == 3
-    assert {n.contact_id for n in rows} == {world.contacts[x] for x in "ABE"}
+    assert (outage.notices_queued, outage.notices_skipped, len(rows)) == (3, 1, 4)
+    assert {n.contact_id for n in rows} == {world.contacts[x] for x in ("A", "A2", "B", "E")}
     assert {n.kind for n in rows} == {"outage_planned"}
-    assert {n.idempotency_key for n in rows} == {f"outage_planned:{outage.id}:{world.contacts[x]}" for x in "ABE"}
-    assert {(n.outage_id, n.state, n.channel, n.next_attempt_at) for n in rows} == {
+    assert {n.idempotency_key for n in rows} == {
+        f"outage_planned:{outage.id}:{world.contacts[x]}" for x in ("A", "A2", "B", "E")
+    }
+    told = [n for n in rows if n.contact_id != world.contacts["E"]]
+    pending = {(n.outage_id, n.state, n.channel, n.next_attempt_at) for n in told}
+    assert pending == {
         (outage.id, "pending", "email", clock.now)
     }
+    (opted_out,) = [n for n in rows if n.contact_id == world.contacts["E"]]
+    assert (opted_out.state, opted_out.last_error) == ("skipped", "contact opted out")
 
     by_product = await create_outage(
         domain,
@@ -93,7 +99,7 @@ async def test_planned_outage_tells_the_primary_contacts_of_dependent_accounts(
             domain, actors[Role.OPERATOR], type=kind, title="x", begins_at=begins, ci_name="dc-1"
         )
         assert quiet.notices_queued == 0
-    assert await count(domain, Notice) == 4
+    assert await count(domain, Notice) == 5
 
 
 async def test_rescheduling_planned_maintenance_tells_them_again(
@@ -105,9 +111,10 @@ async def test_rescheduling_planned_maintenance_tells_them_again(
         domain, manager, type="planned", title="Patch", begins_at=clock.now + HOUR, ci_name="payments"
     )
     moved = await update_outage(domain, manager, outage.id, begins_at=clock.now + 5 * HOUR)
-    assert moved.notices_queued == outage.notices_queued == 2  # A and E (D is internal)
+    assert moved.notices_queued == outage.notices_queued == 2  # A's two contacts (D is internal)
+    assert moved.notices_skipped == outage.notices_skipped == 1  # E opted out
     keys = sorted(n.idempotency_key for n in await notices(domain))
-    assert sum(k.startswith("outage_rescheduled:") for k in keys) == 2
+    assert sum(k.startswith("outage_rescheduled:") for k in keys) == 3
     retitled = await update_outage(domain, manager, outage.id, title="Security patch")
     assert retitled.notices_queued == 0 and retitled.title == "Security patch"
     before = await totals(domain)

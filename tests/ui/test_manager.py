@@ -126,7 +126,8 @@ async def test_a_proactive_case_goes_all_the_way_to_closed_with_keys_alone(world
         dialog = await dialog_of(pilot, ConfirmDialog)
         about = str(dialog.about)
         assert "A new major case is opened" in about
-        assert "6 child cases for 6 affected accounts, 3 notices queued (2 skipped" in about
+        # 4: ACC-NOC has no primary contact, but notify = "all" tells its other one.
+        assert "6 child cases for 6 affected accounts, 4 notices queued (2 skipped" in about
         assert "It goes on the status page as a service disruption." in about
         await pilot.press("y")
         await closed(pilot, screen)
@@ -135,7 +136,7 @@ async def test_a_proactive_case_goes_all_the_way_to_closed_with_keys_alone(world
         assert major is not None and (major.kind, major.major_case_state, major.state) == ("major", "accepted", "open")
         assert len(state["children"]) == 7  # one per affected account, and the candidate
         assert len({c.account_id for c in state["children"] if c.kind == "child"}) == 6
-        assert len([n for n in state["notices"] if n.idempotency_key.startswith("approved:")]) == 5  # 3 + 2 skipped
+        assert len([n for n in state["notices"] if n.idempotency_key.startswith("approved:")]) == 6  # 4 + 2 skipped
         (outage,) = state["outages"]  # on the status page from the approval on
         assert (outage.type, outage.title, outage.ends_at) == ("unplanned", "svc-1: service disruption", None)
         screen = await showing(pilot, major.id)  # the new major case is selected
@@ -151,7 +152,7 @@ async def test_a_proactive_case_goes_all_the_way_to_closed_with_keys_alone(world
         state = await snapshot(world_url, case_id)
         assert [s.body for s in state["statements"]] == ["We know and are fixing it"]
         assert {c.id for c in state["children"]} <= state["statement_lines"]  # on every child
-        assert len([n for n in state["notices"] if n.idempotency_key.startswith("statement:")]) == 5
+        assert len([n for n in state["notices"] if n.idempotency_key.startswith("statement:")]) == 6
         await wait_for(
             pilot, lambda: any(line.category == "statement" for line in screen.timeline.lines), what="the statement"
         )

@@ -439,8 +439,9 @@ def _print_preview(p: Any, *, err: bool) -> None:
     lines = [
         f"Approving {p.number} ({one_line(p.short_description, 70)}) creates {what}:",
         f"  {p.children} child cases for {p.accounts} affected accounts"
-        + (f" ({p.accounts_without_contact} without a primary contact)" if p.accounts_without_contact else ""),
-        f"  {p.notices} notices queued, {p.notices_skipped} skipped (opted out or internal)",
+        + (f" ({p.accounts_without_contact} without a contact to notify)" if p.accounts_without_contact else ""),
+        f"  {p.notices} notices queued to {p.recipients} of each account,"
+        f" {p.notices_skipped} skipped (opted out or internal)",
         f"  customers are told: {one_line(p.public_title, 80)}",
         f"    {one_line(p.public_summary, 100)}",
         f"  reason: {one_line(p.propose_reason, 80)}",

@@ -150,11 +150,12 @@ def accounts_show(ctx: CliContext, number: str, item_limit: int, as_json: bool) 
         click.echo(f"{label + ':':10}{one_line(value)}".rstrip())
     click.echo(f"\ncontacts ({a.contacts})")
     emit_table(
-        ["number", "name", "email", "phone", "channel", "primary", "opted out"],
+        ["number", "name", "role", "email", "phone", "channel", "primary", "opted out"],
         [
             (
                 c.number,
                 c.name,
+                c.role,
                 c.email,
                 c.phone,
                 c.preferred_channel,

@@ -143,6 +143,8 @@ def outages_add(
         click.echo(f"{outage.number} {outage.status} {outage.type}: {one_line(outage.title, 80)}")
         if outage.notices_queued:
             click.echo(f"queued {outage.notices_queued} notice{'s' if outage.notices_queued != 1 else ''}")
+        if outage.notices_skipped:
+            click.echo(f"skipped {outage.notices_skipped} (opted out)")
 
 
 @outages.command("end")
@@ -203,6 +205,8 @@ def outages_update(
     click.echo(f"{updated.number} {updated.status} {updated.type}: {one_line(updated.title, 80)}")
     if updated.notices_queued:
         click.echo(f"queued {updated.notices_queued} notice{'s' if updated.notices_queued != 1 else ''}")
+    if updated.notices_skipped:
+        click.echo(f"skipped {updated.notices_skipped} (opted out)")
 
 
 # --- articles -------------------------------------------------------------------------------

@@ -75,6 +75,9 @@ from pcso_tui.world import world_words as W
 CHUNK = 20_000
 HISTORY_DAYS = 182
 
+# What each contact of an account is for, in order (the first is also the primary contact).
+CONTACT_ROLES = ("technical", "billing", "technical")
+
 COLUMNS: dict[str, tuple[str, ...]] = {
     "account": ("id", "number", "name", "tier", "region", "industry", "is_external", "created_at", "version"),
     "contact": (
@@ -530,7 +533,7 @@ class WorldGenerator:
                         k == 0,
                         opted_out,
                         1,
-                        "" if k == 0 else ("technical", "billing")[k % 2],
+                        CONTACT_ROLES[k % len(CONTACT_ROLES)],
                     ),
                 )
             if a % 2000 == 0 or a == n:

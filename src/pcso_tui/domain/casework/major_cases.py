@@ -16,9 +16,11 @@ See DESIGN §2 steps 5–9 and §3. The rules, in ServiceNow's terms:
   generated child. An attached reactive case keeps its kind; it is marked ``deflected`` only
   when a known outage answered it (a call that came in once the major case existed), never
   when it is one of the calls that made the major case.
-- **Notices.** One notice per contact on the active children, by the contact's preferred
-  channel (a contact whose own call is the child is told it is linked, ``case_linked``, not
-  that we found a problem), in the ``notice`` outbox with a stable ``idempotency_key``
+- **Notices.** One notice per contact of the accounts of the active children that
+  ``[delivery] notify`` names (every contact, the primary one, or some roles; see
+  ``core/recipients.py``), and to the caller of an attached case, by each contact's preferred
+  channel (a caller whose own case is the child is told it is linked, ``case_linked``, not that
+  we found a problem), in the ``notice`` outbox with a stable ``idempotency_key``
   (``approved:<major>:<contact>``, ``statement:<statement>:<contact>``,
   ``resolved:<major>:<contact>``). Opted-out contacts and internal accounts get a ``skipped``
   notice (with the reason in ``last_error``) so the record shows who was not told and why.
@@ -96,6 +98,7 @@ from pcso_tui.domain.core.models import (
     Statement,
     UTCDateTime,
 )
+from pcso_tui.domain.core.recipients import describe, notified
 from pcso_tui.domain.core.roles import Actor, Permission, require
 from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.settings import CaseworkSettings
@@ -241,18 +244,29 @@ async def _queue_notices(
     statement_id: int | None = None,
     own_case_kind: str | None = None,
 ) -> tuple[int, int]:
-    """One notice per contact on the parent's active children, unless one with the same
-    idempotency key exists. Returns (queued, skipped). One INSERT … SELECT … RETURNING.
+    """One notice per contact of the accounts of the parent's active children that
+    ``[delivery] notify`` names (``tx.notify``), plus the caller of an attached case (a case the
+    customer opened is answered whatever the setting), unless one with the same idempotency key
+    exists. Returns (queued, skipped). One INSERT … SELECT … RETURNING.
 
-    With ``own_case_kind``, a contact whose child is a case the customer raised (a reactive
-    case linked or grouped) gets that kind instead: they told us, so they are told their case
-    is linked, not that we found a problem."""
+    With ``own_case_kind``, a caller whose child is the case they raised (a reactive case
+    linked or grouped) gets that kind instead: they told us, so they are told their case is
+    linked, not that we found a problem."""
     child = _case.alias("c")
-    own = func.max(sql_case((child.c.kind == CaseKind.REACTIVE.value, 1), else_=0))
+    who = _contact.alias("who")
+    own = func.max(
+        sql_case((and_(child.c.kind == CaseKind.REACTIVE.value, who.c.id == child.c.contact_id), 1), else_=0)
+    )
     per_contact = (
-        select(child.c.contact_id, func.min(child.c.id).label("case_id"), own.label("own"))
-        .where(child.c.parent_id == parent_id, child.c.state.in_(ACTIVE), child.c.contact_id.is_not(None))
-        .group_by(child.c.contact_id)
+        select(who.c.id.label("contact_id"), func.min(child.c.id).label("case_id"), own.label("own"))
+        .select_from(child)
+        .join(who, who.c.account_id == child.c.account_id)
+        .where(
+            child.c.parent_id == parent_id,
+            child.c.state.in_(ACTIVE),
+            or_(notified(who, tx.notify), and_(child.c.kind != CaseKind.CHILD.value, who.c.id == child.c.contact_id)),
+        )
+        .group_by(who.c.id)
         .subquery("per_contact")
     )
     key = literal(key_prefix, String()) + cast(per_contact.c.contact_id, String())
@@ -313,7 +327,7 @@ async def queue_child_notices(tx: Transaction, parent_id: int, *, key_prefix: st
 
 
 async def queue_account_notices(tx: Transaction, case_id: int, account_id: int, *, key_prefix: str, kind: str) -> int:
-    """One notice per opted-in contact of one external account about ``case_id``, by each
+    """One notice per opted-in contact ``[delivery] notify`` names of one external account about ``case_id``, by each
     contact's preferred channel, unless one with the same idempotency key exists (a case of a
     single account: a comment on it, its automatic closure). Returns how many were queued.
     One INSERT … SELECT … RETURNING."""
@@ -336,6 +350,7 @@ async def queue_account_notices(tx: Transaction, case_id: int, account_id: int, 
         .join(_account, _account.c.id == _contact.c.account_id)
         .where(
             _contact.c.account_id == account_id,
+            notified(_contact, tx.notify),
             not_(_contact.c.opted_out),
             _account.c.is_external,
             ~exists().where(existing.c.idempotency_key == key),
@@ -359,11 +374,12 @@ async def queue_account_notices(tx: Transaction, case_id: int, account_id: int, 
 
 
 async def queue_closed_notices(tx: Transaction, case_ids: list[int]) -> int:
-    """A ``closed`` notice to the contact of each of these cases (opted-in contacts of external
-    accounts), keyed ``closed:<case>:<contact>``. One INSERT … SELECT … RETURNING per 5,000 cases."""
+    """A ``closed`` notice to the contacts of each of these cases that ``[delivery] notify``
+    names, and its caller (opted-in contacts of external accounts), keyed
+    ``closed:<case>:<contact>``. One INSERT … SELECT … RETURNING per 5,000 cases."""
     c = _case.alias("c")
     key = (
-        literal("closed:", String()) + cast(c.c.id, String()) + literal(":", String()) + cast(c.c.contact_id, String())
+        literal("closed:", String()) + cast(c.c.id, String()) + literal(":", String()) + cast(_contact.c.id, String())
     )
     existing = _notice.alias("existing")
     columns = [
@@ -396,7 +412,13 @@ async def queue_closed_notices(tx: Transaction, case_ids: list[int]) -> int:
                 literal(1, Integer()),
             )
             .select_from(c)
-            .join(_contact, _contact.c.id == c.c.contact_id)
+            .join(
+                _contact,
+                or_(
+                    and_(_contact.c.account_id == c.c.account_id, notified(_contact, tx.notify)),
+                    _contact.c.id == c.c.contact_id,
+                ),
+            )
             .join(_account, _account.c.id == _contact.c.account_id)
             .where(
                 c.c.id.in_(case_ids[start : start + _ACCOUNT_CHUNK]),
@@ -749,8 +771,8 @@ async def reject_major_case(
 
 
 async def preview_approval(domain: Domain, actor: Actor, case_id: int) -> ApprovalPreview:
-    """How many child cases and notices approving this proposal will create, and whether it
-    puts a new outage on the status page."""
+    """How many child cases and notices approving this proposal will create, who is told, what
+    customers will read, and whether it puts a new outage on the status page."""
     require(actor, Permission.DECIDE_MAJOR_CASE)
     async with domain.reading() as session:
         case = await load_case(session, case_id)
@@ -777,55 +799,50 @@ async def preview_approval(domain: Domain, actor: Actor, case_id: int) -> Approv
                     _adoptable(existing, grouped), existing.c.account_id.is_not(None)
                 )
                 not_covered = and_(not_covered, ca.c.account_id.not_in(callers))
-        pc = _contact.alias("pc")
-        primary = (
-            select(func.min(pc.c.id))
-            .where(pc.c.account_id == ca.c.account_id, pc.c.is_primary.is_(True))
-            .correlate(ca)
-            .scalar_subquery()
-        )
-        skipped = or_(_contact.c.opted_out, not_(_account.c.is_external))
+        notify = domain.settings.delivery.notify
         total = await session.scalar(select(func.count()).select_from(ca).where(ca.c.case_id == case.id)) or 0
-        children, with_contact, to_skip = (
+        new_accounts = select(ca.c.account_id).where(ca.c.case_id == case.id, not_covered)
+        children = await session.scalar(select(func.count()).select_from(new_accounts.subquery())) or 0
+        # Who the fan-out will address: the named contacts of the accounts getting a child; of
+        # the original case's account with its caller (it becomes a child); and of the grouped
+        # cases' accounts with their callers (they become children).
+        reached: Any = and_(_contact.c.account_id.in_(new_accounts), notified(_contact, notify))
+        if creates_new and case.account_id is not None:
+            reached = or_(
+                reached,
+                and_(_contact.c.account_id == case.account_id, notified(_contact, notify)),
+                _contact.c.id == literal(case.contact_id, Integer()),
+            )
+        if grouped:
+            adopted = select(existing.c.account_id).where(_adoptable(existing, grouped))
+            adopted_callers = select(existing.c.contact_id).where(
+                _adoptable(existing, grouped), existing.c.contact_id.is_not(None)
+            )
+            reached = or_(
+                reached,
+                and_(_contact.c.account_id.in_(adopted), notified(_contact, notify)),
+                _contact.c.id.in_(adopted_callers),
+            )
+        skipped = or_(_contact.c.opted_out, not_(_account.c.is_external))
+        notices, notices_skipped = (
             await session.execute(
                 select(
-                    func.count(),
-                    func.count(_contact.c.id),
+                    func.coalesce(func.sum(sql_case((skipped, 0), else_=1)), 0),
                     func.coalesce(func.sum(sql_case((skipped, 1), else_=0)), 0),
                 )
-                .select_from(ca)
-                .join(_account, _account.c.id == ca.c.account_id)
-                .outerjoin(_contact, _contact.c.id == primary)
-                .where(ca.c.case_id == case.id, not_covered)
+                .select_from(_contact)
+                .join(_account, _account.c.id == _contact.c.account_id)
+                .where(reached)
             )
         ).one()
-        notices, notices_skipped = with_contact - to_skip, to_skip
-        if not creates_new and grouped:
-            told, not_told = (
-                await session.execute(
-                    select(
-                        func.count(func.distinct(sql_case((not_(skipped), _contact.c.id)))),
-                        func.count(func.distinct(sql_case((skipped, _contact.c.id)))),
-                    )
-                    .select_from(existing)
-                    .join(_contact, _contact.c.id == existing.c.contact_id)
-                    .join(_account, _account.c.id == _contact.c.account_id)
-                    .where(_adoptable(existing, grouped))
+        with_contact = (
+            await session.scalar(
+                select(func.count(func.distinct(_contact.c.account_id))).where(
+                    _contact.c.account_id.in_(new_accounts), notified(_contact, notify)
                 )
-            ).one()
-            notices, notices_skipped = notices + told, notices_skipped + not_told
-        if creates_new and case.contact_id is not None:
-            own = (
-                await session.execute(
-                    select(_contact.c.opted_out, _account.c.is_external)
-                    .join(_account, _account.c.id == _contact.c.account_id)
-                    .where(_contact.c.id == case.contact_id)
-                )
-            ).one()
-            if own.opted_out or not own.is_external:
-                notices_skipped += 1
-            else:
-                notices += 1
+            )
+            or 0
+        )
         title, summary = case.public_title or "", case.public_summary or ""
         if not (title and summary):
             # What approval's template will say (``prefill_wording``), so the manager sees it.
@@ -846,6 +863,7 @@ async def preview_approval(domain: Domain, actor: Actor, case_id: int) -> Approv
             declares_outage=creates_new or not await has_open_disruption(session, case.id, domain.clock()),
             public_title=title,
             public_summary=summary,
+            recipients=describe(notify),
         )
 
 

@@ -214,6 +214,8 @@ def _accounts_added(p: ek.MajorCaseAccountsAdded, texts: Texts) -> Said:
 @wording(ek.StatementPosted)
 def _statement(p: ek.StatementPosted, texts: Texts) -> Said:
     title = f"Statement to {_plural(p.children, 'child case')}, {_plural(p.notices, 'notice')} queued"
+    if p.notices_skipped:
+        title += f" ({p.notices_skipped} skipped)"
     return Said("statement", title, texts.statements.get(_n(p.statement_id), ""))
 
 
@@ -223,6 +225,8 @@ def _resolved(p: ek.MajorCaseResolved, texts: Texts) -> Said:
         f"Resolved ({_s(p.code)}): {_plural(p.children, 'child case')} resolved, "
         f"{_n(p.children_skipped)} left as they were, {_plural(p.notices, 'notice')} queued"
     )
+    if p.notices_skipped:
+        title += f" ({p.notices_skipped} skipped)"
     if p.outages_ended:
         title += f"; {_plural(p.outages_ended, 'outage')} ended on the status page"
     return Said("resolution", title, tallies={"children": _n(p.children)})
@@ -289,6 +293,8 @@ def _outage_created(p: ek.OutageCreated, texts: Texts) -> Said:
     title = f"{_named('Outage', p.number)}{_aside(p.type)} on the status page"
     if p.notices:
         title += f", {_plural(p.notices, 'notice')} queued"
+    if p.notices_skipped:
+        title += f" ({p.notices_skipped} skipped)"
     return Said("statement", title, _s(p.title))
 
 
@@ -297,6 +303,8 @@ def _outage_updated(p: ek.OutageUpdated, texts: Texts) -> Said:
     title = f"{_named('Outage', p.number)} updated: {', '.join(p.changed or ()) or 'nothing'}"
     if p.notices:
         title += f", {_plural(p.notices, 'notice')} queued"
+    if p.notices_skipped:
+        title += f" ({p.notices_skipped} skipped)"
     return Said("statement", title)
 
 

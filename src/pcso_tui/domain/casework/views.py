@@ -173,8 +173,10 @@ class ApprovalPreview:
     creates_new_major: bool
     accounts: int
     children: int
+    # One notice per contact ``[delivery] notify`` names (``recipients`` says who, in words).
     notices: int
     notices_skipped: int
+    # Accounts getting a child but no contact to notify.
     accounts_without_contact: int
     # False when an outage linked to the case is already open: approval declares no other.
     declares_outage: bool = True
@@ -182,6 +184,7 @@ class ApprovalPreview:
     # fills them at approval when still empty; shown as they will be).
     public_title: str = ""
     public_summary: str = ""
+    recipients: str = "every contact"
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CompoundSelect, String, and_, cast, func, insert, literal, or_, select, union, update
+from sqlalchemy import CompoundSelect, String, and_, cast, exists, func, insert, literal, or_, select, union, update
+from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -47,6 +48,7 @@ from pcso_tui.domain.core.models import (
     Statement,
     UTCDateTime,
 )
+from pcso_tui.domain.core.recipients import notified
 from pcso_tui.domain.core.roles import Actor, Permission, Role, require
 from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.states import CaseState, OutageStatus, OutageType
@@ -364,32 +366,43 @@ def _check_span(begins_at: datetime, ends_at: datetime | None) -> None:
 
 async def _queue_outage_notices(
     tx: Transaction, outage_id: int, kind: str, key_prefix: str, ci_id: int | None, product_id: int | None
-) -> int:
-    """One notice per primary contact of every external account the outage touches."""
+) -> tuple[int, int]:
+    """One notice per contact ``[delivery] notify`` names (``tx.notify``) of every external
+    account the outage touches; opted-out contacts get a ``skipped`` one. Returns (queued,
+    skipped). One INSERT … SELECT."""
     if ci_id is not None:
         items = affected_items([ci_id]).subquery()
         accounts: Any = select(items.c.account_id)
     elif product_id is not None:
         accounts = select(InstallBaseItem.account_id).where(InstallBaseItem.product_id == product_id)
     else:
-        return 0
+        return 0, 0
     now = literal(tx.now, UTCDateTime())
+    contact = Contact.__table__
+    key = literal(f"{key_prefix}:") + cast(contact.c.id, String)
+    existing = Notice.__table__.alias("existing")
     source = (
         select(
-            literal(f"{key_prefix}:") + cast(Contact.id, String),
+            key,
             literal(kind),
-            Contact.id,
-            Contact.account_id,
+            contact.c.id,
+            contact.c.account_id,
             literal(outage_id),
-            Contact.preferred_channel,
-            literal("pending"),
+            contact.c.preferred_channel,
+            sql_case((contact.c.opted_out, "skipped"), else_="pending"),
             literal(0),
             now,
+            sql_case((contact.c.opted_out, "contact opted out"), else_=None),
             now,
             literal(1),
         )
-        .join(Account, Account.id == Contact.account_id)
-        .where(Contact.is_primary.is_(True), Account.is_external.is_(True), Contact.account_id.in_(accounts))
+        .join(Account, Account.id == contact.c.account_id)
+        .where(
+            notified(contact, tx.notify),
+            Account.is_external.is_(True),
+            contact.c.account_id.in_(accounts),
+            ~exists().where(existing.c.idempotency_key == key),
+        )
     )
     columns = [
         "idempotency_key",
@@ -401,15 +414,19 @@ async def _queue_outage_notices(
         "state",
         "attempts",
         "next_attempt_at",
+        "last_error",
         "created_at",
         "version",
     ]
     await tx.session.execute(insert(Notice).from_select(columns, source))
     # (rowcount is not reliable for INSERT … WITH … on SQLite: count what was queued.)
-    queued = select(func.count()).where(
-        Notice.outage_id == outage_id, Notice.idempotency_key.startswith(key_prefix + ":")
+    counted = await tx.session.execute(
+        select(Notice.state, func.count())
+        .where(Notice.outage_id == outage_id, Notice.idempotency_key.startswith(key_prefix + ":"))
+        .group_by(Notice.state)
     )
-    return await tx.session.scalar(queued) or 0
+    by_state = {state: n for state, n in counted}
+    return by_state.get("pending", 0), by_state.get("skipped", 0)
 
 
 async def create_outage(
@@ -463,17 +480,24 @@ async def create_outage(
         )
         session.add(outage)
         await session.flush()
-        queued = 0
+        queued = skipped = 0
         if kind == OutageType.PLANNED and begins_at > tx.now:
-            queued = await _queue_outage_notices(
+            queued, skipped = await _queue_outage_notices(
                 tx, outage.id, "outage_planned", f"outage_planned:{outage.id}", ci_id, product_id
             )
         tx.record(
             outage.id,
-            OutageCreated(number=outage_number(outage.id), type=kind, title=title, case_id=case_id, notices=queued),
+            OutageCreated(
+                number=outage_number(outage.id),
+                type=kind,
+                title=title,
+                case_id=case_id,
+                notices=queued,
+                notices_skipped=skipped,
+            ),
         )
         outage_id = outage.id
-    return (await _outage_views(domain, [Outage.id == outage_id], notices_queued=queued))[0]
+    return (await _outage_views(domain, [Outage.id == outage_id], notices_queued=queued, notices_skipped=skipped))[0]
 
 
 async def _load(tx: Transaction, outage_id: int) -> Outage:
@@ -520,10 +544,10 @@ async def update_outage(
         for name, value in changes.items():
             setattr(outage, name, value)
         await tx.session.flush()
-        queued = 0
+        queued = skipped = 0
         moved = "begins_at" in changes or "ends_at" in changes
         if moved and was_planned and outage.type == OutageType.PLANNED and outage.begins_at > tx.now:
-            queued = await _queue_outage_notices(
+            queued, skipped = await _queue_outage_notices(
                 tx,
                 outage.id,
                 "outage_rescheduled",
@@ -531,8 +555,13 @@ async def update_outage(
                 outage.ci_id,
                 outage.product_id,
             )
-        tx.record(outage.id, OutageUpdated(number=outage_number(outage.id), changed=sorted(changes), notices=queued))
-    return (await _outage_views(domain, [Outage.id == outage_id], notices_queued=queued))[0]
+        tx.record(
+            outage.id,
+            OutageUpdated(
+                number=outage_number(outage.id), changed=sorted(changes), notices=queued, notices_skipped=skipped
+            ),
+        )
+    return (await _outage_views(domain, [Outage.id == outage_id], notices_queued=queued, notices_skipped=skipped))[0]
 
 
 async def end_outage(domain: Domain, actor: Actor, outage_id: int, *, at: datetime | None = None) -> OutageView:
@@ -658,7 +687,12 @@ async def case_outage(domain: Domain, actor: Actor, case_id: int) -> OutageView:
 
 
 async def _outage_views(
-    domain: Domain, where: list[Any], *, notices_queued: int = 0, hide_ci: bool = False
+    domain: Domain,
+    where: list[Any],
+    *,
+    notices_queued: int = 0,
+    notices_skipped: int = 0,
+    hide_ci: bool = False,
 ) -> list[OutageView]:
     now = domain.clock()
     async with domain.reading() as session:
@@ -705,6 +739,7 @@ async def _outage_views(
                 incident_number=None if hide_ci or o.incident_id is None else incident_number(o.incident_id),
                 created_at=o.created_at,
                 notices_queued=notices_queued,
+                notices_skipped=notices_skipped,
                 version=o.version,
             )
             for (

@@ -71,8 +71,10 @@ class OutageView:
     case_number: str | None
     incident_number: str | None
     created_at: datetime
-    # Set by create/update: how many notices the change queued.
+    # Set by create/update: how many notices the change queued, and how many it recorded as
+    # skipped (opted-out contacts).
     notices_queued: int = 0
+    notices_skipped: int = 0
     # Optimistic locking: hand back as ``expected_version`` to refuse a stale edit.
     version: int = 0
 

@@ -562,6 +562,7 @@ class OutageCreated(Payload):
     case_id: int | None
     by: str | None = None  # declared by a major case's approval or reopening
     notices: int
+    notices_skipped: int = 0
 
 
 @event_kind
@@ -571,6 +572,7 @@ class OutageUpdated(Payload):
     number: str
     changed: list[str]
     notices: int
+    notices_skipped: int = 0
 
 
 @event_kind

@@ -39,6 +39,8 @@ class Transaction:
     actor: Actor
     now: datetime
     dialect: str
+    # Whom notice fan-outs in this transaction address: ``[delivery] notify`` (see recipients).
+    notify: str | tuple[str, ...] = "all"
     _events: list[dict[str, Any]] = field(default_factory=list)
 
     def record(self, subject_id: int | None, event: Payload, *, subject_type: str | None = None) -> None:

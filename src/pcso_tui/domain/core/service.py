@@ -87,7 +87,13 @@ class Domain:
         """One unit of work: committed with its events, or rolled back entirely."""
         try:
             async with self.db.writing() as session:
-                tx = Transaction(session=session, actor=actor, now=self.clock(), dialect=self.db.dialect)
+                tx = Transaction(
+                    session=session,
+                    actor=actor,
+                    now=self.clock(),
+                    dialect=self.db.dialect,
+                    notify=self.settings.delivery.notify,
+                )
                 yield tx
                 await session.flush()
                 await tx.write_events()

@@ -288,6 +288,42 @@ class DeliverySettings:
     status_page_past_days: int = 14
     email: EmailSettings = field(default_factory=lambda: EmailSettings())
     webhook: WebhookSettings = field(default_factory=lambda: WebhookSettings())
+    # Which contacts of an affected account get notices: "all" (every contact), "primary" (the
+    # primary contact), or a list of contact roles, where "primary" in the list means the
+    # primary contact whatever its role: ["primary", "technical"]. Opted-out contacts among
+    # them get a skipped notice, never a message.
+    notify: str | tuple[str, ...] = "all"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "notify", check_notify(self.notify))
+
+
+NOTIFY_WORDS = ("all", "primary")
+ROLE_MAX = 16
+
+
+def check_notify(value: Any) -> str | tuple[str, ...]:
+    """``[delivery] notify`` made canonical (roles lower-case, sorted, once each), or
+    ValueError naming the key."""
+    if isinstance(value, str):
+        if value in NOTIFY_WORDS:
+            return value
+        raise ValueError(
+            f'notify = {value!r} must be "all", "primary" or a list of contact roles'
+            f' (e.g. notify = ["primary", {value!r}])'
+        )
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f'notify = {value!r} must be "all", "primary" or a list of contact roles')
+    roles = sorted({v.strip().lower() for v in value})
+    if not roles:
+        raise ValueError("notify = [] would notify no one; name at least one role, or use \"primary\"")
+    for role in roles:
+        if not role or len(role) > ROLE_MAX or role == "all":
+            raise ValueError(
+                f"notify = {list(value)!r}: {role!r} is not a contact role"
+                f" (a role is 1 to {ROLE_MAX} characters; \"all\" goes alone: notify = \"all\")"
+            )
+    return tuple(roles)
 
 
 # --- ingest: alerts in (docs/alerts.md) -----------------------------------------------------

@@ -125,6 +125,7 @@ async def get_account(domain: Domain, actor: Actor, number: str, *, item_limit: 
                     webhook_url=c.webhook_url,
                     is_primary=c.is_primary,
                     opted_out=c.opted_out,
+                    role=c.role,
                 )
                 for c in contacts
             ),

@@ -176,6 +176,9 @@ KINDS: dict[str, Kind] = {
                 Field("preferred_channel", "choice", default="email"),
                 Field("webhook_url", "address"),
                 Field("is_primary", "bool", default=False),
+                # What the contact is for (technical, billing …): ``[delivery] notify`` may
+                # limit notices to some roles. Compared without regard to case.
+                Field("role", "code", default=""),
                 Field("opted_out", "bool", default=False),
             ),
         ),

@@ -51,6 +51,8 @@ class ContactView:
     webhook_url: str | None
     is_primary: bool
     opted_out: bool
+    # technical, billing …; "" when not said.
+    role: str = ""
 
 
 @dataclass(frozen=True, slots=True)

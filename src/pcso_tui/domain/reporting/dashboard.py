@@ -240,8 +240,9 @@ KPIS: tuple[KpiSpec, ...] = (
         "cases",
         "Minutes from the first alert to the first customer notice, median over the approved major cases "
         "opened in the period that have an incident with alerts and at least one notice sent: from the "
-        "earliest first-seen time of the incident's alerts to the earliest sent time of a notice on the major "
-        "case's child cases (a notice sent before the first alert counts as 0). A major case with no notice "
+        "earliest first-seen time of the incident's alerts to the earliest sent time of a notice, to any contact, "
+        "on the major case's child cases (a notice sent before the first alert counts as 0). A major case with "
+        "no notice "
         "sent yet is not measured. Linear interpolation between ranks (as percentile_cont).",
     ),
     KpiSpec(
@@ -263,9 +264,11 @@ KPIS: tuple[KpiSpec, ...] = (
         "accounts",
         "For every approved major case opened in the period and every customer account with a case under it "
         "(the child case made for it, or its own call attached to it): was the account's first sent notice on "
-        "those cases earlier than its first reactive case attached to the major case? An account notified "
-        "that never called counts as notified first; one never notified does not. The base is every such "
-        "(major case, account) pair; the drill-down lists the pairs notified first.",
+        "those cases, to any of its contacts, earlier than its first reactive case attached to the major case? "
+        "An account notified that never called counts as notified first; one never notified (none of its "
+        "contacts was sent a notice: opted out, internal, or not named by [delivery] notify) does not. The "
+        "base is every such (major case, account) pair, not every contact; the drill-down lists the pairs "
+        "notified first.",
     ),
     KpiSpec(
         "deflected_calls",

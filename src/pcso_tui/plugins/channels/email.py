@@ -15,7 +15,6 @@ import asyncio
 import binascii
 import contextlib
 import os
-import re
 import socket
 from collections import deque
 from collections.abc import Sequence
@@ -42,20 +41,36 @@ def _header(value: str) -> str:
     return Header(value, "utf-8", maxlinelen=76).encode(linesep="\r\n")
 
 
-# A plain ASCII mailbox: no quoting, comments or routes, nothing that could end a header or
-# an SMTP command line. Anything else is refused before it reaches the relay.
-_MAILBOX = re.compile(
-    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
-)
+class BadAddress(ValueError):
+    """Why an address is no mailbox this channel can deliver to (one lower-case phrase)."""
 
 
-# What the importer accepts as a contact's email (one @, no spaces); sending checks valid_mailbox.
-_IMPORTABLE = re.compile(r"^[^@\s]+@[^@\s]+$")
+@lru_cache(maxsize=4096)
+def smtp_address(address: str) -> str:
+    """``address`` as it goes on the wire: ``RCPT TO`` and the ``To`` header.
+
+    The one check of an email address, used by the importer (``check_address``) and before
+    every send: email-validator's syntax rules (no quoting, comments, routes or domain
+    literals; nothing that could end a header or an SMTP command line; a domain that can be
+    delivered to on the internet, so not ``localhost`` or ``.test``), and never a DNS lookup.
+    An internationalised domain is IDNA-encoded (``x@bücher.example`` →
+    ``x@xn--bcher-kva.example``); a non-ASCII local part would need SMTPUTF8, which the
+    channel does not speak, so it is refused. Raises :class:`BadAddress`."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        checked = validate_email(address, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        reason = str(exc).rstrip(".")
+        raise BadAddress(reason[:1].lower() + reason[1:]) from None
+    return str(checked.ascii_email)
 
 
-def valid_mailbox(address: str) -> bool:
-    return len(address) <= 254 and _MAILBOX.fullmatch(address) is not None
+def _to_header(address: str) -> str:
+    try:
+        return smtp_address(address)
+    except BadAddress:
+        return address
 
 
 @lru_cache(maxsize=4096)
@@ -78,7 +93,7 @@ def build_email(message: OutboundMessage, settings: EmailSettings, *, html: bool
     sender_domain = settings.from_address.rpartition("@")[2] or "localhost"
     headers = [
         ("From", _address(settings.from_name, settings.from_address)),
-        ("To", _address(message.contact_name, message.email or "")),
+        ("To", _address(message.contact_name, _to_header(message.email or ""))),
         ("Subject", _header(message.subject)),
         ("Date", _date(message.created_at)),
         ("Message-ID", message_id(message.idempotency_key, sender_domain)),
@@ -115,7 +130,11 @@ class EmailChannel:
 
     @staticmethod
     def check_address(value: str) -> str | None:
-        return None if _IMPORTABLE.match(value) else "is not an email address"
+        try:
+            smtp_address(value)
+        except BadAddress as exc:
+            return f"is not an email address we can deliver to ({exc})"
+        return None
 
     def __init__(self, settings: EmailSettings, *, concurrency: int = 4) -> None:
         if settings.security not in SECURITY_MODES:
@@ -174,8 +193,10 @@ class EmailChannel:
                 if not message.email:
                     outcomes.append(DeliveryOutcome.skipped(message, "the contact has no email address"))
                     continue
-                if not valid_mailbox(message.email):
-                    reason = f"invalid email address {one_line(message.email, 100)!r}"
+                try:
+                    recipient = smtp_address(message.email)
+                except BadAddress as exc:
+                    reason = f"invalid email address {one_line(message.email, 100)!r} ({exc})"
                     outcomes.append(DeliveryOutcome.failed(message, reason))
                     continue
                 if unreachable:
@@ -198,7 +219,7 @@ class EmailChannel:
                             break
                     try:
                         data = build_email(message, self.settings)
-                        await _transaction(smtp, sender, message.email, data, self.settings.timeout)
+                        await _transaction(smtp, sender, recipient, data, self.settings.timeout)
                     except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
                         smtp.close()
                         smtp = None
@@ -225,7 +246,7 @@ class EmailChannel:
 
 async def _transaction(smtp: Any, sender: bytes, recipient: str, data: bytes, timeout: float) -> None:
     """MAIL, RCPT, DATA for one message, under one timeout. Addresses were checked already
-    (``valid_mailbox``), so the commands are written directly rather than re-parsed (and
+    (``smtp_address``), so the commands are written directly rather than re-parsed (and
     re-timed) command by command: this halves the client's work per message."""
     import aiosmtplib
 
