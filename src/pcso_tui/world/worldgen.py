@@ -578,8 +578,10 @@ class WorldGenerator:
             self.ci_kind.append(kind)
             self.ci_name.append(name)
             self.ci_dc[cid] = dc
-            # Customer-facing by kind (None), as the catalogue decides without an entry.
-            out.add("ci", (cid, name, kind, description, env, W.DATACENTRES[dc][1], shared, 1, None, None))
+            # The demo's catalogue: application instances (ledger-fra1-00153) are internal, so
+            # customers hear of the product they bought; other CIs go by their kind.
+            facing = False if kind == "application" else None
+            out.add("ci", (cid, name, kind, description, env, W.DATACENTRES[dc][1], shared, 1, None, facing))
             return cid
 
         def depends(child: int, parent: int) -> None:
@@ -1226,7 +1228,8 @@ class WorldGenerator:
             f"Monitoring raised {title} under {incident_number(iid)}; {len(accounts)} accounts and {n_items} "
             f"install base items depend on it."
         )
-        rcode, rnotes = "incident_resolved", f"Resolved with {incident_number(iid)}: {notes}"
+        # Resolution notes reach customers: the public words only, never the incident's number.
+        rcode, rnotes = "incident_resolved", notes
         mid = None
         if approved:
             mid = self._id("support_case")
@@ -1518,7 +1521,7 @@ class WorldGenerator:
                 # manager when the major case was approved.
                 attached_by = (called, self.adam) if deflected else (decided_at, self.maria)
                 attach = (*attached_by, CaseAttached(number=case_number(cid), parent_id=major, deflected=deflected))
-                code, notes = "incident_resolved", f"Resolved with {incident_number(iid)}."
+                code, notes = "incident_resolved", "Service restored; your case is resolved with the outage."
             else:
                 done = max(called, resolved_at) + timedelta(minutes=rng.randint(15, 60))
                 steps = [
