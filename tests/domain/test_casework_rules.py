@@ -177,8 +177,9 @@ async def test_a_comment_on_a_major_case_notifies_its_childrens_contacts(
         domain, manager, approval.major_case_id, "Engineers on site.", customer_visible=True
     )
     sent = await notices(domain, f"comment:{entry}:")
-    assert sorted(n.contact_id for n in sent if n.state == "pending") == sorted((world.contacts | world.others)[a] for a in NOTIFIED)
-    assert sorted(n.contact_id for n in sent if n.state == "skipped") == sorted((world.contacts | world.others)[a] for a in SKIPPED)
+    everyone = world.contacts | world.others
+    assert sorted(n.contact_id for n in sent if n.state == "pending") == sorted(everyone[a] for a in NOTIFIED)
+    assert sorted(n.contact_id for n in sent if n.state == "skipped") == sorted(everyone[a] for a in SKIPPED)
 
 
 # --- 4: resolved cases close by themselves ---------------------------------------------------------
@@ -265,7 +266,8 @@ async def test_an_alert_opens_incident_proactive_case_and_major_case_with_no_hum
     assert proactive.parent_id == major.id and major.major_case_state == "accepted"
     assert {c.account_id for c in children} >= {world.accounts[a] for a in EXTERNAL}
     queued = await notices(domain, f"approved:{major.id}:")
-    assert sorted(n.contact_id for n in queued if n.state == "pending") == sorted((world.contacts | world.others)[a] for a in NOTIFIED)
+    everyone = world.contacts | world.others
+    assert sorted(n.contact_id for n in queued if n.state == "pending") == sorted(everyone[a] for a in NOTIFIED)
 
     # Never twice: the same alert again, or worse, opens nothing new.
     await ingest_payload(domain, RECEIVER, payload)

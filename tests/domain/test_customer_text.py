@@ -338,10 +338,5 @@ async def test_the_portal_carries_only_customer_facing_text(flow: Flow) -> None:
         assert SERVICE in flow.portal[f"{number} outages"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cases.list_cases/get_case (pcso cases list / case show as a customer) still show a "
-    "case's internal short description; outside the portal, left for the casework area",
-)
 async def test_a_customers_case_commands_carry_only_customer_facing_text(flow: Flow) -> None:
     assert leaks(flow.customer_cases) == []

@@ -15,12 +15,13 @@ Major cases (propose, approve, statements, cascade) live in ``major_cases``.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import timedelta
 from enum import StrEnum
 from typing import overload
 
 from sqlalchemy import case as sql_case
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -50,6 +51,7 @@ from pcso_tui.domain.casework.views import (
     journal_label,
 )
 from pcso_tui.domain.casework.wording import prefill_wording
+from pcso_tui.domain.communications.delivery import GENERIC_TITLE
 from pcso_tui.domain.communications.outages import declare_major_case_outage
 from pcso_tui.domain.core.errors import Conflict, IllegalTransition, InvalidInput, NotFound, PermissionDenied
 from pcso_tui.domain.core.event_kinds import CaseNoted, CaseOpened, CasePriorityChanged, CaseStateChanged
@@ -635,7 +637,43 @@ async def list_cases(
         if incident_id is not None:
             query = query.where(Case.incident_id == incident_id)
         query = query.order_by(Case.priority, Case.opened_at, Case.id).limit(limit).offset(offset)
-        return [case_view_from_row(row, now) for row in await session.execute(query)]
+        views = [case_view_from_row(row, now) for row in await session.execute(query)]
+        if scope is not None:
+            words = await _customer_words(session, [v.id for v in views])
+            views = [replace(v, short_description=words[v.id][0]) for v in views]
+        return views
+
+
+async def _customer_words(session: AsyncSession, case_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """What a customer is told each of these cases is, as (title, summary): the portal's rule.
+    A reactive case shows what the customer typed (theirs) unless a person worded it; a case we
+    opened (proactive, major, child) only its customer-facing wording or its major case's, never
+    its internal short description or description."""
+    if not case_ids:
+        return {}
+    parent = aliased(Case)
+    rows = await session.execute(
+        select(
+            Case.id,
+            Case.kind,
+            Case.short_description,
+            Case.description,
+            Case.public_title,
+            Case.public_summary,
+            parent.public_title.label("parent_title"),
+            parent.public_summary.label("parent_summary"),
+        )
+        .outerjoin(parent, parent.id == Case.parent_id)
+        .where(Case.id.in_(case_ids))
+    )
+    words: dict[int, tuple[str, str]] = {}
+    for r in rows:
+        if r.kind == CaseKind.REACTIVE.value:
+            words[r.id] = (r.public_title or r.short_description, r.public_summary or r.description)
+        else:
+            title = r.public_title or r.parent_title or GENERIC_TITLE
+            words[r.id] = (title, r.public_summary or r.parent_summary or "")
+    return words
 
 
 async def get_case(
@@ -665,10 +703,18 @@ async def get_case(
         require_own_case(actor, case_id, case.account_id)
         customer = scope is not None
         view = await case_view(session, case.id, now)
+        description = case.description
+        if customer:
+            title, description = (await _customer_words(session, [case.id]))[case.id]
+            view = replace(view, short_description=title)
 
         names = await _user_names(session, {case.proposed_by_id, case.decided_by_id} - {None})
         contact = await session.get(Contact, case.contact_id) if case.contact_id else None
-        product_name = await session.scalar(select(Product.name).where(Product.id == case.product_id))
+        product_name = await session.scalar(
+            select(func.coalesce(Product.public_name, Product.name)).where(
+                Product.id == case.product_id, Product.customer_facing.is_(True) if customer else true()
+            )
+        )
 
         accounts, accounts_total = await _affected_accounts(session, case.id, scope, accounts_limit, accounts_offset)
         items, items_total = await _affected_items(session, case.id, scope, items_limit, items_offset)
@@ -741,7 +787,7 @@ async def get_case(
 
         return CaseDetail(
             case=view,
-            description=case.description,
+            description=description,
             contact_number=contact.number if contact else None,
             contact_name=contact.name if contact else None,
             contact_channel=contact.preferred_channel if contact else None,
