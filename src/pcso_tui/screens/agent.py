@@ -26,7 +26,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from pcso_tui.domain.casework.views import CaseDetail, CaseTimeline, CaseView, CaseWording, Recommendation
-from pcso_tui.screens.case_dialogs import intake_dialog, note_dialog, propose_dialog, wording_dialog
+from pcso_tui.screens.case_dialogs import intake_dialog, note_dialog, propose_dialog
 from pcso_tui.screens.case_queue import CaseQueueScreen
 from pcso_tui.widgets.case_detail import CaseDetailView, age_label, major_label, state_label
 from pcso_tui.widgets.feed import EventsArrived
@@ -266,26 +266,8 @@ class AgentScreen(CaseQueueScreen[CaseView, AgentDetail]):
 
     def action_wording(self) -> None:
         case = self._need_case()
-        if case is None:
-            return
-        from pcso_tui.domain.casework.wording import case_wording, set_case_wording
-
-        session = self.session
-
-        def edit(wording: CaseWording) -> None:
-            async def submit(title: str, summary: str) -> CaseWording:
-                return await set_case_wording(
-                    session.domain,
-                    session.actor,
-                    case.id,
-                    title=title,
-                    summary=summary,
-                    expected_version=wording.version,
-                )
-
-            self.app.push_screen(wording_dialog(case, wording, submit), callback=self._worded)
-
-        self.work.run_command(case_wording(session.domain, session.actor, case.id), edit, group="agent-act")
+        if case is not None:
+            self.edit_wording(case, self._worded, group="agent-act")
 
     def _worded(self, result: CaseWording | None) -> None:
         if result is None:

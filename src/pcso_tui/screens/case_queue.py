@@ -20,13 +20,15 @@ wake the feed, re-read the queue and the detail.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from functools import partial
 from typing import Any, ClassVar, Generic, TypeVar
 
 from textual.widgets import DataTable
 
+from pcso_tui.domain.casework.views import CaseView, CaseWording
 from pcso_tui.screens.base import ModeScreen
+from pcso_tui.screens.case_dialogs import wording_dialog
 from pcso_tui.widgets.safe_table import ColumnSpec, SafeTable
 
 RowT = TypeVar("RowT")
@@ -143,3 +145,25 @@ class CaseQueueScreen(ModeScreen, Generic[RowT, DetailT]):
         self.refresh_queue()
         if self.selected_id is not None:
             self.select(self.selected_id)
+
+    def edit_wording(self, case: CaseView, done: Callable[[CaseWording | None], None], *, group: str) -> None:
+        """The customer-facing wording dialog for ``case`` (key ``t`` on the agent and manager
+        screens), prefilled with its current wording and saved with its version."""
+        from pcso_tui.domain.casework.wording import case_wording, set_case_wording
+
+        session = self.session
+
+        def edit(wording: CaseWording) -> None:
+            async def submit(title: str, summary: str) -> CaseWording:
+                return await set_case_wording(
+                    session.domain,
+                    session.actor,
+                    case.id,
+                    title=title,
+                    summary=summary,
+                    expected_version=wording.version,
+                )
+
+            self.app.push_screen(wording_dialog(case, wording, submit), callback=done)
+
+        self.work.run_command(case_wording(session.domain, session.actor, case.id), edit, group=group)

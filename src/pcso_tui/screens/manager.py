@@ -39,7 +39,6 @@ from pcso_tui.screens.case_dialogs import (
     reject_dialog,
     resolve_dialog,
     statement_dialog,
-    wording_dialog,
 )
 from pcso_tui.screens.case_queue import CaseQueueScreen
 from pcso_tui.widgets.case_detail import major_label, state_label, summary_content
@@ -401,29 +400,8 @@ class ManagerScreen(CaseQueueScreen[MajorQueueRow, ManagerDetail]):
 
     def action_wording(self) -> None:
         row = self.selected
-        if row is None:
-            return
-        from pcso_tui.domain.casework.wording import case_wording, set_case_wording
-
-        session = self.session
-        case = row.case
-
-        def edit(wording: Any) -> None:
-            async def submit(title: str, summary: str) -> Any:
-                return await set_case_wording(
-                    session.domain,
-                    session.actor,
-                    case.id,
-                    title=title,
-                    summary=summary,
-                    expected_version=wording.version,
-                )
-
-            self.app.push_screen(
-                wording_dialog(case, wording, submit), callback=self._done("Customer-facing wording saved")
-            )
-
-        self._call(case_wording(session.domain, session.actor, case.id), edit)
+        if row is not None:
+            self.edit_wording(row.case, self._done("Customer-facing wording saved"), group="manager-action")
 
     def _done(self, what: str) -> Any:
         def callback(result: Any) -> None:
