@@ -326,27 +326,49 @@ async def queue_child_notices(tx: Transaction, parent_id: int, *, key_prefix: st
     return await _queue_notices(tx, parent_id, key_prefix=key_prefix, kind=kind)
 
 
+# A pending notice queued by INSERT … SELECT from the contact table (``_pending_notices``).
+_PENDING_COLUMNS = [
+    "idempotency_key",
+    "kind",
+    "contact_id",
+    "account_id",
+    "case_id",
+    "channel",
+    "state",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+    "version",
+]
+
+
+def _pending_notices(tx: Transaction, key: Any, kind: str, case_id: Any) -> Any:
+    """The SELECT of pending notices to ``_contact`` rows, in ``_PENDING_COLUMNS`` order; the
+    caller joins and filters the contacts."""
+    return select(
+        key,
+        literal(kind, String()),
+        _contact.c.id,
+        _contact.c.account_id,
+        case_id,
+        _contact.c.preferred_channel,
+        literal("pending", String()),
+        literal(0, Integer()),
+        _at(tx),
+        _at(tx),
+        literal(1, Integer()),
+    )
+
+
 async def queue_account_notices(tx: Transaction, case_id: int, account_id: int, *, key_prefix: str, kind: str) -> int:
-    """One notice per opted-in contact ``[delivery] notify`` names of one external account about ``case_id``, by each
-    contact's preferred channel, unless one with the same idempotency key exists (a case of a
-    single account: a comment on it, its automatic closure). Returns how many were queued.
-    One INSERT … SELECT … RETURNING."""
+    """One notice per opted-in contact that ``[delivery] notify`` names of one external account
+    about ``case_id``, by each contact's preferred channel, unless one with the same idempotency
+    key exists (a case of a single account: a comment on it, its automatic closure). Returns how
+    many were queued. One INSERT … SELECT … RETURNING."""
     key = literal(key_prefix, String()) + cast(_contact.c.id, String())
     existing = _notice.alias("existing")
     rows = (
-        select(
-            key,
-            literal(kind, String()),
-            _contact.c.id,
-            _contact.c.account_id,
-            literal(case_id, Integer()),
-            _contact.c.preferred_channel,
-            literal("pending", String()),
-            literal(0, Integer()),
-            _at(tx),
-            _at(tx),
-            literal(1, Integer()),
-        )
+        _pending_notices(tx, key, kind, literal(case_id, Integer()))
         .join(_account, _account.c.id == _contact.c.account_id)
         .where(
             _contact.c.account_id == account_id,
@@ -356,20 +378,7 @@ async def queue_account_notices(tx: Transaction, case_id: int, account_id: int, 
             ~exists().where(existing.c.idempotency_key == key),
         )
     )
-    columns = [
-        "idempotency_key",
-        "kind",
-        "contact_id",
-        "account_id",
-        "case_id",
-        "channel",
-        "state",
-        "attempts",
-        "next_attempt_at",
-        "created_at",
-        "version",
-    ]
-    result = await tx.session.execute(insert(_notice).from_select(columns, rows).returning(_notice.c.id))
+    result = await tx.session.execute(insert(_notice).from_select(_PENDING_COLUMNS, rows).returning(_notice.c.id))
     return len(result.all())
 
 
@@ -382,35 +391,10 @@ async def queue_closed_notices(tx: Transaction, case_ids: list[int]) -> int:
         literal("closed:", String()) + cast(c.c.id, String()) + literal(":", String()) + cast(_contact.c.id, String())
     )
     existing = _notice.alias("existing")
-    columns = [
-        "idempotency_key",
-        "kind",
-        "contact_id",
-        "account_id",
-        "case_id",
-        "channel",
-        "state",
-        "attempts",
-        "next_attempt_at",
-        "created_at",
-        "version",
-    ]
     queued = 0
     for start in range(0, len(case_ids), _ACCOUNT_CHUNK):
         rows = (
-            select(
-                key,
-                literal("closed", String()),
-                _contact.c.id,
-                _contact.c.account_id,
-                c.c.id,
-                _contact.c.preferred_channel,
-                literal("pending", String()),
-                literal(0, Integer()),
-                _at(tx),
-                _at(tx),
-                literal(1, Integer()),
-            )
+            _pending_notices(tx, key, "closed", c.c.id)
             .select_from(c)
             .join(
                 _contact,
@@ -427,7 +411,7 @@ async def queue_closed_notices(tx: Transaction, case_ids: list[int]) -> int:
                 ~exists().where(existing.c.idempotency_key == key),
             )
         )
-        result = await tx.session.execute(insert(_notice).from_select(columns, rows).returning(_notice.c.id))
+        result = await tx.session.execute(insert(_notice).from_select(_PENDING_COLUMNS, rows).returning(_notice.c.id))
         queued += len(result.all())
     return queued
 
