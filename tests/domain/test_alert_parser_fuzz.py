@@ -15,7 +15,8 @@ from pcso_tui.domain.core.errors import InvalidInput
 from pcso_tui.domain.core.models import Alert, ConfigurationItem
 from pcso_tui.domain.core.roles import SYSTEM
 from pcso_tui.domain.core.service import Domain
-from pcso_tui.domain.operations.alerts import GENERIC_KEYS, ingest
+from pcso_tui.domain.operations.alert_formats import GENERIC_KEYS
+from pcso_tui.domain.operations.alerts import ingest
 from tests.alerting import HOSTILE, add_cis, am_alert, am_message, counts, grafana_message, parse_payload
 
 FUZZ = settings(

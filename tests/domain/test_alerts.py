@@ -14,16 +14,14 @@ from pcso_tui.domain.core.roles import SYSTEM, Actor, Role
 from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.settings import IngestSettings, Settings
 from pcso_tui.domain.operations import alerts as alerts_module
+from pcso_tui.domain.operations.alert_formats import BatchTooLarge, MalformedPayload, derive_fingerprint
 from pcso_tui.domain.operations.alerts import (
     AlertInput,
-    BatchTooLarge,
-    MalformedPayload,
     ParsedBatch,
     acknowledge_alert,
     add_maintenance_window,
     ci_candidates,
     count_alerts,
-    derive_fingerprint,
     get_alert,
     ingest,
     ingest_payload,

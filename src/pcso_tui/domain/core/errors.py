@@ -12,7 +12,7 @@ Every exit code the ``pcso`` command uses, in one place (scripts rely on them):
     3    NotFound
     4    PermissionDenied
     5    IllegalTransition
-    6    InvalidInput (also alerts.MalformedPayload, alerts.BatchTooLarge)
+    6    InvalidInput (also alert_formats.MalformedPayload, alert_formats.BatchTooLarge)
     7    Conflict (also versions.StaleRecord: the record changed since it was read)
     8    UnknownUser
     9    SchemaOutdated (core/schema.py): the database needs ``pcso db upgrade``

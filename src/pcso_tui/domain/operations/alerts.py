@@ -50,8 +50,6 @@ from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.states import AlertState, Severity
 from pcso_tui.domain.core.versions import check_version
 from pcso_tui.domain.operations import correlation
-from pcso_tui.domain.operations.alert_formats import FIRING as FIRING
-from pcso_tui.domain.operations.alert_formats import GENERIC_KEYS as GENERIC_KEYS
 from pcso_tui.domain.operations.alert_formats import (
     MAX_CI_KEY,
     RESOLVED,
@@ -60,9 +58,6 @@ from pcso_tui.domain.operations.alert_formats import (
     parse_alerts,
     text_problem,
 )
-from pcso_tui.domain.operations.alert_formats import BatchTooLarge as BatchTooLarge
-from pcso_tui.domain.operations.alert_formats import MalformedPayload as MalformedPayload
-from pcso_tui.domain.operations.alert_formats import derive_fingerprint as derive_fingerprint
 from pcso_tui.domain.operations.views import AlertView, IngestResult, MaintenanceWindowView, SweepResult
 
 # Stored states as plain strings (what the drivers bind).
