@@ -509,3 +509,51 @@ async def test_resolution_notes_reach_the_page_json_feed_and_portal(
     assert (seen.resolution, seen.resolved_at, seen.statement) == (shown, clock.now, "We are investigating.")
     detail = await portal.get_outage(domain, actors[Role.CUSTOMER], seen.id)
     assert detail.resolution == shown
+
+
+def test_past_outages_read_most_recent_first() -> None:
+    """Past outages are listed newest first (and so are their services), not by service name:
+    a reader comes for what just ended. Current ones stay in service-name order."""
+    from datetime import UTC, datetime, timedelta
+
+    from pcso_tui.domain.communications.views import PublicOutage, StatusPageData
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def outage(n: int, service: str, ended_hours: int | None, status: str = "past") -> PublicOutage:
+        return PublicOutage(
+            id=n,
+            number=f"OUT{n:07d}",
+            type="unplanned",
+            status=status,
+            title=f"Outage {n}",
+            details="",
+            service=service,
+            begins_at=at,
+            ends_at=at + timedelta(hours=ended_hours) if ended_hours is not None else None,
+            eta=None,
+            statement=None,
+            statement_at=None,
+            articles=(),
+            updated_at=at,
+        )
+
+    data = StatusPageData(
+        title="Status",
+        generated_at=at,
+        outages=(
+            outage(1, "Atlas", 1),
+            outage(2, "Zephyr", 5),
+            outage(3, "Atlas", 9),
+            outage(4, "Mercury", 3),
+            outage(5, "Zephyr", None, "active"),
+            outage(6, "Atlas", None, "active"),
+        ),
+    )
+    past = data.by_service("past")
+    assert [(name, [o.number for o in group]) for name, group in past] == [
+        ("Atlas", ["OUT0000003", "OUT0000001"]),
+        ("Zephyr", ["OUT0000002"]),
+        ("Mercury", ["OUT0000004"]),
+    ]
+    assert [name for name, _ in data.by_service("active")] == ["Atlas", "Zephyr"]

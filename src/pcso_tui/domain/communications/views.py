@@ -142,11 +142,17 @@ class StatusPageData:
         return tuple(o for o in self.outages if o.status == status)
 
     def by_service(self, status: str) -> list[tuple[str, tuple[PublicOutage, ...]]]:
-        """Outages of one status grouped by product/service, services in name order."""
+        """Outages of one status grouped by product/service, services in name order; past
+        outages most recent first (services by their latest outage), since a reader comes to
+        the page for what just happened."""
         groups: dict[str, list[PublicOutage]] = {}
-        for outage in self.with_status(status):
+        outages = self.with_status(status)
+        if status == "past":
+            outages = tuple(sorted(outages, key=lambda o: (o.ends_at or o.updated_at, o.number), reverse=True))
+        for outage in outages:
             groups.setdefault(outage.service, []).append(outage)
-        return [(name, tuple(groups[name])) for name in sorted(groups, key=str.casefold)]
+        names = list(groups) if status == "past" else sorted(groups, key=str.casefold)
+        return [(name, tuple(groups[name])) for name in names]
 
 
 @dataclass(frozen=True, slots=True)
