@@ -129,6 +129,8 @@ async def test_http_slowness_warns_before_the_failure_turns_critical_and_recover
             assert await runner.run_once() == []
         target.delay = 0.6
         await runner.run_once()
+        assert sink.alerts == []  # one slow probe is not yet a warning (anomaly_open_after = 2)
+        await runner.run_once()
         assert sink.states() == [("healthcheck:web:http", "firing", "warning")]
         slow = sink.alerts[-1]
         assert slow["summary"].startswith("slow: ")
@@ -277,7 +279,8 @@ async def test_baselines_persist_across_runner_restarts(domain: Domain, target: 
     async with HealthCheckRunner(domain, sink, settings=settings) as second:
         assert second.states["web"].latency.samples == 5
         target.delay = 0.6
-        await second.run_once()  # no new warm-up: the first slow sample already warns
+        await second.run_once()  # no new warm-up: the first slow samples already warn
+        await second.run_once()
     assert sink.states() == [("healthcheck:web:http", "firing", "warning")]
 
 
@@ -349,6 +352,7 @@ def test_a_noiseless_baseline_does_not_fire_on_jitter() -> None:
     assert state.latency.deviation == 0.0
     # 10 ms against a flat 2 ms: far above in deviations, but inside the 25 ms floor.
     assert assess(settings, state, ProbeResult("web", True, 10.0)).severity is None
+    assert assess(settings, state, ProbeResult("web", True, 400.0)).severity is None  # 1 of 2
     assert assess(settings, state, ProbeResult("web", True, 400.0)).severity == "warning"
 
 
@@ -364,6 +368,66 @@ def test_no_warning_during_warm_up_and_none_for_a_check_that_often_fails() -> No
     verdict = assess(settings, state, ProbeResult("flaky", False, None, "refused"))
     assert verdict.severity is None
     assert verdict.reason == "refused (a single failure where failures are usual)"
+
+
+def _series(settings: HealthCheckSettings, latencies: list[float]) -> list[str | None]:
+    """The verdict of each probe of a latency series, after a warm-up at a noisy 2 ± 1 ms."""
+    state = CheckState("web", "http", "")
+    for i in range(settings.warmup_samples * 3):
+        assess(settings, state, ProbeResult("web", True, 2.0 + (i % 3 - 1)))
+    return [assess(settings, state, ProbeResult("web", True, ms)).severity for ms in latencies]
+
+
+def _openings(verdicts: list[str | None]) -> int:
+    return sum(1 for before, now in zip([None, *verdicts], verdicts, strict=False) if now and not before)
+
+
+def test_a_sustained_slowdown_opens_one_warning_that_holds_while_it_lasts() -> None:
+    """2 ms raised to 300 ms and kept there: the warning opens on the second slow probe and
+    stays open for as long as the slowness lasts (the slow samples do not teach the baseline
+    that slow is normal), then closes after three normal probes."""
+    settings = HealthCheckSettings(warmup_samples=10)
+    verdicts = _series(settings, [300.0] * 60 + [2.0] * 5)
+    assert verdicts[0] is None
+    assert verdicts[1:60] == ["warning"] * 59
+    assert verdicts[60:] == ["warning", "warning", None, None, None]
+    assert _openings(verdicts) == 1
+
+
+def test_a_stepped_slowdown_warns_once_and_spikes_never_warn() -> None:
+    settings = HealthCheckSettings(warmup_samples=10)
+    # Stepped: 2 → 150 → 300 → 600 ms, ten probes each: one warning, held through the steps.
+    stepped = _series(settings, [150.0] * 10 + [300.0] * 10 + [600.0] * 10)
+    assert stepped[0] is None and set(stepped[1:]) == {"warning"}
+    assert _openings(stepped) == 1
+    # Spiky: one slow probe among normal ones, again and again: never a warning.
+    spiky = _series(settings, [400.0 if i % 4 == 0 else 2.0 for i in range(40)])
+    assert spiky == [None] * 40
+    # A spike inside an open warning does not close and reopen it.
+    held = _series(settings, [300.0] * 5 + [2.0] + [300.0] * 5)
+    assert held == [None] + ["warning"] * 10
+    assert _openings(held) == 1
+
+
+def test_anomaly_runs_are_configurable() -> None:
+    settings = HealthCheckSettings(warmup_samples=10, anomaly_open_after=1, anomaly_close_after=1)
+    assert _series(settings, [300.0, 2.0, 300.0]) == ["warning", None, "warning"]
+    with pytest.raises(ValueError, match="anomaly_open_after"):
+        HealthCheckSettings(anomaly_open_after=0)
+
+
+async def test_forgetting_a_baseline_accepts_a_lasting_change(domain: Domain, target: Target) -> None:
+    check = HttpCheckSettings(name="web", url=target.url())
+    settings = HealthCheckSettings(http=(check,), **FAST)
+    async with HealthCheckRunner(domain, Sink(), settings=settings) as first:
+        for _ in range(5):
+            await first.run_once()
+    async with HealthCheckRunner(domain, Sink(), settings=settings, forget=("web",)) as second:
+        assert second.states["web"].latency.samples == 0  # learning afresh
+    async with domain.reading() as session:
+        assert await session.scalar(select(func.count()).select_from(HealthBaseline)) == 0
+    with pytest.raises(NotFound, match="'nope'"):
+        HealthCheckRunner(domain, Sink(), settings=settings, forget=("nope",))
 
 
 def test_baseline_learns_mean_and_variance() -> None:

@@ -359,9 +359,16 @@ def healthcheck_group() -> None:
 
 @healthcheck_group.command("run")
 @click.option("--once", is_flag=True, help="Probe every check once, send what changed, and exit.")
+@click.option(
+    "--forget",
+    "forget",
+    multiple=True,
+    metavar="NAME",
+    help="Drop what check NAME learned as normal, and learn it afresh (a lasting change accepted). Repeatable.",
+)
 @json_option
 @pass_cli
-def healthcheck_run(ctx: CliContext, once: bool, as_json: bool) -> None:
+def healthcheck_run(ctx: CliContext, once: bool, forget: tuple[str, ...], as_json: bool) -> None:
     """Run the checks and feed their alerts to alert ingestion (until interrupted)."""
 
     async def go() -> list[dict[str, Any]]:
@@ -390,7 +397,7 @@ def healthcheck_run(ctx: CliContext, once: bool, as_json: bool) -> None:
             async def sink(batch: list[dict[str, Any]]) -> None:
                 await alerts.ingest_payload(domain, HEALTHCHECK_ACTOR, batch, format="generic")
 
-            runner = HealthCheckRunner(domain, sink, actor=HEALTHCHECK_ACTOR)
+            runner = HealthCheckRunner(domain, sink, actor=HEALTHCHECK_ACTOR, forget=forget)
             if once:
                 async with runner:
                     return await runner.run_once()

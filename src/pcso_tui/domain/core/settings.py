@@ -209,6 +209,10 @@ class HealthCheckSettings:
     error_floor: float = 0.1
     # Weight of a new sample in the exponentially weighted mean and variance.
     alpha: float = 0.1
+    # A latency warning opens after this many anomalous probes in a row (one spike is not an
+    # outage) and closes after this many normal ones in a row (one good probe is not recovery).
+    anomaly_open_after: int = 2
+    anomaly_close_after: int = 3
     # How often heartbeats are looked at, and baselines written, by the runner.
     heartbeat_poll_seconds: float = 5.0
     flush_seconds: float = 10.0
@@ -218,8 +222,14 @@ class HealthCheckSettings:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"check names must be unique; used twice: {', '.join(duplicates)}")
-        if self.concurrency < 1 or self.failures_to_critical < 1 or self.warmup_samples < 1:
-            raise ValueError("concurrency, failures_to_critical and warmup_samples must be at least 1")
+        if (
+            min(self.concurrency, self.failures_to_critical, self.warmup_samples) < 1
+            or min(self.anomaly_open_after, self.anomaly_close_after) < 1
+        ):
+            raise ValueError(
+                "concurrency, failures_to_critical, warmup_samples, anomaly_open_after and "
+                "anomaly_close_after must be at least 1"
+            )
         if not 0 < self.alpha <= 1:
             raise ValueError(f"alpha = {self.alpha} must be in (0, 1]")
         if self.anomaly_k <= 0 or self.latency_floor_ms < 0 or self.latency_floor_ratio < 0 or self.error_floor < 0:

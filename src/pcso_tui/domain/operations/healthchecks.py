@@ -17,8 +17,12 @@ on jitter. The verdict of one probe:
   before the hard failure, while the service is merely slow or starting to fail;
 - otherwise healthy: a firing alert is sent ``resolved``.
 
-Anomalous samples are learned at a quarter of the usual rate, so a lasting change slowly
-becomes the new normal instead of alerting forever.
+A latency warning needs ``anomaly_open_after`` anomalous probes in a row to open and
+``anomaly_close_after`` normal ones in a row to close, and anomalous samples are never learned:
+the baseline stays what normal was, so a warning holds while the slowness lasts instead of
+teaching itself that slow is normal (a single slow sample used to widen the learned variance
+enough to call the next slow probe healthy). A lasting change that is the new normal is
+accepted by forgetting the check's baseline (``pcso healthcheck run --forget NAME``).
 
 Alerts leave as dicts in the generic alert format (docs/alerts.md), one fingerprint per check
 (``healthcheck:<name>:<kind>``; its severity moves warning → critical in place), handed to an
@@ -46,7 +50,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pcso_tui.domain.core.errors import NotFound
@@ -178,6 +182,11 @@ class CheckState:
     latency: Baseline = field(default_factory=Baseline)
     errors: Baseline = field(default_factory=Baseline)
     failures: int = 0
+    # Latency hysteresis: anomalous and normal probes in a row, and whether the slowness
+    # warning is open (it opens and closes only after runs of them).
+    slow_run: int = 0
+    calm_run: int = 0
+    slow_open: bool = False
     # The severity of the alert last sent firing, or None when healthy (or resolved).
     firing: str | None = None
     since: datetime | None = None
@@ -202,6 +211,9 @@ def assess(settings: HealthCheckSettings, state: CheckState, result: ProbeResult
     state.dirty = True
     if not result.ok:
         state.failures += 1
+        # A failure is another condition than slowness: the latency warning starts afresh.
+        state.slow_run = state.calm_run = 0
+        state.slow_open = False
         errors = state.errors
         unusual = errors.samples >= warm and errors.score(1.0, settings.error_floor) > k
         annotations = {"error": result.error or "failed", "error_rate": f"{errors.mean:.3f}"}
@@ -220,13 +232,23 @@ def assess(settings: HealthCheckSettings, state: CheckState, result: ProbeResult
     floor = max(settings.latency_floor_ms, settings.latency_floor_ratio * base.mean)
     slow = base.samples >= warm and base.score(latency, floor) > k
     annotations = {"latency_ms": f"{latency:.1f}", "baseline_ms": f"{base.mean:.1f}"}
-    base.learn(latency, alpha / 4 if slow else alpha)
+    usual = f"{base.mean:.0f} ± {base.deviation:.0f} ms is usual"
     if slow:
-        return Verdict(
-            "warning",
-            f"slow: {latency:.0f} ms where {base.mean:.0f} ± {base.deviation:.0f} ms is usual",
-            annotations,
-        )
+        # Not learned: the baseline must keep saying what normal is while this lasts.
+        state.slow_run, state.calm_run = state.slow_run + 1, 0
+        if state.slow_open or state.slow_run >= settings.anomaly_open_after:
+            state.slow_open = True
+            return Verdict("warning", f"slow: {latency:.0f} ms where {usual}", annotations)
+        run = f"{state.slow_run} of {settings.anomaly_open_after}"
+        return Verdict(None, f"slow: {latency:.0f} ms where {usual} ({run} before a warning)", annotations)
+    base.learn(latency, alpha)
+    state.slow_run = 0
+    if state.slow_open:
+        state.calm_run += 1
+        if state.calm_run < settings.anomaly_close_after:
+            run = f"{state.calm_run} of {settings.anomaly_close_after}"
+            return Verdict("warning", f"slow, recovering: {latency:.0f} ms ({run} normal probes to close)", annotations)
+        state.slow_open, state.calm_run = False, 0
     return Verdict(None, f"healthy in {latency:.0f} ms", annotations)
 
 
@@ -316,6 +338,7 @@ class HealthCheckRunner:
         *,
         settings: HealthCheckSettings | None = None,
         actor: Actor = HEALTHCHECK_ACTOR,
+        forget: tuple[str, ...] = (),
     ) -> None:
         self.domain = domain
         self.sink = sink
@@ -331,6 +354,12 @@ class HealthCheckRunner:
             self.states[check.name] = CheckState(check.name, kind, check.ci)
         for beat in self.heartbeats:
             self.states[beat.name] = CheckState(beat.name, HEARTBEAT, beat.ci)
+        unknown = sorted(set(forget) - {c.name for c in self.probes})
+        if unknown:
+            raise NotFound(f"no HTTP or TCP check named {', '.join(map(repr, unknown))} to forget the baseline of")
+        # Checks whose learned latency and error baselines are dropped on start: a lasting
+        # change accepted as the new normal (the runner alone writes baselines, so on start).
+        self.forget = tuple(forget)
         self.started_at: datetime | None = None
         self._http: aiohttp.ClientSession | None = None
         self._limit = asyncio.Semaphore(self.settings.concurrency)
@@ -347,6 +376,14 @@ class HealthCheckRunner:
         """Load the learned baselines and which checks have a firing alert."""
         self.started_at = self.domain.clock()
         names = list(self.states)
+        if self.forget:
+            async with self.domain.transaction(self.actor) as tx:
+                await tx.session.execute(
+                    delete(HealthBaseline).where(
+                        HealthBaseline.check_name.in_(self.forget), HealthBaseline.metric.in_((LATENCY, ERRORS))
+                    )
+                )
+            log.info("forgot the learned baselines of %s", ", ".join(self.forget))
         if names:
             async with self.domain.reading() as session:
                 rows = await session.execute(
@@ -365,8 +402,10 @@ class HealthCheckRunner:
                     )
                 )
                 for fingerprint, severity, starts_at in firing:
-                    by_fingerprint[fingerprint].firing = severity
-                    by_fingerprint[fingerprint].since = starts_at
+                    state = by_fingerprint[fingerprint]
+                    state.firing, state.since = severity, starts_at
+                    # A warning left firing stays open until normal probes close it.
+                    state.slow_open = severity == "warning"
         if self.probes and self._http is None:
             connector = aiohttp.TCPConnector(limit=self.settings.concurrency, force_close=True)
             self._http = aiohttp.ClientSession(connector=connector)
