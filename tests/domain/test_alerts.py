@@ -155,6 +155,12 @@ def test_unknown_severity_is_warning_from_alertmanager_but_refused_in_our_format
         (b'{"a": NaN}', "NaN is not a JSON number"),
         (b"[" * 100_000, "not valid JSON"),
         (b'{"name": "a"}\n{"name": \n', "line 2: not valid JSON"),
+        # A repeated key would silently keep one of two values; which one was meant is unknowable.
+        (
+            b'{"alerts": [{"labels": {"alertname": "A", "alertname": "B"}, "status": "firing"}]}',
+            "the key 'alertname' appears twice in one object",
+        ),
+        (b'{"name": "a"}\n{"name": "b", "name": "c"}\n', "line 2: not valid JSON: the key 'name' appears twice"),
     ],
 )
 def test_malformed_bodies_are_refused_precisely(payload: bytes, expected: str) -> None:
@@ -174,6 +180,11 @@ def test_malformed_bodies_are_refused_precisely(payload: bytes, expected: str) -
         (am_alert(starts_at="yesterday"), "alerts[1].startsAt: not an RFC 3339 time: 'yesterday'"),
         (am_alert(starts_at="2026-11-23T09:00:00"), "alerts[1].startsAt: needs a time zone"),
         (am_alert(starts_at=12), "alerts[1].startsAt: must be an RFC 3339 time string, not 12"),  # type: ignore[arg-type]
+        (
+            am_alert(status="resolved", starts_at="2026-11-23T09:00:00Z", ends_at="2026-11-23T08:00:00Z"),
+            "alerts[1].endsAt: 2026-11-23T08:00:00+00:00 is before startsAt 2026-11-23T09:00:00+00:00",
+        ),
+        (am_alert(starts_at="2999-01-01T00:00:00Z"), "alerts[1].startsAt: 2999-01-01T00:00:00+00:00 is in the future"),
         (am_alert(fingerprint="x" * 129), "alerts[1].fingerprint: longer than 128 characters"),
         (am_alert(fingerprint=""), "alerts[1].fingerprint: must not be empty"),
         (am_alert(labels={"note": "a\x00b"}), "alerts[1].labels.note: contains a NUL character"),

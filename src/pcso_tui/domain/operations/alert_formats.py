@@ -24,7 +24,7 @@ import json
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import chain
 from typing import Any, Protocol, runtime_checkable
 
@@ -44,6 +44,9 @@ MAX_DETAILS = 50
 
 # Alertmanager's zero time, sent as the endsAt of a firing alert: "no end known".
 ZERO_TIME_YEAR = 1
+# How far ahead of our clock an alert may say it started (senders' clocks drift a little; an
+# alert "starting" next week is a broken clock or a typo, and would sort above every real one).
+MAX_FUTURE = timedelta(minutes=15)
 
 # Severity words seen in the wild, mapped onto ours (DESIGN §3). Matched case-insensitively.
 SEVERITY_SYNONYMS: dict[str, Severity] = {
@@ -317,6 +320,30 @@ def check_time(value: Any, path: str, problems: Problems, *, allow_number: bool 
     return None
 
 
+def check_interval(
+    starts_at: datetime | None,
+    ends_at: datetime | None,
+    start_path: str,
+    end_path: str,
+    problems: Problems,
+    *,
+    now: datetime | None = None,
+) -> None:
+    """An alert's times must make sense: it ends no earlier than it starts, and it does not
+    start far in the future (``MAX_FUTURE`` past ``now``, by default the wall clock)."""
+    if starts_at is not None and ends_at is not None and ends_at < starts_at:
+        problems.add(
+            end_path, f"{ends_at.isoformat()} is before {start_path.rsplit('.', 1)[-1]} {starts_at.isoformat()}"
+        )
+    now = now or datetime.now(UTC)
+    if starts_at is not None and starts_at > now + MAX_FUTURE:
+        problems.add(
+            start_path,
+            f"{starts_at.isoformat()} is in the future (more than {MAX_FUTURE.seconds // 60} minutes "
+            "ahead of this server's clock): check the sender's clock",
+        )
+
+
 def check_status(value: Any, path: str, problems: Problems, *, default: str | None = None) -> str | None:
     if value is None and default is not None:
         return default
@@ -362,6 +389,7 @@ def generic_alert(raw: Any, path: str, problems: Problems) -> AlertInput | None:
     description = check_string(raw.get("description"), f"{path}.description", problems) or ""
     starts_at = check_time(raw.get("starts_at"), f"{path}.starts_at", problems, allow_number=True)
     ends_at = check_time(raw.get("ends_at"), f"{path}.ends_at", problems, allow_number=True)
+    check_interval(starts_at, ends_at, f"{path}.starts_at", f"{path}.ends_at", problems)
     ci = check_string(raw.get("ci"), f"{path}.ci", problems, max_len=MAX_CI_KEY)
     url = check_string(raw.get("generator_url"), f"{path}.generator_url", problems, max_len=MAX_URL)
     fingerprint = check_string(raw.get("fingerprint"), f"{path}.fingerprint", problems, max_len=MAX_FINGERPRINT)
@@ -392,8 +420,18 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # A repeated key would silently keep its last value (which one a sender meant is unknowable).
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        repeated = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise ValueError(f"the key {show(repeated)} appears twice in one object")
+    return obj
+
+
 def _loads(text: str) -> Any:
-    return json.loads(text, parse_constant=_reject_constant)
+    return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
 
 
 def json_documents(text: str) -> list[tuple[str, Any]]:

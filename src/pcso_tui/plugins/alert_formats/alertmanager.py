@@ -23,6 +23,7 @@ from pcso_tui.domain.operations.alert_formats import (
     AlertFormat,
     AlertInput,
     Problems,
+    check_interval,
     check_status,
     check_string,
     check_string_map,
@@ -69,6 +70,7 @@ def _alertmanager_alert(raw: Any, path: str, source: str, problems: Problems) ->
     annotations = check_string_map(raw.get("annotations"), f"{path}.annotations", problems)
     starts_at = check_time(raw.get("startsAt"), f"{path}.startsAt", problems)
     ends_at = check_time(raw.get("endsAt"), f"{path}.endsAt", problems)
+    check_interval(starts_at, ends_at, f"{path}.startsAt", f"{path}.endsAt", problems)
     url = check_string(raw.get("generatorURL"), f"{path}.generatorURL", problems)
     fingerprint = check_string(raw.get("fingerprint"), f"{path}.fingerprint", problems, max_len=MAX_FINGERPRINT)
     if fingerprint is not None and not fingerprint.strip():
