@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -314,8 +315,37 @@ async def test_one_log_line_per_request(receiver: Receiver, caplog: pytest.LogCa
     assert len(lines) == 4
     assert " POST /api/v1/alerts/alertmanager 200 alerts=1 " in lines[0]
     assert " 400 " in lines[1] and "problem=not valid JSON" in lines[1]
-    assert " 401 " in lines[2]
-    assert " GET /healthz 200 " in lines[3]
+    # Refusals decided before the domain name their reason too.
+    assert " 401 " in lines[2] and "problem=missing bearer token" in lines[2]
+    assert " GET /healthz 200 " in lines[3] and "problem=" not in lines[3]
+
+
+def test_log_lines_carry_a_utc_time_as_text_or_json(capsys: pytest.CaptureFixture[str]) -> None:
+    from pcso_tui.cli.logs import configure_logging
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        for log_format in ("text", "json"):
+            configure_logging(log_format)
+            logging.getLogger("pcso.receiver").info("127.0.0.1 POST /x 401 problem=%s", "wrong bearer token")
+            line = capsys.readouterr().err.strip().splitlines()[-1]
+            if log_format == "text":
+                assert re.fullmatch(
+                    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO pcso.receiver 127.0.0.1 POST /x 401 "
+                    r"problem=wrong bearer token",
+                    line,
+                ), line
+            else:
+                entry = json.loads(line)
+                assert entry["time"].endswith("Z") and entry["level"] == "INFO"
+                assert (entry["logger"], entry["message"]) == (
+                    "pcso.receiver",
+                    "127.0.0.1 POST /x 401 problem=wrong bearer token",
+                )
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
 
 
 async def _event_actors(domain: Domain) -> list[str]:

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import functools
 import hmac
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -217,6 +218,10 @@ async def _log_and_contain(request: web.Request, handler: Handler) -> web.Stream
         response = _error(500, "internal", "unexpected error; nothing was stored (see the receiver's log)")
     elapsed_ms = (time.perf_counter() - started) * 1000
     problem = request.get(PROBLEM)
+    if problem is None and response.status >= 400 and isinstance(response, web.Response) and response.text:
+        # Refusals decided before the domain (401, 413, 415, 404 …): their reason is the body's.
+        with contextlib.suppress(ValueError, AttributeError):
+            problem = json.loads(response.text).get("message")
     log.info(
         "%s %s %s %d alerts=%s %.1fms%s",
         one_line(request.remote or "-", 60),

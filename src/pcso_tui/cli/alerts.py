@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, run, run_command, with_domain
+from pcso_tui.cli.logs import configure_logging, log_format_option
 from pcso_tui.domain.core.text import one_line
 
 if TYPE_CHECKING:
@@ -29,19 +30,19 @@ SEVERITY_GLYPHS = {"critical": "!!", "major": "!", "minor": "*", "warning": "~",
     metavar="TOKEN",
     help="Require `Authorization: Bearer TOKEN` on alert posts (or set PCSO_RECEIVER_TOKEN).",
 )
+@log_format_option
 @pass_cli
-def serve(ctx: CliContext, host: str, port: int, token: str | None) -> None:
+def serve(ctx: CliContext, host: str, port: int, token: str | None, log_format: str) -> None:
     """Receive alerts over HTTP (Alertmanager/Grafana webhooks, generic JSON).
 
     POST /api/v1/alerts/alertmanager and /api/v1/alerts; GET /healthz. Stops on Ctrl-C.
     """
     import asyncio
-    import logging
     import signal
 
     from pcso_tui.receiver import serve as run_receiver
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    configure_logging(log_format)
     if not token and host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(
             f"pcso: warning: listening on {host} without a token; anyone who reaches it may post alerts", err=True

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pcso_tui.cli.common import CliContext, emit_table, json_option, pass_cli, run, run_command, with_domain
+from pcso_tui.cli.logs import configure_logging, log_format_option
 from pcso_tui.domain.core.text import one_line
 
 if TYPE_CHECKING:
@@ -47,8 +48,9 @@ def _report_line(report: DeliveryReport) -> str:
     help="Keep the static status page in this directory (default: [delivery] status_page_dir).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log every batch.")
+@log_format_option
 @pass_cli
-def worker(ctx: CliContext, once: bool, status_dir: Path | None, verbose: bool) -> None:
+def worker(ctx: CliContext, once: bool, status_dir: Path | None, verbose: bool, log_format: str) -> None:
     """Deliver queued notices through their channels until stopped.
 
     SIGTERM or Ctrl-C stops it gracefully: the batch in flight is sent and recorded first.
@@ -57,7 +59,7 @@ def worker(ctx: CliContext, once: bool, status_dir: Path | None, verbose: bool) 
     from pcso_tui.domain.casework.cases import AUTO_CLOSE_EVERY, close_resolved_cases
     from pcso_tui.domain.communications.delivery import WORKER, Chore, DeliveryWorker, with_status_page_dir
 
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    configure_logging(log_format, level=logging.INFO if verbose else logging.WARNING)
 
     async def go() -> DeliveryReport:
         domain = await ctx.open_domain()

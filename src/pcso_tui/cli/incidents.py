@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, run, run_command, with_domain
+from pcso_tui.cli.logs import configure_logging, log_format_option
 from pcso_tui.domain.core.text import one_line, printable
 
 if TYPE_CHECKING:
@@ -367,9 +368,12 @@ def healthcheck_group() -> None:
     help="Drop what check NAME learned as normal, and learn it afresh (a lasting change accepted). Repeatable.",
 )
 @json_option
+@log_format_option
 @pass_cli
-def healthcheck_run(ctx: CliContext, once: bool, forget: tuple[str, ...], as_json: bool) -> None:
+def healthcheck_run(ctx: CliContext, once: bool, forget: tuple[str, ...], as_json: bool, log_format: str) -> None:
     """Run the checks and feed their alerts to alert ingestion (until interrupted)."""
+
+    configure_logging(log_format)
 
     async def go() -> list[dict[str, Any]]:
         import asyncio
