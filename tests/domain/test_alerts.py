@@ -7,9 +7,12 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from pcso_tui.domain.core.clock import FrozenClock
 from pcso_tui.domain.core.errors import Conflict, IllegalTransition, InvalidInput, NotFound, PermissionDenied
+from pcso_tui.domain.core.event_kinds import AlertsLeftOut
+from pcso_tui.domain.core.models import Event
 from pcso_tui.domain.core.roles import SYSTEM, Actor, Role
 from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.settings import IngestSettings, Settings
@@ -430,6 +433,13 @@ async def test_truncated_snapshot_and_absence_never_resolve_anything(domain: Dom
     # Alertmanager's max_alerts cut the snapshot: two alerts' state is unknown.
     result = await ingest_payload(domain, operator, am_message(group[0], truncated=2))
     assert result.truncated == 2
+    # … and that is recorded, so the operator learns it (Alertmanager ignores our answer).
+    first = await stored(domain, "fp-0")
+    assert (await events(domain, "alerts."))[-1] == ("alerts.left_out", first.id)
+    async with domain.reading() as session:
+        payload = (await session.scalars(select(Event).where(Event.kind == "alerts.left_out"))).one().payload
+    left_out = AlertsLeftOut.from_stored(payload)
+    assert left_out.describe() == "2 alerts left out by Alertmanager's max_alerts (1 received)"
     # A complete snapshot that leaves an alert out does not resolve it either.
     await ingest_payload(domain, operator, am_message(group[0], group[1]))
     states = [a.state for a in await list_alerts(domain, operator, sort="id")]

@@ -124,11 +124,11 @@ def alert(
     )
 
 
-async def send(url: str, alerts: Sequence[AlertInput]) -> Any:
+async def send(url: str, alerts: Sequence[AlertInput], *, truncated: int = 0) -> Any:
     """Ingest alerts as the receiver would (its own Domain, its own connections)."""
     domain = await _open(url)
     try:
-        return await ingest(domain, SYSTEM, ParsedBatch(tuple(alerts)))
+        return await ingest(domain, SYSTEM, ParsedBatch(tuple(alerts), truncated=truncated))
     finally:
         await domain.close()
 

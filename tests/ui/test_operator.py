@@ -161,6 +161,20 @@ async def test_a_repeat_of_an_alert_updates_its_row_in_place(world_url: str, mak
         assert table.cursor_key == selected
 
 
+async def test_alerts_left_out_by_the_sender_show_on_the_status_line(
+    world_url: str, make_app: Any, fast_refresh: None
+) -> None:
+    await send(world_url, [alert("fp-1", "Alert1", severity="warning", minutes_ago=1)])
+    app = make_app(world_url, "operator")
+    async with app.run_test(size=(140, 30)) as pilot:
+        screen = await until_alerts(pilot, 1)
+        assert "left out" not in screen_text(app)
+        # Alertmanager's max_alerts cut a group: 3 of its alerts did not come.
+        await send(world_url, [alert("fp-2", "Alert2", severity="warning")], truncated=3)
+        await wait_for(pilot, lambda: "3 alerts left out by" in screen_text(app), what="the warning")
+        assert screen.alerts_view.left_out is not None
+
+
 async def test_a_new_alert_above_keeps_the_selected_row_where_it_is_on_screen(world_url: str, make_app: Any) -> None:
     await send(
         world_url, [alert(f"fp-{n:02d}", f"Alert{n}", severity="info", ci=None, minutes_ago=n) for n in range(60)]

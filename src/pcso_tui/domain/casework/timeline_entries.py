@@ -364,6 +364,11 @@ def _alert_change(p: ek.AlertChange, texts: Texts) -> Said:
     return Said("incident", f"{_named('Alert', p.name)} {verb}{_aside(p.severity, p.ci or 'unmapped')}")
 
 
+@wording(ek.AlertsLeftOut)
+def _alerts_left_out(p: ek.AlertsLeftOut, texts: Texts) -> Said:
+    return Said("incident", p.describe())
+
+
 @wording(ek.AlertAcknowledged, ek.AlertUnacknowledged)
 def _alert_ack(p: ek.AlertAcknowledged | ek.AlertUnacknowledged, texts: Texts) -> Said:
     done = "acknowledged" if isinstance(p, ek.AlertAcknowledged) else "no longer acknowledged"

@@ -170,6 +170,27 @@ ALERT_CHANGES: dict[str, type[AlertChange]] = {
 
 
 @event_kind
+class AlertsLeftOut(Payload):
+    """A sender left alerts out of a group it posted (Alertmanager's ``max_alerts``:
+    ``truncatedAlerts``): their state is unknown here. Recorded against the first alert of
+    the post."""
+
+    kind = "alerts.left_out"
+    subject_type = "alert"
+    source: str
+    left_out: int
+    received: int
+
+    def describe(self) -> str:
+        """``3 alerts left out by Alertmanager's max_alerts (12 received)``."""
+        n = self.left_out or 0
+        by = {"alertmanager": "Alertmanager's max_alerts", "grafana": "Grafana's max_alerts"}.get(
+            self.source or "", f"the sender ({self.source})"
+        )
+        return f"{n:,} alert{'s' if n != 1 else ''} left out by {by} ({self.received or 0:,} received)"
+
+
+@event_kind
 class AlertAcknowledged(Payload):
     kind = "alert.acknowledged"
     subject_type = "alert"

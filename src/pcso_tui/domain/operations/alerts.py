@@ -40,6 +40,7 @@ from pcso_tui.domain.core.event_kinds import (
     AlertChange,
     AlertClosed,
     AlertSettled,
+    AlertsLeftOut,
     AlertUnacknowledged,
     MaintenanceAdded,
 )
@@ -651,6 +652,13 @@ async def ingest(domain: Domain, actor: Actor, batch: ParsedBatch) -> IngestResu
             by_kind.setdefault(change.kind, []).append((ids[change.fingerprint], event))
         for events in by_kind.values():
             tx.record_many(events)
+        if batch.truncated:
+            # Nobody would learn otherwise: Alertmanager ignores the answer that says so.
+            first = batch.alerts[0]
+            tx.record(
+                ids[first.fingerprint],
+                AlertsLeftOut(source=first.source, left_out=batch.truncated, received=len(batch.alerts)),
+            )
 
         touched = list(dict.fromkeys([c.fingerprint for c in changes] + severity_changed))
         incident_ids: list[int] = []

@@ -10,7 +10,7 @@ changed, otherwise only the ages are redrawn (sorted by count, the page is simpl
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from textual import on
@@ -57,6 +57,9 @@ SORTS: tuple[tuple[str, str], ...] = (
 )
 
 
+LEFT_OUT_SHOWN = timedelta(hours=1)
+
+
 class AlertsView(Vertical):
     """The alert page, its status line and the search box."""
 
@@ -69,6 +72,9 @@ class AlertsView(Vertical):
         self.search = ""
         self.page_offset = 0
         self.total = 0
+        # The last "alerts left out by the sender" (its words, when): kept on the status line
+        # for LEFT_OUT_SHOWN, since the missing alerts' state is unknown until the next post.
+        self.left_out: tuple[str, datetime] | None = None
         self._search_timer: Timer | None = None
         self.work = DomainWork(self)
         self.alerts = self.work.refresh("alerts", self._load_alerts, group="operator-alerts")
@@ -169,7 +175,16 @@ class AlertsView(Vertical):
         ]
         if self.search:
             parts += [("  / ", "$text-accent"), f"“{one_line(self.search, 24)}”"]
+        if self.left_out is not None and now(self) - self.left_out[1] <= LEFT_OUT_SHOWN:
+            words, at = self.left_out
+            parts += [("  ⚠ ", "$text-warning"), (f"{words} at {at.astimezone():%H:%M}", "$text-warning")]
         self.query_one("#alert-status", Static).update(Content.assemble(*parts))
+
+    def note_left_out(self, words: str, at: datetime) -> None:
+        """A sender left alerts out of a post: say so now, and on the status line for a while."""
+        self.left_out = (words, at)
+        self.show_status()
+        self.notify(f"{words}: their state is unknown until the sender posts them", severity="warning", markup=False)
 
     # --- filters, sort, pages, search --------------------------------------------------------------
 

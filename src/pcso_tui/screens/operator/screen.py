@@ -52,6 +52,7 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.widgets import ContentSwitcher, Static
 
+from pcso_tui.domain.core.event_kinds import AlertsLeftOut
 from pcso_tui.domain.core.text import one_line
 from pcso_tui.domain.install_base.views import ImpactView
 from pcso_tui.domain.operations.views import IncidentDetail, IncidentView
@@ -254,6 +255,9 @@ class OperatorScreen(ModeScreen):
         for event in message.events:
             if event.subject_type == "alert":
                 alerts = True
+                payload = event.typed()
+                if isinstance(payload, AlertsLeftOut):
+                    self.alerts_view.note_left_out(payload.describe(), event.at)
             elif event.subject_type == "incident":
                 alerts = incidents = True
                 if event.subject_id == selected:
