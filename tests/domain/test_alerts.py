@@ -12,7 +12,7 @@ from sqlalchemy import select
 from pcso_tui.domain.core.clock import FrozenClock
 from pcso_tui.domain.core.errors import Conflict, IllegalTransition, InvalidInput, NotFound, PermissionDenied
 from pcso_tui.domain.core.event_kinds import AlertsLeftOut
-from pcso_tui.domain.core.models import Event
+from pcso_tui.domain.core.models import Alert, Event
 from pcso_tui.domain.core.roles import SYSTEM, Actor, Role
 from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.settings import IngestSettings, Settings
@@ -444,6 +444,31 @@ async def test_truncated_snapshot_and_absence_never_resolve_anything(domain: Dom
     await ingest_payload(domain, operator, am_message(group[0], group[1]))
     states = [a.state for a in await list_alerts(domain, operator, sort="id")]
     assert states == ["open", "open", "open"]
+
+
+async def test_the_same_fingerprint_from_two_sources_is_two_alerts(domain: Domain, actors: dict[Role, Actor]) -> None:
+    """A generic post that happens to carry an Alertmanager alert's fingerprint is another
+    alert: it must not rewrite the first one's source, name or CI."""
+    operator = actors[Role.OPERATOR]
+    await add_cis(domain, "web-1")
+    await ingest_payload(domain, operator, am_message(am_alert(fingerprint="abc123", labels={"instance": "web-1"})))
+    result = await ingest_payload(domain, operator, {"fingerprint": "abc123", "name": "Other", "severity": "minor"})
+    assert (result.new, result.updated) == (1, 0)
+    async with domain.reading() as session:
+        rows = (await session.scalars(select(Alert).where(Alert.fingerprint == "abc123").order_by(Alert.id))).all()
+    assert [(a.source, a.name, a.ci_key, a.receive_count) for a in rows] == [
+        ("alertmanager", "HighLatency", "web-1", 1),
+        ("generic", "Other", None, 1),
+    ]
+    # Each source's repeat updates its own alert only.
+    await ingest_payload(domain, operator, {"fingerprint": "abc123", "name": "Other", "status": "resolved"})
+    async with domain.reading() as session:
+        rows = (await session.scalars(select(Alert).where(Alert.fingerprint == "abc123").order_by(Alert.id))).all()
+    assert [(a.source, a.state, a.receive_count) for a in rows] == [
+        ("alertmanager", "open", 1),
+        ("generic", "closed", 2),
+    ]
+    assert [kind for kind, _ in await events(domain)] == ["alert.opened", "alert.opened", "alert.closed"]
 
 
 async def test_unknown_ci_is_kept_unmapped_and_visible(domain: Domain, actors: dict[Role, Actor]) -> None:

@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     text,
     true,
 )
@@ -321,12 +322,15 @@ class IncidentCI(Base):
 
 
 class Alert(Base):
-    """One alert, deduplicated by fingerprint; it opens, closes, flaps and reopens in place."""
+    """One alert, deduplicated by fingerprint within its source; it opens, closes, flaps and
+    reopens in place."""
 
     __tablename__ = "alert"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    fingerprint: Mapped[str] = mapped_column(String(128), unique=True)
+    # Unique per source (with ``source``, below): a fingerprint is the sender's name for an
+    # alert, and two senders may pick the same one for different alerts.
+    fingerprint: Mapped[str] = mapped_column(String(128))
     source: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(200))
     severity: Mapped[str] = mapped_column(String(16))
@@ -354,6 +358,7 @@ class Alert(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __table_args__ = (
+        UniqueConstraint("fingerprint", "source", name="uq_alert_fingerprint_source"),
         Index("ix_alert_state_severity", "state", "severity"),
         Index("ix_alert_incident", "incident_id"),
         Index("ix_alert_ci", "ci_id", "state"),

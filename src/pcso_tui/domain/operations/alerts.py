@@ -161,7 +161,6 @@ _STATE, _CI_ID, _LAST_CHANGE = _ROW_KEYS.index("state"), _ROW_KEYS.index("ci_id"
 # The columns no index covers. A repeat that changes nothing indexed (state, severity, CI, last
 # change) rewrites only these, by id: a third of the work of an upsert, which touches every index.
 _UNINDEXED = (
-    "source",
     "name",
     "acknowledged",
     "acknowledged_by_id",
@@ -181,15 +180,15 @@ _ID = len(_ROW_KEYS)  # where a row carries the alert's id when it is refreshed 
 
 
 def _upsert_statement(dialect: str) -> Any:
-    """INSERT … ON CONFLICT (fingerprint) DO UPDATE: every column from the new row except the
-    first sighting and the incident link; the count adds up and the version bumps."""
+    """INSERT … ON CONFLICT (fingerprint, source) DO UPDATE: every column from the new row
+    except the first sighting and the incident link; the count adds up and the version bumps."""
     table = Alert.__table__
     ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    keep = {"fingerprint", "first_seen_at", "receive_count", "version"}
+    keep = {"fingerprint", "source", "first_seen_at", "receive_count", "version"}
     updates: dict[str, Any] = {key: ins.excluded[key] for key in _ROW_KEYS if key not in keep}
     updates["receive_count"] = table.c.receive_count + ins.excluded.receive_count
     updates["version"] = table.c.version + literal_column("1")
-    return ins.on_conflict_do_update(index_elements=[table.c.fingerprint], set_=updates)
+    return ins.on_conflict_do_update(index_elements=[table.c.fingerprint, table.c.source], set_=updates)
 
 
 def _refresh_statement() -> Any:
@@ -334,11 +333,13 @@ _SQLITE_CIS = (
     " FROM ci WHERE ci.name IN (SELECT value FROM json_each(?2))"
 )
 _SQLITE_EXISTING = (
-    "SELECT fingerprint, id, state, ends_at IS NOT NULL, last_change_at > ?1, starts_at, last_change_at,"
+    "SELECT fingerprint, source, id, state, ends_at IS NOT NULL, last_change_at > ?1, starts_at, last_change_at,"
     " flap_score, acknowledged, acknowledged_by_id, severity, ci_id"
     " FROM alert WHERE fingerprint IN (SELECT value FROM json_each(?2))"
 )
-_SQLITE_IDS = "SELECT fingerprint, id FROM alert WHERE fingerprint IN (SELECT value FROM json_each(?1))"
+_SQLITE_IDS = "SELECT fingerprint, source, id FROM alert WHERE fingerprint IN (SELECT value FROM json_each(?1))"
+# An alert's key: its fingerprint within its source (two senders may choose the same fingerprint).
+AlertKey = tuple[str, str]
 
 
 class _Store:
@@ -393,13 +394,14 @@ class _Store:
                 found[name] = (ci_id, bool(maintenance))
         return found
 
-    async def existing(self, fingerprints: Sequence[str], cutoff: datetime) -> dict[str, _Prior]:
-        """The stored state of these fingerprints (rows locked on PostgreSQL until commit)."""
-        found: dict[str, _Prior] = {}
+    async def existing(self, fingerprints: Sequence[str], cutoff: datetime) -> dict[AlertKey, _Prior]:
+        """The stored state of the alerts with these fingerprints, of any source, by key (rows
+        locked on PostgreSQL until commit)."""
+        found: dict[AlertKey, _Prior] = {}
         if self.driver is not None:
             rows = await self._fetch(_SQLITE_EXISTING, self.time(cutoff), json.dumps(fingerprints))
-            for fp, aid, state, resolved, recent, starts, changed, flap, ack, ack_by, severity, ci_id in rows:
-                found[fp] = _Prior(
+            for fp, src, aid, state, resolved, recent, starts, changed, flap, ack, ack_by, severity, ci_id in rows:
+                found[fp, src] = _Prior(
                     aid,
                     state,
                     bool(resolved),
@@ -418,6 +420,7 @@ class _Store:
             query = (
                 select(
                     a.fingerprint,
+                    a.source,
                     a.id,
                     a.state,
                     a.ends_at.is_not(None),
@@ -435,6 +438,7 @@ class _Store:
             )
             for (
                 fp,
+                src,
                 aid,
                 state,
                 resolved,
@@ -447,7 +451,7 @@ class _Store:
                 severity,
                 ci_id,
             ) in await self.connection.execute(query):
-                found[fp] = _Prior(
+                found[fp, src] = _Prior(
                     aid, state, bool(resolved), bool(recent), starts, changed, flap, bool(ack), ack_by, severity, ci_id
                 )
         return found
@@ -466,28 +470,29 @@ class _Store:
             except sqlite3.Error as exc:
                 raise DBAPIError.instance(plan.sql, None, exc, sqlite3.Error, dialect=self.connection.dialect) from exc
 
-    async def ids(self, fingerprints: Sequence[str]) -> dict[str, int]:
+    async def ids(self, fingerprints: Sequence[str]) -> dict[AlertKey, int]:
+        """The ids of the alerts with these fingerprints, of any source, by key."""
         if self.driver is not None:
-            return dict(await self._fetch(_SQLITE_IDS, json.dumps(fingerprints)))
+            return {(fp, src): aid for fp, src, aid in await self._fetch(_SQLITE_IDS, json.dumps(fingerprints))}
         a = Alert.__table__.c
-        found: dict[str, int] = {}
+        found: dict[AlertKey, int] = {}
         for chunk in _chunks(fingerprints):
-            for fp, alert_id in await self.connection.execute(
-                select(a.fingerprint, a.id).where(a.fingerprint.in_(chunk))
+            for fp, src, alert_id in await self.connection.execute(
+                select(a.fingerprint, a.source, a.id).where(a.fingerprint.in_(chunk))
             ):
-                found[fp] = alert_id
+                found[fp, src] = alert_id
         return found
 
 
 @dataclass(slots=True)
 class _Change:
     kind: str  # opened, reopened, closed, flapping, settled
-    fingerprint: str
+    key: AlertKey
     previous: str | None
 
 
 def _fold(
-    fingerprint: str,
+    key: AlertKey,
     occurrences: list[AlertInput],
     prior: _Prior | None,
     ci: tuple[str | None, int | None, bool],
@@ -532,14 +537,14 @@ def _fold(
         ends_at = (alert.ends_at or now) if now_resolved else None
         if state != before:
             kind = _transition(before, state)
-            changes.append(_Change(kind, fingerprint, before))
+            changes.append(_Change(kind, key, before))
             if kind == "reopened":
                 acknowledged, acknowledged_by = False, None
     last = occurrences[-1]
     ci_key, ci_id, maintenance = ci
     return [
-        fingerprint,
-        last.source,
+        key[0],
+        key[1],
         last.name,
         last.severity,
         state,
@@ -582,13 +587,14 @@ async def ingest(domain: Domain, actor: Actor, batch: ParsedBatch) -> IngestResu
         return IngestResult(0, 0, 0, 0, 0, 0, 0, batch.truncated)
 
     # Everything that needs no database is done before the transaction starts.
-    grouped: dict[str, list[AlertInput]] = {}
+    grouped: dict[AlertKey, list[AlertInput]] = {}
     for alert in batch.alerts:
-        grouped.setdefault(alert.fingerprint, []).append(alert)
-    candidates: dict[str, list[str]] = {}
+        grouped.setdefault((alert.fingerprint, alert.source), []).append(alert)
+    fingerprints = list(dict.fromkeys(fp for fp, _ in grouped))
+    candidates: dict[AlertKey, list[str]] = {}
     names: set[str] = set()
-    for fp, occurrences in grouped.items():
-        candidates[fp] = found = ci_candidates(occurrences[-1], settings.ci_labels)
+    for key, occurrences in grouped.items():
+        candidates[key] = found = ci_candidates(occurrences[-1], settings.ci_labels)
         names.update(found)
     window = timedelta(seconds=settings.flap_window_seconds)
 
@@ -596,31 +602,31 @@ async def ingest(domain: Domain, actor: Actor, batch: ParsedBatch) -> IngestResu
         now = tx.now
         store = await _Store.open(tx)
         cis = await store.cis(sorted(names)) if names else {}
-        existing = await store.existing(list(grouped), now - window)
+        existing = await store.existing(fingerprints, now - window)
         changes: list[_Change] = []
         rows: list[list[Any]] = []
         refreshes: list[list[Any]] = []
         upserts: list[list[Any]] = []
-        severity_changed: list[str] = []
+        severity_changed: list[AlertKey] = []
         unmapped = 0
-        for n, (fp, occurrences) in enumerate(grouped.items(), 1):
+        for n, (key, occurrences) in enumerate(grouped.items(), 1):
             if n % _YIELD_EVERY == 0:  # a large batch leaves the event loop room to breathe
                 await asyncio.sleep(0)
             ci_key: str | None = None
             ci_id: int | None = None
             maintenance = False
-            for name in candidates[fp]:
+            for name in candidates[key]:
                 if name in cis:
                     ci_key = name
                     ci_id, maintenance = cis[name]
                     break
             else:
                 unmapped += 1
-                if candidates[fp]:
-                    ci_key = candidates[fp][0][:MAX_CI_KEY]
-            prior = existing.get(fp)
+                if candidates[key]:
+                    ci_key = candidates[key][0][:MAX_CI_KEY]
+            prior = existing.get(key)
             ci = (ci_key, ci_id, maintenance)
-            row = _fold(fp, occurrences, prior, ci, now, settings.flap_threshold, changes)
+            row = _fold(key, occurrences, prior, ci, now, settings.flap_threshold, changes)
             rows.append(row)
             if prior is None:
                 upserts.append(row)
@@ -634,33 +640,33 @@ async def ingest(domain: Domain, actor: Actor, batch: ParsedBatch) -> IngestResu
             else:
                 upserts.append(row)
             if prior is not None and prior.severity != occurrences[-1].severity:
-                severity_changed.append(fp)
-        described = {row[0]: (row[_NAME], row[_SEVERITY], row[_CI_KEY]) for row in rows} if changes else {}
+                severity_changed.append(key)
+        described = {(row[0], row[1]): (row[_NAME], row[_SEVERITY], row[_CI_KEY]) for row in rows} if changes else {}
 
         await store.write(upserts, refreshes)
-        ids = {fp: prior.id for fp, prior in existing.items()}
-        new = [fp for fp in grouped if fp not in ids]
+        ids = {key: prior.id for key, prior in existing.items()}
+        new = [key for key in grouped if key not in ids]
         if new:
-            ids.update(await store.ids(new))
+            ids.update(await store.ids(list(dict.fromkeys(fp for fp, _ in new))))
 
         by_kind: dict[str, list[tuple[int | None, AlertChange]]] = {}
         for change in changes:
-            name, severity, ci_key = described[change.fingerprint]
+            name, severity, ci_key = described[change.key]
             event = ALERT_CHANGES[change.kind](
-                fingerprint=change.fingerprint, name=name, severity=severity, ci=ci_key, from_=change.previous
+                fingerprint=change.key[0], name=name, severity=severity, ci=ci_key, from_=change.previous
             )
-            by_kind.setdefault(change.kind, []).append((ids[change.fingerprint], event))
+            by_kind.setdefault(change.kind, []).append((ids[change.key], event))
         for events in by_kind.values():
             tx.record_many(events)
         if batch.truncated:
             # Nobody would learn otherwise: Alertmanager ignores the answer that says so.
             first = batch.alerts[0]
             tx.record(
-                ids[first.fingerprint],
+                ids[first.fingerprint, first.source],
                 AlertsLeftOut(source=first.source, left_out=batch.truncated, received=len(batch.alerts)),
             )
 
-        touched = list(dict.fromkeys([c.fingerprint for c in changes] + severity_changed))
+        touched = list(dict.fromkeys([c.key for c in changes] + severity_changed))
         incident_ids: list[int] = []
         ruled: list[int] = []  # incidents opened, joined or made worse: the workflow rule's to judge
         if touched:

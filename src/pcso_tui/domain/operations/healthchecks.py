@@ -398,7 +398,9 @@ class HealthCheckRunner:
                 by_fingerprint = {s.fingerprint: s for s in self.states.values()}
                 firing = await session.execute(
                     select(Alert.fingerprint, Alert.severity, Alert.starts_at).where(
-                        Alert.fingerprint.in_(list(by_fingerprint)), Alert.state.in_(("open", "flapping"))
+                        Alert.fingerprint.in_(list(by_fingerprint)),
+                        Alert.source == SOURCE,
+                        Alert.state.in_(("open", "flapping")),
                     )
                 )
                 for fingerprint, severity, starts_at in firing:
