@@ -323,8 +323,8 @@ SNIPPET_WORDS = 24
 _WORD = re.compile(r"\w+")
 # FTS5's own table name doubles as the column its MATCH operator and ranking functions take.
 _FTS = table("article_fts", column("rowid"))
-_FTS_SELF = literal_column("article_fts")
-_PG_CONFIG = literal_column("'english'")
+_FTS_SELF: Any = literal_column("article_fts")
+_PG_CONFIG: Any = literal_column("'english'")
 
 
 def search_terms(query: str | None) -> tuple[str, ...]:
@@ -392,7 +392,7 @@ async def search_articles(domain: Domain, actor: Actor | None, query: str, *, li
     if domain.db.is_postgresql:
         # websearch_to_tsquery never fails on its input; the words arrive as one bound value.
         tsquery = func.websearch_to_tsquery(_PG_CONFIG, " or ".join(t for t in terms if t != "or"))
-        search = literal_column("article.search")
+        search: Any = literal_column("article.search")
         marks = f"StartSel={MARK_START}, StopSel={MARK_END}"
         statement = (
             select(
