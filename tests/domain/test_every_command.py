@@ -45,6 +45,8 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "articles.create_article": MANAGERS,
     "articles.detach_article": MANAGERS,
     "articles.list_articles": EVERYONE,
+    "articles.open_article": EVERYONE,
+    "articles.search_articles": EVERYONE,
     "articles.update_article": MANAGERS,
     "audit.history": STAFF,
     "audit.list_events": STAFF,

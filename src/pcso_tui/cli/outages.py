@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, run_command, with_domain
 from pcso_tui.cli.delivery import case_id_of
-from pcso_tui.domain.core.text import one_line
+from pcso_tui.domain.core.text import one_line, printable
 
 if TYPE_CHECKING:
     from pcso_tui.domain.core.roles import Actor
@@ -209,6 +212,58 @@ def outages_update(
         click.echo(f"skipped {updated.notices_skipped} (opted out)")
 
 
+@outages.command("services")
+@json_option
+@pass_cli
+def outages_services(ctx: CliContext, as_json: bool) -> None:
+    """Public services by slug: what /banner/SLUG.json and /ivr/SLUG.txt address."""
+    from pcso_tui.domain.communications.banners import public_services
+
+    async def action(domain: Domain, actor: Actor | None) -> Any:
+        return await public_services(domain)
+
+    found = with_domain(ctx, action, sign_in=False)
+    if as_json:
+        emit_json(found)
+    else:
+        emit_table(["slug", "service"], [(s.slug, s.name) for s in found])
+
+
+@outages.command("ivr")
+@click.argument("service")
+@click.option(
+    "--wav",
+    "wav",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Also speak it into this WAV file (needs espeak-ng).",
+)
+@pass_cli
+def outages_ivr(ctx: CliContext, service: str, wav: Path | None) -> None:
+    """What a phone queue tells callers about SERVICE (a slug, see `pcso outages services`) now:
+    at most 300 characters of public wording; nothing while no outage affects it."""
+    from pcso_tui.domain.communications.banners import service_ivr
+
+    speaker = shutil.which("espeak-ng") if wav is not None else None
+    if wav is not None and speaker is None:
+        raise click.ClickException("--wav needs espeak-ng (Debian: apt-get install espeak-ng)")
+
+    async def action(domain: Domain, actor: Actor | None) -> str:
+        return await service_ivr(domain, service)
+
+    message = with_domain(ctx, action, sign_in=False)
+    if not message:
+        click.echo(f"no active outage affects {service}", err=True)
+        return
+    click.echo(message)
+    if wav is not None and speaker is not None:
+        # The text goes in on stdin: never read as an option or a file name.
+        spoken = subprocess.run(
+            [speaker, "--stdin", "-w", str(wav)], input=message, text=True, capture_output=True, check=False
+        )
+        if spoken.returncode != 0:
+            raise click.ClickException(f"espeak-ng failed: {one_line(spoken.stderr, 200) or spoken.returncode}")
+
+
 # --- articles -------------------------------------------------------------------------------
 
 
@@ -223,10 +278,18 @@ def articles() -> None:
 @click.option("--number", help="Its number (default: KB + its id).")
 @click.option("--kind", type=click.Choice(["workaround", "knowledge"]), default="workaround", show_default=True)
 @click.option("--internal", is_flag=True, help="Staff only: never shown to customers.")
+@click.option("--product", "product_number", metavar="NUMBER", help="The product it is about (default: general).")
 @json_option
 @pass_cli
 def articles_add(
-    ctx: CliContext, title: str, body: str, number: str | None, kind: str, internal: bool, as_json: bool
+    ctx: CliContext,
+    title: str,
+    body: str,
+    number: str | None,
+    kind: str,
+    internal: bool,
+    product_number: str | None,
+    as_json: bool,
 ) -> None:
     """Write an article."""
     from pcso_tui.domain.communications.articles import create_article
@@ -241,6 +304,7 @@ def articles_add(
         number=number,
         kind=kind,
         customer_visible=not internal,
+        product_number=product_number,
         as_json=as_json,
         show=lambda article: f"added {article.number}: {one_line(article.title, 80)}",
     )
@@ -303,6 +367,52 @@ def articles_list(ctx: CliContext, case: str | None, as_json: bool) -> None:
             ],
         ),
     )
+
+
+@articles.command("search")
+@click.argument("query")
+@click.option("--limit", type=click.IntRange(1, 50), default=10, show_default=True)
+@json_option
+@pass_cli
+def articles_search(ctx: CliContext, query: str, limit: int, as_json: bool) -> None:
+    """Search the articles you may read (customers: published ones of their products and
+    general ones), best first; matched words are marked with [ ] in the table."""
+    from pcso_tui.domain.communications.articles import search_articles
+
+    def show(found: Any) -> None:
+        if not found.hits:
+            click.echo("no articles found", err=True)
+            return
+        emit_table(
+            ["number", "kind", "product", "title", "excerpt"],
+            [
+                (
+                    h.number,
+                    h.kind,
+                    h.product or "",
+                    h.title,
+                    "".join(f"[{s.text}]" if s.highlighted else s.text for s in h.snippet),
+                )
+                for h in found.hits
+            ],
+        )
+
+    run_command(ctx, search_articles, query, limit=limit, as_json=as_json, show=show)
+
+
+@articles.command("open")
+@click.argument("number")
+@json_option
+@pass_cli
+def articles_open(ctx: CliContext, number: str, as_json: bool) -> None:
+    """Read article NUMBER (a customer's read is counted)."""
+    from pcso_tui.domain.communications.articles import open_article
+
+    def show(article: Any) -> None:
+        click.echo(f"{article.number}: {one_line(article.title)}")
+        click.echo(printable(article.body, multiline=True))
+
+    run_command(ctx, open_article, number, as_json=as_json, show=show)
 
 
 @click.group("catalogue")

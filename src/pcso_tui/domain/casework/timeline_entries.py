@@ -274,6 +274,11 @@ def _article_detached(p: ek.ArticleDetached, texts: Texts) -> Said:
     return Said("other", f"{_named('Article', p.article)} detached")
 
 
+@wording(ek.ArticleViewed)
+def _article_viewed(p: ek.ArticleViewed, texts: Texts) -> Said:
+    return Said("other", f"{_named('Article', p.number)} read by a customer")
+
+
 @wording(ek.ArticleCreated)
 def _article_created(p: ek.ArticleCreated, texts: Texts) -> Said:
     shown = "customers" if p.customer_visible else "staff"

@@ -1,25 +1,54 @@
-"""Knowledge and workaround articles, and attaching them to major cases.
+"""Knowledge and workaround articles: attaching them to major cases, searching and reading them.
 
 An article attached to a major case travels with it: it is part of every notice rendered
 after it was attached, of the status page entry of the case's outage, and of the portal.
-Only ``customer_visible`` articles ever leave the building; customers see only those, and
-only for cases of their own account.
+Only ``customer_visible`` (published) articles ever leave the building.
+
+Self-service: ``search_articles`` finds published articles by full text (SQLite FTS5,
+PostgreSQL tsvector), best first, with the matched words as spans. A customer finds the
+general articles (no product), those about a product their account has, and those attached
+to their major cases; the public (no one signed in) finds the general ones; staff find every
+article. ``open_article`` hands one over and counts a customer's read.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, insert, or_, select
+from sqlalchemy import CursorResult, column, delete, func, insert, literal, literal_column, or_, select, table
+from sqlalchemy.dialects import postgresql, sqlite
 
-from pcso_tui.domain.communications.views import ArticleView, article_number
+from pcso_tui.domain.communications.views import (
+    ArticleHit,
+    ArticleSearch,
+    ArticleView,
+    PublicArticle,
+    TextSpan,
+    article_number,
+)
 from pcso_tui.domain.core.errors import Conflict, InvalidInput, NotFound
-from pcso_tui.domain.core.event_kinds import ArticleAttached, ArticleCreated, ArticleDetached, ArticleUpdated
+from pcso_tui.domain.core.event_kinds import (
+    ArticleAttached,
+    ArticleCreated,
+    ArticleDetached,
+    ArticleUpdated,
+    ArticleViewed,
+)
 from pcso_tui.domain.core.events import Transaction
-from pcso_tui.domain.core.models import Article, Case, CaseAccount, CaseArticle
+from pcso_tui.domain.core.models import (
+    Article,
+    ArticleViews,
+    Case,
+    CaseAccount,
+    CaseArticle,
+    InstallBaseItem,
+    Product,
+)
 from pcso_tui.domain.core.roles import Actor, Permission, Role, require
 from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.text import customer_line, customer_text, normalise_layout, printable
 from pcso_tui.domain.core.versions import check_version
 from pcso_tui.domain.core.views import case_number
 
@@ -34,8 +63,13 @@ def _check_kind(kind: str) -> str:
     return kind
 
 
+# What the search marks matched words with (private-use characters, never kept in an article).
+MARK_START, MARK_END = "\ue000", "\ue001"
+_MARKS = re.compile(f"[{MARK_START}{MARK_END}]")
+
+
 def _check_title(title: str) -> str:
-    title = (title or "").strip()
+    title = _MARKS.sub("", title or "").strip()
     if not title:
         raise InvalidInput("an article needs a title")
     if len(title) > TITLE_MAX:
@@ -44,9 +78,20 @@ def _check_title(title: str) -> str:
 
 
 def _check_body(body: str) -> str:
-    if not (body or "").strip():
+    body = _MARKS.sub("", body or "")
+    if not body.strip():
         raise InvalidInput("an article needs a body")
     return body
+
+
+async def _product_id(tx: Transaction, number: str | None) -> int | None:
+    """The product an article is about, by number; "" or None: a general article."""
+    if not (number or "").strip():
+        return None
+    product_id = await tx.session.scalar(select(Product.id).where(Product.number == (number or "").strip()))
+    if product_id is None:
+        raise NotFound(f"no product {number!r}")
+    return product_id
 
 
 async def _article_by_number(tx: Transaction, number: str) -> Article:
@@ -74,8 +119,10 @@ async def create_article(
     number: str | None = None,
     kind: str = "workaround",
     customer_visible: bool = True,
+    product_number: str | None = None,
 ) -> ArticleView:
-    """A new article; numbered ``KB0000042`` from its id unless a number is given."""
+    """A new article; numbered ``KB0000042`` from its id unless a number is given; about the
+    product ``product_number`` (for the customers who have it) or general."""
     require(actor, Permission.MANAGE_ARTICLES)
     title = _check_title(title)
     body = _check_body(body)
@@ -87,12 +134,14 @@ async def create_article(
     async with domain.transaction(actor) as tx:
         if number is not None and await tx.session.scalar(select(Article.id).where(Article.number == number)):
             raise Conflict(f"article {number!r} already exists")
+        product_id = await _product_id(tx, product_number)
         article = Article(
             number=number or f"new-{uuid.uuid4().hex[:24]}",
             title=title,
             body=body,
             kind=kind,
             customer_visible=customer_visible,
+            product_id=product_id,
             created_at=tx.now,
             updated_at=tx.now,
         )
@@ -115,8 +164,10 @@ async def update_article(
     body: str | None = None,
     kind: str | None = None,
     customer_visible: bool | None = None,
+    product_number: str | None = None,
     expected_version: int | None = None,
 ) -> ArticleView:
+    """Change an article; ``product_number=""`` makes it a general article."""
     require(actor, Permission.MANAGE_ARTICLES)
     changes: dict[str, Any] = {}
     if title is not None:
@@ -130,6 +181,8 @@ async def update_article(
     async with domain.transaction(actor) as tx:
         article = await _article_by_number(tx, number)
         await check_version(tx.session, "article", article.id, f"article {number}", article.version, expected_version)
+        if product_number is not None:
+            changes["product_id"] = await _product_id(tx, product_number)
         changes = {k: v for k, v in changes.items() if getattr(article, k) != v}
         if not changes:
             raise InvalidInput(f"nothing to change on article {number!r}")
@@ -137,7 +190,8 @@ async def update_article(
             setattr(article, name, value)
         article.updated_at = tx.now
         await tx.session.flush()
-        tx.record(article.id, ArticleUpdated(number=number, changed=sorted(changes)))
+        changed = sorted("product" if name == "product_id" else name for name in changes)
+        tx.record(article.id, ArticleUpdated(number=number, changed=changed))
         article_id = article.id
     return (await _views(domain, [Article.id == article_id]))[0]
 
@@ -176,7 +230,18 @@ async def detach_article(domain: Domain, actor: Actor, case_id: int, number: str
 
 async def _views(domain: Domain, where: list[Any], *, cases_visible_to: int | None = None) -> list[ArticleView]:
     async with domain.reading() as session:
-        articles = (await session.scalars(select(Article).where(*where).order_by(Article.number))).all()
+        found = (
+            await session.execute(
+                select(Article, Product.number, func.coalesce(ArticleViews.views, 0))
+                .outerjoin(Product, Product.id == Article.product_id)
+                .outerjoin(ArticleViews, ArticleViews.article_id == Article.id)
+                .where(*where)
+                .order_by(Article.number)
+            )
+        ).all()
+        articles = [a for a, _, _ in found]
+        products = {a.id: product for a, product, _ in found}
+        views = {a.id: n for a, _, n in found}
         ids = [a.id for a in articles]
         attached: dict[int, list[str]] = {}
         if ids:
@@ -197,6 +262,8 @@ async def _views(domain: Domain, where: list[Any], *, cases_visible_to: int | No
                 updated_at=a.updated_at,
                 case_numbers=tuple(attached.get(a.id, ())),
                 version=a.version,
+                product_number=products[a.id],
+                views=views[a.id],
             )
             for a in articles
         ]
@@ -243,3 +310,160 @@ async def list_articles(domain: Domain, actor: Actor, *, case_id: int | None = N
             )
         )
     return await _views(domain, where, cases_visible_to=actor.account_id if customer else None)
+
+
+# --- self-service: search and read ----------------------------------------------------------
+
+# A query is cut to this many characters and words before it reaches the database.
+QUERY_MAX = 1000
+TERMS_MAX = 12
+TERM_MAX = 64
+RESULTS_MAX = 50
+SNIPPET_WORDS = 24
+_WORD = re.compile(r"\w+")
+# FTS5's own table name doubles as the column its MATCH operator and ranking functions take.
+_FTS = table("article_fts", column("rowid"))
+_FTS_SELF: Any = literal_column("article_fts")
+_PG_CONFIG: Any = literal_column("'english'")
+
+
+def search_terms(query: str | None) -> tuple[str, ...]:
+    """The words of a query, lower case, at most ``TERMS_MAX`` of them: nothing of a search
+    engine's syntax (quotes, operators, ``NEAR``, ``*``, columns) survives, so every input is a
+    plain word search."""
+    terms: list[str] = []
+    for word in _WORD.findall((query or "")[:QUERY_MAX]):
+        word = word[:TERM_MAX].casefold()
+        if word not in terms:
+            terms.append(word)
+    return tuple(terms[:TERMS_MAX])
+
+
+def marked_spans(marked: str | None) -> tuple[TextSpan, ...]:
+    """Text the database marked with ``MARK_START``/``MARK_END`` as spans, laid out for customers
+    on one line; an unmatched mark is dropped."""
+    spans: list[TextSpan] = []
+    highlighted = False
+    for piece in re.split(f"([{MARK_START}{MARK_END}])", marked or ""):
+        if piece in (MARK_START, MARK_END):
+            highlighted = piece == MARK_START
+            continue
+        text = printable(normalise_layout(piece).replace("\n", " "))
+        if not text:
+            continue
+        if spans and spans[-1].highlighted == highlighted:
+            spans[-1] = TextSpan(spans[-1].text + text, highlighted)
+        else:
+            spans.append(TextSpan(text, highlighted))
+    return tuple(spans)
+
+
+def _search_scope(actor: Actor | None) -> list[Any]:
+    """Which articles ``actor`` may find (see the module's docstring)."""
+    if actor is not None and actor.role is not Role.CUSTOMER:
+        require(actor, Permission.VIEW_CASES)
+        return []
+    published = Article.customer_visible.is_(True)
+    if actor is None:
+        return [published, Article.product_id.is_(None)]
+    require(actor, Permission.VIEW_OWN_ACCOUNT)
+    assert actor.account_id is not None
+    owned = select(InstallBaseItem.product_id).where(
+        InstallBaseItem.account_id == actor.account_id, InstallBaseItem.product_id.is_not(None)
+    )
+    attached = select(CaseArticle.article_id).where(CaseArticle.case_id.in_(_cases_of_account(actor.account_id)))
+    return [
+        published,
+        or_(Article.product_id.is_(None), Article.product_id.in_(owned), Article.id.in_(attached)),
+    ]
+
+
+async def search_articles(domain: Domain, actor: Actor | None, query: str, *, limit: int = 10) -> ArticleSearch:
+    """Articles ``actor`` may read (``None``: the public) that hold any word of ``query``, best
+    first (title words weigh more), each with its title and a snippet of its body as spans
+    marking the matched words. Any query is fine: it is reduced to plain words
+    (``search_terms``); nothing left finds nothing."""
+    where = _search_scope(actor)
+    terms = search_terms(query)
+    if not terms:
+        return ArticleSearch(terms=(), hits=())
+    limit = max(1, min(limit, RESULTS_MAX))
+    columns = (Article.number, Article.kind, Product.name, Product.public_name, Product.customer_facing)
+    if domain.db.is_postgresql:
+        # websearch_to_tsquery never fails on its input; the words arrive as one bound value.
+        tsquery = func.websearch_to_tsquery(_PG_CONFIG, " or ".join(t for t in terms if t != "or"))
+        search: Any = literal_column("article.search")
+        marks = f"StartSel={MARK_START}, StopSel={MARK_END}"
+        statement = (
+            select(
+                *columns,
+                func.ts_headline(_PG_CONFIG, Article.title, tsquery, literal(f"{marks}, HighlightAll=true")),
+                func.ts_headline(
+                    _PG_CONFIG,
+                    Article.body,
+                    tsquery,
+                    literal(f'{marks}, MaxWords={SNIPPET_WORDS}, MinWords=8, MaxFragments=2, FragmentDelimiter=" … "'),
+                ),
+            )
+            .where(search.op("@@")(tsquery), *where)
+            .order_by(func.ts_rank_cd(search, tsquery).desc(), Article.number)
+        )
+    else:
+        # Each word a quoted FTS5 string: the engine reads it as text, never as syntax.
+        match = " OR ".join(f'"{t}"' for t in terms)
+        statement = (
+            select(
+                *columns,
+                func.highlight(_FTS_SELF, 0, MARK_START, MARK_END),
+                func.snippet(_FTS_SELF, 1, MARK_START, MARK_END, "…", SNIPPET_WORDS),
+            )
+            .select_from(_FTS)
+            .join(Article, Article.id == _FTS.c.rowid)
+            .where(_FTS_SELF.op("MATCH")(match), *where)
+            .order_by(func.bm25(_FTS_SELF, 10.0, 1.0), Article.number)
+        )
+    statement = statement.outerjoin(Product, Product.id == Article.product_id).limit(limit)
+    async with domain.reading() as session:
+        rows = (await session.execute(statement)).all()
+    hits = []
+    for number, kind, product, product_public, product_facing, title, snippet in rows:
+        title_spans = marked_spans(title)
+        hits.append(
+            ArticleHit(
+                number=number,
+                title="".join(s.text for s in title_spans),
+                kind=kind,
+                product=(product_public or product) if product and product_facing else None,
+                title_spans=title_spans,
+                snippet=marked_spans(snippet),
+            )
+        )
+    return ArticleSearch(terms=terms, hits=tuple(hits))
+
+
+async def open_article(domain: Domain, actor: Actor, number: str) -> PublicArticle:
+    """Article ``number`` for reading. A customer reads only what ``search_articles`` finds for
+    them (anything else answers like a missing article), and each read is counted."""
+    where = [Article.number == (number or "").strip(), *_search_scope(actor)]
+    if actor.role is not Role.CUSTOMER:
+        async with domain.reading() as session:
+            row = (await session.execute(select(Article.number, Article.title, Article.body).where(*where))).first()
+        if row is None:
+            raise NotFound(f"no article numbered {number!r}")
+        return PublicArticle(number=row.number, title=row.title, body=row.body)
+    async with domain.transaction(actor) as tx:
+        found = (
+            await tx.session.execute(select(Article.id, Article.number, Article.title, Article.body).where(*where))
+        ).first()
+        if found is None:
+            raise NotFound(f"no article numbered {number!r}")
+        module = postgresql if tx.dialect == "postgresql" else sqlite
+        counted = module.insert(ArticleViews).values(article_id=found.id, views=1, last_viewed_at=tx.now)
+        await tx.session.execute(
+            counted.on_conflict_do_update(
+                index_elements=[ArticleViews.article_id],
+                set_={"views": ArticleViews.views + 1, "last_viewed_at": tx.now},
+            )
+        )
+        tx.record(found.id, ArticleViewed(number=found.number))
+    return PublicArticle(number=found.number, title=customer_line(found.title), body=customer_text(found.body))

@@ -93,6 +93,9 @@ class ArticleView:
     case_numbers: tuple[str, ...] = ()
     # Optimistic locking: hand back as ``expected_version`` to refuse a stale edit.
     version: int = 0
+    # The product it is about (None: a general article), and how often customers opened it.
+    product_number: str | None = None
+    views: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,3 +170,55 @@ class CatalogueEntry:
     # None (a CI only): decided by its kind.
     customer_facing: bool | None
     shown_as: str
+
+
+@dataclass(frozen=True, slots=True)
+class PublicService:
+    """A service of the public catalogue as web banners and phone queues address it."""
+
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceBanner:
+    """What a web banner or a phone queue says about one public service: its active outages as
+    customers see them (none: nothing to say). Built by ``banners.service_banner``."""
+
+    slug: str
+    service: str
+    generated_at: datetime
+    outages: tuple[PublicOutage, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return bool(self.outages)
+
+
+@dataclass(frozen=True, slots=True)
+class TextSpan:
+    """A piece of a search result's text; ``highlighted`` where it matched the query. Spans,
+    not markup: each channel marks them its own way."""
+
+    text: str
+    highlighted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleHit:
+    """One article found by ``articles.search_articles``, best first."""
+
+    number: str
+    title: str
+    kind: str
+    # The public name of the product it is about; None: a general article.
+    product: str | None
+    title_spans: tuple[TextSpan, ...]
+    snippet: tuple[TextSpan, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleSearch:
+    # The words searched for, after the query was cleaned (empty: nothing to search for).
+    terms: tuple[str, ...]
+    hits: tuple[ArticleHit, ...]

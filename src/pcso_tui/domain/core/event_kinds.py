@@ -537,6 +537,15 @@ class ArticleDetached(Payload):
 
 
 @event_kind
+class ArticleViewed(Payload):
+    """A customer opened a published article (self-service: the dashboard counts these)."""
+
+    kind = "article.viewed"
+    subject_type = "article"
+    number: str
+
+
+@event_kind
 class NoticeRetried(Payload):
     kind = "notice.retried"
     subject_type = "notice"

@@ -532,11 +532,37 @@ class Article(Base):
     body: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(16), default="workaround")
     customer_visible: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The product it is about, for the customers who have it; None: a general article.
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("product.id"), index=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}
+    # Full-text search is kept by hand-written migration 0008 beside this table (SQLite: the
+    # FTS5 table ``article_fts`` and its triggers; PostgreSQL: the ``search`` tsvector column
+    # and its GIN index); ``FULL_TEXT_NAMES`` keeps them out of the model comparison.
+
+
+# Schema objects of the full-text search that the models do not describe (see ``Article``).
+FULL_TEXT_NAMES = frozenset({"article_fts", "search", "ix_article_search"})
+
+
+def is_full_text_name(name: str | None) -> bool:
+    """Whether a table, column or index belongs to the article search (FTS5 makes shadow
+    tables ``article_fts_data`` and the like)."""
+    return name is not None and (name in FULL_TEXT_NAMES or name.startswith("article_fts_"))
+
+
+class ArticleViews(Base):
+    """How often customers opened an article. Kept apart from ``article`` so that counting a
+    read never bumps the version an editor's stale-edit check relies on."""
+
+    __tablename__ = "article_views"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("article.id", ondelete="CASCADE"), primary_key=True)
+    views: Mapped[int] = mapped_column(Integer, default=0)
+    last_viewed_at: Mapped[datetime]
 
 
 class CaseArticle(Base):

@@ -1,0 +1,1 @@
+"""The customer-facing web: the signed-in portal and the public, embeddable endpoints."""
