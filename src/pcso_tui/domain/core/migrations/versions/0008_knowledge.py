@@ -6,7 +6,7 @@ PostgreSQL a generated tsvector column with a GIN index. Both are written by han
 (the models leave them out, see ``models.FULL_TEXT_NAMES``).
 
 Revision ID: 0008_knowledge
-Revises: 0003
+Revises: 0004
 """
 
 from collections.abc import Sequence
