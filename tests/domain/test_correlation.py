@@ -45,11 +45,17 @@ MAP = {
 }
 
 
-async def make_map(domain: Domain, edges: dict[str, list[str]], prefix: str = "") -> dict[str, int]:
-    """CIs and dependencies with Core inserts; returns name → id (names without the prefix)."""
+async def make_map(
+    domain: Domain, edges: dict[str, list[str]], prefix: str = "", kinds: dict[str, str] | None = None
+) -> dict[str, int]:
+    """CIs and dependencies with Core inserts; returns name → id (names without the prefix).
+    Every CI is a ``service`` unless ``kinds`` says otherwise."""
     names = sorted(set(edges) | {p for ups in edges.values() for p in ups})
+    kinds = kinds or {}
     async with domain.transaction(SYSTEM) as tx:
-        await tx.session.execute(insert(ConfigurationItem), [{"name": prefix + n, "kind": "service"} for n in names])
+        await tx.session.execute(
+            insert(ConfigurationItem), [{"name": prefix + n, "kind": kinds.get(n, "service")} for n in names]
+        )
         rows = await tx.session.execute(
             select(ConfigurationItem.name, ConfigurationItem.id).where(
                 ConfigurationItem.name.in_([prefix + n for n in names])
@@ -215,6 +221,59 @@ async def test_unrelated_subtrees_stay_apart(domain: Domain, world: dict[str, in
     assert len(opened) == 2
     assert sorted(await incident_of(domain, alerts)) == sorted(opened)
     assert {await root_name(domain, i) for i in opened} == {"svc-a1", "svc-b1"}
+
+
+# One datacentre, three clusters, hosts, and services on the hosts (as the demo world is built).
+DATACENTRE = {
+    "cl-c01": ["dc-fra1"],
+    "cl-c02": ["dc-fra1"],
+    "cl-c03": ["dc-fra1"],
+    "h1": ["cl-c01"],
+    "h5": ["cl-c02"],
+    "h6": ["cl-c02"],
+    "h9": ["cl-c03"],
+    "pg-1": ["h1"],
+    "mq-2": ["h5"],
+}
+DATACENTRE_KINDS = {"dc-fra1": "datacentre", "cl-c01": "cluster", "cl-c02": "cluster", "cl-c03": "cluster"}
+
+
+async def test_unrelated_criticals_in_one_datacentre_stay_separate_incidents(domain: Domain) -> None:
+    """A database down in one cluster, a broker down and a busy host in another: the
+    datacentre they share is no cause by itself (two branches of it alert, not the datacentre)."""
+    ids = await make_map(domain, DATACENTRE, kinds=DATACENTRE_KINDS)
+    alerts = await add_alerts(
+        domain,
+        ids,
+        [
+            {"ci": "pg-1", "name": "PostgresDown"},
+            {"ci": "mq-2", "name": "BrokerDown", "minutes": 1},
+            {"ci": "h6", "name": "HostCPU", "minutes": 2},
+        ],
+    )
+    opened = await correlate(domain, alerts)
+    assert len(opened) == 2
+    pg, mq, host = await incident_of(domain, alerts)
+    assert pg != mq == host  # broker and host share their cluster: a plausible common cause
+    assert {await root_name(domain, i) for i in opened} == {"pg-1", "cl-c02"}
+    assert await incident_cis(domain, pg) == {"pg-1"}
+
+
+async def test_a_datacentre_is_the_cause_when_enough_of_it_alerts(domain: Domain) -> None:
+    ids = await make_map(domain, DATACENTRE, kinds=DATACENTRE_KINDS)
+    alerts = await add_alerts(domain, ids, [{"ci": "h1"}, {"ci": "h5", "minutes": 1}, {"ci": "h9", "minutes": 2}])
+    opened = await correlate(domain, alerts)
+    assert len(opened) == 1
+    assert await root_name(domain, opened[0]) == "dc-fra1"
+    # Configurable: with four branches needed, three clusters are three incidents.
+    ids2 = await make_map(domain, DATACENTRE, prefix="x-", kinds=DATACENTRE_KINDS)
+    alerts2 = await add_alerts(domain, ids2, [{"ci": "h1"}, {"ci": "h5", "minutes": 1}, {"ci": "h9", "minutes": 2}])
+    assert len(await correlate(domain, alerts2, broad_min_branches=4)) == 3
+    # A datacentre that alerts itself is a plausible cause of what runs in it.
+    ids3 = await make_map(domain, DATACENTRE, prefix="y-", kinds=DATACENTRE_KINDS)
+    alerts3 = await add_alerts(domain, ids3, [{"ci": "dc-fra1"}, {"ci": "pg-1", "minutes": 1}])
+    (one,) = await correlate(domain, alerts3)
+    assert await root_name(domain, one) == "y-dc-fra1"
 
 
 async def test_max_hops_bounds_what_counts_as_related(domain: Domain, world: dict[str, int]) -> None:

@@ -111,8 +111,17 @@ class CorrelationSettings:
     max_hops: int = 3
     # How far up the root-cause search looks for a CI that every CI of an incident depends on.
     root_cause_max_hops: int = 10
+    # A common upstream of these kinds (a whole datacentre, region or site) is too broad to
+    # make the alerts below it related by itself: two clusters failing in one datacentre are
+    # usually two outages …
+    broad_kinds: tuple[str, ...] = ("datacentre", "datacenter", "region", "site", "zone")
+    # … unless it alerts itself, or alerting CIs reach it through at least this many of the CIs
+    # that depend on it directly (several of its clusters at once point at it).
+    broad_min_branches: int = 3
 
     def __post_init__(self) -> None:
+        if self.broad_min_branches < 2:
+            raise ValueError(f"broad_min_branches = {self.broad_min_branches} must be at least 2")
         if self.window_minutes < 1:
             raise ValueError(f"window_minutes = {self.window_minutes} must be at least 1")
         if self.open_at_severity not in _SEVERITIES:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import count
@@ -101,9 +101,18 @@ _STEP = 200
 _PARTITION = 500
 
 
-async def upstream_edges(session: AsyncSession, ci_ids: Iterable[int], max_hops: int) -> dict[int, list[int]]:
+async def upstream_edges(
+    session: AsyncSession,
+    ci_ids: Iterable[int],
+    max_hops: int,
+    *,
+    broad_kinds: Collection[str] = (),
+    broad_found: set[int] | None = None,
+) -> dict[int, list[int]]:
     """CI → the CIs it depends on, for every CI within ``max_hops - 1`` hops above ``ci_ids``:
-    exactly the part of the service map a walk of ``max_hops`` upward from them can use.
+    exactly the part of the service map a walk of ``max_hops`` upward from them can use. The
+    upstream CIs whose kind is one of ``broad_kinds`` (compared without case) are added to
+    ``broad_found``, by the same statement.
 
     One recursive CTE, bounded by hops (a cycle cannot make it run away), that tracks nodes
     rather than (start, node) pairs, so its size is the upstream region, not starts × region."""
@@ -119,8 +128,14 @@ async def upstream_edges(session: AsyncSession, ci_ids: Iterable[int], max_hops:
         .join(CIDependency, CIDependency.ci_id == region.c.node)
         .where(region.c.d < max_hops - 1)
     )
-    edges = select(CIDependency.ci_id, CIDependency.depends_on_id).where(
-        CIDependency.ci_id.in_(select(region.c.node).scalar_subquery())
+    wanted = sorted({k.casefold() for k in broad_kinds})
+    is_broad: ColumnElement[bool] = (
+        func.lower(ConfigurationItem.kind).in_(wanted) if wanted else literal_column("0") == literal_column("1")
+    )
+    edges = (
+        select(CIDependency.ci_id, CIDependency.depends_on_id, is_broad)
+        .join(ConfigurationItem, ConfigurationItem.id == CIDependency.depends_on_id)
+        .where(CIDependency.ci_id.in_(select(region.c.node).scalar_subquery()))
     )
     parents: dict[int, list[int]] = defaultdict(list)
     # Core on the session's connection, streamed: rows are handled a partition at a time,
@@ -128,8 +143,10 @@ async def upstream_edges(session: AsyncSession, ci_ids: Iterable[int], max_hops:
     connection = await session.connection()
     result = await connection.stream(edges)
     async for partition in result.partitions(_PARTITION):
-        for child, parent in partition:
+        for child, parent, broad in partition:
             parents[child].append(parent)
+            if broad and broad_found is not None:
+                broad_found.add(parent)
     return parents
 
 
@@ -149,24 +166,49 @@ def walk_up(start: int, parents: dict[int, list[int]], max_hops: int) -> dict[in
     return hops
 
 
-async def shared_upstream(session: AsyncSession, ci_ids: Iterable[int], max_hops: int) -> dict[int, set[int]]:
+async def shared_upstream(
+    session: AsyncSession,
+    ci_ids: Iterable[int],
+    max_hops: int,
+    *,
+    broad_kinds: Collection[str] = (),
+    broad_min_branches: int = 2,
+) -> dict[int, set[int]]:
     """For each CI: itself, and the CIs within ``max_hops`` upstream that another of ``ci_ids``
-    also reaches. Two of the CIs are related exactly when their sets meet."""
+    also reaches and that are a plausible common cause. Two of the CIs are related exactly when
+    their sets meet.
+
+    A shared upstream CI of one of ``broad_kinds`` (a datacentre, a region) is plausible only
+    when it is one of ``ci_ids`` itself (it alerts) or when they reach it through at least
+    ``broad_min_branches`` of the CIs that depend on it directly: two unrelated clusters
+    alerting in one datacentre do not make the datacentre their cause."""
     ids = sorted(set(ci_ids))
     result: dict[int, set[int]] = {ci: {ci} for ci in ids}
     if len(ids) < 2 or max_hops < 1:
         return result
-    parents = await upstream_edges(session, ids, max_hops)
-    reach: dict[int, set[int]] = {}
+    broad_found: set[int] = set()
+    parents = await upstream_edges(session, ids, max_hops, broad_kinds=broad_kinds, broad_found=broad_found)
+    reach: dict[int, dict[int, int]] = {}
     seen_by: dict[int, int] = defaultdict(int)
     for n, ci in enumerate(ids, 1):
-        reach[ci] = set(walk_up(ci, parents, max_hops))
+        reach[ci] = walk_up(ci, parents, max_hops)
         for anc in reach[ci]:
             seen_by[anc] += 1
         if n % _STEP == 0:
             await asyncio.sleep(0)
-    for n, (ci, ancestors) in enumerate(reach.items(), 1):
-        result[ci] |= {anc for anc in ancestors if seen_by[anc] > 1}
+    shared = {anc for anc, n in seen_by.items() if n > 1}
+    broad = (broad_found & shared) - set(ids)
+    if broad:
+        # The branches of a broad CI: its direct dependents that the alerting CIs come through.
+        branches: dict[int, set[int]] = defaultdict(set)
+        for hops in reach.values():
+            for child, d in hops.items():
+                for parent in parents.get(child, ()):
+                    if parent in broad and hops.get(parent) == d + 1:
+                        branches[parent].add(child)
+        shared -= {b for b in broad if len(branches[b]) < broad_min_branches}
+    for n, (ci, hops) in enumerate(reach.items(), 1):
+        result[ci] |= shared.intersection(hops)
         if n % _STEP == 0:
             await asyncio.sleep(0)
     return result
@@ -610,7 +652,13 @@ async def _group(
     ci_ids = {a.ci_id for a in pool if a.ci_id is not None}
     for incident in incidents.values():
         ci_ids |= incident.ci_ids
-    upstream = await shared_upstream(session, ci_ids, rules.max_hops)
+    upstream = await shared_upstream(
+        session,
+        ci_ids,
+        rules.max_hops,
+        broad_kinds=rules.broad_kinds,
+        broad_min_branches=rules.broad_min_branches,
+    )
 
     # 5. Group in memory, the batch in time order.
     grouping = _Grouping(rules, upstream)
