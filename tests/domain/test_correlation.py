@@ -15,6 +15,7 @@ from sqlalchemy import func, insert, select, update
 
 from pcso_tui.domain.core.models import (
     Alert,
+    Case,
     CIDependency,
     ConfigurationItem,
     Event,
@@ -302,6 +303,43 @@ async def test_a_live_incident_attracts_related_alerts_while_one_of_its_alerts_f
     (incident_id,) = await arrive(domain, world, {"ci": "cluster-a"})
     clock.advance(minutes=60)
     assert await arrive(domain, world, {"ci": "host-a2", "minutes": 60}) == [incident_id]
+
+
+async def test_an_incident_whose_major_case_is_resolved_takes_no_more_alerts(
+    domain: Domain, world: dict[str, int], clock
+) -> None:
+    """Its outage is over for the customers: a new related alert opens a new incident, which
+    names the one it follows, instead of growing the old one."""
+    (first,) = await arrive(domain, world, {"ci": "cluster-a"})
+    async with domain.transaction(SYSTEM) as tx:
+        await tx.session.execute(
+            insert(Case).values(
+                kind="major",
+                state="resolved",
+                major_case_state="accepted",
+                short_description="Major",
+                incident_id=first,
+                opened_at=clock.now,
+                updated_at=clock.now,
+            )
+        )
+    clock.advance(minutes=5)
+    (second,) = await arrive(domain, world, {"ci": "host-a2", "minutes": 5})
+    assert second != first
+    (opened,) = [e for e in await events(domain, "incident.opened") if e.subject_id == second]
+    assert opened.payload["follows"] == f"INC{first:07d}"
+
+
+async def test_a_quiet_incident_takes_no_more_alerts(domain: Domain, world: dict[str, int], clock) -> None:
+    (first,) = await arrive(domain, world, {"ci": "cluster-a"})
+    clock.advance(minutes=61)  # its alert still fires, but nothing has changed for an hour
+    (second,) = await arrive(domain, world, {"ci": "host-a2", "minutes": 61}, quiet_minutes=60)
+    assert second != first
+    (opened,) = [e for e in await events(domain, "incident.opened") if e.subject_id == second]
+    assert opened.payload["follows"] == f"INC{first:07d}"
+    # quiet_minutes = 0: never retired by time (the alert still fires, so it joins).
+    clock.advance(minutes=200)
+    assert await arrive(domain, world, {"ci": "host-a1", "minutes": 261}, quiet_minutes=0) == [first]
 
 
 async def test_count_rule_opens_below_the_threshold(domain: Domain, world: dict[str, int]) -> None:

@@ -324,6 +324,8 @@ def _outage_ended(p: ek.OutageEnded, texts: Texts) -> Said:
 @wording(ek.IncidentOpened)
 def _incident_opened(p: ek.IncidentOpened, texts: Texts) -> Said:
     title = f"{_named('Incident', p.number)} opened{_aside(p.severity, _plural(len(p.alert_ids or ()), 'alert'))}"
+    if p.follows:
+        title += f", following {_s(p.follows)}"
     return Said("incident", title, _s(p.title))
 
 

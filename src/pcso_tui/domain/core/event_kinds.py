@@ -231,6 +231,9 @@ class IncidentOpened(Payload):
     alert_ids: list[int]
     cis: list[str]
     root_ci: str | None
+    # The incident its alerts would have joined had that one still taken alerts (its major
+    # case resolved, or quiet too long): this one follows it.
+    follows: str | None = None
 
 
 @event_kind

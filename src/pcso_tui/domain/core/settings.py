@@ -118,8 +118,14 @@ class CorrelationSettings:
     # … unless it alerts itself, or alerting CIs reach it through at least this many of the CIs
     # that depend on it directly (several of its clusters at once point at it).
     broad_min_branches: int = 3
+    # An incident stops taking new alerts once no alert of it has opened or changed for this
+    # many minutes (0: never by time), or once its major case is resolved: new alerts open a
+    # new incident, which names the one it follows.
+    quiet_minutes: int = 240
 
     def __post_init__(self) -> None:
+        if self.quiet_minutes < 0:
+            raise ValueError(f"quiet_minutes = {self.quiet_minutes} must not be negative")
         if self.broad_min_branches < 2:
             raise ValueError(f"broad_min_branches = {self.broad_min_branches} must be at least 2")
         if self.window_minutes < 1:

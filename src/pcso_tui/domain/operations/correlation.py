@@ -58,6 +58,7 @@ from pcso_tui.domain.core.event_kinds import (
 from pcso_tui.domain.core.events import Transaction
 from pcso_tui.domain.core.models import (
     Alert,
+    Case,
     CIDependency,
     ConfigurationItem,
     Incident,
@@ -67,7 +68,15 @@ from pcso_tui.domain.core.models import (
 from pcso_tui.domain.core.roles import Actor, Permission, require
 from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.settings import CorrelationSettings, Settings
-from pcso_tui.domain.core.states import ACTIVE_INCIDENT_STATES, AlertState, IncidentState, Severity
+from pcso_tui.domain.core.states import (
+    ACTIVE_INCIDENT_STATES,
+    AlertState,
+    CaseKind,
+    CaseState,
+    IncidentState,
+    MajorCaseState,
+    Severity,
+)
 from pcso_tui.domain.core.views import incident_number
 
 log = logging.getLogger(__name__)
@@ -314,6 +323,10 @@ class _Incident:
     root_ci_name: str | None
     updated_at: datetime
     firing: bool
+    # Takes no more alerts (its major case resolved, or quiet for quiet_minutes); a group that
+    # would have joined it opens a new incident that follows it.
+    retired: bool = False
+    follows: _Incident | None = None
     ci_ids: set[int] = field(default_factory=set)
     keys: set[str] = field(default_factory=set)
     # Set when this batch opens it: the rule that did.
@@ -405,7 +418,7 @@ class _Grouping:
                     await asyncio.sleep(0)
         return group
 
-    async def live_incident_for(self, group: Sequence[_Alert]) -> _Incident | None:
+    async def live_incident_for(self, group: Sequence[_Alert]) -> tuple[_Incident | None, _Incident | None]:
         # Liveness is easiest for the earliest alert: keep, per mark, the earliest time.
         earliest: dict[Mark, datetime] = {}
         for n, alert in enumerate(group, 1):
@@ -414,12 +427,18 @@ class _Grouping:
                     earliest[mark] = alert.at
             if n % _STEP == 0:
                 await asyncio.sleep(0)
+        """The live incident the group joins (the oldest, if several), and the newest related
+        incident that takes no more alerts (the one a new incident would follow)."""
         found: _Incident | None = None
+        follows: _Incident | None = None
         for mark, at in earliest.items():
             for incident in self.incidents_by_mark[mark]:
-                if (found is None or incident.order < found.order) and incident.live_for(at, self.window):
+                if incident.retired:
+                    if follows is None or incident.order > follows.order:
+                        follows = incident
+                elif (found is None or incident.order < found.order) and incident.live_for(at, self.window):
                     found = incident
-        return found
+        return found, follows
 
     def rule_for(self, group: Sequence[_Alert]) -> str | None:
         if any(severity_rank(a.severity) >= self.threshold for a in group):
@@ -464,6 +483,28 @@ def _in_maintenance_window(now: datetime) -> Exists:
         MaintenanceWindow.starts_at <= now,
         MaintenanceWindow.ends_at > now,
     )
+
+
+def _retired(now: datetime, quiet_minutes: int) -> ColumnElement[bool]:
+    """An active incident that takes no more alerts: a major case on it (its own, or one with a
+    child on it) is resolved or closed, or none of its alerts opened or changed for
+    ``quiet_minutes`` (0: never by time)."""
+    major, child = Case.__table__.alias("major"), Case.__table__.alias("child")
+    over = exists().where(
+        major.c.kind == CaseKind.MAJOR.value,
+        major.c.major_case_state == MajorCaseState.ACCEPTED.value,
+        major.c.state.in_((CaseState.RESOLVED.value, CaseState.CLOSED.value)),
+        or_(
+            major.c.incident_id == Incident.id,
+            exists().where(child.c.parent_id == major.c.id, child.c.incident_id == Incident.id),
+        ),
+    )
+    if not quiet_minutes:
+        return over
+    recent = exists().where(
+        Alert.incident_id == Incident.id, Alert.last_change_at >= now - timedelta(minutes=quiet_minutes)
+    )
+    return or_(over, ~recent)
 
 
 def _alert_columns() -> tuple[ColumnElement[Any] | InstrumentedAttribute[Any], ...]:
@@ -618,6 +659,7 @@ async def _group(
                 root.c.name.label("root_name"),
                 Incident.updated_at,
                 firing.label("firing"),
+                _retired(now, rules.quiet_minutes).label("retired"),
             )
             .outerjoin(root, root.c.id == Incident.root_ci_id)
             .where(Incident.state.in_(ACTIVE_STATES), or_(firing, Incident.updated_at >= earliest - window))
@@ -632,6 +674,7 @@ async def _group(
             root_ci_name=r.root_name,
             updated_at=r.updated_at,
             firing=bool(r.firing),
+            retired=bool(r.retired),
         )
         for r in incident_rows
     }
@@ -676,7 +719,7 @@ async def _group(
         if alert.incident is not None:
             continue
         group = await grouping.group_of(alert) if alert.marks else [alert]
-        target = await grouping.live_incident_for(group)
+        target, follows = await grouping.live_incident_for(group)
         if target is None:
             rule = grouping.rule_for(group)
             if rule is None:
@@ -690,6 +733,7 @@ async def _group(
                 updated_at=now,
                 firing=True,
                 rule=rule,
+                follows=follows,
             )
         if target not in touched:
             touched.append(target)
@@ -813,6 +857,9 @@ async def _write(
                     alert_ids=[a.id for a in incident.joined],
                     cis=sorted({a.ci_name for a in incident.joined if a.ci_name}),
                     root_ci=cause.ci_name if cause else None,
+                    follows=incident_number(incident.follows.id)
+                    if incident.follows is not None and incident.follows.id is not None
+                    else None,
                 ),
             )
             continue
