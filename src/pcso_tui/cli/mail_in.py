@@ -30,15 +30,16 @@ def mail_in(ctx: CliContext, host: str | None, port: int | None, lmtp: bool | No
     from pcso_tui.mail_in import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
-    settings = ctx.config.settings.mail_in
-    host = host or settings.host
-    port = settings.port if port is None else port
-    use_lmtp = settings.protocol == "lmtp" if lmtp is None else lmtp
-    protocol = "LMTP" if use_lmtp else "SMTP"
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        click.echo(f"pcso: warning: listening on {host}; only your MTA should reach this port", err=True)
+    where = {"host": host or "127.0.0.1", "port": port}
 
     async def go() -> None:
+        settings = ctx.config.settings.mail_in  # a bad [mail_in] is refused here, by run()
+        where["host"] = listen_host = host or settings.host
+        where["port"] = listen_port = settings.port if port is None else port
+        use_lmtp = settings.protocol == "lmtp" if lmtp is None else lmtp
+        protocol = "LMTP" if use_lmtp else "SMTP"
+        if listen_host not in ("127.0.0.1", "localhost", "::1"):
+            click.echo(f"pcso: warning: listening on {listen_host}; only your MTA should reach this port", err=True)
         domain = await ctx.open_domain()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -55,14 +56,14 @@ def mail_in(ctx: CliContext, host: str | None, port: int | None, lmtp: bool | No
                 )
 
         try:
-            await serve(domain, host=host, port=port, lmtp=use_lmtp, stop=stop, ready=ready)
+            await serve(domain, host=listen_host, port=listen_port, lmtp=use_lmtp, stop=stop, ready=ready)
         finally:
             await domain.close()
 
     try:
         run(go())
     except OSError as exc:
-        click.echo(f"pcso: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        click.echo(f"pcso: cannot listen on {where['host']}:{where['port']}: {exc.strerror or exc}", err=True)
         sys.exit(1)
 
 
