@@ -284,8 +284,7 @@ class MailIn:
         """The answer to one message; a 250 other than a dropped loop means it landed."""
         read = read_reply(data, mail_from)
         if isinstance(read, Refused):
-            level = logging.INFO
-            log.log(level, "%s: %s", "dropped" if read.reply.startswith("250") else "refused", read.why)
+            log.info("%s from %s: %s", "dropped" if read.reply.startswith("250") else "refused", mail_from, read.why)
             return read.reply
         try:
             landed = await reply_by_mail(

@@ -7,10 +7,13 @@ from __future__ import annotations
 import asyncio
 import re
 import smtplib
+import stat
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
+from pathlib import Path
 
 import aiosmtplib
 import pytest
@@ -21,6 +24,7 @@ from pcso_tui.domain.core.errors import InvalidInput
 from pcso_tui.domain.core.event_kinds import CaseNoted
 from pcso_tui.domain.core.models import Case, Event, JournalEntry
 from pcso_tui.domain.core.reply_tokens import BadReplyToken, read_reply_token, reply_secret
+from pcso_tui.domain.core.roles import SYSTEM
 from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.settings import MailInSettings
 from pcso_tui.mail_in import html_to_text, read_reply, start, strip_quoted
@@ -145,7 +149,7 @@ async def test_notices_carry_a_signed_reply_to_and_their_own_message_id(domain: 
         assert found, reply_to
         reference = read_reply_token(secret, found.group(1))
         assert (reference.case_id, reference.contact_id) == (sent.world.child_ids[i], sent.world.contact_ids[i])
-        assert reference.expires == (domain.clock().date() + __import__("datetime").timedelta(days=90))
+        assert reference.expires == (domain.clock().date() + timedelta(days=90))
     assert len(set(sent.message_ids)) == 2
     assert all(re.fullmatch(r"<pcso\.[0-9a-f]{32}@pcso\.example>", m) for m in sent.message_ids)
     with pytest.raises(BadReplyToken):
@@ -423,7 +427,7 @@ async def test_the_server_takes_one_recipient_and_only_its_own_mailbox(
 async def test_a_reply_to_a_closed_case_is_refused(domain: Domain, smtp: SmtpServer, mail_in: int) -> None:
     sent = await delivered(domain, smtp)
     world = sent.world
-    async with domain.transaction(__import__("pcso_tui.domain.core.roles", fromlist=["SYSTEM"]).SYSTEM) as tx:
+    async with domain.transaction(SYSTEM) as tx:
         case = await tx.session.get(Case, world.child_ids[0])
         assert case is not None
         case.state = "closed"
@@ -463,3 +467,24 @@ def test_html_is_read_as_text_never_rendered() -> None:
 def test_read_reply_refuses_without_raising() -> None:
     for data in (b"", b"\x00\xff" * 100, b"From: a@b.example\r\nContent-Type: multipart/alternative\r\n\r\n"):
         assert read_reply(data, "a@b.example").__class__.__name__ == "Refused"
+
+
+def test_without_a_secret_a_key_file_is_made_once_and_kept_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PCSO_MAIL_IN_SECRET", raising=False)
+    settings = MailInSettings(address=MAILBOX, secret_file=str(tmp_path / "keys" / "mail-in.secret"))
+    first = reply_secret(settings)
+    path = tmp_path / "keys" / "mail-in.secret"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(first) == 64 and reply_secret(settings) == first
+    assert [p.name for p in path.parent.iterdir()] == ["mail-in.secret"]
+    monkeypatch.setenv("PCSO_MAIL_IN_SECRET", "from-the-environment")
+    assert reply_secret(settings) == b"from-the-environment"
+    monkeypatch.delenv("PCSO_MAIL_IN_SECRET")
+    path.write_text("short\n", encoding="ascii")
+    with pytest.raises(InvalidInput, match="holds no usable key"):
+        reply_secret(settings)
+    blocked = MailInSettings(address=MAILBOX, secret_file=str(path / "below-a-file"))
+    with pytest.raises(InvalidInput, match="cannot read or create the reply key"):
+        reply_secret(blocked)

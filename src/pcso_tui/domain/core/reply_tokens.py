@@ -15,6 +15,7 @@ Standard library only: the email channel imports it without the database stack.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -99,14 +100,27 @@ def reply_secret(settings: MailInSettings) -> bytes:
         return configured.encode("utf-8")
     path = secret_path(settings)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w", encoding="ascii") as out:
-            out.write(secrets.token_hex(32) + "\n")
-    key = path.read_text(encoding="ascii").strip()
+        key = _key_file(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InvalidInput(f"cannot read or create the reply key {path}: {reason}") from None
     if len(key) < 16:
         raise InvalidInput(f"{path} holds no usable key (fewer than 16 characters); delete it to make a new one")
     return key.encode("ascii")
+
+
+def _key_file(path: Path) -> str:
+    if not path.exists():
+        # Written whole under another name, then linked into place: a process starting at the
+        # same moment either finds the complete key or loses the race and reads the winner's.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as out:
+                out.write(secrets.token_hex(32) + "\n")
+            with contextlib.suppress(FileExistsError):
+                os.link(draft, path)
+        finally:
+            draft.unlink()
+    return path.read_text(encoding="ascii").strip()
