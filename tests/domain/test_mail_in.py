@@ -5,6 +5,7 @@ PostgreSQL. Every refusal also checks that nothing was stored."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import smtplib
 import stat
@@ -307,7 +308,10 @@ async def test_a_thread_reference_from_another_address_or_to_nothing_is_refused(
     assert await stored(domain) == before
 
 
-async def test_automatic_mail_is_accepted_and_dropped(domain: Domain, smtp: SmtpServer, mail_in: int) -> None:
+async def test_automatic_mail_is_accepted_and_dropped(
+    domain: Domain, smtp: SmtpServer, mail_in: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="pcso.mail_in")
     sent = await delivered(domain, smtp)
     world = sent.world
     before = await stored(domain)
@@ -323,6 +327,8 @@ async def test_automatic_mail_is_accepted_and_dropped(domain: Domain, smtp: Smtp
         data = reply(world.emails[0], to, "I am out of the office until Monday.", headers=headers)
         code, text = await send(mail_in, data, mail_from=mail_from, rcpt=to)
         assert (code, text) == (250, "2.6.0 Automatic mail accepted and dropped"), headers
+    dropped = [r.getMessage() for r in caplog.records if r.getMessage().startswith("dropped")]
+    assert len(dropped) == len(loops) and "Auto-Submitted: auto-replied" in dropped[0]
     # Auto-Submitted: no is a person's mail.
     data = reply(world.emails[0], to, "Written by hand.", headers={"Auto-Submitted": "no"})
     assert (await send(mail_in, data, mail_from=world.emails[0], rcpt=to))[0] == 250
@@ -381,6 +387,9 @@ async def test_hostile_mail_never_crashes_the_server_and_stores_nothing(
         b"From: " + frm + b"\r\nFrom: mallory@evil.example\r\n\r\nHi\r\n",
         b"From: " + frm + b", mallory@evil.example\r\n\r\nHi\r\n",
         b"From: =?utf-8?q?" + frm + b"?= <mallory@evil.example>\r\n\r\nHi\r\n",
+        # header injection: a folded From carrying a second header, an encoded CR LF in a name
+        b"From: " + frm + b"\r\n Bcc: mallory@evil.example\r\n\r\nHi\r\n",
+        b"From: =?utf-8?q?x=0D=0AFrom:_" + frm + b"?= <mallory@evil.example>\r\n\r\nHi\r\n",
         # 8-bit bytes in headers
         b"From: \xff\xfe <" + frm + b">\xc3\r\nSubject: \xe9\xe9\r\n\r\nNot a contact either way\r\n",
         # no headers at all; a body of only quoted text
