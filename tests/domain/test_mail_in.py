@@ -20,6 +20,7 @@ import aiosmtplib
 import pytest
 from sqlalchemy import func, select
 
+from pcso_tui.domain.casework.timeline import case_timeline
 from pcso_tui.domain.core.clock import FrozenClock
 from pcso_tui.domain.core.errors import InvalidInput
 from pcso_tui.domain.core.event_kinds import CaseNoted
@@ -187,6 +188,10 @@ async def test_a_reply_lands_on_the_case_and_its_major_case_with_quoting_strippe
         (world.major_id, "reply"),
     ]
     assert noted[0].actor_name == "Contact 0"
+    for case_id in (world.child_ids[0], world.major_id):
+        timeline = await case_timeline(domain, SYSTEM, case_id)
+        (entry,) = [e for e in timeline.entries if e.title.endswith("by email")]
+        assert (entry.detail, entry.actor_name) == ("Thanks, it is still failing for our Visa cards.", "Contact 0")
 
 
 async def test_a_reply_by_thread_reference_alone_lands_too(domain: Domain, smtp: SmtpServer, mail_in: int) -> None:

@@ -135,5 +135,5 @@ async def reply_by_mail(
     else:
         name = " ".join(contact.name.split())[:NAME_LIMIT] or contact.number[:NAME_LIMIT]
         actor = Actor(user_id=None, name=name, role=Role.CUSTOMER, account_id=account_id)
-    update = await reply_to_case(domain, actor, case_id, customer_text(body))
+    update = await reply_to_case(domain, actor, case_id, customer_text(body), via="email")
     return MailReplyLanded(case_number=case_number(case_id), contact_number=contact.number, route=route, update=update)
