@@ -284,7 +284,8 @@ class MailIn:
         """The answer to one message; a 250 other than a dropped loop means it landed."""
         read = read_reply(data, mail_from)
         if isinstance(read, Refused):
-            log.info("%s from %s: %s", "dropped" if read.reply.startswith("250") else "refused", mail_from, read.why)
+            what = "dropped" if read.reply.startswith("250") else "refused"
+            log.info("%s from <%s>: %s", what, one_line(mail_from, 100), read.why)
             return read.reply
         try:
             landed = await reply_by_mail(

@@ -414,8 +414,14 @@ async def test_hostile_mail_never_crashes_the_server_and_stores_nothing(
     data = b"From: =?utf-8?b?w6k=?= <" + frm + b">\r\nSubject: \xe9\r\n\r\nStill\x00 down\x07\r\n"
     code, text = await send(mail_in, data, mail_from=world.emails[0], rcpt=to)
     assert code == 250, text
-    (line,) = await replies(domain, world.child_ids[0])
-    assert line.body == "Still down\\x07"
+    # A NUL that arrives encoded (quoted-printable) is shown, not stored as a NUL.
+    data = (
+        b"From: " + frm + b"\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\nNul=00 here\r\n"
+    )
+    code, text = await send(mail_in, data, mail_from=world.emails[0], rcpt=to)
+    assert code == 250, text
+    assert [line.body for line in await replies(domain, world.child_ids[0])] == ["Still down\\x07", "Nul\\x00 here"]
 
 
 async def test_the_server_takes_one_recipient_and_only_its_own_mailbox(
