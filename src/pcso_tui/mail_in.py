@@ -30,6 +30,7 @@ import email.errors
 import email.policy
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
@@ -101,6 +102,9 @@ class _HtmlText(HTMLParser):
         self.parts: list[str] = []
         self.skipping: list[str] = []
         self.open: list[str] = []
+        # How many of each tag are open: a stray end tag is looked up in O(1), so a hostile
+        # page of thousands of unclosed tags cannot make this quadratic.
+        self.open_count: Counter[str] = Counter()
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         classes = " ".join(v or "" for k, v in attrs if k == "class")
@@ -109,16 +113,18 @@ class _HtmlText(HTMLParser):
                 self.parts.append("\n")
             return
         self.open.append(tag)
+        self.open_count[tag] += 1
         if self.skipping or tag in self.SKIP or "gmail_quote" in classes or "moz-cite-prefix" in classes:
             self.skipping.append(tag)
         elif tag in self.BLOCKS:
             self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag not in self.open:
+        if not self.open_count[tag]:
             return
         while self.open:
             closed = self.open.pop()
+            self.open_count[closed] -= 1
             if self.skipping and self.skipping[-1] == closed:
                 self.skipping.pop()
             if closed == tag:
@@ -282,7 +288,9 @@ class MailIn:
 
     async def receive(self, mail_from: str, recipient: str, data: bytes) -> str:
         """The answer to one message; a 250 other than a dropped loop means it landed."""
-        read = read_reply(data, mail_from)
+        # Parsing a message of up to max_size is CPU work: off the loop, so other sessions and
+        # the database calls keep going.
+        read = await asyncio.to_thread(read_reply, data, mail_from)
         if isinstance(read, Refused):
             what = "dropped" if read.reply.startswith("250") else "refused"
             log.info("%s from <%s>: %s", what, one_line(mail_from, 100), read.why)
