@@ -24,7 +24,7 @@ from pcso_tui.domain.casework.timeline import case_timeline
 from pcso_tui.domain.core.clock import FrozenClock
 from pcso_tui.domain.core.errors import InvalidInput
 from pcso_tui.domain.core.event_kinds import CaseNoted
-from pcso_tui.domain.core.models import Case, Event, JournalEntry
+from pcso_tui.domain.core.models import Case, Event, JournalEntry, Notice
 from pcso_tui.domain.core.reply_tokens import BadReplyToken, read_reply_token, reply_secret
 from pcso_tui.domain.core.roles import SYSTEM
 from pcso_tui.domain.core.service import Domain
@@ -508,3 +508,21 @@ def test_without_a_secret_a_key_file_is_made_once_and_kept_private(
     blocked = MailInSettings(address=MAILBOX, secret_file=str(path / "below-a-file"))
     with pytest.raises(InvalidInput, match="cannot read or create the reply key"):
         reply_secret(blocked)
+
+
+async def test_the_worker_stops_at_start_on_an_unreadable_reply_key(
+    domain: Domain, smtp: SmtpServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PCSO_MAIL_IN_SECRET", raising=False)
+    (tmp_path / "a-file").write_text("", encoding="ascii")
+    domain.settings = replace(
+        domain.settings, mail_in=MailInSettings(address=MAILBOX, secret_file=str(tmp_path / "a-file" / "key"))
+    )
+    configure(domain, smtp)
+    world = await make_world(domain, 1)
+    with pytest.raises(InvalidInput, match="cannot read or create the reply key"):
+        await deliver(domain)
+    assert smtp.received == []
+    async with domain.reading() as session:
+        states = (await session.scalars(select(Notice.state).where(Notice.id.in_(world.notice_ids)))).all()
+    assert list(states) == ["pending"]

@@ -97,7 +97,15 @@ class ReplyAddresses:
 
     def __init__(self, settings: MailInSettings) -> None:
         self.settings = settings
-        self.secret = reply_secret(settings)
+        self._secret: bytes | None = None
+
+    @property
+    def secret(self) -> bytes:
+        # Read when the first notice is sent (the channel's open()), not when the channel is
+        # merely listed, as the importer does to check addresses.
+        if self._secret is None:
+            self._secret = reply_secret(self.settings)
+        return self._secret
 
     @classmethod
     def from_settings(cls, settings: MailInSettings) -> ReplyAddresses | None:
@@ -178,6 +186,8 @@ class EmailChannel:
     async def open(self) -> None:
         # Connections open lazily, on the first batch, and are then reused.
         self._idle = []
+        if self.replies is not None:
+            self.replies.secret  # noqa: B018 - a missing or unreadable key stops the worker at start
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
