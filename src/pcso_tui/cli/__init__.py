@@ -51,6 +51,7 @@ AREAS = (
     "incidents",
     "insight",
     "install_base",
+    "mail_in",
     "outages",
     "portal",
     "users",

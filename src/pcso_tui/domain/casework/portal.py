@@ -448,11 +448,14 @@ async def get_article(domain: Domain, actor: Actor, number: str, *, account: str
 # --- the one command ------------------------------------------------------------------------
 
 
-async def reply_to_case(domain: Domain, actor: Actor, case_id: int, body: str) -> PortalUpdate:
+async def reply_to_case(
+    domain: Domain, actor: Actor, case_id: int, body: str, *, via: str | None = None
+) -> PortalUpdate:
     """The customer replies on their own case: a customer-visible ``reply`` line on its journal
     (agents and managers read it there); on a child case the reply is also recorded on the
     parent major case, so it shows on the major case's timeline. Staff previews are read-only:
-    staff do not hold ``COMMENT_OWN_CASE``."""
+    staff do not hold ``COMMENT_OWN_CASE``. ``via``: how the reply came when not through the
+    portal ("email"), shown on the timeline."""
     require(actor, Permission.COMMENT_OWN_CASE)
     text = clean_text(body, "the reply", limit=MAX_REPLY)
     async with domain.transaction(actor) as tx:
@@ -492,6 +495,7 @@ async def reply_to_case(domain: Domain, actor: Actor, case_id: int, body: str) -
             visibility="customer",
             children=0,
             account=account_number,
+            via=via,
         )
         tx.record(case.id, reply)
         if reopened:

@@ -160,6 +160,8 @@ def _case_worded(p: ek.CaseWorded, texts: Texts) -> Said:
 def _case_noted(p: ek.CaseNoted, texts: Texts) -> Said:
     label = journal_label(_s(p.line_kind), _s(p.visibility))
     title = label[:1].upper() + label[1:]
+    if p.via:
+        title += f" by {_s(p.via)}"
     if p.children:
         title += f", copied to {_plural(p.children, 'child case')}"
     if p.notices:

@@ -548,3 +548,14 @@ class PortalCaseDetail:
     articles: tuple[PortalArticle, ...]
     # Whether the case still takes replies (closed and canceled cases do not).
     open_for_replies: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MailReplyLanded:
+    """A reply by email that landed on a case as the contact's reply."""
+
+    case_number: str
+    contact_number: str
+    # How the mail found its case: "token" (the signed Reply-To) or "thread" (In-Reply-To).
+    route: str
+    update: PortalUpdate

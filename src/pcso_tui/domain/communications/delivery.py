@@ -312,6 +312,7 @@ class _Claimed:
     is_external: bool
     case_kind: str | None
     case_parent_id: int | None
+    contact_id: int
 
     @property
     def subject(self) -> tuple[str, int | None]:
@@ -368,6 +369,7 @@ async def _load_claimed(tx: Transaction, ids: Sequence[int]) -> list[_Claimed]:
             Account.is_external,
             Case.kind,
             Case.parent_id,
+            Notice.contact_id,
         )
         .join(Contact, Contact.id == Notice.contact_id)
         .join(Account, Account.id == Notice.account_id)
@@ -485,6 +487,8 @@ def _message(n: _Claimed, frozen: dict[str, Any]) -> OutboundMessage:
         html=rendered["html"],
         sms=rendered["sms"],
         data=rendered["data"],
+        case_id=n.case_id,
+        contact_id=n.contact_id,
     )
 
 

@@ -62,6 +62,10 @@ class OutboundMessage:
     sms: str
     # The structured form (what a webhook receives as JSON).
     data: dict[str, Any] = field(default_factory=dict)
+    # The case the notice is about and the contact it goes to (an email's reply address names
+    # both); None for a notice about no case (an outage alone).
+    case_id: int | None = None
+    contact_id: int | None = None
 
     def json_body(self) -> bytes:
         """The webhook body: canonical JSON, identical bytes on every attempt."""

@@ -388,6 +388,7 @@ class CaseNoted(Payload):
     account: str | None = None  # a customer's reply: their account
     from_case_id: int | None = None  # a reply on a child, shown on its major case too
     from_case: str | None = None
+    via: str | None = None  # a customer's reply that came by "email" (None: the portal)
 
 
 @event_kind

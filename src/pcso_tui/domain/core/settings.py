@@ -69,6 +69,7 @@ class Settings:
     delivery: DeliverySettings = field(default_factory=lambda: DeliverySettings())
     ingest: IngestSettings = field(default_factory=lambda: IngestSettings())
     insight: InsightSettings = field(default_factory=lambda: InsightSettings())
+    mail_in: MailInSettings = field(default_factory=lambda: MailInSettings())
     # The plugins' own sections, ``[plugins.NAME]``, each built into the dataclass its plugin
     # declares (``pcso_config_sections``); see :meth:`plugin`.
     plugins: dict[str, Any] = field(default_factory=dict)
@@ -341,14 +342,56 @@ def check_notify(value: Any) -> str | tuple[str, ...]:
         raise ValueError(f'notify = {value!r} must be "all", "primary" or a list of contact roles')
     roles = sorted({v.strip().lower() for v in value})
     if not roles:
-        raise ValueError("notify = [] would notify no one; name at least one role, or use \"primary\"")
+        raise ValueError('notify = [] would notify no one; name at least one role, or use "primary"')
     for role in roles:
         if not role or len(role) > ROLE_MAX or role == "all":
             raise ValueError(
                 f"notify = {list(value)!r}: {role!r} is not a contact role"
-                f" (a role is 1 to {ROLE_MAX} characters; \"all\" goes alone: notify = \"all\")"
+                f' (a role is 1 to {ROLE_MAX} characters; "all" goes alone: notify = "all")'
             )
     return tuple(roles)
+
+
+MAIL_IN_PROTOCOLS = ("smtp", "lmtp")
+
+
+@dataclass(frozen=True, slots=True)
+class MailInSettings:
+    """``[mail_in]``: customers' replies to notice emails, received by ``pcso mail-in``
+    (docs/mail-in.md)."""
+
+    # The mailbox replies go to, e.g. "replies@support.example". Notices carry
+    # ``Reply-To: replies+TOKEN@support.example``; empty: notices carry no Reply-To.
+    address: str = ""
+    # The HMAC key that signs reply tokens. Empty: $PCSO_MAIL_IN_SECRET, else a random key kept
+    # (mode 0600) in ``secret_file``. The delivery worker and ``pcso mail-in`` must share it.
+    secret: str = ""
+    # Empty: mail-in.secret in the user's data directory (~/.local/share/pcso-tui on Linux).
+    secret_file: str = ""
+    # A reply address stops working this many days after its notice was queued.
+    token_days: int = 90
+    # Where ``pcso mail-in`` listens, and what it speaks there.
+    host: str = "127.0.0.1"
+    port: int = 8025
+    protocol: str = "smtp"
+    # A larger message is refused during DATA (552).
+    max_size: int = 262_144
+
+    def __post_init__(self) -> None:
+        if self.address:
+            local, at, domain = self.address.partition("@")
+            if not at or not local or not domain or "+" in local or not self.address.isascii():
+                raise ValueError(f"address = {self.address!r} must be a plain mailbox such as replies@support.example")
+            if any(c in self.address for c in ' <>"\r\n\t,;'):
+                raise ValueError(f"address = {self.address!r} must be a plain mailbox such as replies@support.example")
+        if self.protocol not in MAIL_IN_PROTOCOLS:
+            raise ValueError(f"protocol = {self.protocol!r} must be smtp or lmtp")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port = {self.port} is not between 0 and 65535")
+        if not 1 <= self.token_days <= 3650:
+            raise ValueError(f"token_days = {self.token_days} must be between 1 and 3650")
+        if not 1024 <= self.max_size <= 100 * 1024 * 1024:
+            raise ValueError(f"max_size = {self.max_size} must be between 1024 and 104857600 bytes")
 
 
 # --- ingest: alerts in (docs/alerts.md) -----------------------------------------------------

@@ -10,13 +10,17 @@ from pcso_tui.domain.hookspecs import hookimpl
 
 @hookimpl
 def pcso_notification_channels(settings: Settings) -> list[NotificationChannel]:
-    from pcso_tui.plugins.channels.email import EmailChannel
+    from pcso_tui.plugins.channels.email import EmailChannel, ReplyAddresses
     from pcso_tui.plugins.channels.portal import PortalChannel
     from pcso_tui.plugins.channels.webhook import SmsChannel, WebhookChannel
 
     delivery = settings.delivery
     return [
-        EmailChannel(delivery.email, concurrency=delivery.concurrency),
+        EmailChannel(
+            delivery.email,
+            concurrency=delivery.concurrency,
+            replies=ReplyAddresses.from_settings(settings.mail_in),
+        ),
         WebhookChannel(delivery.webhook, concurrency=delivery.concurrency),
         SmsChannel(delivery.webhook, concurrency=delivery.concurrency),
         PortalChannel(),

@@ -7,6 +7,9 @@ another, instead of a thread per connection around ``smtplib``.
 Every message is built byte for byte from the notice: ``Message-ID`` and the MIME boundary
 come from the idempotency key and ``Date`` from when the notice was queued, so a retry is the
 very same message and a receiving system can drop the duplicate.
+
+With ``[mail_in] address`` set, a notice about a case carries ``Reply-To:`` a signed address
+that leads a reply back to that case (``domain.core.reply_tokens``, docs/mail-in.md).
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from typing import Any
 
 from pcso_tui.domain.core.channels import DeliveryOutcome, OutboundMessage, key_digest, message_id
 from pcso_tui.domain.core.errors import InvalidInput
-from pcso_tui.domain.core.settings import EmailSettings
+from pcso_tui.domain.core.reply_tokens import reply_address, reply_secret
+from pcso_tui.domain.core.settings import EmailSettings, MailInSettings
 from pcso_tui.domain.core.text import one_line
 
 PASSWORD_ENV = "PCSO_SMTP_PASSWORD"
@@ -88,11 +92,44 @@ def _qp(text: str) -> bytes:
     return binascii.b2a_qp(data, quotetabs=False, istext=True, header=False).replace(b"\n", b"\r\n")
 
 
-def build_email(message: OutboundMessage, settings: EmailSettings, *, html: bool | None = None) -> bytes:
+class ReplyAddresses:
+    """The ``Reply-To`` of notices about a case, from ``[mail_in]`` (None when it has no address)."""
+
+    def __init__(self, settings: MailInSettings) -> None:
+        self.settings = settings
+        self._secret: bytes | None = None
+
+    @property
+    def secret(self) -> bytes:
+        # Read when the first notice is sent (the channel's open()), not when the channel is
+        # merely listed, as the importer does to check addresses.
+        if self._secret is None:
+            self._secret = reply_secret(self.settings)
+        return self._secret
+
+    @classmethod
+    def from_settings(cls, settings: MailInSettings) -> ReplyAddresses | None:
+        return cls(settings) if settings.address else None
+
+    def for_message(self, message: OutboundMessage) -> str | None:
+        if message.case_id is None or message.contact_id is None:
+            return None
+        return reply_address(self.settings, self.secret, message.case_id, message.contact_id, message.created_at)
+
+
+def build_email(
+    message: OutboundMessage,
+    settings: EmailSettings,
+    *,
+    html: bool | None = None,
+    replies: ReplyAddresses | None = None,
+) -> bytes:
     """The complete RFC 5322 message for one notice (CRLF line endings)."""
     sender_domain = settings.from_address.rpartition("@")[2] or "localhost"
+    reply_to = replies.for_message(message) if replies is not None else None
     headers = [
         ("From", _address(settings.from_name, settings.from_address)),
+        *([("Reply-To", reply_to)] if reply_to else []),
         ("To", _address(message.contact_name, _to_header(message.email or ""))),
         ("Subject", _header(message.subject)),
         ("Date", _date(message.created_at)),
@@ -136,18 +173,21 @@ class EmailChannel:
             return f"is not an email address we can deliver to ({exc})"
         return None
 
-    def __init__(self, settings: EmailSettings, *, concurrency: int = 4) -> None:
+    def __init__(self, settings: EmailSettings, *, concurrency: int = 4, replies: ReplyAddresses | None = None) -> None:
         if settings.security not in SECURITY_MODES:
             modes = ", ".join(SECURITY_MODES)
             raise InvalidInput(f"[delivery.email] security = {settings.security!r}: must be one of {modes}")
         self.settings = settings
         self.concurrency = max(1, concurrency)
+        self.replies = replies
         self._idle: list[Any] = []
         self._helo = settings.helo_name or socket.gethostname() or "localhost"
 
     async def open(self) -> None:
         # Connections open lazily, on the first batch, and are then reused.
         self._idle = []
+        if self.replies is not None:
+            self.replies.secret  # noqa: B018 - a missing or unreadable key stops the worker at start
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
@@ -218,7 +258,7 @@ class EmailChannel:
                             outcomes.append(DeliveryOutcome.retry(message, unreachable[0]))
                             break
                     try:
-                        data = build_email(message, self.settings)
+                        data = build_email(message, self.settings, replies=self.replies)
                         await _transaction(smtp, sender, recipient, data, self.settings.timeout)
                     except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
                         smtp.close()

@@ -1,0 +1,70 @@
+"""``pcso mail-in``: customers' replies to notice emails, handed over by an MTA."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from pcso_tui.cli.common import CliContext, pass_cli, run
+
+
+@click.command("mail-in")
+@click.option("--host", default=None, help="Address to listen on.  [default: [mail_in] host, 127.0.0.1]")
+@click.option(
+    "--port", default=None, type=click.IntRange(0, 65535), help="Port to listen on.  [default: [mail_in] port, 8025]"
+)
+@click.option("--lmtp/--smtp", "lmtp", default=None, help="Speak LMTP or SMTP.  [default: [mail_in] protocol, smtp]")
+@pass_cli
+def mail_in(ctx: CliContext, host: str | None, port: int | None, lmtp: bool | None) -> None:
+    """Receive replies to notice emails from an MTA (SMTP or LMTP) and add them to their cases.
+
+    Needs [mail_in] address in the config; see docs/mail-in.md for the Postfix wiring.
+    Stops on Ctrl-C.
+    """
+    import asyncio
+    import logging
+    import signal
+
+    from pcso_tui.mail_in import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    where = {"host": host or "127.0.0.1", "port": port}
+
+    async def go() -> None:
+        settings = ctx.config.settings.mail_in  # a bad [mail_in] is refused here, by run()
+        where["host"] = listen_host = host or settings.host
+        where["port"] = listen_port = settings.port if port is None else port
+        use_lmtp = settings.protocol == "lmtp" if lmtp is None else lmtp
+        protocol = "LMTP" if use_lmtp else "SMTP"
+        if listen_host not in ("127.0.0.1", "localhost", "::1"):
+            click.echo(f"pcso: warning: listening on {listen_host}; only your MTA should reach this port", err=True)
+        domain = await ctx.open_domain()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+
+        def ready(addresses: list[Any]) -> None:
+            for address in addresses:
+                shown = f"[{address[0]}]" if ":" in str(address[0]) else address[0]
+                click.echo(
+                    f"pcso: receiving replies for {settings.address} over {protocol} on {shown}:{address[1]}"
+                    f" ({domain.db.describe()})",
+                    err=True,
+                )
+
+        try:
+            await serve(domain, host=listen_host, port=listen_port, lmtp=use_lmtp, stop=stop, ready=ready)
+        finally:
+            await domain.close()
+
+    try:
+        run(go())
+    except OSError as exc:
+        click.echo(f"pcso: cannot listen on {where['host']}:{where['port']}: {exc.strerror or exc}", err=True)
+        sys.exit(1)
+
+
+commands = (mail_in,)
