@@ -13,7 +13,7 @@ Then, each into a fresh migrated embedded database:
 - ``ingest + correlation``: the first ``--correlated`` messages through ``ingest`` with the real
   correlation (``domain/operations/correlation.py``, another area), which the two sides above leave out;
 - ``raw sqlite3``: the same rows upserted with the standard library, one transaction per batch,
-  ``INSERT … ON CONFLICT(fingerprint) DO UPDATE`` with ``executemany`` (labels encoded as JSON,
+  ``INSERT … ON CONFLICT(fingerprint, source) DO UPDATE`` with ``executemany`` (labels encoded as JSON,
   CI ids from a dictionary loaded beforehand, no state logic, no events: the least work that
   stores the same alerts).
 
@@ -44,6 +44,7 @@ from pcso_tui.domain.core.roles import SYSTEM
 from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.settings import Settings
 from pcso_tui.domain.operations import alerts as alerts_module
+from pcso_tui.domain.operations.alert_formats import parse_alerts
 from pcso_tui.domain.operations.alerts import ParsedBatch, ingest, ingest_payload
 from pcso_tui.plugins import new_plugin_manager
 
@@ -75,7 +76,7 @@ def build_bodies(alerts: int, batch: int, distinct: int, seed: int = 7) -> list[
                     },
                     "annotations": {"summary": f"{host} is unwell ({n})", "description": "see the runbook"},
                     "startsAt": starts,
-                    "endsAt": (start + timedelta(seconds=b)).isoformat().replace("+00:00", "Z") if resolved else ZERO,
+                    "endsAt": (start + timedelta(seconds=n + 30 + b)).isoformat().replace("+00:00", "Z") if resolved else ZERO,
                     "generatorURL": f"http://prometheus.example/graph?g0.expr=rule{n % 50}",
                     "fingerprint": f"{n:016x}",
                 }
@@ -176,11 +177,11 @@ class Raw:
     """The baseline: the standard library's sqlite3, one transaction and one executemany per batch."""
 
     def __init__(self, path: Path) -> None:
-        keep = {"fingerprint", "first_seen_at", "receive_count", "version"}
+        keep = {"fingerprint", "source", "first_seen_at", "receive_count", "version"}
         updates = ", ".join(f"{c} = excluded.{c}" for c in RAW_COLUMNS if c not in keep)
         self.sql = (
             f"INSERT INTO alert ({', '.join(RAW_COLUMNS)}) VALUES ({', '.join('?' * len(RAW_COLUMNS))}) "
-            f"ON CONFLICT(fingerprint) DO UPDATE SET {updates}, "
+            f"ON CONFLICT(fingerprint, source) DO UPDATE SET {updates}, "
             "receive_count = receive_count + excluded.receive_count, version = version + 1"
         )
         self.connection = sqlite3.connect(path, isolation_level=None)
@@ -238,7 +239,7 @@ async def main() -> None:
 
         builtin = Extensions(new_plugin_manager(load_entry_points=False).hook, Settings())
         started = time.perf_counter()
-        batches = [builtin.parse_alerts(body) for body in bodies]
+        batches = [parse_alerts(builtin, body) for body in bodies]
         parse_seconds = time.perf_counter() - started
 
         # The sides run side by side, one message each in turn, so that the machine's drift (it
