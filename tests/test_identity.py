@@ -1,0 +1,187 @@
+"""Who you are is the OS account running ``pcso``: not an environment variable, not a flag.
+
+The first admin is bootstrapped explicitly, ``--as`` is for admins and is recorded with the
+real user, and ``pcso events list --json`` shows both names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from pcso_tui.cli import main
+from pcso_tui.connection import Connection
+from tests.identity import ME, signed_in_as
+
+FORGED = {"PCSO_USER": "admin", "LOGNAME": "admin", "USER": "admin", "USERNAME": "admin"}
+
+
+def pcso(db: Path, user: str, *args: str) -> Result:
+    with signed_in_as(user):
+        return CliRunner().invoke(main, ["--db", str(db), *args], env={"PCSO_CONFIG": os.devnull})
+
+
+def users(db: Path) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        return sorted(name for (name,) in conn.execute("SELECT name FROM app_user"))
+
+
+@pytest.fixture
+def empty_db(tmp_path: Path) -> Path:
+    db = tmp_path / "pcso.db"
+    assert pcso(db, "root", "db", "upgrade").exit_code == 0
+    return db
+
+
+def test_the_os_user_is_the_account_of_the_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in FORGED.items():
+        monkeypatch.setenv(name, value + "-forged")
+    assert Connection.os_user() == ME
+    assert Connection(None, None, None).user_name() == ME
+
+
+def test_the_authenticated_user_replaces_the_os_user() -> None:
+    assert Connection(None, None, None, authenticated_user="adam").user_name() == "adam"
+
+
+def test_the_first_admin_must_be_the_one_running_the_command(empty_db: Path) -> None:
+    wrong = pcso(empty_db, "root", "users", "add", "admin2", "--role", "admin")
+    assert wrong.exit_code == 4
+    assert wrong.stderr.strip() == (
+        "pcso: there is no admin yet: the first admin is you, 'root'; run `pcso users add root --role admin`"
+    )
+    assert users(empty_db) == []
+    not_admin = pcso(empty_db, "root", "users", "add", "root", "--role", "agent")
+    assert not_admin.exit_code == 4 and "the first admin is you, 'root'" in not_admin.stderr
+    assert users(empty_db) == []
+
+    other = pcso(empty_db, "root", "cases", "list")
+    assert other.exit_code == 8
+    assert "no admin yet: run `pcso users add root --role admin`" in other.stderr
+
+    done = pcso(empty_db, "root", "users", "add", "root", "--role", "admin")
+    assert done.exit_code == 0, done.output
+    assert done.stdout.strip() == "added root (admin)"
+    added = pcso(empty_db, "root", "users", "add", "admin2", "--role", "admin")
+    assert added.exit_code == 0, added.output
+    assert users(empty_db) == ["admin2", "root"]
+
+
+def test_a_stranger_is_told_they_are_not_a_user_not_a_wrong_role(empty_db: Path) -> None:
+    assert pcso(empty_db, "root", "users", "add", "root", "--role", "admin").exit_code == 0
+    for command in (["users", "add", "carl", "--role", "admin"], ["users", "add", "mallory", "--role", "agent"]):
+        refused = pcso(empty_db, "carl", *command)
+        assert refused.exit_code == 8
+        assert refused.stderr.strip() == (
+            "pcso: no pcso user named 'carl': ask an admin to run `pcso users add carl --role agent`"
+        )
+    assert users(empty_db) == ["root"]
+
+
+def test_only_admins_act_as_someone_else_and_the_event_log_names_both(empty_db: Path) -> None:
+    assert pcso(empty_db, "root", "users", "add", "root", "--role", "admin").exit_code == 0
+    assert pcso(empty_db, "root", "users", "add", "boss", "--role", "admin").exit_code == 0
+    assert pcso(empty_db, "root", "users", "add", "olivia", "--role", "operator").exit_code == 0
+
+    refused = pcso(empty_db, "olivia", "--as", "boss", "users", "add", "mallory", "--role", "admin")
+    assert refused.exit_code == 4 and refused.stderr.strip() == "pcso: only admins may act --as another user"
+    assert "mallory" not in users(empty_db)
+
+    assert pcso(empty_db, "root", "--as", "boss", "users", "add", "zed", "--role", "agent").exit_code == 0
+    listed = pcso(empty_db, "root", "events", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    events = {e["payload"]["name"]: e for e in json.loads(listed.stdout)}
+    assert (events["root"]["kind"], events["root"]["actor_name"], events["root"]["impersonator"]) == (
+        "user.bootstrapped",
+        "root",
+        None,
+    )
+    assert (events["olivia"]["actor_name"], events["olivia"]["impersonator"]) == ("root", None)
+    assert (events["zed"]["actor_name"], events["zed"]["impersonator"]) == ("boss", "root")
+    table = pcso(empty_db, "root", "events", "list")
+    assert "boss (via root)" in table.stdout
+
+
+def test_forged_variables_change_nothing_in_a_real_process(empty_db: Path) -> None:
+    env = {**os.environ, **FORGED, "PCSO_CONFIG": os.devnull}
+    env.pop("PCSO_DATABASE_URL", None)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "pcso_tui", "--db", str(empty_db), *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+    assert pcso(empty_db, ME, "users", "add", ME, "--role", "admin").exit_code == 0
+    assert pcso(empty_db, ME, "users", "add", "admin", "--role", "operator").exit_code == 0
+    done = run("users", "add", "zed", "--role", "agent", "--json")
+    assert done.returncode == 0, done.stderr
+    events = json.loads(run("events", "list", "--json").stdout)
+    assert (events[-1]["actor_name"], events[-1]["impersonator"]) == (ME, None)
+
+
+# --- a second, real OS account (only when the tests run as root) ----------------------------
+
+OTHER_ACCOUNT = "pcso-probe"
+
+
+def _others_may_run(path: Path) -> bool:
+    return all(p.stat().st_mode & 0o001 for p in path.resolve().parents) and bool(path.resolve().stat().st_mode & 0o001)
+
+
+@pytest.fixture
+def other_account() -> Iterator[str]:
+    if os.geteuid() != 0 or shutil.which("useradd") is None:
+        pytest.skip("creating an OS account needs root and useradd")
+    if not _others_may_run(Path(sys.executable)):
+        pytest.skip(f"another OS account cannot run {sys.executable} (a directory above it is closed)")
+    import pwd
+
+    try:
+        pwd.getpwnam(OTHER_ACCOUNT)
+        created = False
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", OTHER_ACCOUNT], check=True)
+        created = True
+    try:
+        yield OTHER_ACCOUNT
+    finally:
+        if created:
+            subprocess.run(["userdel", OTHER_ACCOUNT], check=False)
+
+
+def test_another_os_account_cannot_forge_its_way_to_admin(other_account: str, tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    tmp_path.chmod(0o755)
+    tmp_path.parent.chmod(0o755)
+    db = shared / "pcso.db"
+    assert pcso(db, "root", "db", "upgrade").exit_code == 0
+    assert pcso(db, "root", "users", "add", "root", "--role", "admin").exit_code == 0
+    assert pcso(db, "root", "users", "add", "admin", "--role", "admin").exit_code == 0
+    assert pcso(db, "root", "users", "add", other_account, "--role", "operator").exit_code == 0
+    for name in ("pcso.db", "pcso.db-wal", "pcso.db-shm"):
+        if (shared / name).exists():
+            (shared / name).chmod(0o666)
+    env = {**os.environ, **FORGED, "PCSO_CONFIG": os.devnull, "HOME": str(shared)}
+    env.pop("PCSO_DATABASE_URL", None)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "pcso_tui", "--db", str(db), *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, user=other_account)
+
+    added = run("users", "add", "mallory", "--role", "admin")
+    assert added.returncode == 4
+    assert added.stderr.strip() == f"pcso: {other_account} (operator) may not manage users"
+    as_admin = run("--as", "admin", "users", "add", "mallory", "--role", "admin")
+    assert as_admin.returncode == 4
+    assert as_admin.stderr.strip() == "pcso: only admins may act --as another user"
+    assert "mallory" not in users(db)
