@@ -24,6 +24,7 @@ def pcso(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     def run(*args: str, input: str | None = None):
         return runner.invoke(main, ["--db", database, *args], input=input, catch_exceptions=False)
 
+    assert run("db", "upgrade").exit_code == 0
     assert run("users", "add", "admin", "--role", "admin").exit_code == 0
     return run
 

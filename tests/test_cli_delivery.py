@@ -43,6 +43,7 @@ def pcso(sqlite_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
         return runner.invoke(main, ["--db", sqlite_url, "--config", str(config), *args], input=input)
 
     invoke.config = config  # type: ignore[attr-defined]
+    assert invoke("db", "upgrade").exit_code == 0
     assert invoke("users", "add", "admin", "--role", "admin").exit_code == 0
     return invoke
 

@@ -144,7 +144,7 @@ def test_an_interrupted_build_leaves_nothing_behind(pcso, tmp_path: Path, monkey
     real_build = demo._build
 
     async def interrupted(context, accounts, seed, progress):
-        domain = await context.open_domain(upgrade=True)  # the file exists, half made
+        domain = await context.open_domain(upgrade=True, create=True)  # the file exists, half made
         await domain.close()
         raise KeyboardInterrupt
 

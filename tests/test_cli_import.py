@@ -33,6 +33,7 @@ class Pcso:
 @pytest.fixture
 def pcso(tmp_path: Path) -> Pcso:
     run = Pcso(tmp_path / "pcso.db")
+    assert run("db", "upgrade").exit_code == 0
     assert run("users", "add", "admin", "--role", "admin").exit_code == 0
     assert run("users", "add", "agent", "--role", "agent").exit_code == 0
     return run
@@ -210,6 +211,7 @@ def test_a_real_pipe_into_pcso_import(tmp_path: Path) -> None:
             timeout=60,
         )
 
+    assert run("db", "upgrade").returncode == 0
     assert run("users", "add", ME, "--role", "admin").returncode == 0
     result = run("import", "products", "-", "--format", "csv", input="number,name\r\nP-1,Router\r\nP-2,Mail\r\n")
     assert result.returncode == 0, result.stderr

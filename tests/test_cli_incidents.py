@@ -39,6 +39,7 @@ class Pcso:
 @pytest.fixture
 def pcso(tmp_path: Path) -> Pcso:
     cli = Pcso(tmp_path)
+    assert cli("db", "upgrade").exit_code == 0
     assert cli("users", "add", "root", "--role", "admin", user="root").exit_code == 0
     assert cli("users", "add", "op", "--role", "operator", user="root").exit_code == 0
     assert cli("users", "add", "agent", "--role", "agent", user="root").exit_code == 0

@@ -317,6 +317,7 @@ def test_an_installed_plugin_works_from_the_command_line(tmp_path: Path) -> None
         command = [sys.executable, "-c", "from pcso_tui.cli import main; main()", "--db", str(tmp_path / "p.db"), *args]
         return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
 
+    assert pcso("db", "upgrade").returncode == 0
     assert pcso("users", "add", ME, "--role", "admin").returncode == 0
     alerts = tmp_path / "alerts.jsonl"
     alerts.write_text(json.dumps(uptime()) + "\n" + json.dumps({"name": "probe"}) + "\n")

@@ -57,12 +57,18 @@ class Connection:
         """The name this connection signs in as (before ``--as``)."""
         return self.authenticated_user or self.os_user()
 
-    async def open_domain(self, *, upgrade: bool | None = None) -> Domain:
+    async def open_domain(self, *, upgrade: bool | None = None, create: bool = False) -> Domain:
+        """The database named by ``--db`` or the config: it must exist unless ``create``
+        (commands that make databases: seed, demo, db upgrade)."""
         from pcso_tui.domain.core.service import Domain
         from pcso_tui.plugins import plugin_manager
 
         return await Domain.open(
-            self.database_url, settings=self.config.settings, hooks=plugin_manager().hook, upgrade=upgrade
+            self.database_url,
+            settings=self.config.settings,
+            hooks=plugin_manager().hook,
+            upgrade=upgrade,
+            create=create,
         )
 
     async def sign_in(self, domain: Domain) -> Actor:

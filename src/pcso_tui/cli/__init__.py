@@ -6,6 +6,7 @@ as the signed-in OS user (or ``--as`` someone, for admins and demo worlds). List
 
     0 ok · 1 error · 2 usage · 3 not found · 4 forbidden · 5 illegal transition
     6 invalid input · 7 conflict · 8 unknown user · 9 schema outdated · 10 database busy
+    11 database cannot be opened
 
 Heavy modules (the database stack, Textual) are imported inside the commands that need them.
 """

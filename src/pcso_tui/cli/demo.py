@@ -108,7 +108,7 @@ async def _build(ctx: CliContext, accounts: int, seed: int, progress: Any) -> Wo
     from pcso_tui.domain.core.users import add_user, mark_demo, sign_in
     from pcso_tui.world.world import seed_world
 
-    domain = await ctx.open_domain(upgrade=True)
+    domain = await ctx.open_domain(upgrade=True, create=True)
     try:
         # The demo's own admin bootstraps itself; the events name who ran `pcso demo`.
         founder = Actor(user_id=None, name="admin", role=Role.CUSTOMER, impersonator=ctx.user_name())

@@ -86,7 +86,7 @@ def seed(ctx: CliContext, size: str, seed: int, as_json: bool) -> None:
                 bar.close()
 
     started = time.perf_counter()
-    summary = with_domain(ctx, action, sign_in=False)
+    summary = with_domain(ctx, action, sign_in=False, create=True)
     seconds = time.perf_counter() - started
     if as_json:
         emit_json(summary)
