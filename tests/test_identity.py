@@ -185,3 +185,18 @@ def test_another_os_account_cannot_forge_its_way_to_admin(other_account: str, tm
     assert as_admin.returncode == 4
     assert as_admin.stderr.strip() == "pcso: only admins may act --as another user"
     assert "mallory" not in users(db)
+
+
+def test_an_in_process_caller_hands_over_the_user_it_authenticated(empty_db: Path) -> None:
+    """The seam the SSH gateway uses for one command: ``obj=CliContext(authenticated_user=…)``."""
+    from pcso_tui.cli.common import CliContext
+
+    assert pcso(empty_db, "root", "users", "add", "root", "--role", "admin").exit_code == 0
+    assert pcso(empty_db, "root", "users", "add", "olivia", "--role", "operator").exit_code == 0
+    given = CliContext(db_option=None, config_option=None, as_name=None, authenticated_user="olivia")
+    with signed_in_as("root"):
+        result = CliRunner().invoke(
+            main, ["--db", str(empty_db), "users", "list"], env={"PCSO_CONFIG": os.devnull}, obj=given
+        )
+    assert result.exit_code == 4
+    assert result.stderr.strip() == "pcso: olivia (operator) may not manage users"

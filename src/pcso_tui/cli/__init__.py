@@ -32,7 +32,16 @@ def main(ctx: click.Context, db_option: str | None, config_option: Path | None, 
 
     Without a command, opens the workspace on your role's screen.
     """
-    ctx.obj = CliContext(db_option=db_option, config_option=config_option, as_name=as_name)
+    # An in-process caller that authenticated the user itself (the SSH gateway running one
+    # command) passes ``obj=CliContext(..., authenticated_user=NAME)``; argv and the
+    # environment cannot set it.
+    given = ctx.obj if isinstance(ctx.obj, CliContext) else None
+    ctx.obj = CliContext(
+        db_option=db_option,
+        config_option=config_option,
+        as_name=as_name,
+        authenticated_user=given.authenticated_user if given else None,
+    )
     if ctx.invoked_subcommand is None:
         from pcso_tui.app import run_workspace
 
