@@ -12,6 +12,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,16 +133,10 @@ def test_forged_variables_change_nothing_in_a_real_process(empty_db: Path) -> No
 OTHER_ACCOUNT = "pcso-probe"
 
 
-def _others_may_run(path: Path) -> bool:
-    return all(p.stat().st_mode & 0o001 for p in path.resolve().parents) and bool(path.resolve().stat().st_mode & 0o001)
-
-
 @pytest.fixture
 def other_account() -> Iterator[str]:
     if os.geteuid() != 0 or shutil.which("useradd") is None:
         pytest.skip("creating an OS account needs root and useradd")
-    if not _others_may_run(Path(sys.executable)):
-        pytest.skip(f"another OS account cannot run {sys.executable} (a directory above it is closed)")
     import pwd
 
     try:
@@ -157,34 +152,68 @@ def other_account() -> Iterator[str]:
             subprocess.run(["userdel", OTHER_ACCOUNT], check=False)
 
 
-def test_another_os_account_cannot_forge_its_way_to_admin(other_account: str, tmp_path: Path) -> None:
-    shared = tmp_path / "shared"
-    shared.mkdir(mode=0o777)
-    shared.chmod(0o777)
-    tmp_path.chmod(0o755)
-    tmp_path.parent.chmod(0o755)
-    db = shared / "pcso.db"
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory every account may write (the test's own tmp_path is closed to others)."""
+    path = Path(tempfile.mkdtemp(prefix="pcso-identity-"))
+    path.chmod(0o777)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def run_as_account(account: str, env: dict[str, str], *args: str) -> tuple[int, str]:
+    """``pcso ARGS`` in a child process that has become ``account`` (setgid/setuid after fork,
+    no exec: the interpreter may live where that account cannot read). The modules it needs
+    are already imported by the parent."""
+    import pwd
+
+    entry = pwd.getpwnam(account)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(entry.pw_gid)
+            os.setuid(entry.pw_uid)
+            os.environ.update(env)
+            result = CliRunner().invoke(main, list(args))
+            os.write(write_end, json.dumps([result.exit_code, result.stderr]).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as answer:
+        data = answer.read()
+    os.waitpid(pid, 0)
+    code, stderr = json.loads(data)
+    return code, stderr
+
+
+def test_another_os_account_cannot_forge_its_way_to_admin(other_account: str, shared_dir: Path) -> None:
+    db = shared_dir / "pcso.db"
     assert pcso(db, "root", "db", "upgrade").exit_code == 0
     assert pcso(db, "root", "users", "add", "root", "--role", "admin").exit_code == 0
     assert pcso(db, "root", "users", "add", "admin", "--role", "admin").exit_code == 0
     assert pcso(db, "root", "users", "add", other_account, "--role", "operator").exit_code == 0
-    for name in ("pcso.db", "pcso.db-wal", "pcso.db-shm"):
-        if (shared / name).exists():
-            (shared / name).chmod(0o666)
-    env = {**os.environ, **FORGED, "PCSO_CONFIG": os.devnull, "HOME": str(shared)}
-    env.pop("PCSO_DATABASE_URL", None)
+    # Warm the imports the child needs, as this (root) process.
+    assert pcso(db, other_account, "users", "add", "mallory", "--role", "admin").exit_code == 4
+    assert pcso(db, other_account, "--as", "admin", "users", "list").exit_code == 4
+    for path in shared_dir.iterdir():
+        path.chmod(0o666)
+    env = {**FORGED, "PCSO_CONFIG": os.devnull}
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "pcso_tui", "--db", str(db), *args]
-        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, user=other_account)
-
-    added = run("users", "add", "mallory", "--role", "admin")
-    assert added.returncode == 4
-    assert added.stderr.strip() == f"pcso: {other_account} (operator) may not manage users"
-    as_admin = run("--as", "admin", "users", "add", "mallory", "--role", "admin")
-    assert as_admin.returncode == 4
-    assert as_admin.stderr.strip() == "pcso: only admins may act --as another user"
+    code, stderr = run_as_account(other_account, env, "--db", str(db), "users", "add", "mallory", "--role", "admin")
+    assert (code, stderr.strip()) == (4, f"pcso: {other_account} (operator) may not manage users")
+    code, stderr = run_as_account(
+        other_account, env, "--db", str(db), "--as", "admin", "users", "add", "mallory", "--role", "admin"
+    )
+    assert (code, stderr.strip()) == (4, "pcso: only admins may act --as another user")
     assert "mallory" not in users(db)
+    with sqlite3.connect(db) as conn:
+        kinds = [kind for (kind,) in conn.execute("SELECT kind FROM event WHERE actor_name = 'admin'")]
+    assert kinds == []  # nothing was ever done in admin's name
 
 
 def test_an_in_process_caller_hands_over_the_user_it_authenticated(empty_db: Path) -> None:
