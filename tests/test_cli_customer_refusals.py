@@ -158,4 +158,3 @@ def test_the_customer_still_reaches_their_own_records(world: tuple[str, Records]
     assert counts.exit_code == 0, counts.output
     mine = ok(pcso(db, "customer", "cases", "list", "--account", "ACC-T1", "--json"))
     assert [c["number"] for c in mine] == [records.own_case]
-
