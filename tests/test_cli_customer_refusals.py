@@ -85,6 +85,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Records]:
 # is the customer's own case where a second one is needed.
 COMMANDS = [
     "case show {case}",
+    "case open --account {account} --short help",
     "case show {case} --json",
     "case note {case} hello",
     "case state {case} open",
@@ -111,6 +112,8 @@ COMMANDS = [
     "outages end {outage}",
     "articles list --case {case}",
     "articles attach {case} KB0000001",
+    "articles detach {case} KB0000001",
+    "alerts ack {notice}",
     "insight recommend {case}",
     "insight similar {case}",
     "insight likely {case}",
