@@ -96,7 +96,9 @@ def operator_child(database: str, folder: Path, alerts: int) -> dict[str, Any]:
             await pilot.pause(0.05)
 
     async def run() -> dict[str, Any]:
-        connection = Connection(db_option=database, config_option=folder / "none.toml", as_name=None)
+        connection = Connection(
+            db_option=database, config_option=folder / "none.toml", as_name=None, authenticated_user="olivia"
+        )
         app = create_app(connection, state_file=folder / "state.json", cursor_blink=False)
         started = time.perf_counter()
         async with app.run_test(size=(80, 24), message_hook=count_pages) as pilot:
@@ -240,7 +242,6 @@ def main() -> None:
         env = dict(
             os.environ,
             TZ="UTC",
-            PCSO_USER="olivia",
             XDG_CONFIG_HOME=str(folder / "config"),
             XDG_STATE_HOME=str(folder / "state"),
             XDG_DATA_HOME=str(folder / "data"),

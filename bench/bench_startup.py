@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import os
+import pwd
 import select
 import signal
 import statistics
@@ -123,16 +124,16 @@ def main() -> None:
         env = dict(
             os.environ,
             TERM="xterm-256color",
-            PCSO_USER="bench",
             PCSO_CONFIG=str(folder / "none.toml"),
             XDG_STATE_HOME=str(folder / "state"),
             XDG_DATA_HOME=str(folder / "data"),
         )
         env.pop("PCSO_DATABASE_URL", None)
         database = folder / "bench" / "pcso.db"
-        # Not timed: a migrated database with one user to sign in as.
+        # Not timed: a migrated database with one user to sign in as, the OS account running this.
+        me = pwd.getpwuid(os.getuid()).pw_name
         subprocess.run(
-            [sys.executable, "-m", "pcso_tui", "--db", str(database), "users", "add", "bench", "--role", "admin"],
+            [sys.executable, "-m", "pcso_tui", "--db", str(database), "users", "add", me, "--role", "admin"],
             env=env,
             check=True,
             capture_output=True,
@@ -148,7 +149,7 @@ def main() -> None:
         if other_env:
             # Its own database, made by its own code: the two trees' schemas may differ.
             subprocess.run(
-                [*other_workspace, "users", "add", "bench", "--role", "admin"],
+                [*other_workspace, "users", "add", me, "--role", "admin"],
                 env=other_env,
                 check=True,
                 capture_output=True,

@@ -70,7 +70,9 @@ def cli_reference() -> str:
         "Generated from the commands themselves by `scripts/readme_parts.py`; `pcso COMMAND --help` "
         "prints the same. Every list takes `--json`. Exit codes: 0 done, 2 usage error, 3 not found, "
         "4 not allowed for your role, 5 illegal state transition, 6 invalid input, 7 conflict (changed by "
-        "someone else, or already done), 8 unknown user; the message on standard error says why.",
+        "someone else, or already done), 8 unknown user, 9 schema outdated (run `pcso db upgrade`), "
+        "10 database busy, 11 database cannot be opened (missing, not a pcso database, unreachable); "
+        "the message on standard error says why.",
         "",
     ]
     # Every context gets the root's settings (-h as well as --help), as a real invocation would.

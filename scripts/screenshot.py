@@ -25,8 +25,12 @@ async def shoot(database: Path, out: Path, size: tuple[int, int]) -> None:
     from pcso_tui.cli.common import CliContext
     from pcso_tui.widgets.themes import builtin_themes_dir
 
-    os.environ["PCSO_USER"] = "olivia"
-    context = CliContext(db_option=str(database), config_option=database.with_suffix(".none.toml"), as_name=None)
+    context = CliContext(
+        db_option=str(database),
+        config_option=database.with_suffix(".none.toml"),
+        as_name=None,
+        authenticated_user="olivia",
+    )
     app = PcsoApp(
         context,
         state_file=database.with_suffix(".ui.json"),

@@ -10,12 +10,13 @@ from click.testing import CliRunner
 
 from pcso_tui.cli import main
 from tests.alerting import HOSTILE, am_alert, am_message
+from tests.identity import set_os_user
 
 
 @pytest.fixture
 def pcso(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Run ``pcso --db <file> …`` as the OS user ``admin`` (bootstrapped as the first admin)."""
-    monkeypatch.setenv("PCSO_USER", "admin")
+    set_os_user(monkeypatch, "admin")
     monkeypatch.setenv("PCSO_CONFIG", str(tmp_path / "absent.toml"))
     database = str(tmp_path / "pcso.db")
     runner = CliRunner()
@@ -23,6 +24,7 @@ def pcso(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     def run(*args: str, input: str | None = None):
         return runner.invoke(main, ["--db", database, *args], input=input, catch_exceptions=False)
 
+    assert run("db", "upgrade").exit_code == 0
     assert run("users", "add", "admin", "--role", "admin").exit_code == 0
     return run
 

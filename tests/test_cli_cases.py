@@ -15,6 +15,7 @@ from pcso_tui.domain.core.roles import Actor, Role
 from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.users import add_user, sign_in
 from tests.domain.case_world import AFFECTED, HOSTILE, NOTIFIED, SKIPPED, build_world
+from tests.identity import signed_in_as
 
 
 @pytest.fixture
@@ -36,8 +37,9 @@ def db(sqlite_url: str) -> str:
 
 
 def pcso(db: str, user: str, *args: str, input: str | None = None) -> Result:
-    env = {"PCSO_USER": user, "PCSO_CONFIG": "/nonexistent/pcso-config.toml"}
-    return CliRunner().invoke(main, ["--db", db, *args], env=env, input=input, catch_exceptions=False)
+    env = {"PCSO_CONFIG": "/nonexistent/pcso-config.toml"}
+    with signed_in_as(user):
+        return CliRunner().invoke(main, ["--db", db, *args], env=env, input=input, catch_exceptions=False)
 
 
 def count(db: str, model: type, *where) -> int:

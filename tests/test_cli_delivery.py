@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from pcso_tui.cli import main
 from pcso_tui.domain.core.service import Domain
 from tests.domain.notice_world import make_world
+from tests.identity import set_os_user
 
 
 class Inbox:
@@ -33,7 +34,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def pcso(sqlite_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    monkeypatch.setenv("PCSO_USER", "admin")
+    set_os_user(monkeypatch, "admin")
     config = tmp_path / "config.toml"
     config.write_text("", encoding="utf-8")
     runner = CliRunner()
@@ -42,6 +43,7 @@ def pcso(sqlite_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
         return runner.invoke(main, ["--db", sqlite_url, "--config", str(config), *args], input=input)
 
     invoke.config = config  # type: ignore[attr-defined]
+    assert invoke("db", "upgrade").exit_code == 0
     assert invoke("users", "add", "admin", "--role", "admin").exit_code == 0
     return invoke
 

@@ -13,11 +13,12 @@ from click.testing import CliRunner
 
 from pcso_tui.cli import main
 from pcso_tui.domain.core.service import Domain
+from tests.identity import set_os_user
 
 
 @pytest.fixture
 def pcso(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    monkeypatch.setenv("PCSO_USER", "newcomer")  # an OS user no database knows
+    set_os_user(monkeypatch, "newcomer")  # an OS user no database knows
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     config = tmp_path / "config.toml"
     config.write_text("", encoding="utf-8")
@@ -143,7 +144,7 @@ def test_an_interrupted_build_leaves_nothing_behind(pcso, tmp_path: Path, monkey
     real_build = demo._build
 
     async def interrupted(context, accounts, seed, progress):
-        domain = await context.open_domain(upgrade=True)  # the file exists, half made
+        domain = await context.open_domain(upgrade=True, create=True)  # the file exists, half made
         await domain.close()
         raise KeyboardInterrupt
 

@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 
 from pcso_tui.cli import main
 from pcso_tui.cli.install_base import _Counter
+from tests.identity import ME, signed_in_as
 
 HOSTILE = "[bold]Evil[/] \x1b[2J Corp"
 
@@ -25,14 +26,14 @@ class Pcso:
         self.runner = CliRunner()
 
     def __call__(self, *args: str, user: str = "admin", input: str | None = None) -> Result:
-        return self.runner.invoke(
-            main, ["--db", str(self.db), *args], env={"PCSO_USER": user, "PCSO_CONFIG": os.devnull}, input=input
-        )
+        with signed_in_as(user):
+            return self.runner.invoke(main, ["--db", str(self.db), *args], env={"PCSO_CONFIG": os.devnull}, input=input)
 
 
 @pytest.fixture
 def pcso(tmp_path: Path) -> Pcso:
     run = Pcso(tmp_path / "pcso.db")
+    assert run("db", "upgrade").exit_code == 0
     assert run("users", "add", "admin", "--role", "admin").exit_code == 0
     assert run("users", "add", "agent", "--role", "agent").exit_code == 0
     return run
@@ -196,7 +197,7 @@ def test_progress_counter_writes_to_a_terminal_only(capsys: pytest.CaptureFixtur
 
 
 def test_a_real_pipe_into_pcso_import(tmp_path: Path) -> None:
-    env = {**os.environ, "PCSO_USER": "admin", "PCSO_CONFIG": os.devnull}
+    env = {**os.environ, "PCSO_CONFIG": os.devnull}
     env.pop("PCSO_DATABASE_URL", None)
     db = str(tmp_path / "pipe.db")
 
@@ -210,7 +211,8 @@ def test_a_real_pipe_into_pcso_import(tmp_path: Path) -> None:
             timeout=60,
         )
 
-    assert run("users", "add", "admin", "--role", "admin").returncode == 0
+    assert run("db", "upgrade").returncode == 0
+    assert run("users", "add", ME, "--role", "admin").returncode == 0
     result = run("import", "products", "-", "--format", "csv", input="number,name\r\nP-1,Router\r\nP-2,Mail\r\n")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "products from <stdin>: 2 rows: 2 inserted, 0 updated, 0 unchanged\n"

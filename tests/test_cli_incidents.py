@@ -15,6 +15,7 @@ from pcso_tui.cli import main
 from pcso_tui.domain.core.models import CIDependency, ConfigurationItem
 from pcso_tui.domain.core.roles import SYSTEM
 from pcso_tui.domain.core.service import Domain
+from tests.identity import signed_in_as
 
 
 class Pcso:
@@ -25,8 +26,9 @@ class Pcso:
         self.runner = CliRunner()
 
     def __call__(self, *args: str, user: str = "op", stdin: str | None = None) -> Result:
-        env = {"PCSO_USER": user, "PCSO_CONFIG": str(self.config)}
-        return self.runner.invoke(main, ["--db", self.db, *args], env=env, input=stdin, catch_exceptions=False)
+        env = {"PCSO_CONFIG": str(self.config)}
+        with signed_in_as(user):
+            return self.runner.invoke(main, ["--db", self.db, *args], env=env, input=stdin, catch_exceptions=False)
 
     def json(self, *args: str) -> object:
         result = self(*args, "--json")
@@ -37,6 +39,7 @@ class Pcso:
 @pytest.fixture
 def pcso(tmp_path: Path) -> Pcso:
     cli = Pcso(tmp_path)
+    assert cli("db", "upgrade").exit_code == 0
     assert cli("users", "add", "root", "--role", "admin", user="root").exit_code == 0
     assert cli("users", "add", "op", "--role", "operator", user="root").exit_code == 0
     assert cli("users", "add", "agent", "--role", "agent", user="root").exit_code == 0

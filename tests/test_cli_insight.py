@@ -13,6 +13,7 @@ from pcso_tui.domain.core.roles import Actor, Role
 from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.users import add_user, sign_in
 from tests.domain.insight_world import UNRELATED, VPN, add_accounts, add_cases, add_install_base
+from tests.identity import signed_in_as
 
 
 @pytest.fixture
@@ -42,8 +43,9 @@ def db(sqlite_url: str) -> tuple[str, list[int], list[int]]:
 
 
 def pcso(db: str, user: str, *args: str) -> Result:
-    env = {"PCSO_USER": user, "PCSO_CONFIG": "/nonexistent/pcso-config.toml"}
-    return CliRunner().invoke(main, ["--db", db, *args], env=env, catch_exceptions=False)
+    env = {"PCSO_CONFIG": "/nonexistent/pcso-config.toml"}
+    with signed_in_as(user):
+        return CliRunner().invoke(main, ["--db", db, *args], env=env, catch_exceptions=False)
 
 
 def test_recommend_propose_and_likely_from_the_shell(db) -> None:

@@ -37,6 +37,7 @@ from pcso_tui.plugins import ENTRY_POINT_GROUP, new_plugin_manager
 from pcso_tui.receiver import create_app
 from tests.alerting import am_alert, am_message
 from tests.domain.notice_world import make_world, notices, queue_statement_notices
+from tests.identity import ME
 
 TESTS = Path(__file__).parent
 PLUGIN_PACKAGE = TESTS / "plugin_package"
@@ -309,7 +310,6 @@ def test_an_installed_plugin_works_from_the_command_line(tmp_path: Path) -> None
     env = os.environ | {
         "PYTHONPATH": os.pathsep.join([str(PLUGIN_PACKAGE), os.environ.get("PYTHONPATH", "")]),
         "PCSO_CONFIG": str(config_file),
-        "PCSO_USER": "admin",
     }
     env.pop("PCSO_DATABASE_URL", None)
 
@@ -317,7 +317,8 @@ def test_an_installed_plugin_works_from_the_command_line(tmp_path: Path) -> None
         command = [sys.executable, "-c", "from pcso_tui.cli import main; main()", "--db", str(tmp_path / "p.db"), *args]
         return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
 
-    assert pcso("users", "add", "admin", "--role", "admin").returncode == 0
+    assert pcso("db", "upgrade").returncode == 0
+    assert pcso("users", "add", ME, "--role", "admin").returncode == 0
     alerts = tmp_path / "alerts.jsonl"
     alerts.write_text(json.dumps(uptime()) + "\n" + json.dumps({"name": "probe"}) + "\n")
     done = pcso("ingest", str(alerts), "--json")

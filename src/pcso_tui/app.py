@@ -269,7 +269,7 @@ class PcsoApp(App[int]):
             return
         screen = self.screen
         if isinstance(screen, ConnectingScreen):
-            screen.set_target(database=target, user=self.connection.os_user())
+            screen.set_target(database=target, user=self.connection.user_name())
         # Load the database stack only once the first frame is out.
         self.call_after_refresh(self._start_connecting)
 
@@ -510,7 +510,7 @@ class PcsoApp(App[int]):
 
         name = workspace_modes.DEMO_PERSONAS[role]
         try:
-            actor = await self.domain_call(sign_in(self.domain, self.connection.os_user(), as_name=name))
+            actor = await self.domain_call(sign_in(self.domain, self.connection.user_name(), as_name=name))
             user = await self.domain_call(current_user(self.domain, actor)) if actor.user_id is not None else None
         except DomainError as exc:
             self.notify(f"cannot switch to {mode}: {one_line(exc.message)}", severity="error", markup=False)

@@ -8,8 +8,8 @@ stack is loaded.
 
 from __future__ import annotations
 
-import getpass
 import os
+import pwd
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,12 +22,18 @@ if TYPE_CHECKING:
 
 @dataclass
 class Connection:
-    """The database (``--db``, else the config file's), the config file, and ``--as``."""
+    """The database (``--db``, else the config file's), the config file, and ``--as``.
+
+    Who is signing in is never an input: it is the operating-system account of this process,
+    or ``authenticated_user`` when a trusted in-process caller (the SSH gateway, which checked
+    the user's key) builds the connection. Nothing read from argv or the environment sets it.
+    """
 
     db_option: str | None
     config_option: Path | None
     as_name: str | None
     _config: Config | None = field(default=None, repr=False)
+    authenticated_user: str | None = None
 
     @property
     def config(self) -> Config:
@@ -43,17 +49,29 @@ class Connection:
 
     @staticmethod
     def os_user() -> str:
-        return os.environ.get("PCSO_USER") or getpass.getuser()
+        """The OS account running this process. Not ``getpass.getuser()``: it believes
+        ``LOGNAME``/``USER``, which anyone can set."""
+        return pwd.getpwuid(os.getuid()).pw_name
 
-    async def open_domain(self, *, upgrade: bool | None = None) -> Domain:
+    def user_name(self) -> str:
+        """The name this connection signs in as (before ``--as``)."""
+        return self.authenticated_user or self.os_user()
+
+    async def open_domain(self, *, upgrade: bool | None = None, create: bool = False) -> Domain:
+        """The database named by ``--db`` or the config: it must exist unless ``create``
+        (commands that make databases: seed, demo, db upgrade)."""
         from pcso_tui.domain.core.service import Domain
         from pcso_tui.plugins import plugin_manager
 
         return await Domain.open(
-            self.database_url, settings=self.config.settings, hooks=plugin_manager().hook, upgrade=upgrade
+            self.database_url,
+            settings=self.config.settings,
+            hooks=plugin_manager().hook,
+            upgrade=upgrade,
+            create=create,
         )
 
     async def sign_in(self, domain: Domain) -> Actor:
         from pcso_tui.domain.core.users import sign_in
 
-        return await sign_in(domain, self.os_user(), as_name=self.as_name)
+        return await sign_in(domain, self.user_name(), as_name=self.as_name)

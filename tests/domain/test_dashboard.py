@@ -52,6 +52,7 @@ from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.settings import Settings, WorkflowSettings
 from pcso_tui.domain.reporting import dashboard
 from pcso_tui.domain.reporting.views import NO_VALUE, Dashboard, format_kpi_value
+from tests.identity import signed_in_as
 
 Actors = dict[Role, Actor]
 HOSTILE = "[bold]red[/] \x1b[2J [/"
@@ -728,8 +729,9 @@ async def test_the_major_case_flow_shows_on_the_dashboard(domain: Domain, actors
 
 
 def _pcso(url: str, user: str, *args: str) -> Any:
-    env = {"PCSO_USER": user, "PCSO_CONFIG": "/nonexistent/pcso-config.toml"}
-    return CliRunner().invoke(main, ["--db", url, *args], env=env)
+    env = {"PCSO_CONFIG": "/nonexistent/pcso-config.toml"}
+    with signed_in_as(user):
+        return CliRunner().invoke(main, ["--db", url, *args], env=env)
 
 
 async def _cli(url: str, user: str, *args: str) -> Any:

@@ -37,6 +37,7 @@ from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.states import Severity
 from pcso_tui.domain.install_base import impact
 from pcso_tui.domain.install_base.impact import account_health, impact_of, insert_case_impact
+from tests.identity import set_os_user
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 HOSTILE = ["[bold]red[/bold]", "[/", "\x1b[2J\x1b[31mboom", "name\nwith\r\nnewlines", "50%_off\\"]
@@ -696,7 +697,7 @@ def test_cli_prints_totals_and_a_page_and_json(sqlite_url: str, monkeypatch: pyt
             await domain.close()
 
     asyncio.run(seed())
-    monkeypatch.setenv("PCSO_USER", "op")
+    set_os_user(monkeypatch, "op")
     runner = CliRunner()
     result = runner.invoke(main, ["--db", sqlite_url, "impact", "host-1", "--page-size", "2"])
     assert result.exit_code == 0, result.output

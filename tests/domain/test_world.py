@@ -25,6 +25,7 @@ from pcso_tui.domain.install_base.impact import affected_items
 from pcso_tui.world.world import seed_world
 from pcso_tui.world.worldgen import COLUMNS, KIND_LAYER, SIZES, Rows, Staff, WorldGenerator
 from tests.conftest import FROZEN_AT
+from tests.identity import signed_in_as
 
 ROOT = Actor(user_id=None, name="root", role=Role.ADMIN)
 
@@ -491,7 +492,8 @@ async def test_progress_is_reported_per_phase(domain: Domain) -> None:
 def run_cli(db: Path, user: str, *args: str):
     from pcso_tui.cli import main
 
-    return CliRunner().invoke(main, ["--db", str(db), *args], env={"PCSO_USER": user}, catch_exceptions=False)
+    with signed_in_as(user):
+        return CliRunner().invoke(main, ["--db", str(db), *args], catch_exceptions=False)
 
 
 def test_cli_bootstraps_an_empty_database_and_refuses_a_second_world(sqlite_template: Path, tmp_path: Path) -> None:

@@ -149,8 +149,9 @@ def state_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def make_app(tmp_path: Path, state_file: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., PcsoApp]:
     def make(url: str, user: str, *, as_name: str | None = None, **options: Any) -> PcsoApp:
-        monkeypatch.setenv("PCSO_USER", user)
-        connection = Connection(db_option=url, config_option=tmp_path / "no-config.toml", as_name=as_name)
+        connection = Connection(
+            db_option=url, config_option=tmp_path / "no-config.toml", as_name=as_name, authenticated_user=user
+        )
         options.setdefault("clock", FrozenClock(FROZEN_AT))
         options.setdefault("state_file", state_file)
         options.setdefault("theme_dirs", [builtin_themes_dir()])

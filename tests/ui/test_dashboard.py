@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from tests.domain.test_dashboard import HOSTILE
+from tests.identity import signed_in_as
 from tests.ui.conftest import screen_text, until_ready, wait_for
 from tests.ui.dashboard_world import add_history, board, open_proactive_case_elsewhere
 from textual.pilot import Pilot
@@ -182,10 +183,11 @@ async def test_the_screen_shows_what_pcso_report_prints(world_url, make_app) -> 
 
     def report() -> Any:
         # A past month: the command runs on the real clock, October's figures do not depend on it.
-        env = {"PCSO_USER": "manager", "PCSO_CONFIG": "/nonexistent/pcso-config.toml"}
-        return CliRunner().invoke(
-            main, ["--db", world_url, "report", "--at", "2026-10-01", "--format", "json"], env=env
-        )
+        env = {"PCSO_CONFIG": "/nonexistent/pcso-config.toml"}
+        with signed_in_as("manager"):
+            return CliRunner().invoke(
+                main, ["--db", world_url, "report", "--at", "2026-10-01", "--format", "json"], env=env
+            )
 
     result = await asyncio.to_thread(report)
     assert result.exit_code == 0, result.output

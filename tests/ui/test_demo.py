@@ -20,12 +20,13 @@ from pcso_tui.widgets.themes import builtin_themes_dir
 @pytest.fixture
 def demo_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliContext:
     """A demo world as ``pcso demo`` builds it (small), and the context it opens the workspace with."""
-    monkeypatch.setenv("PCSO_USER", "newcomer")
     config = tmp_path / "config.toml"
     config.write_text("", encoding="utf-8")
     path = tmp_path / "demo" / "demo.db"
     path.parent.mkdir()
-    context = _demo_context(CliContext(db_option=None, config_option=config, as_name=None), path, "olivia")
+    context = _demo_context(
+        CliContext(db_option=None, config_option=config, as_name=None, authenticated_user="newcomer"), path, "olivia"
+    )
     asyncio.run(_build(context, 30, 1, None))
     return context
 

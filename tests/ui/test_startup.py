@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import select
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.identity import add_me_as_admin
 
 DATABASE_STACK = ("sqlalchemy", "aiosqlite", "alembic", "asyncpg")
 
@@ -56,13 +58,14 @@ def test_the_database_stack_loads_only_after_the_first_frame(world_url: str, tmp
                 Probe.seen = sorted({{m.split('.')[0] for m in sys.modules}} & {set(DATABASE_STACK)!r})
                 self.exit()
 
-        app = Probe(Connection({world_url!r}, Path({str(tmp_path / "none.toml")!r}), None),
+        app = Probe(Connection({world_url!r}, Path({str(tmp_path / "none.toml")!r}), None,
+                               authenticated_user="operator"),
                     state_file=Path({str(tmp_path / "ui.json")!r}))
         app.run(headless=True)
         print(",".join(Probe.seen))
         """
     )
-    env = dict(os.environ, PCSO_USER="operator")
+    env = dict(os.environ)
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env, timeout=60
     )
@@ -87,14 +90,15 @@ def test_quitting_mid_query_leaves_nothing_to_block_exit(world_url: str, tmp_pat
             app.exit()
 
         for _ in range(8):
-            app = create_app(Connection({world_url!r}, Path({str(tmp_path / "none.toml")!r}), None),
+            app = create_app(Connection({world_url!r}, Path({str(tmp_path / "none.toml")!r}), None,
+                               authenticated_user="operator"),
                              state_file=Path({str(tmp_path / "ui.json")!r}), feed_interval=0)
             app.run(headless=True, auto_pilot=quit_when_live)
             assert app.domain is None and app.follower is None
         print("exited")
         """
     )
-    env = dict(os.environ, PCSO_USER="operator")
+    env = dict(os.environ)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "exited"
@@ -147,16 +151,18 @@ def _read_until(master: int, marker: bytes, timeout: float) -> bytes:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pseudo-terminal behaviour checked on Linux")
 @pytest.mark.parametrize("how", ["terminal closed", "SIGTERM"])
 def test_the_workspace_ends_cleanly_on_hangup_and_terminate(world_url: str, tmp_path: Path, how: str) -> None:
+    asyncio.run(add_me_as_admin(world_url))
     env = dict(
         os.environ,
-        PCSO_USER="operator",
         PCSO_CONFIG=str(tmp_path / "none.toml"),
         XDG_STATE_HOME=str(tmp_path / "state"),
         TERM="xterm-256color",
     )
     stdout = tmp_path / "stdout.txt"
     wal = Path(world_url + "-wal")
-    process, master = _spawn_in_terminal([sys.executable, "-m", "pcso_tui", "--db", world_url], env, stdout)
+    process, master = _spawn_in_terminal(
+        [sys.executable, "-m", "pcso_tui", "--db", world_url, "--as", "operator"], env, stdout
+    )
     try:
         _read_until(master, b"live", timeout=60)  # signed in, the feed running
         assert wal.exists()  # the workspace holds the database open

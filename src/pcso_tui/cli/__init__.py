@@ -6,6 +6,7 @@ as the signed-in OS user (or ``--as`` someone, for admins and demo worlds). List
 
     0 ok · 1 error · 2 usage · 3 not found · 4 forbidden · 5 illegal transition
     6 invalid input · 7 conflict · 8 unknown user · 9 schema outdated · 10 database busy
+    11 database cannot be opened
 
 Heavy modules (the database stack, Textual) are imported inside the commands that need them.
 """
@@ -31,7 +32,16 @@ def main(ctx: click.Context, db_option: str | None, config_option: Path | None, 
 
     Without a command, opens the workspace on your role's screen.
     """
-    ctx.obj = CliContext(db_option=db_option, config_option=config_option, as_name=as_name)
+    # An in-process caller that authenticated the user itself (the SSH gateway running one
+    # command) passes ``obj=CliContext(..., authenticated_user=NAME)``; argv and the
+    # environment cannot set it.
+    given = ctx.obj if isinstance(ctx.obj, CliContext) else None
+    ctx.obj = CliContext(
+        db_option=db_option,
+        config_option=config_option,
+        as_name=as_name,
+        authenticated_user=given.authenticated_user if given else None,
+    )
     if ctx.invoked_subcommand is None:
         from pcso_tui.app import run_workspace
 

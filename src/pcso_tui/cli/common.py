@@ -38,11 +38,14 @@ def run(coro: Awaitable[T]) -> T:
         sys.exit(130)
 
 
-def with_domain(ctx: CliContext, action: Callable[[Domain, Actor], Awaitable[T]], *, sign_in: bool = True) -> T:
-    """Open the domain, sign in, run ``action(domain, actor)``, close."""
+def with_domain(
+    ctx: CliContext, action: Callable[[Domain, Actor], Awaitable[T]], *, sign_in: bool = True, create: bool = False
+) -> T:
+    """Open the domain (``create`` a missing database only for commands that make one), sign
+    in, run ``action(domain, actor)``, close."""
 
     async def go() -> T:
-        domain = await ctx.open_domain()
+        domain = await ctx.open_domain(create=create)
         try:
             actor = await ctx.sign_in(domain) if sign_in else None
             return await action(domain, actor)  # type: ignore[arg-type]

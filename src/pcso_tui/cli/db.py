@@ -17,17 +17,23 @@ def group() -> None:
     """The database schema."""
 
 
+# Also accepted after the subcommand (`pcso db upgrade --db URL`), where people put it.
+db_option = click.option("--db", "db_option", metavar="URL", help="Database path or URL (as `pcso --db URL`).")
+
+
 @group.command("upgrade")
+@db_option
 @pass_cli
-def db_upgrade(ctx: CliContext) -> None:
-    """Apply pending migrations (the embedded database is upgraded on start anyway)."""
+def db_upgrade(ctx: CliContext, db_option: str | None) -> None:
+    """Create the schema, or apply pending migrations (the embedded database is upgraded on
+    start anyway). Creates a missing SQLite file; a server database must exist (createdb)."""
     from pcso_tui.domain.core import schema
     from pcso_tui.domain.core.db import Database
 
     async def go() -> None:
-        database = Database(ctx.database_url)
+        database = Database(db_option or ctx.database_url, create=True)
         try:
-            before = await schema.current_revision(database)
+            before = await schema.opened_revision(database)
             after = await schema.upgrade(database)
         finally:
             await database.dispose()
@@ -37,16 +43,17 @@ def db_upgrade(ctx: CliContext) -> None:
 
 
 @group.command("current")
+@db_option
 @pass_cli
-def db_current(ctx: CliContext) -> None:
+def db_current(ctx: CliContext, db_option: str | None) -> None:
     """Show the schema revision and where the database is."""
     from pcso_tui.domain.core import schema
     from pcso_tui.domain.core.db import Database
 
     async def go() -> None:
-        database = Database(ctx.database_url)
+        database = Database(db_option or ctx.database_url, create=False)
         try:
-            revision = await schema.current_revision(database)
+            revision = await schema.opened_revision(database)
         finally:
             await database.dispose()
         click.echo(f"{database.describe()}: {revision or 'empty'} (this pcso needs {schema.HEAD})")
@@ -64,7 +71,12 @@ def db_copy(ctx: CliContext, source_url: str, target_url: str) -> None:
     from pcso_tui.domain.core.transfer import copy_database
 
     async def go() -> None:
-        source, target = Database(source_url), Database(target_url)
+        source = Database(source_url, create=False)
+        try:
+            target = Database(target_url, create=False)
+        except BaseException:
+            await source.dispose()
+            raise
         try:
             copied = await copy_database(source, target)
         finally:

@@ -93,7 +93,13 @@ def _demo_context(ctx: CliContext, path: Path, persona: str) -> CliContext:
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
     demo_config = replace(config, settings=demo_settings(config.settings), database_url=str(path))
-    return CliContext(db_option=str(path), config_option=ctx.config_option, as_name=persona, _config=demo_config)
+    return CliContext(
+        db_option=str(path),
+        config_option=ctx.config_option,
+        as_name=persona,
+        _config=demo_config,
+        authenticated_user=ctx.authenticated_user,
+    )
 
 
 async def _build(ctx: CliContext, accounts: int, seed: int, progress: Any) -> WorldSummary:
@@ -102,9 +108,10 @@ async def _build(ctx: CliContext, accounts: int, seed: int, progress: Any) -> Wo
     from pcso_tui.domain.core.users import add_user, mark_demo, sign_in
     from pcso_tui.world.world import seed_world
 
-    domain = await ctx.open_domain(upgrade=True)
+    domain = await ctx.open_domain(upgrade=True, create=True)
     try:
-        founder = Actor(user_id=None, name=ctx.os_user(), role=Role.CUSTOMER)
+        # The demo's own admin bootstraps itself; the events name who ran `pcso demo`.
+        founder = Actor(user_id=None, name="admin", role=Role.CUSTOMER, impersonator=ctx.user_name())
         await add_user(domain, founder, "admin", Role.ADMIN, display_name="Administrator")
         admin = await sign_in(domain, "admin")
         summary = await seed_world(domain, admin, accounts=accounts, seed=seed, progress=progress)

@@ -41,20 +41,23 @@ def users_add(
     email: str | None,
     as_json: bool,
 ) -> None:
-    """Add a user. On a database with no admin yet, this bootstraps the first admin."""
+    """Add a user (admins only).
+
+    On a database with no admin yet, add yourself (your OS account name) as the first admin.
+    """
     from pcso_tui.domain.core.errors import UnknownUser
-    from pcso_tui.domain.core.roles import Actor, Role
-    from pcso_tui.domain.core.users import add_user
+    from pcso_tui.domain.core.users import add_first_admin, add_user
+
+    options: dict[str, Any] = {"account_number": account_number, "display_name": display_name, "email": email}
 
     async def action(domain: Domain, _actor: Actor) -> Any:
         try:
             actor = await ctx.sign_in(domain)
         except UnknownUser:
-            # Not yet a user: allowed only to bootstrap the first admin, which the domain checks.
-            actor = Actor(user_id=None, name=ctx.os_user(), role=Role.CUSTOMER)
-        return await add_user(
-            domain, actor, name, role, account_number=account_number, display_name=display_name, email=email
-        )
+            if ctx.as_name:
+                raise
+            return await add_first_admin(domain, ctx.user_name(), name, role, **options)
+        return await add_user(domain, actor, name, role, **options)
 
     user = with_domain(ctx, action, sign_in=False)
     if as_json:

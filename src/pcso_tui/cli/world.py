@@ -76,8 +76,8 @@ def seed(ctx: CliContext, size: str, seed: int, as_json: bool) -> None:
                 raise
             # A database with no users at all: the OS user bootstraps it as its first admin.
             await refuse_unless_empty(domain)
-            stranger = Actor(user_id=None, name=ctx.os_user(), role=Role.CUSTOMER)
-            await add_user(domain, stranger, ctx.os_user(), Role.ADMIN)
+            stranger = Actor(user_id=None, name=ctx.user_name(), role=Role.CUSTOMER)
+            await add_user(domain, stranger, ctx.user_name(), Role.ADMIN)
             actor = await ctx.sign_in(domain)
         try:
             return await seed_world(domain, actor, size=size, seed=seed, progress=bar)
@@ -86,7 +86,7 @@ def seed(ctx: CliContext, size: str, seed: int, as_json: bool) -> None:
                 bar.close()
 
     started = time.perf_counter()
-    summary = with_domain(ctx, action, sign_in=False)
+    summary = with_domain(ctx, action, sign_in=False, create=True)
     seconds = time.perf_counter() - started
     if as_json:
         emit_json(summary)

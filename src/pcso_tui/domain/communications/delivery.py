@@ -823,6 +823,13 @@ def _case_scope(case_id: int) -> Any:
     return or_(Notice.case_id == case_id, Notice.case_id.in_(children))
 
 
+def _require_own_case(actor: Actor, case: Any) -> None:
+    """A customer's view of another account's case (or of a major case) answers like a
+    missing case: a case number must not tell a customer whether it exists."""
+    if actor.role is Role.CUSTOMER and (case.account_id is None or case.account_id != actor.account_id):
+        raise NotFound(f"no case {case_number(case.id)}")
+
+
 async def _require_case(session: Any, case_id: int) -> Any:
     row = (await session.execute(select(Case.id, Case.account_id).where(Case.id == case_id))).first()
     if row is None:
@@ -954,8 +961,7 @@ async def list_notices(
     if case_id is not None:
         async with domain.reading() as session:
             case = await _require_case(session, case_id)
-        if actor.role is Role.CUSTOMER:
-            require_account(actor, case.account_id)
+        _require_own_case(actor, case)
         where.append(_case_scope(case_id))
     return await _notice_views(domain, where, limit=limit, offset=offset)
 
@@ -966,8 +972,8 @@ async def notice_counts(domain: Domain, actor: Actor, case_id: int) -> dict[str,
     async with domain.reading() as session:
         case = await _require_case(session, case_id)
         where = [_case_scope(case_id)]
+        _require_own_case(actor, case)
         if actor.role is Role.CUSTOMER:
-            require_account(actor, case.account_id)
             where.append(Notice.account_id == actor.account_id)
         rows = await session.execute(select(Notice.state, func.count()).where(*where).group_by(Notice.state))
         counts = dict.fromkeys(("pending", *_FINAL_STATES), 0)

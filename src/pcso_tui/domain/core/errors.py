@@ -17,6 +17,8 @@ Every exit code the ``pcso`` command uses, in one place (scripts rely on them):
     8    UnknownUser
     9    SchemaOutdated (core/schema.py): the database needs ``pcso db upgrade``
     10   StorageBusy (core/service.py): the database stayed locked past the busy timeout
+    11   DatabaseUnavailable (core/db.py): missing, not a pcso database, unsupported URL or
+         driver, server unreachable or without that database
     130  interrupted (Ctrl-C)
 """
 

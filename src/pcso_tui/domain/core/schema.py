@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from pcso_tui.domain.core.db import Database
+from pcso_tui.domain.core.db import Database, DatabaseUnavailable
 from pcso_tui.domain.core.errors import DomainError
 from pcso_tui.domain.core.migrations import HEAD as HEAD  # re-exported: transfer and `pcso db` read schema.HEAD
 
@@ -46,6 +46,16 @@ async def current_revision(db: Database) -> str | None:
     return row[0] if row else None
 
 
+async def opened_revision(db: Database) -> str | None:
+    """``current_revision`` of a database first checked to be reachable and a pcso database
+    (at some revision, or empty): never another application's tables."""
+    await db.check_open()
+    revision = await current_revision(db)
+    if revision is None and await db.table_names():
+        raise DatabaseUnavailable(f"{db.describe()} is not a pcso database (it holds other tables)")
+    return revision
+
+
 def _upgrade_sync(connection: Any, target: str) -> None:
     from alembic import command
 
@@ -54,6 +64,7 @@ def _upgrade_sync(connection: Any, target: str) -> None:
 
 async def upgrade(db: Database, target: str = "head") -> str | None:
     """Apply every pending migration in one transaction; returns the revision reached."""
+    await opened_revision(db)
     async with db.write_engine.begin() as conn:
         if db.is_postgresql:
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK})
@@ -63,7 +74,7 @@ async def upgrade(db: Database, target: str = "head") -> str | None:
 
 async def ensure_current(db: Database, *, upgrade_if_needed: bool) -> None:
     """Make sure the schema is current: upgrade it, or say how to."""
-    revision = await current_revision(db)
+    revision = await opened_revision(db)
     if revision == HEAD:
         return
     if upgrade_if_needed:

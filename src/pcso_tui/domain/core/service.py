@@ -58,15 +58,17 @@ class Domain:
         hooks: Any = None,
         clock: Clock = utcnow,
         upgrade: bool | None = None,
+        create: bool = True,
     ) -> Domain:
         """Connect and make sure the schema is current.
 
         ``upgrade`` defaults to True for the embedded database (upgraded on start) and False for
-        servers, where ``pcso db upgrade`` is a deliberate step.
+        servers, where ``pcso db upgrade`` is a deliberate step. Without ``create`` a missing
+        SQLite file is an error (``DatabaseUnavailable``) instead of a new database.
         """
         from pcso_tui.domain.core.schema import ensure_current
 
-        db = Database(url)
+        db = Database(url, create=create)
         try:
             await ensure_current(db, upgrade_if_needed=db.is_sqlite if upgrade is None else upgrade)
         except BaseException:

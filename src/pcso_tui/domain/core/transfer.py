@@ -38,7 +38,7 @@ async def copy_database(
 ) -> dict[str, int]:
     """Copy all rows from ``source`` into the empty ``target``; return rows copied per table."""
     for db, which in ((source, "source"), (target, "target")):
-        revision = await schema.current_revision(db)
+        revision = await schema.opened_revision(db)
         if revision != schema.HEAD:
             raise InvalidInput(
                 f"the {which} database {db.describe()} is at {revision or 'no schema'}, not {schema.HEAD}: "

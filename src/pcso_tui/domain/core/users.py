@@ -1,7 +1,8 @@
 """Users and signing in.
 
-``pcso`` signs in as the operating-system user. The first admin is bootstrapped on a database
-that has none; after that only admins manage users. Admins (and anyone on a demo database) may
+``pcso`` signs in as the operating-system user. On a database with no admin, the OS user
+bootstraps themself as the first admin (``pcso users add THEIR_NAME --role admin``); after that
+only admins manage users. Admins (and anyone on a demo database) may
 act ``--as`` another user, and every event then names both.
 """
 
@@ -69,6 +70,8 @@ async def sign_in(domain: Domain, name: str, *, as_name: str | None = None) -> A
         demo = (await session.scalar(select(Setting.value).where(Setting.key == DEMO_SETTING))) is True
         # In a demo world anyone may pick a persona with --as, known to the database or not.
         if user is None and not (demo and as_name):
+            if await session.scalar(select(User.id).where(User.role == Role.ADMIN).limit(1)) is None:
+                raise UnknownUser(f"no pcso user named {name!r} and no admin yet: run `{bootstrap_command(name)}`")
             raise UnknownUser(f"no pcso user named {name!r}: ask an admin to run `pcso users add {name} --role agent`")
         if user is not None and not user.active:
             raise PermissionDenied(f"user {name!r} is deactivated")
@@ -82,6 +85,10 @@ async def sign_in(domain: Domain, name: str, *, as_name: str | None = None) -> A
         return _actor(target, impersonator=name)
 
 
+def bootstrap_command(name: str) -> str:
+    return f"pcso users add {name} --role admin"
+
+
 async def add_user(
     domain: Domain,
     actor: Actor,
@@ -92,7 +99,8 @@ async def add_user(
     display_name: str = "",
     email: str | None = None,
 ) -> UserView:
-    """Add a user. On a database with no admin, the first admin may be added by anyone."""
+    """Add a user (admins only). On a database with no admin, the first admin may be added by
+    anyone (seeding, tests); the command line goes through ``add_first_admin``."""
     try:
         role = Role(role)
     except ValueError:
@@ -110,7 +118,7 @@ async def add_user(
         bootstrap = admins == 0
         if bootstrap:
             if role is not Role.ADMIN:
-                raise PermissionDenied("there is no admin yet: add one first (`pcso users add NAME --role admin`)")
+                raise PermissionDenied(f"there is no admin yet: run `{bootstrap_command(actor.name)}` first")
         else:
             require(actor, Permission.MANAGE_USERS)
         if await session.scalar(select(User.id).where(User.name == name)) is not None:
@@ -133,6 +141,33 @@ async def add_user(
         added = UserBootstrapped if bootstrap else UserAdded
         tx.record(user.id, added(name=name, role=role.value, account=account_number))
         return _view(user, account_number)
+
+
+async def add_first_admin(
+    domain: Domain,
+    runner: str,
+    name: str,
+    role: Role | str,
+    *,
+    account_number: str | None = None,
+    display_name: str = "",
+    email: str | None = None,
+) -> UserView:
+    """``pcso users add`` by ``runner``, who is not a user yet: allowed only on a database with
+    no admin, and only to add themself as its admin. Naming someone else would lock the runner
+    out (every later command signs in as ``runner``)."""
+    async with domain.reading() as session:
+        has_admin = await session.scalar(select(User.id).where(User.role == Role.ADMIN).limit(1)) is not None
+    if has_admin:
+        raise UnknownUser(f"no pcso user named {runner!r}: ask an admin to run `pcso users add {runner} --role agent`")
+    if name != runner or role != Role.ADMIN.value:
+        raise PermissionDenied(
+            f"there is no admin yet: the first admin is you, {runner!r}; run `{bootstrap_command(runner)}`"
+        )
+    stranger = Actor(user_id=None, name=runner, role=Role.CUSTOMER)
+    return await add_user(
+        domain, stranger, name, role, account_number=account_number, display_name=display_name, email=email
+    )
 
 
 async def list_users(domain: Domain, actor: Actor) -> list[UserView]:
