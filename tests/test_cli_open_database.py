@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from pcso_tui.cli import main
+from pcso_tui.domain.core.migrations import HEAD
 from tests.conftest import PostgresServer
 from tests.identity import signed_in_as
 
@@ -120,11 +121,11 @@ def test_db_upgrade_takes_db_before_or_after_and_creates_the_file(tmp_path: Path
     after = tmp_path / "new" / "after.db"
     done = pcso("db", "upgrade", "--db", str(after))
     assert done.exit_code == 0, done.output
-    assert done.stdout.strip().endswith("empty → 0003") and after.is_file()
+    assert done.stdout.strip().endswith(f"empty → {HEAD}") and after.is_file()
     before = tmp_path / "before.db"
     assert pcso("--db", str(before), "db", "upgrade").exit_code == 0 and before.is_file()
     current = pcso("db", "current", "--db", str(before))
-    assert current.exit_code == 0 and ": 0003 (this pcso needs 0003)" in current.stdout
+    assert current.exit_code == 0 and f": {HEAD} (this pcso needs {HEAD})" in current.stdout
     # Once made, the database is opened by every command.
     assert pcso("--db", str(after), "users", "add", "root", "--role", "admin").exit_code == 0
 
@@ -165,5 +166,5 @@ def test_db_upgrade_on_an_existing_postgresql_database(postgres_server: Postgres
     url = postgres_server.url.set(database=name).render_as_string(hide_password=False)
     done = pcso("db", "upgrade", "--db", url)
     assert done.exit_code == 0, done.output
-    assert done.stdout.strip().endswith("empty → 0003")
+    assert done.stdout.strip().endswith(f"empty → {HEAD}")
     assert pcso("--db", url, "users", "add", "root", "--role", "admin").exit_code == 0

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from pcso_tui.cli import main
 from pcso_tui.domain.core.service import Domain
 from tests.domain.public_world import HOST, MARKER, make_public_world
+from tests.identity import set_os_user
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def pcso(sqlite_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
             await domain.close()
 
     asyncio.run(seed())
-    monkeypatch.setenv("PCSO_USER", "admin")
+    set_os_user(monkeypatch, "admin")
     config = tmp_path / "config.toml"
     config.write_text("", encoding="utf-8")
 
