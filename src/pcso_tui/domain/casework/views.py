@@ -548,3 +548,35 @@ class PortalCaseDetail:
     articles: tuple[PortalArticle, ...]
     # Whether the case still takes replies (closed and canceled cases do not).
     open_for_replies: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PortalKnownOutage:
+    """At intake: an outage we already told the customer's account about, in customer words
+    (the major case's customer-facing title and latest statement, never its internal text)."""
+
+    major_case_id: int
+    number: str
+    title: str
+    statement: str | None
+    statement_at: datetime | None
+    eta: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PortalProduct:
+    """A product the account has, by the name customers know it by (for opening a case)."""
+
+    number: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PortalOpenedCase:
+    """A case a customer opened; ``major_number`` when they attached it to a known outage
+    (a deflected call)."""
+
+    id: int
+    number: str
+    deflected: bool
+    major_number: str | None
