@@ -54,6 +54,7 @@ AREAS = (
     "outages",
     "portal",
     "users",
+    "web",
     "world",
 )
 

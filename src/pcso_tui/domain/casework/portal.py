@@ -387,9 +387,7 @@ async def get_case(
             articles = (await _articles_of(session, {major: outage_numbers})).get(major, [])
     return PortalCaseDetail(
         case=_portal_case(row),
-        description=(
-            row.description if row.kind == "reactive" else (row.public_summary or row.parent_summary or "")
-        ),
+        description=(row.description if row.kind == "reactive" else (row.public_summary or row.parent_summary or "")),
         contact_name=row.contact_name,
         product_name=row.product_name,
         resolution_notes=row.resolution_notes,
@@ -549,14 +547,18 @@ async def list_products(domain: Domain, actor: Actor, *, account: str | None = N
         return [PortalProduct(number=number, name=normalise_layout(name)) for number, name in rows]
 
 
-async def _known(session: AsyncSession, account_id: int, product_id: int | None, now: datetime) -> list[PortalKnownOutage]:
+async def _known(
+    session: AsyncSession, account_id: int, product_id: int | None, now: datetime
+) -> list[PortalKnownOutage]:
     """The known-outage check agents run at intake (``insight.known_outages_in``), worded for
     the customer: the major case's customer-facing title, never its short description."""
     known = await known_outages_in(session, account_id, product_id, now)
     if not known:
         return []
     ids = [k.major_case_id for k in known]
-    titles = dict((await session.execute(select(Case.id, Case.public_title).where(Case.id.in_(ids)))).tuples().all())
+    titles = {
+        cid: title for cid, title in await session.execute(select(Case.id, Case.public_title).where(Case.id.in_(ids)))
+    }
     return [
         PortalKnownOutage(
             major_case_id=k.major_case_id,
