@@ -2,7 +2,7 @@
 
     GET  /                      the account's outages when signed in, else the sign-in page
     GET  /sign-in               ask for a link;  POST /sign-in  queue it (same answer for any address)
-    GET  /sign-in/link?token=   a button that signs in; POST /sign-in/link uses the link (once)
+    GET  /sign-in/TOKEN         the link: a button that signs in; POST /sign-in/link uses it (once)
     POST /sign-out
     GET  /outages, /outages/<id>, /cases, /cases/<id>, /articles, /articles/<number>
     POST /cases/<id>/reply
@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 import jinja2
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 
 from pcso_tui.domain.casework import portal
 from pcso_tui.domain.casework.web_access import (
@@ -296,6 +297,12 @@ async def index(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/sign-in")
 
 
+async def link_page(request: web.Request) -> web.StreamResponse:
+    # The link from the message: a path without "=" or "&", short enough for one line of a
+    # plain-text mail, so it survives quoted-printable encoding readable.
+    return await render(request, "sign_in_link.html", token=request.match_info["token"])
+
+
 async def sign_in_page(request: web.Request) -> web.StreamResponse:
     if await _identity(request) is not None:
         raise web.HTTPSeeOther("/outages")
@@ -326,11 +333,6 @@ async def sign_in_request(request: web.Request) -> web.StreamResponse:
         return response
     await request_sign_in_link(_domain(request), WEB, wanted, link_base=state.link_base)
     return await render(request, "sign_in_sent.html", minutes=state.settings.link_minutes)
-
-
-async def link_page(request: web.Request) -> web.StreamResponse:
-    token = request.query.get("token", "")
-    return await render(request, "sign_in_link.html", token=token)
 
 
 async def link_use(request: web.Request) -> web.StreamResponse:
@@ -491,7 +493,7 @@ def create_web_app(
     app[_STATE] = _State(
         settings=settings,
         behind_proxy=settings.behind_proxy if behind_proxy is None else behind_proxy,
-        link_base=base + "/sign-in/link?token=",
+        link_base=base + "/sign-in/",
         templates=_templates(),
         per_address=RateLimiter(settings.sign_in_per_address, window),
         per_ip=RateLimiter(settings.sign_in_per_ip, window),
@@ -499,8 +501,8 @@ def create_web_app(
     app.router.add_get("/", index)
     app.router.add_get("/sign-in", sign_in_page)
     app.router.add_post("/sign-in", sign_in_request)
-    app.router.add_get("/sign-in/link", link_page)
     app.router.add_post("/sign-in/link", link_use)
+    app.router.add_get("/sign-in/{token}", link_page)
     app.router.add_post("/sign-out", sign_out)
     app.router.add_get("/outages", outages)
     app.router.add_get("/outages/{id}", outage)
@@ -528,6 +530,16 @@ def _static_dir() -> str:
     return str(files("pcso_tui.web") / "static")
 
 
+class _AccessLogger(AbstractAccessLogger):
+    """One line per request; a sign-in link's token and any query string stay out of the log."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        path = request.path
+        if path.startswith("/sign-in/") and path != "/sign-in/link":
+            path = "/sign-in/…"
+        self.logger.info('%s "%s %s" %s %.3fs', request.remote, request.method, path, response.status, time)
+
+
 async def serve(
     domain: Domain,
     settings: WebSettings,
@@ -538,7 +550,7 @@ async def serve(
 ) -> None:
     """Serve the portal on ``settings.host``:``settings.port`` until ``stop`` is set."""
     app = create_web_app(domain, settings, behind_proxy=behind_proxy)
-    runner = web.AppRunner(app, access_log=log)
+    runner = web.AppRunner(app, access_log=log, access_log_class=_AccessLogger)
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.host, settings.port)

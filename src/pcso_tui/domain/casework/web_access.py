@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import textwrap
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,8 +42,9 @@ WEB = Actor(user_id=None, name="web-portal", role=Role.ADMIN)
 
 NOTICE_KIND = "sign_in_link"
 MAX_ADDRESS = 320
-# 32 random bytes: 43 URL-safe characters, beyond guessing.
-TOKEN_BYTES = 32
+# 24 random bytes (192 bits): beyond guessing, and 32 characters, so a link fits one line of a
+# plain-text mail (a longer line makes mailers encode it, and the link unreadable in raw mail).
+TOKEN_BYTES = 24
 _NAME_MAX = 64
 
 
@@ -92,6 +94,10 @@ def _eligible() -> Any:
     return (Contact.opted_out.is_(False)) & (Account.is_external.is_(True))
 
 
+def _wrap(text: str) -> str:
+    return "\n".join(textwrap.wrap(text, 72))
+
+
 def _link_message(*, key: str, link: str, contact: str, account_number: str, account_name: str, now: datetime,
                   expires_at: datetime, minutes: int) -> dict[str, Any]:  # fmt: skip
     """The notice as the worker's ``compose`` reads a frozen one (see delivery.render)."""
@@ -100,9 +106,9 @@ def _link_message(*, key: str, link: str, contact: str, account_number: str, acc
     subject = "Your sign-in link"
     blocks = [
         [None, f"Hello {name},"],
-        [None, f"Someone asked to sign in to the customer portal for {account} with this address."],
-        [None, f"Open this link to sign in (it works once, for {minutes} minutes):\n{link}"],
-        [None, "If it was not you, ignore this message: nothing happens without the link."],
+        [None, _wrap(f"Someone asked to sign in to the customer portal for {account} with this address.")],
+        [None, _wrap(f"Open this link to sign in (it works once, for {minutes} minutes):") + "\n" + link],
+        [None, _wrap("If it was not you, ignore this message: nothing happens without the link.")],
     ]
     return {
         "subject": subject,
