@@ -34,7 +34,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case as sql_case
-from sqlalchemy import func, literal, or_, select
+from sqlalchemy import func, literal, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -73,6 +73,7 @@ from pcso_tui.domain.core.models import (
     Case,
     CaseArticle,
     Contact,
+    InstallBaseItem,
     JournalEntry,
     Outage,
     Product,
@@ -517,15 +518,22 @@ async def reply_to_case(domain: Domain, actor: Actor, case_id: int, body: str) -
 # --- opening a case, with the known-outage check ----------------------------------------------
 
 
+def _products_of(account_id: int) -> Any:
+    """The products an account has: bought (sold products) or installed (install base items)."""
+    return union(
+        select(SoldProduct.product_id).where(SoldProduct.account_id == account_id),
+        select(InstallBaseItem.product_id).where(
+            InstallBaseItem.account_id == account_id, InstallBaseItem.product_id.is_not(None)
+        ),
+    )
+
+
 async def _product_id(session: AsyncSession, account_id: int, product_number: str | None) -> int | None:
     """A product the account has (by number); any other answers like a missing one."""
     if not product_number:
         return None
     product_id = await session.scalar(
-        select(Product.id)
-        .join(SoldProduct, SoldProduct.product_id == Product.id)
-        .where(Product.number == product_number, SoldProduct.account_id == account_id)
-        .limit(1)
+        select(Product.id).where(Product.number == product_number, Product.id.in_(_products_of(account_id)))
     )
     if product_id is None:
         raise NotFound(f"no product numbered {product_number!r}")
@@ -539,9 +547,7 @@ async def list_products(domain: Domain, actor: Actor, *, account: str | None = N
         account_id, _ = await _scope(session, actor, account)
         rows = await session.execute(
             select(Product.number, func.coalesce(Product.public_name, Product.name))
-            .join(SoldProduct, SoldProduct.product_id == Product.id)
-            .where(SoldProduct.account_id == account_id, Product.customer_facing.is_(True))
-            .group_by(Product.number, Product.public_name, Product.name)
+            .where(Product.id.in_(_products_of(account_id)), Product.customer_facing.is_(True))
             .order_by(func.coalesce(Product.public_name, Product.name), Product.number)
         )
         return [PortalProduct(number=number, name=normalise_layout(name)) for number, name in rows]
