@@ -37,6 +37,14 @@ def test_a_bad_public_url_is_a_usage_error() -> None:
     assert result.exit_code == 2
 
 
+def test_a_bad_web_section_is_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[web]\nportt = 8080\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["--db", "/tmp/unused.db", "--config", str(config), "web"])
+    assert result.exit_code == 6, result.output
+    assert "web: unknown key 'portt'" in result.output and "Traceback" not in result.output
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

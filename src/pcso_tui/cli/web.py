@@ -9,6 +9,8 @@ from typing import Any
 import click
 
 from pcso_tui.cli.common import CliContext, pass_cli, run
+from pcso_tui.domain.core.errors import DomainError
+from pcso_tui.domain.core.text import one_line
 
 
 @click.command("web")
@@ -31,7 +33,11 @@ def web(ctx: CliContext, host: str | None, port: int | None, public_url: str | N
 
     from pcso_tui.web import serve
 
-    settings = ctx.config.settings.web
+    try:
+        settings = ctx.config.settings.web
+    except DomainError as exc:  # a bad config file: one line, as every command says it
+        click.echo(f"pcso: {one_line(exc.message)}", err=True)
+        sys.exit(exc.exit_code)
     changes: dict[str, Any] = {}
     if host is not None:
         changes["host"] = host
