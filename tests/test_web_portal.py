@@ -103,7 +103,9 @@ async def count(domain: Domain, model: Any, *where: Any) -> int:
 
 async def test_sign_in_by_link_end_to_end(client: TestClient[Any, Any], domain: Domain, pw: PortalWorld) -> None:
     first = await client.get("/outages", allow_redirects=False)
-    assert first.status == 303 and first.headers["Location"].startswith("/sign-in")
+    assert first.status == 303 and first.headers["Location"] == "/sign-in"
+    wrong_method = await client.get("/sign-out")
+    assert wrong_method.status == 405 and "Method Not Allowed" in await wrong_method.text()
 
     unknown = await ask_link(client, "nobody@nowhere.example")
     known = await ask_link(client, T1_ADDRESS.upper())  # addresses match whatever their case
@@ -166,6 +168,16 @@ async def test_a_link_works_once_and_not_after_15_minutes(
     assert await count(domain, WebSession) == sessions
     made_up = await client.post("/sign-in/link", data={"csrf": "x", "token": "made-up"})
     assert made_up.status == 403  # no CSRF cookie matches "x"
+
+
+async def test_a_session_ends_after_session_hours(
+    client: TestClient[Any, Any], domain: Domain, clock: FrozenClock, pw: PortalWorld
+) -> None:
+    await signed_in(client, domain)
+    assert (await client.get("/outages", allow_redirects=False)).status == 200
+    clock.advance(hours=12, seconds=1)
+    expired = await client.get("/outages", allow_redirects=False)
+    assert expired.status == 303 and expired.headers["Location"] == "/sign-in"
 
 
 async def test_forms_without_the_right_csrf_token_are_refused(
@@ -393,6 +405,8 @@ async def every_page(client: TestClient[Any, Any], domain: Domain, pw: PortalWor
     pages["articles"] = await (await client.get("/articles")).text()
     pages["article"] = await (await client.get("/articles/KB-SHARED")).text()
     pages["missing"] = await (await client.get("/cases/99999999")).text()
+    pages["not-allowed"] = await (await client.get("/sign-out")).text()
+    pages["refused-link"] = await (await use_link(client, f"http://x{link.path}")).text()
     return pages
 
 

@@ -28,7 +28,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
-from urllib.parse import quote
 
 import jinja2
 from aiohttp import web
@@ -231,10 +230,14 @@ async def _pages(
         response = await _missing(request)
     except web.HTTPNotFound:
         response = await _missing(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = await render(request, "error.html", status=exc.status, title=exc.reason, message=exc.reason)
     except (InvalidInput, IllegalTransition) as exc:
         response = await render(request, "error.html", status=400, title="Not done", message=exc.message)
     except DomainError as exc:
-        response = await render(request, "error.html", status=exc_status(exc), title="Not done", message=exc.message)
+        response = await render(request, "error.html", status=_status(exc), title="Not done", message=exc.message)
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
@@ -248,7 +251,7 @@ async def _pages(
     return response
 
 
-def exc_status(exc: DomainError) -> int:
+def _status(exc: DomainError) -> int:
     return {4: 403, 7: 409, 10: 503}.get(exc.exit_code, 400)
 
 
@@ -268,8 +271,6 @@ def _signed_in(
     async def wrapped(request: web.Request) -> web.StreamResponse:
         identity = await _identity(request)
         if identity is None:
-            if request.method == "GET":
-                raise web.HTTPSeeOther("/sign-in?next=" + quote(request.path_qs, safe="/"))
             raise web.HTTPSeeOther("/sign-in")
         return await handler(request, identity)
 
