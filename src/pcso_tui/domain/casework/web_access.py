@@ -259,7 +259,9 @@ async def _identity(session: AsyncSession, where: list[Any], expires_at: datetim
                 Account.name.label("account_name"),
             )
             .join(Account, Account.id == Contact.account_id)
-            .where(*where, _eligible())
+            # Opting out of notices stops new links (the worker would not send them), not a
+            # session already started; our own departments' accounts have no customer portal.
+            .where(*where, Account.is_external.is_(True))
         )
     ).first()
     if row is None:
