@@ -488,6 +488,7 @@ async def test_the_role_table_covers_every_case_command() -> None:
             "copy_line_to_children",
             "require_own_case",
             "open_proactive_case_in",
+            "insert_reactive_case",
         }
     }
     covered = {name.split(" ")[0] for name in CASE_COMMANDS}

@@ -14,6 +14,7 @@ anywhere a customer reads, and the customer-facing words must.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -340,3 +341,40 @@ async def test_the_portal_carries_only_customer_facing_text(flow: Flow) -> None:
 
 async def test_a_customers_case_commands_carry_only_customer_facing_text(flow: Flow) -> None:
     assert leaks(flow.customer_cases) == []
+
+
+async def read_web_portal(domain: Domain, flow: Flow) -> dict[str, str]:
+    """Every page of the web portal (``pcso web``), as a contact of each affected account,
+    following every link the pages offer."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from pcso_tui.domain.casework.web_access import WEB, start_session
+    from pcso_tui.web import create_web_app
+
+    seen: dict[str, str] = {}
+    async with TestClient(TestServer(create_web_app(domain))) as client:
+        for i, number in enumerate(flow.accounts):
+            started = await start_session(domain, WEB, f"MK-CON-{i}")
+            client.session.cookie_jar.clear()
+            client.session.cookie_jar.update_cookies({"pcso_session": started.token})
+            todo = ["/outages", "/cases", "/articles", "/cases/new"]
+            while todo:
+                url = todo.pop()
+                if f"{number} {url}" in seen:
+                    continue
+                response = await client.get(url)
+                assert response.status == 200, url
+                seen[f"{number} {url}"] = page = await response.text()
+                todo += re.findall(r'href="(/(?:outages|cases|articles)/[^"#?]+)"', page)
+    return seen
+
+
+async def test_the_web_portal_carries_only_customer_facing_text(flow: Flow, domain: Domain) -> None:
+    pages = await read_web_portal(domain, flow)
+    assert leaks(pages) == []
+    for number in flow.accounts:
+        assert TITLE in pages[f"{number} /cases"] and TITLE in pages[f"{number} /outages"], number
+        assert SERVICE in pages[f"{number} /outages"] and SERVICE in pages[f"{number} /cases/new"]
+        case_pages = [v for k, v in pages.items() if re.match(rf"{number} /cases/\d+$", k)]
+        assert case_pages and all(SUMMARY in v for v in case_pages)
+        assert any(ARTICLE in v for k, v in pages.items() if k.startswith(f"{number} /articles/"))

@@ -460,6 +460,9 @@ async def test_every_public_portal_function_is_exercised() -> None:
         "list_articles",
         "get_article",
         "reply_to_case",
+        "list_products",
+        "intake_known_outages",
+        "open_own_case",
     }
 
 
@@ -487,3 +490,56 @@ async def test_a_statement_typed_with_crlf_tabs_and_overrides_reads_cleanly(
     assert outage.statement == "Engineers are on it.\nNext update at noon esrever"
     child = await portal.get_case(domain, customer, pw.children["ACC-T1"])
     assert child.updates[-1].body == "Engineers are on it.\nNext update at noon esrever"
+
+
+# --- opening a case (the web portal's intake) -----------------------------------------------
+
+
+async def test_intake_offers_the_known_outage_in_customer_words(domain: Domain, pw: PortalWorld) -> None:
+    for number in ("ACC-T1", "ACC-2"):
+        known = await portal.intake_known_outages(domain, pw.customers[number])
+        assert [k.major_case_id for k in known] == [pw.major_id]
+        assert known[0].statement == STATEMENT and known[0].eta is not None
+        async with domain.reading() as session:
+            internal = await session.scalar(select(Case.short_description).where(Case.id == pw.major_id))
+        assert internal and known[0].title != internal  # never the internal short description
+    with pytest.raises(NotFound, match="no product numbered 'P-NOWHERE'"):
+        await portal.intake_known_outages(domain, pw.customers["ACC-T1"], product_number="P-NOWHERE")
+
+
+async def test_a_customer_opens_a_case_and_attaches_it_to_a_known_outage(domain: Domain, pw: PortalWorld) -> None:
+    me = pw.customers["ACC-T1"]
+    before = await counts(domain)
+    # Another account's major case is no known outage of mine: refused, nothing written.
+    with pytest.raises(NotFound, match="no known outage"):
+        await portal.open_own_case(domain, me, subject="Phones dead", attach_to=pw.x_major_id)
+    with pytest.raises(InvalidInput, match="a subject"):
+        await portal.open_own_case(domain, me, subject="  ")
+    assert await counts(domain) == before
+
+    opened = await portal.open_own_case(domain, me, subject="Phones dead", attach_to=pw.major_id)
+    assert opened.deflected and opened.major_number == case_number(pw.major_id)
+    plain = await portal.open_own_case(domain, me, subject=f"Invoice {HOSTILE}")
+    assert not plain.deflected and plain.major_number is None
+    async with domain.reading() as session:
+        rows = {
+            r.id: r
+            for r in await session.execute(
+                select(Case.id, Case.account_id, Case.parent_id, Case.deflected, Case.channel).where(
+                    Case.id.in_([opened.id, plain.id])
+                )
+            )
+        }
+    assert (rows[opened.id].parent_id, rows[opened.id].deflected) == (pw.major_id, True)
+    assert (rows[plain.id].parent_id, rows[plain.id].deflected) == (None, False)
+    assert {r.account_id for r in rows.values()} == {me.account_id}
+    assert {r.channel for r in rows.values()} == {"web"}
+    mine = {c.id for c in await portal.list_cases(domain, me)}
+    assert {opened.id, plain.id} <= mine
+    assert not {opened.id, plain.id} & {c.id for c in await portal.list_cases(domain, pw.customers["ACC-2"])}
+
+
+async def test_staff_cannot_open_a_customers_case_through_the_portal(domain: Domain, actors: Actors) -> None:
+    for role in (Role.AGENT, Role.MANAGER, Role.ADMIN, Role.OPERATOR):
+        with pytest.raises(PermissionDenied, match="may not open cases for their own account"):
+            await portal.open_own_case(domain, actors[role], subject="x")

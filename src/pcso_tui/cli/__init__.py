@@ -65,6 +65,7 @@ AREAS = (
     "outages",
     "portal",
     "users",
+    "web",
     "world",
 )
 

@@ -341,29 +341,55 @@ async def open_reactive_case(
             product_id = await session.scalar(select(Product.id).where(Product.number == product_number))
             if product_id is None:
                 raise NotFound(f"no product numbered {product_number!r}")
-        case = Case(
-            kind=CaseKind.REACTIVE.value,
-            state=CaseState.NEW.value,
-            major_case_state=MajorCaseState.NONE.value,
-            priority=3,
+        case_id = await insert_reactive_case(
+            tx,
+            account_id=account.id,
+            account_number=account.number,
+            contact_id=contact.id if contact else None,
+            product_id=product_id,
             short_description=short,
             description=description,
             channel=channel,
-            account_id=account.id,
-            contact_id=contact.id if contact else None,
-            product_id=product_id,
-            opened_at=tx.now,
-            opened_by_id=actor.user_id,
-            updated_at=tx.now,
         )
-        session.add(case)
-        await session.flush()
-        await session.execute(insert(CaseAccount).values(case_id=case.id, account_id=account.id, source="reported"))
-        tx.record(
-            case.id,
-            CaseOpened(number=case_number(case.id), case_kind=case.kind, account=account.number, channel=channel),
-        )
-        return await case_view(session, case.id, tx.now)
+        return await case_view(session, case_id, tx.now)
+
+
+async def insert_reactive_case(
+    tx: Transaction,
+    *,
+    account_id: int,
+    account_number: str,
+    contact_id: int | None,
+    product_id: int | None,
+    short_description: str,
+    description: str,
+    channel: str,
+) -> int:
+    """A customer's case, written in the caller's transaction after its checks (agents log
+    calls here; customers open their own from the portal). Returns its id."""
+    case = Case(
+        kind=CaseKind.REACTIVE.value,
+        state=CaseState.NEW.value,
+        major_case_state=MajorCaseState.NONE.value,
+        priority=3,
+        short_description=short_description,
+        description=description,
+        channel=channel,
+        account_id=account_id,
+        contact_id=contact_id,
+        product_id=product_id,
+        opened_at=tx.now,
+        opened_by_id=tx.actor.user_id,
+        updated_at=tx.now,
+    )
+    tx.session.add(case)
+    await tx.session.flush()
+    await tx.session.execute(insert(CaseAccount).values(case_id=case.id, account_id=account_id, source="reported"))
+    tx.record(
+        case.id,
+        CaseOpened(number=case_number(case.id), case_kind=case.kind, account=account_number, channel=channel),
+    )
+    return case.id
 
 
 async def set_case_state(

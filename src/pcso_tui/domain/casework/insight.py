@@ -183,7 +183,7 @@ def _major_active() -> Any:
     )
 
 
-async def _known_outages(
+async def known_outages_in(
     session: AsyncSession, account_id: int | None, product_id: int | None, now: datetime
 ) -> list[KnownOutageView]:
     by_account = (
@@ -268,7 +268,7 @@ async def known_outages(
             product_id = await session.scalar(select(Product.id).where(Product.number == product_number))
             if product_id is None:
                 raise NotFound(f"no product numbered {product_number!r}")
-        return tuple(await _known_outages(session, account_id, product_id, domain.clock()))
+        return tuple(await known_outages_in(session, account_id, product_id, domain.clock()))
 
 
 async def case_known_outages(domain: Domain, actor: Actor, case_id: int) -> tuple[KnownOutageView, ...]:
@@ -278,7 +278,7 @@ async def case_known_outages(domain: Domain, actor: Actor, case_id: int) -> tupl
         case = await load_case(session, case_id)
         if case.parent_id is not None:
             return ()
-        return tuple(await _known_outages(session, case.account_id, case.product_id, domain.clock()))
+        return tuple(await known_outages_in(session, case.account_id, case.product_id, domain.clock()))
 
 
 async def attach_to_known_outage(domain: Domain, actor: Actor, case_id: int, major_case_id: int) -> CaseView:
@@ -287,7 +287,7 @@ async def attach_to_known_outage(domain: Domain, actor: Actor, case_id: int, maj
     require(actor, Permission.OPEN_REACTIVE_CASE)
     async with domain.transaction(actor) as tx:
         case = await load_case(tx.session, case_id)
-        known = await _known_outages(tx.session, case.account_id, case.product_id, tx.now)
+        known = await known_outages_in(tx.session, case.account_id, case.product_id, tx.now)
         if major_case_id not in {k.major_case_id for k in known}:
             raise IllegalTransition(
                 f"{case_number(major_case_id)} is not a known outage for {case_number(case_id)} "
@@ -469,7 +469,7 @@ async def _recommend(domain: Domain, session: AsyncSession, case_id: int) -> Rec
     subject = await _load_subject(session, case_id)
     number = case_number(subject.id)
     since = window_start(now, settings.window_days)
-    known = tuple(await _known_outages(session, subject.account_id, subject.product_id, now))
+    known = tuple(await known_outages_in(session, subject.account_id, subject.product_id, now))
     base: dict[str, Any] = {"case_id": subject.id, "case_number": number, "window_start": since, "known_outages": known}
     case = await load_case(session, case_id)
     if case.parent_id is not None:

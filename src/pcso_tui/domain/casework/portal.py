@@ -34,16 +34,22 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case as sql_case
-from sqlalchemy import func, literal, or_, select
+from sqlalchemy import func, literal, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from pcso_tui.domain.casework.records import ACTIVE, MAX_PAGE, clean_text
+from pcso_tui.domain.casework import major_cases
+from pcso_tui.domain.casework.cases import insert_reactive_case
+from pcso_tui.domain.casework.insight import known_outages_in
+from pcso_tui.domain.casework.records import ACTIVE, MAX_PAGE, MAX_SHORT, clean_text
 from pcso_tui.domain.casework.views import (
     PortalAccount,
     PortalArticle,
     PortalCase,
     PortalCaseDetail,
+    PortalKnownOutage,
+    PortalOpenedCase,
+    PortalProduct,
     PortalUpdate,
     journal_label,
 )
@@ -67,9 +73,11 @@ from pcso_tui.domain.core.models import (
     Case,
     CaseArticle,
     Contact,
+    InstallBaseItem,
     JournalEntry,
     Outage,
     Product,
+    SoldProduct,
 )
 from pcso_tui.domain.core.roles import Actor, Permission, Role, require
 from pcso_tui.domain.core.service import Domain
@@ -380,9 +388,7 @@ async def get_case(
             articles = (await _articles_of(session, {major: outage_numbers})).get(major, [])
     return PortalCaseDetail(
         case=_portal_case(row),
-        description=(
-            row.description if row.kind == "reactive" else (row.public_summary or row.parent_summary or "")
-        ),
+        description=(row.description if row.kind == "reactive" else (row.public_summary or row.parent_summary or "")),
         contact_name=row.contact_name,
         product_name=row.product_name,
         resolution_notes=row.resolution_notes,
@@ -511,3 +517,136 @@ async def reply_to_case(
                 replace(reply, number=case_number(case.parent_id), from_case_id=case.id, from_case=number),
             )
         return _update(entry)
+
+
+# --- opening a case, with the known-outage check ----------------------------------------------
+
+
+def _products_of(account_id: int) -> Any:
+    """The products an account has: bought (sold products) or installed (install base items)."""
+    return union(
+        select(SoldProduct.product_id).where(SoldProduct.account_id == account_id),
+        select(InstallBaseItem.product_id).where(
+            InstallBaseItem.account_id == account_id, InstallBaseItem.product_id.is_not(None)
+        ),
+    )
+
+
+async def _product_id(session: AsyncSession, account_id: int, product_number: str | None) -> int | None:
+    """A product the account has (by number); any other answers like a missing one."""
+    if not product_number:
+        return None
+    product_id = await session.scalar(
+        select(Product.id).where(Product.number == product_number, Product.id.in_(_products_of(account_id)))
+    )
+    if product_id is None:
+        raise NotFound(f"no product numbered {product_number!r}")
+    return product_id
+
+
+async def list_products(domain: Domain, actor: Actor, *, account: str | None = None) -> list[PortalProduct]:
+    """The products the account has, by their customer-facing names (to say what a case is about)."""
+    _check_role(actor)
+    async with domain.reading() as session:
+        account_id, _ = await _scope(session, actor, account)
+        rows = await session.execute(
+            select(Product.number, func.coalesce(Product.public_name, Product.name))
+            .where(Product.id.in_(_products_of(account_id)), Product.customer_facing.is_(True))
+            .order_by(func.coalesce(Product.public_name, Product.name), Product.number)
+        )
+        return [PortalProduct(number=number, name=normalise_layout(name)) for number, name in rows]
+
+
+async def _known(
+    session: AsyncSession, account_id: int, product_id: int | None, now: datetime
+) -> list[PortalKnownOutage]:
+    """The known-outage check agents run at intake (``insight.known_outages_in``), worded for
+    the customer: the major case's customer-facing title, never its short description."""
+    known = await known_outages_in(session, account_id, product_id, now)
+    if not known:
+        return []
+    ids = [k.major_case_id for k in known]
+    titles = {
+        cid: title for cid, title in await session.execute(select(Case.id, Case.public_title).where(Case.id.in_(ids)))
+    }
+    return [
+        PortalKnownOutage(
+            major_case_id=k.major_case_id,
+            number=k.number,
+            title=normalise_layout(titles.get(k.major_case_id) or GENERIC_TITLE),
+            statement=normalise_layout(k.statement) if k.statement else None,
+            statement_at=k.statement_at,
+            eta=k.eta,
+        )
+        for k in known
+    ]
+
+
+async def intake_known_outages(
+    domain: Domain, actor: Actor, *, product_number: str | None = None, account: str | None = None
+) -> list[PortalKnownOutage]:
+    """Before a customer opens a case: the outages already known to affect their account (or
+    the product they name), each with the statement we sent them."""
+    _check_role(actor)
+    async with domain.reading() as session:
+        account_id, _ = await _scope(session, actor, account)
+        product_id = await _product_id(session, account_id, product_number)
+        return await _known(session, account_id, product_id, domain.clock())
+
+
+async def open_own_case(
+    domain: Domain,
+    actor: Actor,
+    *,
+    subject: str,
+    description: str = "",
+    product_number: str | None = None,
+    attach_to: int | None = None,
+    channel: str = "web",
+) -> PortalOpenedCase:
+    """A customer opens a case for their own account. With ``attach_to`` (a known outage the
+    intake check offered) the case joins that major case at once and counts as a deflected
+    call; any other major case is refused and nothing is written."""
+    require(actor, Permission.OPEN_OWN_CASE)
+    short = clean_text(subject, "a subject", limit=MAX_SHORT)
+    text = clean_text(description, "the description", required=False, limit=MAX_REPLY)
+    if actor.account_id is None:
+        raise NotFound("no account")
+    async with domain.transaction(actor) as tx:
+        session = tx.session
+        account_number = await session.scalar(select(Account.number).where(Account.id == actor.account_id))
+        if account_number is None:
+            raise NotFound("no account")
+        product_id = await _product_id(session, actor.account_id, product_number)
+        if attach_to is not None:
+            known = {k.major_case_id for k in await _known(session, actor.account_id, product_id, tx.now)}
+            if attach_to not in known:
+                raise NotFound(f"no known outage {case_number(attach_to)} for your account")
+        contact_id = actor.contact_id
+        if contact_id is not None:
+            contact_id = await session.scalar(
+                select(Contact.id).where(Contact.id == contact_id, Contact.account_id == actor.account_id)
+            )
+        if contact_id is None:
+            contact_id = await session.scalar(
+                select(Contact.id)
+                .where(Contact.account_id == actor.account_id, Contact.is_primary.is_(True))
+                .order_by(Contact.id)
+                .limit(1)
+            )
+        case_id = await insert_reactive_case(
+            tx,
+            account_id=actor.account_id,
+            account_number=account_number,
+            contact_id=contact_id,
+            product_id=product_id,
+            short_description=short,
+            description=text,
+            channel=channel,
+        )
+        if attach_to is None:
+            return PortalOpenedCase(id=case_id, number=case_number(case_id), deflected=False, major_number=None)
+        attached = await major_cases.attach_case_in(tx, attach_to, case_id, deflect=True)
+        return PortalOpenedCase(
+            id=case_id, number=case_number(case_id), deflected=attached.deflected, major_number=case_number(attach_to)
+        )

@@ -396,6 +396,21 @@ def _maintenance(p: ek.MaintenanceAdded, texts: Texts) -> Said:
 # --- users, the world, imports --------------------------------------------------------------
 
 
+@wording(ek.WebSignInLinkSent)
+def _web_link(p: ek.WebSignInLinkSent, texts: Texts) -> Said:
+    return Said("other", f"Web portal sign-in link sent to {_named('contact', p.contact)}{_aside(p.account)}")
+
+
+@wording(ek.WebSessionStarted)
+def _web_in(p: ek.WebSessionStarted, texts: Texts) -> Said:
+    return Said("other", f"{_named('Contact', p.contact)} signed in to the web portal{_aside(p.account)}")
+
+
+@wording(ek.WebSessionEnded)
+def _web_out(p: ek.WebSessionEnded, texts: Texts) -> Said:
+    return Said("other", f"{_named('Contact', p.contact)} signed out of the web portal")
+
+
 @wording(ek.UserAdded, ek.UserBootstrapped)
 def _user(p: ek.UserAdded | ek.UserBootstrapped, texts: Texts) -> Said:
     return Said("other", f"{_named('User', p.name)} added{_aside(p.role, p.account)}")

@@ -559,3 +559,35 @@ class MailReplyLanded:
     # How the mail found its case: "token" (the signed Reply-To) or "thread" (In-Reply-To).
     route: str
     update: PortalUpdate
+
+
+@dataclass(frozen=True, slots=True)
+class PortalKnownOutage:
+    """At intake: an outage we already told the customer's account about, in customer words
+    (the major case's customer-facing title and latest statement, never its internal text)."""
+
+    major_case_id: int
+    number: str
+    title: str
+    statement: str | None
+    statement_at: datetime | None
+    eta: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PortalProduct:
+    """A product the account has, by the name customers know it by (for opening a case)."""
+
+    number: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PortalOpenedCase:
+    """A case a customer opened; ``major_number`` when they attached it to a known outage
+    (a deflected call)."""
+
+    id: int
+    number: str
+    deflected: bool
+    major_number: str | None

@@ -631,6 +631,35 @@ class UserAdded(Payload):
 
 
 @event_kind
+class WebSignInLinkSent(Payload):
+    """A one-time sign-in link to the web portal was queued for a contact."""
+
+    kind = "web.sign_in_link_sent"
+    subject_type = "contact"
+    contact: str
+    account: str
+
+
+@event_kind
+class WebSessionStarted(Payload):
+    """A contact signed in to the web portal with a link."""
+
+    kind = "web.session_started"
+    subject_type = "contact"
+    contact: str
+    account: str
+
+
+@event_kind
+class WebSessionEnded(Payload):
+    """A contact signed out of the web portal."""
+
+    kind = "web.session_ended"
+    subject_type = "contact"
+    contact: str
+
+
+@event_kind
 class UserBootstrapped(Payload):
     """The first admin, added by whoever installed pcso."""
 

@@ -640,6 +640,36 @@ class Notice(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+# --- the customers' web portal ---------------------------------------------------------------
+
+
+class WebSignInToken(Base):
+    """A one-time sign-in link sent to a contact: only its SHA-256 is kept, so the table alone
+    signs nobody in. Used once (``used_at``), and never after ``expires_at``."""
+
+    __tablename__ = "web_sign_in_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A signed-in contact's browser session, stored by the SHA-256 of its cookie."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
 # --- the event log ------------------------------------------------------------------------
 
 

@@ -49,6 +49,8 @@ class Permission(StrEnum):
     VIEW_DASHBOARD = "view the dashboard"
     VIEW_OWN_ACCOUNT = "view their own account"
     COMMENT_OWN_CASE = "reply on their own cases"
+    OPEN_OWN_CASE = "open cases for their own account"
+    SIGN_IN_CONTACTS = "sign contacts in to the web portal"
     PREVIEW_ACCOUNT = "preview what an account sees"
     MANAGE_USERS = "manage users"
     IMPORT_DATA = "import install base data"
@@ -91,10 +93,16 @@ _MANAGER = _AGENT | {
     Permission.MANAGE_ARTICLES,
     Permission.MANAGE_NOTICES,
 }
-_CUSTOMER = {Permission.VIEW_OWN_ACCOUNT, Permission.COMMENT_OWN_CASE}
-_ADMIN = (_OPERATOR | _MANAGER | {Permission.MANAGE_USERS, Permission.IMPORT_DATA, Permission.SEED_WORLD}) - {
+_CUSTOMER = {Permission.VIEW_OWN_ACCOUNT, Permission.COMMENT_OWN_CASE, Permission.OPEN_OWN_CASE}
+# Signing contacts in is the web portal's own work (it acts as ``web_access.WEB``, an admin).
+_ADMIN = (
+    _OPERATOR
+    | _MANAGER
+    | {Permission.MANAGE_USERS, Permission.IMPORT_DATA, Permission.SEED_WORLD, Permission.SIGN_IN_CONTACTS}
+) - {
     Permission.VIEW_OWN_ACCOUNT,
     Permission.COMMENT_OWN_CASE,
+    Permission.OPEN_OWN_CASE,
 }
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -119,6 +127,9 @@ class Actor:
     role: Role
     account_id: int | None = None
     impersonator: str | None = None
+    # A customer signed in on the web portal is one contact of their account (cases they
+    # open name it); None for users of the terminal.
+    contact_id: int | None = None
 
     def can(self, permission: Permission) -> bool:
         return permission in PERMISSIONS[self.role]

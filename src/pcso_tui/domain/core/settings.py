@@ -70,6 +70,7 @@ class Settings:
     ingest: IngestSettings = field(default_factory=lambda: IngestSettings())
     insight: InsightSettings = field(default_factory=lambda: InsightSettings())
     mail_in: MailInSettings = field(default_factory=lambda: MailInSettings())
+    web: WebSettings = field(default_factory=lambda: WebSettings())
     # The plugins' own sections, ``[plugins.NAME]``, each built into the dataclass its plugin
     # declares (``pcso_config_sections``); see :meth:`plugin`.
     plugins: dict[str, Any] = field(default_factory=dict)
@@ -507,3 +508,38 @@ def _check_template(name: str, template: str, limit: int) -> None:
         raise ValueError(f"{name} must not be empty")
     if len(template) > limit:
         raise ValueError(f"{name} is {len(template)} characters long; the limit is {limit}")
+
+
+# --- [web]: the customers' web portal (`pcso web`, docs/web.md) ------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    """``[web]``: where ``pcso web`` listens, and how it signs contacts in."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # The address customers reach the portal at; sign-in links point there. Empty: http://HOST:PORT.
+    # Never taken from a request's Host header, which anyone can set.
+    public_url: str = ""
+    # Behind a reverse proxy that terminates TLS: trust its X-Forwarded-Proto and X-Forwarded-For.
+    behind_proxy: bool = False
+    # A sign-in link expires after this many minutes; a session after this many hours.
+    link_minutes: int = 15
+    session_hours: float = 12.0
+    # Sign-in requests allowed per address and per client IP within the window.
+    sign_in_per_address: int = 5
+    sign_in_per_ip: int = 30
+    rate_window_minutes: float = 15.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.port <= 65535:
+            raise ValueError("port must be between 1 and 65535")
+        if self.public_url and not self.public_url.startswith(("http://", "https://")):
+            raise ValueError("public_url must start with http:// or https://")
+        if not 1 <= self.link_minutes <= 60:
+            raise ValueError("link_minutes must be between 1 and 60")
+        if self.session_hours <= 0 or self.rate_window_minutes <= 0:
+            raise ValueError("session_hours and rate_window_minutes must be positive")
+        if self.sign_in_per_address < 1 or self.sign_in_per_ip < 1:
+            raise ValueError("sign_in_per_address and sign_in_per_ip must be at least 1")

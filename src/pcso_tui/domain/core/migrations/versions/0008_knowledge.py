@@ -6,7 +6,7 @@ PostgreSQL a generated tsvector column with a GIN index. Both are written by han
 (the models leave them out, see ``models.FULL_TEXT_NAMES``).
 
 Revision ID: 0008_knowledge
-Revises: 0004
+Revises: 0006_web_sessions
 """
 
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_knowledge"
-down_revision: str | None = "0004"
+down_revision: str | None = "0006_web_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
