@@ -448,3 +448,17 @@ async def test_every_page_passes_the_nu_html_validator(
         timeout=240,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+async def test_the_portal_serves_the_public_routes_beside_its_pages(client: TestClient[Any, Any]) -> None:
+    """``pcso web`` is one server: banners, phone-queue text and knowledge search answer there
+    without sign-in, with their own headers (CORS, public caching), not the portal's error pages."""
+    missing = await client.get("/banner/no-such-service.json")
+    assert missing.status == 404
+    assert missing.headers["Access-Control-Allow-Origin"] == "*"
+    assert (await missing.json())["error"]
+    assert (await client.get("/ivr/no-such-service.txt")).status == 404
+    search = await client.get("/knowledge/search", params={"q": "anything"})
+    assert search.status == 200
+    page = await client.get("/cases", allow_redirects=False)
+    assert page.status in (302, 303) and "Access-Control-Allow-Origin" not in page.headers
