@@ -116,10 +116,12 @@ class CorrelationSettings:
     # A common upstream of these kinds (a whole datacentre, region or site) is too broad to
     # make the alerts below it related by itself: two clusters failing in one datacentre are
     # usually two outages …
-    broad_kinds: tuple[str, ...] = ("datacentre", "datacenter", "region", "site", "zone")
+    broad_kinds: tuple[str, ...] = ("datacentre", "datacenter", "region", "site", "zone", "cluster")
     # … unless it alerts itself, or alerting CIs reach it through at least this many of the CIs
     # that depend on it directly (several of its clusters at once point at it).
     broad_min_branches: int = 3
+    # … and through at least this share of them (a whole datacentre failing shows on most of it).
+    broad_min_share: float = 0.5
     # An incident stops taking new alerts once no alert of it has opened or changed for this
     # many minutes (0: never by time), or once its major case is resolved: new alerts open a
     # new incident, which names the one it follows.
@@ -128,6 +130,8 @@ class CorrelationSettings:
     def __post_init__(self) -> None:
         if self.quiet_minutes < 0:
             raise ValueError(f"quiet_minutes = {self.quiet_minutes} must not be negative")
+        if not 0 <= self.broad_min_share <= 1:
+            raise ValueError(f"broad_min_share = {self.broad_min_share} must be between 0 and 1")
         if self.broad_min_branches < 2:
             raise ValueError(f"broad_min_branches = {self.broad_min_branches} must be at least 2")
         if self.window_minutes < 1:

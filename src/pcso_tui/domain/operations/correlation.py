@@ -182,15 +182,19 @@ async def shared_upstream(
     *,
     broad_kinds: Collection[str] = (),
     broad_min_branches: int = 2,
+    broad_min_share: float = 0.0,
+    severe: Collection[int] | None = None,
 ) -> dict[int, set[int]]:
     """For each CI: itself, and the CIs within ``max_hops`` upstream that another of ``ci_ids``
     also reaches and that are a plausible common cause. Two of the CIs are related exactly when
     their sets meet.
 
     A shared upstream CI of one of ``broad_kinds`` (a datacentre, a region) is plausible only
-    when it is one of ``ci_ids`` itself (it alerts) or when they reach it through at least
-    ``broad_min_branches`` of the CIs that depend on it directly: two unrelated clusters
-    alerting in one datacentre do not make the datacentre their cause."""
+    when it alerts severely itself (is one of ``severe``, by default all of ``ci_ids``) or when
+    severely alerting CIs reach it through at least ``broad_min_branches`` of the CIs that
+    depend on it directly, and through at least ``broad_min_share`` of them: two unrelated
+    clusters failing in one datacentre, or warnings scattered over it, do not make the
+    datacentre their cause."""
     ids = sorted(set(ci_ids))
     result: dict[int, set[int]] = {ci: {ci} for ci in ids}
     if len(ids) < 2 or max_hops < 1:
@@ -206,16 +210,31 @@ async def shared_upstream(
         if n % _STEP == 0:
             await asyncio.sleep(0)
     shared = {anc for anc, n in seen_by.items() if n > 1}
-    broad = (broad_found & shared) - set(ids)
+    strong = set(ids) if severe is None else set(severe)
+    broad = (broad_found & shared) - strong
     if broad:
-        # The branches of a broad CI: its direct dependents that the alerting CIs come through.
+        # The branches of a broad CI: its direct dependents that severe alerts come through.
         branches: dict[int, set[int]] = defaultdict(set)
-        for hops in reach.values():
+        for ci, hops in reach.items():
+            if ci not in strong:
+                continue
             for child, d in hops.items():
                 for parent in parents.get(child, ()):
                     if parent in broad and hops.get(parent) == d + 1:
                         branches[parent].add(child)
-        shared -= {b for b in broad if len(branches[b]) < broad_min_branches}
+        spanned = {b for b in broad if len(branches[b]) >= broad_min_branches}
+        if spanned and broad_min_share > 0:
+            sizes = dict(
+                (
+                    await session.execute(
+                        select(CIDependency.depends_on_id, func.count())
+                        .where(CIDependency.depends_on_id.in_(sorted(spanned)))
+                        .group_by(CIDependency.depends_on_id)
+                    )
+                ).all()
+            )
+            spanned = {b for b in spanned if len(branches[b]) >= broad_min_share * sizes.get(b, 0)}
+        shared -= broad - spanned
     for n, (ci, hops) in enumerate(reach.items(), 1):
         result[ci] |= shared.intersection(hops)
         if n % _STEP == 0:
@@ -342,6 +361,13 @@ class _Incident:
         return self.firing or self.updated_at >= at - window
 
 
+def _anchors(incident: _Incident) -> set[int]:
+    """The CIs an incident is found by: its probable root cause when it has one, so alerts join
+    it when they relate to the cause (a chain of merely neighbouring alerts would otherwise let
+    a long incident absorb its whole datacentre); else every CI it holds."""
+    return {incident.root_ci_id} if incident.root_ci_id is not None else set(incident.ci_ids)
+
+
 def _marks(ci_id: int | None, ci_key: str | None, upstream: dict[int, set[int]]) -> frozenset[Mark]:
     if ci_id is not None:
         return frozenset(("ci", anc) for anc in upstream.get(ci_id, {ci_id}))
@@ -365,7 +391,7 @@ class _Grouping:
         self.segments: dict[tuple[Mark, int], list[_Alert]] = {}
 
     def add_incident(self, incident: _Incident) -> None:
-        for mark in self._incident_marks(incident.ci_ids, incident.keys):
+        for mark in self._incident_marks(_anchors(incident), incident.keys):
             self.incidents_by_mark[mark].append(incident)
 
     def _incident_marks(self, ci_ids: Iterable[int], keys: Iterable[str]) -> set[Mark]:
@@ -451,7 +477,9 @@ class _Grouping:
         new_cis = {a.ci_id for a in group if a.ci_id is not None} - incident.ci_ids
         new_keys = {a.ci_key for a in group if a.ci_id is None and a.ci_key} - incident.keys
         marks: set[Mark] = {("key", k) for k in new_keys}
-        for n, ci in enumerate(new_cis, 1):
+        # An incident with a root cause is found by its root alone (see _anchors): what joins it
+        # must relate to the cause, not to whatever joined before.
+        for n, ci in enumerate(new_cis if incident.root_ci_id is None else (), 1):
             marks.update(("ci", anc) for anc in self.upstream.get(ci, {ci}))
             if n % _STEP == 0:
                 await asyncio.sleep(0)
@@ -694,13 +722,16 @@ async def _group(
     # 4. One walk of the service map: the upstream CIs these CIs share within max_hops.
     ci_ids = {a.ci_id for a in pool if a.ci_id is not None}
     for incident in incidents.values():
-        ci_ids |= incident.ci_ids
+        ci_ids |= _anchors(incident)
+    threshold = severity_rank(rules.open_at_severity)
     upstream = await shared_upstream(
         session,
         ci_ids,
         rules.max_hops,
         broad_kinds=rules.broad_kinds,
         broad_min_branches=rules.broad_min_branches,
+        broad_min_share=rules.broad_min_share,
+        severe={a.ci_id for a in pool if a.ci_id is not None and severity_rank(a.severity) >= threshold},
     )
 
     # 5. Group in memory, the batch in time order.
