@@ -38,9 +38,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench_ingest import Raw
 from sqlalchemy import insert, select
 
+from bench_ingest import Raw
 from pcso_tui.domain.core.clock import FrozenClock
 from pcso_tui.domain.core.models import Alert, CIDependency, ConfigurationItem, Incident, MaintenanceWindow
 from pcso_tui.domain.core.roles import SYSTEM
