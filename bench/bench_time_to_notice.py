@@ -454,6 +454,8 @@ async def run_on(url: str, args: argparse.Namespace, tmp: Path) -> int:
     if first is not None and last is not None:
         meets_first = "ok" if first <= TARGET_FIRST else "MISSED"
         meets_all = "ok" if last <= TARGET_ALL else "MISSED"
+        if not all_in:  # the last one received is not the last one there is
+            meets_all = "INCOMPLETE"
         scale = "" if n == TARGET_ACCOUNTS else f"  (target is for {TARGET_ACCOUNTS:,})"
         print(f"  POST → first notice at SMTP server     {first:7.3f} s   ≤ {TARGET_FIRST:g} s   {meets_first}")
         print(f"  POST → last notice at SMTP server      {last:7.3f} s   ≤ {TARGET_ALL:g} s  {meets_all}{scale}")
