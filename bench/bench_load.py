@@ -93,7 +93,19 @@ async def seed(url: str, agents: int, operators: int) -> None:
         await domain.close()
 
 
-async def act(url: str, kind: str, name: str, go: str, seconds: float, rate: float, think: float) -> dict[str, Any]:
+# What each kind of actor does; with --min-ops, each does every one of them at least once.
+OPERATIONS = {
+    "agent": {"open case", "priority", "work note", "queue"},
+    "operator": {"alerts", "acknowledge"},
+    "receiver": {"ingest"},
+}
+# With --min-ops, how long past --seconds the actors may take to reach it before they give up.
+MIN_OPS_GRACE = 120.0
+
+
+async def act(
+    url: str, kind: str, name: str, go: str, seconds: float, rate: float, think: float, min_ops: int, actors: int
+) -> dict[str, Any]:
     from pcso_tui.domain.casework import cases
     from pcso_tui.domain.core.errors import DomainError, IllegalTransition
     from pcso_tui.domain.core.roles import SYSTEM
@@ -104,6 +116,7 @@ async def act(url: str, kind: str, name: str, go: str, seconds: float, rate: flo
 
     domain = await Domain.open(url, hooks=plugin_manager().hook)
     ops: dict[str, int] = {}
+    acted = 0.0
     slowest: tuple[float, str] = (0.0, "")
     errors: list[str] = []
     latencies: list[float] = []
@@ -114,9 +127,22 @@ async def act(url: str, kind: str, name: str, go: str, seconds: float, rate: flo
         while not os.path.exists(go):
             await asyncio.sleep(0.005)
         mine: list[int] = []
-        end = time.monotonic() + seconds
+        began = time.monotonic()
+        end = began + seconds
+        # With min_ops, the run ends on a condition, not a clock alone: every actor keeps going
+        # until all of them did min_ops operations, every kind of theirs included, so a loaded
+        # machine makes the run longer rather than thinner.
+        done_dir = Path(go + ".done")
+        reached = min_ops == 0
         i = 0
-        while time.monotonic() < end:
+        while True:
+            now = time.monotonic()
+            if not reached and sum(ops.values()) >= min_ops and OPERATIONS[kind] <= ops.keys():
+                reached = True
+                (done_dir / name).touch()
+            if now >= end and (min_ops == 0 or len(os.listdir(done_dir)) >= actors or now >= end + MIN_OPS_GRACE):
+                acted = now - began
+                break
             i += 1
             if kind == "receiver":
                 op = "ingest"
@@ -170,7 +196,7 @@ async def act(url: str, kind: str, name: str, go: str, seconds: float, rate: flo
                 await asyncio.sleep(rng.expovariate(1 / think))  # a person reads before acting again
     finally:
         await domain.close()
-    return {"ops": ops, "slowest": slowest, "errors": errors, "latencies": latencies}
+    return {"ops": ops, "slowest": slowest, "errors": errors, "latencies": latencies, "acted": acted}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -179,6 +205,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     url = args.db or str(tmp / "load.db")
     asyncio.run(seed(url, args.agents, args.operators))
     go = str(tmp / "go")
+    Path(go + ".done").mkdir()
     people = [("agent", f"agent{i}") for i in range(args.agents)]
     people += [("operator", f"operator{i}") for i in range(args.operators)]
     people.append(("receiver", "receiver"))
@@ -195,6 +222,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 str(args.seconds),
                 str(args.alerts_per_second),
                 str(args.think),
+                str(args.min_ops),
+                str(len(people)),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -212,8 +241,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     slowest: tuple[float, str] = (0.0, "")
     errors: list[str] = []
     latencies: list[float] = []
+    elapsed = args.seconds  # longer when --min-ops held the actors
     for proc in procs:
-        out, err = proc.communicate(timeout=args.seconds + 120)
+        out, err = proc.communicate(timeout=args.seconds + MIN_OPS_GRACE + 120)
         if proc.returncode != 0:
             errors.append(f"process exited {proc.returncode}: {err.strip().splitlines()[-1:]}")
             continue
@@ -223,6 +253,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         slowest = max(slowest, tuple(report["slowest"]))  # type: ignore[arg-type]
         errors += report["errors"]
         latencies += report["latencies"]
+        elapsed = max(elapsed, report["acted"])
     count = sum(total.values())
     latencies.sort()
     p99 = latencies[int(len(latencies) * 0.99)] if latencies else 0.0
@@ -232,7 +263,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "seconds": args.seconds,
         "think": args.think,
         "operations": count,
-        "ops_per_second": round(count / args.seconds, 1),
+        "elapsed_seconds": round(elapsed, 1),
+        "ops_per_second": round(count / elapsed, 1),
         "by_operation": total,
         "slowest_seconds": round(slowest[0], 3),
         "slowest_operation": slowest[1],
@@ -244,8 +276,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--actor":
-        kind, name, url, go, seconds, rate, think = sys.argv[2:9]
-        report = asyncio.run(act(url, kind, name, go, float(seconds), float(rate), float(think)))
+        kind, name, url, go, seconds, rate, think, min_ops, actors = sys.argv[2:11]
+        report = asyncio.run(
+            act(url, kind, name, go, float(seconds), float(rate), float(think), int(min_ops), int(actors))
+        )
         print(json.dumps(report), flush=True)
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -255,6 +289,12 @@ def main() -> None:
     parser.add_argument("--alerts-per-second", type=float, default=20.0)
     parser.add_argument(
         "--think", type=float, default=0.0, help="mean pause between one person's actions, s (0: flat out)"
+    )
+    parser.add_argument(
+        "--min-ops",
+        type=int,
+        default=0,
+        help="go on past --seconds until every actor did this many operations, each of its kinds at least once",
     )
     parser.add_argument("--db", help="an existing empty database URL (default: a new embedded file)")
     parser.add_argument("--json", action="store_true")

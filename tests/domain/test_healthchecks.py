@@ -46,11 +46,16 @@ class Target:
         self.in_flight = 0
         self.most_in_flight = 0
         self.requests = 0
+        # Answer 503 from this request on (counted from 1): the target fails at an exact probe,
+        # however far behind a loaded machine leaves the test that watches it.
+        self.fail_from: int | None = None
         self.port = 0
         self._runner: web.AppRunner | None = None
 
     async def handle(self, request: web.Request) -> web.Response:
         self.requests += 1
+        if self.fail_from is not None and self.requests >= self.fail_from:
+            self.status = 503
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
@@ -328,17 +333,20 @@ async def test_run_keeps_checks_on_their_interval_until_stopped(domain: Domain, 
     sink = Sink()
     runner = HealthCheckRunner(domain, sink, settings=settings)
     stop = asyncio.Event()
+    # Three good probes, then failures. Set in the target, not by a test that polls it: under
+    # load it would see the third request late, after warm-up had ended and a slow probe had
+    # fired a latency warning of its own.
+    target.fail_from = 4
     task = asyncio.create_task(runner.run(stop))
-    while target.requests < 3:
-        await asyncio.sleep(0.01)
-    target.status = 503
     while not sink.alerts:
         await asyncio.sleep(0.01)
     stop.set()
     await task
+    assert target.requests >= 4  # it kept probing on its interval until the failure
     assert sink.states() == [("healthcheck:web:http", "firing", "critical")]
     async with domain.reading() as session:
-        assert (await session.get(HealthBaseline, ("web", "latency_ms"))).samples >= 3
+        # Latency is learnt from the good probes only: exactly the three before the failure.
+        assert (await session.get(HealthBaseline, ("web", "latency_ms"))).samples == 3
 
 
 # --- the detector, without a network --------------------------------------------------------

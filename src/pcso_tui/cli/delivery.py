@@ -78,6 +78,8 @@ def worker(ctx: CliContext, once: bool, status_dir: Path | None, verbose: bool, 
                 loop = asyncio.get_running_loop()
                 for signum in (signal.SIGTERM, signal.SIGINT):
                     loop.add_signal_handler(signum, stop.set)
+                # Like `pcso serve`, say on stderr when it is running: supervisors and scripts wait for it.
+                click.echo(f"pcso worker: delivering notices ({domain.db.describe()})", err=True)
                 return await delivery.run(stop)
         finally:
             await domain.close()

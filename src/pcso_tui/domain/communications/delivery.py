@@ -71,6 +71,8 @@ log = logging.getLogger(__name__)
 WORKER = Actor(user_id=None, name="delivery-worker", role=Role.ADMIN)
 
 _NOTICE = Notice.__table__
+# Seconds between two reads of the event log by a running worker on SQLite (see DeliveryWorker.run).
+FOLLOW_INTERVAL = 0.2
 _FINAL_STATES = ("sent", "dead", "skipped")
 _RETRYABLE_STATES = ("dead", "skipped")
 
@@ -764,7 +766,10 @@ class DeliveryWorker:
         """
         from pcso_tui.domain.core.feed import EventFollower
 
-        follower = EventFollower(self.domain.db, interval=min(self.settings.poll_interval, 1.0))
+        # The follower, not poll_interval, decides how soon a fan-out's first notice leaves after
+        # its commit: on SQLite it reads the event log this often (an indexed read that usually
+        # finds nothing); PostgreSQL's LISTEN wakes it at the commit.
+        follower = EventFollower(self.domain.db, interval=min(self.settings.poll_interval, FOLLOW_INTERVAL))
         await follower.start()
         follower.subscribe(self._on_events)
         follow = asyncio.create_task(follower.run(), name="delivery-event-follower")

@@ -424,9 +424,11 @@ class HealthCheckRunner:
         """Write the baselines that changed (one statement)."""
         now = self.domain.clock()
         rows = []
-        for state in self.states.values():
-            if not state.dirty:
-                continue
+        # Marked clean before the write, not after it: a probe judged while the write awaits
+        # the database marks its check dirty again, and the next flush writes what it learnt.
+        written = [state for state in self.states.values() if state.dirty]
+        for state in written:
+            state.dirty = False
             for metric, base in ((LATENCY, state.latency), (ERRORS, state.errors)):
                 if base.samples:
                     rows.append(
@@ -441,15 +443,18 @@ class HealthCheckRunner:
                     )
         if not rows:
             return
-        async with self.domain.transaction(self.actor) as tx:
-            statement = _upsert(tx.dialect)
-            statement = statement.on_conflict_do_update(
-                index_elements=["check_name", "metric"],
-                set_={c: statement.excluded[c] for c in ("mean", "variance", "samples", "updated_at")},
-            )
-            await tx.session.execute(statement, rows)
-        for state in self.states.values():
-            state.dirty = False
+        try:
+            async with self.domain.transaction(self.actor) as tx:
+                statement = _upsert(tx.dialect)
+                statement = statement.on_conflict_do_update(
+                    index_elements=["check_name", "metric"],
+                    set_={c: statement.excluded[c] for c in ("mean", "variance", "samples", "updated_at")},
+                )
+                await tx.session.execute(statement, rows)
+        except BaseException:
+            for state in written:
+                state.dirty = True
+            raise
 
     async def probe(self, check: ProbeCheck) -> ProbeResult:
         async with self._limit:
