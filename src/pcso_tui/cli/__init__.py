@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from pcso_tui.cli.common import CliContext
+from pcso_tui.connection import Connection
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,7 +32,15 @@ def main(ctx: click.Context, db_option: str | None, config_option: Path | None, 
 
     Without a command, opens the workspace on your role's screen.
     """
-    ctx.obj = CliContext(db_option=db_option, config_option=config_option, as_name=as_name)
+    # A trusted in-process caller (the gateway's session) hands in who authenticated.
+    signed = ctx.obj if isinstance(ctx.obj, Connection) else None
+    ctx.obj = CliContext(
+        db_option=db_option,
+        config_option=config_option,
+        as_name=as_name,
+        authenticated_user=signed.authenticated_user if signed else None,
+        authenticated_key=signed.authenticated_key if signed else None,
+    )
     if ctx.invoked_subcommand is None:
         from pcso_tui.app import run_workspace
 

@@ -78,3 +78,12 @@ def users_list(ctx: CliContext, as_json: bool) -> None:
             ["name", "role", "account", "display name", "active"],
             [(u.name, u.role, u.account_number or "", u.display_name, "yes" if u.active else "no") for u in found],
         )
+
+
+def _add_keys() -> None:
+    from pcso_tui.cli.user_keys import keys
+
+    group.add_command(keys)
+
+
+_add_keys()

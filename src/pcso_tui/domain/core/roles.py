@@ -119,6 +119,8 @@ class Actor:
     role: Role
     account_id: int | None = None
     impersonator: str | None = None
+    # The SSH key (fingerprint) the actor signed in to ``pcso gateway`` with; every event names it.
+    key_fingerprint: str | None = None
 
     def can(self, permission: Permission) -> bool:
         return permission in PERMISSIONS[self.role]
