@@ -56,6 +56,7 @@ AREAS = (
     "delivery",
     "demo",
     "events",
+    "gateway",
     "impact",
     "incidents",
     "insight",

@@ -169,12 +169,14 @@ async def key_owner(domain: Domain, fingerprint: str) -> KeyOwner | None:
     return None if row is None else KeyOwner(name=row[0], active=row[1])
 
 
-async def gateway_secret(domain: Domain) -> bytes:
-    """The secret ``pcso gateway`` signs session tickets with, made on first use."""
+async def gateway_secret(domain: Domain, *, create: bool = True) -> bytes:
+    """The secret ``pcso gateway`` signs session tickets with, made on first use (``create``)."""
     async with domain.reading() as session:
         value = await session.scalar(select(Setting.value).where(Setting.key == GATEWAY_SECRET_SETTING))
     if isinstance(value, str):
         return bytes.fromhex(value)
+    if not create:
+        raise NotFound("this database has no gateway secret: start `pcso gateway` first")
     async with domain.transaction(SYSTEM) as tx:
         # Two gateways starting at once: the second finds the first one's secret here.
         value = await tx.session.scalar(select(Setting.value).where(Setting.key == GATEWAY_SECRET_SETTING))
