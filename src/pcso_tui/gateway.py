@@ -285,6 +285,7 @@ class _Server(asyncssh.SSHServer):
         self.conn: Any = None
         self.peer = "?"
         self.authenticated = False
+        self.username: str | None = None
         self.offered: list[str] = []
         self.accepted: tuple[str, str] | None = None
 
@@ -299,7 +300,7 @@ class _Server(asyncssh.SSHServer):
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.authenticated:
             self.gateway.limit.failed(self.peer)
-            user = self.conn.get_extra_info("username") if self.conn is not None else None
+            user = self.username
             log.warning(
                 "failed sign-in%s from %s%s",
                 f" as {user!r}" if user else "",
@@ -308,6 +309,7 @@ class _Server(asyncssh.SSHServer):
             )
 
     def begin_auth(self, username: str) -> bool:
+        self.username = username
         return True
 
     def password_auth_supported(self) -> bool:
@@ -397,6 +399,8 @@ class _Session(asyncssh.SSHServerSession[bytes]):
         self.last_input = time.monotonic()
         self.tasks: list[asyncio.Future[Any]] = []
         self.pumps: list[asyncio.Future[Any]] = []
+        self.pending: list[bytes] = []
+        self.eof = False
         self.workdir: tempfile.TemporaryDirectory[str] | None = None
 
     # -- what the client asks for
@@ -456,6 +460,7 @@ class _Session(asyncssh.SSHServerSession[bytes]):
             os.write(write_end, self.gateway.child_input(user, key, self.command))
         finally:
             os.close(write_end)
+        self._input_so_far()
         self.tasks.append(asyncio.ensure_future(self._idle_watch()))
         code = await self.process.wait()
         await asyncio.gather(*self.pumps, return_exceptions=True)
@@ -581,16 +586,27 @@ class _Session(asyncssh.SSHServerSession[bytes]):
     # -- from the client
     def data_received(self, data: bytes, datatype: Any) -> None:
         self.last_input = time.monotonic()
-        if self.master is not None:
+        if self.process is None:  # still starting: kept until it is
+            self.pending.append(data)
+        elif self.master is not None:
             with contextlib.suppress(OSError):
                 os.write(self.master, data)
-        elif self.process is not None and self.process.stdin is not None:
+        elif self.process.stdin is not None:
             self.process.stdin.write(data)
 
     def eof_received(self) -> bool:
+        self.eof = True
         if self.master is None and self.process is not None and self.process.stdin is not None:
             self.process.stdin.close()
         return True
+
+    def _input_so_far(self) -> None:
+        """What the client sent while the child was starting."""
+        pending, self.pending = self.pending, []
+        for data in pending:
+            self.data_received(data, None)
+        if self.eof:
+            self.eof_received()
 
     def terminal_size_changed(self, width: int, height: int, pixwidth: int, pixheight: int) -> None:
         self.last_input = time.monotonic()
