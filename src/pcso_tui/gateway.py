@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pcso_tui.domain.core.text import one_line
+
 if TYPE_CHECKING:
     from pcso_tui.connection import Connection
     from pcso_tui.domain.core.service import Domain
@@ -285,6 +287,7 @@ class _Server(asyncssh.SSHServer):
         self.conn: Any = None
         self.peer = "?"
         self.authenticated = False
+        self.blocked = False
         self.username: str | None = None
         self.offered: list[str] = []
         self.accepted: tuple[str, str] | None = None
@@ -293,12 +296,13 @@ class _Server(asyncssh.SSHServer):
         self.conn = conn
         peer = conn.get_extra_info("peername") or ("?", 0)
         self.peer = str(peer[0])
-        if self.gateway.limit.blocked(self.peer):
+        self.blocked = self.gateway.limit.blocked(self.peer)
+        if self.blocked:
             log.warning("refused connection from %s: too many failed sign-ins", self.peer)
             conn.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if not self.authenticated:
+        if not self.authenticated and not self.blocked:
             self.gateway.limit.failed(self.peer)
             user = self.username
             log.warning(
@@ -434,9 +438,17 @@ class _Session(asyncssh.SSHServerSession[bytes]):
         return False
 
     def session_started(self) -> None:
-        self.tasks.append(asyncio.ensure_future(self._run()))
+        self.tasks.append(asyncio.ensure_future(self._run_or_report()))
 
     # -- the child
+    async def _run_or_report(self) -> None:
+        try:
+            await self._run()
+        except Exception:  # the session ends with a line; the gateway serves on
+            log.exception("session failed")
+            self._stop_child()
+            self._finish("pcso gateway: the session could not be run\r\n", 1)
+
     async def _run(self) -> None:
         conn = self.chan.get_connection()
         user = conn.get_extra_info("username")
@@ -449,7 +461,8 @@ class _Session(asyncssh.SSHServerSession[bytes]):
         if self.command is None and not self.pty_wanted:
             self._finish("pcso gateway: the workspace needs a terminal (ssh -t)\r\n", 1)
             return
-        log.info("%s (%s): %s", user, key, "workspace" if self.command is None else shlex.join(self.command))
+        what = "workspace" if self.command is None else one_line(shlex.join(self.command), 200)
+        log.info("%s (%s): %s", user, key, what)
         self.workdir = tempfile.TemporaryDirectory(prefix="pcso-gateway-")
         read_end, write_end = os.pipe()
         try:

@@ -50,6 +50,15 @@ def test_parse_gives_ssh_keygens_fingerprint(keypair: tuple[str, str]) -> None:
     assert key.openssh == " ".join(text.split()[:2])
 
 
+def test_a_hostile_comment_is_kept_as_printable_text(keypair: tuple[str, str]) -> None:
+    text, fingerprint = keypair
+    line = " ".join(text.split()[:2]) + " \x1b[2J[bold red]evil[/]\x07 josé"
+    key = parse_public_key(line)
+    assert key.fingerprint == fingerprint
+    assert "\x1b" not in key.comment and "\x07" not in key.comment and key.comment.endswith("josé")
+    assert "[bold red]evil[/]" in key.comment  # kept as text, never read as markup
+
+
 @pytest.mark.parametrize(
     ("text", "says"),
     [

@@ -72,7 +72,9 @@ def parse_public_key(text: str, source: str = "the key") -> PublicKey:
     if len(lines) > 1 and not lines[0].startswith("---- BEGIN"):
         raise InvalidInput(f"{source} holds {len(lines)} lines: give one public key at a time")
     try:
-        key = asyncssh.import_public_key("\n".join(lines) + "\n")
+        # The comment is ours to read (asyncssh refuses one that is not ASCII).
+        body = lines if lines[0].startswith("---- BEGIN") else [" ".join(lines[0].split()[:2])]
+        key = asyncssh.import_public_key("\n".join(body) + "\n")
     except (asyncssh.KeyImportError, ValueError) as exc:
         raise InvalidInput(f"{source} is not an SSH public key ({one_line(str(exc), 80)})") from None
     algorithm = key.get_algorithm()
