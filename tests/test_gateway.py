@@ -406,6 +406,7 @@ def test_the_workspace_renders_at_80x24_resizes_and_ends_with_the_connection(
     assert len(screen) == 24 and screen[0].split()[:2] == ["pcso", "Agent"] and "(agent)" in screen[0]
     assert screen[0].rstrip().endswith("live") and max(len(line) for line in screen) <= 80
     assert session_children(gateway), "the workspace runs in a session child"
+    assert "38;5;" in tmux("capture-pane", "-p", "-e")  # 256 colours, as the client's TERM says
 
     tmux("resize-window", "-x", "100", "-y", "30")
     wait_for(
@@ -454,3 +455,19 @@ def test_a_customer_key_gets_the_portal_only(world: World, gateway: Gateway, tmu
     tmux("new-session", "-d", "-x", "80", "-y", "24", f"TERM=xterm {command}")
     wait_for(lambda: "(customer)" in tmux.screen()[0], 90)
     assert "pcso  Customer portal │ Carl Jensen (customer)" in tmux.screen()[0]
+    coloured = tmux("capture-pane", "-p", "-e")
+    assert "\x1b[3" in coloured and "38;5;" not in coloured and "38;2;" not in coloured  # TERM=xterm: 16
+
+
+def test_a_sessions_environment_is_built_not_inherited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pcso_tui.connection import Connection
+    from pcso_tui.gateway import Gateway as Server
+    from pcso_tui.gateway import GatewaySettings
+
+    monkeypatch.setenv("PCSO_USER", "admin")
+    monkeypatch.setenv("PCSO_DATABASE_URL", "/tmp/other.db")
+    server = Server(Connection(None, None, None), GatewaySettings(host_key=tmp_path / "gw" / "key"))
+    env = server.child_env("adam", "xterm-256color")
+    assert env["TERM"] == "xterm-256color" and not [k for k in env if k.startswith("PCSO")]
+    assert server.child_env("adam", "\x1b]0;evil\x07")["TERM"] == "dumb"
+    assert server.child_env("adam", None)["TERM"] == "dumb"
