@@ -229,7 +229,11 @@ class Gateway:
     def database(self) -> str | None:
         """The database as the children open it: they run in their own empty directory."""
         url = self.connection.database_url
-        return url if url is None or "://" in url else str(Path(url).absolute())
+        if url is None:  # resolved here: the children's environment has no XDG_* of ours
+            from pcso_tui.domain.core.db import default_database_path
+
+            return str(default_database_path())
+        return url if "://" in url else str(Path(url).absolute())
 
     async def close(self) -> None:
         if self.server is not None:
