@@ -471,3 +471,25 @@ def test_a_sessions_environment_is_built_not_inherited(tmp_path: Path, monkeypat
     assert env["TERM"] == "xterm-256color" and not [k for k in env if k.startswith("PCSO")]
     assert server.child_env("adam", "\x1b]0;evil\x07")["TERM"] == "dumb"
     assert server.child_env("adam", None)["TERM"] == "dumb"
+
+
+@needs_ssh
+async def test_what_an_asyncssh_client_asks_for_beyond_a_command_is_refused(world: World, gateway: Gateway) -> None:
+    import asyncssh
+
+    async with asyncssh.connect(
+        "127.0.0.1",
+        gateway.port,
+        username="adam",
+        client_keys=[str(world.keys["adam"])],
+        known_hosts=None,
+        agent_path=None,
+    ) as conn:
+        result = await conn.run("users list", env={"PCSO_USER": "admin", "LOGNAME": "admin"})
+        assert result.exit_status == 4 and "adam (agent) may not manage users" in str(result.stderr)
+        with pytest.raises(asyncssh.ChannelOpenError):
+            await conn.create_connection(asyncssh.SSHTCPSession, "127.0.0.1", gateway.port)
+        with pytest.raises(asyncssh.ChannelListenError):
+            await conn.forward_remote_port("127.0.0.1", 0, "127.0.0.1", gateway.port)
+        with pytest.raises(asyncssh.ChannelOpenError, match="Session request failed"):
+            await conn.start_sftp_client()
