@@ -493,3 +493,27 @@ async def test_what_an_asyncssh_client_asks_for_beyond_a_command_is_refused(worl
             await conn.forward_remote_port("127.0.0.1", 0, "127.0.0.1", gateway.port)
         with pytest.raises(asyncssh.ChannelOpenError, match="Session request failed"):
             await conn.start_sftp_client()
+
+
+def test_the_gateway_refuses_to_start_with_one_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from pcso_tui.cli import main
+
+    key = tmp_path / "host_key"
+    load_host_key(key)
+    key.chmod(0o640)
+    db = str(tmp_path / "pcso.db")
+    result = CliRunner().invoke(main, ["--db", db, "gateway", "--port", "0", "--host-key", str(key)])
+    assert (
+        result.exit_code == 1 and result.stderr == f"pcso: host key {key} is open to others (mode 0640): chmod 600 it\n"
+    )
+
+    key.chmod(0o600)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = CliRunner().invoke(main, ["--db", db, "gateway", "--port", str(port), "--host-key", str(key)])
+    assert busy.exit_code == 1 and busy.stderr.startswith(f"pcso: cannot listen on 127.0.0.1:{port}: ")
+    assert len(busy.stderr.splitlines()) == 1
