@@ -480,6 +480,7 @@ class _Session(asyncssh.SSHServerSession[bytes]):
         self._input_so_far()
         self.tasks.append(asyncio.ensure_future(self._idle_watch()))
         code = await self.process.wait()
+        log.info("%s (%s): %s ended, exit status %s", user, key, what, code)
         await asyncio.gather(*self.pumps, return_exceptions=True)
         if self.master is not None:
             await self._drain_master()
