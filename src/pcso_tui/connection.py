@@ -32,8 +32,12 @@ class Connection:
     db_option: str | None
     config_option: Path | None
     as_name: str | None
-    _config: Config | None = field(default=None, repr=False)
+    # Set only by a trusted in-process caller (``pcso gateway``'s session, after checking the
+    # gateway's signed ticket): the user is then this one, not the OS account.
     authenticated_user: str | None = None
+    # The SSH key (fingerprint) the gateway authenticated ``authenticated_user`` with.
+    authenticated_key: str | None = None
+    _config: Config | None = field(default=None, repr=False)
 
     @property
     def config(self) -> Config:
@@ -74,4 +78,9 @@ class Connection:
     async def sign_in(self, domain: Domain) -> Actor:
         from pcso_tui.domain.core.users import sign_in
 
-        return await sign_in(domain, self.user_name(), as_name=self.as_name)
+        return await sign_in(
+            domain,
+            self.user_name(),
+            as_name=self.as_name,
+            key_fingerprint=self.authenticated_key if self.authenticated_user else None,
+        )

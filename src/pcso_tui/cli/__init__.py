@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 
 from pcso_tui.cli.common import CliContext
+from pcso_tui.connection import Connection
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,15 +33,16 @@ def main(ctx: click.Context, db_option: str | None, config_option: Path | None, 
 
     Without a command, opens the workspace on your role's screen.
     """
-    # An in-process caller that authenticated the user itself (the SSH gateway running one
-    # command) passes ``obj=CliContext(..., authenticated_user=NAME)``; argv and the
-    # environment cannot set it.
-    given = ctx.obj if isinstance(ctx.obj, CliContext) else None
+    # An in-process caller that authenticated the user itself (the SSH gateway's session
+    # running one command) passes ``obj=Connection(..., authenticated_user=NAME)``; argv and
+    # the environment cannot set it.
+    signed = ctx.obj if isinstance(ctx.obj, Connection) else None
     ctx.obj = CliContext(
         db_option=db_option,
         config_option=config_option,
         as_name=as_name,
-        authenticated_user=given.authenticated_user if given else None,
+        authenticated_user=signed.authenticated_user if signed else None,
+        authenticated_key=signed.authenticated_key if signed else None,
     )
     if ctx.invoked_subcommand is None:
         from pcso_tui.app import run_workspace
@@ -57,6 +59,7 @@ AREAS = (
     "delivery",
     "demo",
     "events",
+    "gateway",
     "impact",
     "incidents",
     "insight",

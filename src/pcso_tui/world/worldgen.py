@@ -143,7 +143,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "id", "idempotency_key", "kind", "contact_id", "account_id", "case_id", "statement_id", "channel", "state",
         "attempts", "next_attempt_at", "last_error", "created_at", "sent_at", "version", "outage_id", "rendered",
     ),
-    "event": ("at", "actor_id", "actor_name", "impersonator", "kind", "subject_type", "subject_id", "payload"),
+    "event": (
+        "at", "actor_id", "actor_name", "impersonator", "kind", "subject_type", "subject_id", "payload",
+        "key_fingerprint",
+    ),
 }  # fmt: skip
 
 # Tables in an order where every foreign key points backwards; chunks are flushed in it.
@@ -401,7 +404,7 @@ class WorldGenerator:
         """One event of the catalogue (``event_kinds``), stored as the product stores it."""
         self._event_seq += 1
         kind, subject = payload.kind, subject_type or payload.subject_type
-        row = (at, actor[0], actor[1], None, kind, subject, subject_id, payload.stored())
+        row = (at, actor[0], actor[1], None, kind, subject, subject_id, payload.stored(), None)
         heapq.heappush(self._events, (at, self._event_seq, row))
 
     def _release_events(self, until: datetime | None) -> None:

@@ -416,6 +416,21 @@ def _user(p: ek.UserAdded | ek.UserBootstrapped, texts: Texts) -> Said:
     return Said("other", f"{_named('User', p.name)} added{_aside(p.role, p.account)}")
 
 
+@wording(ek.UserKeyAdded)
+def _key_added(p: ek.UserKeyAdded, texts: Texts) -> Said:
+    return Said("other", f"SSH key {p.fingerprint} added for {_named('user', p.name)}{_aside(p.algorithm)}")
+
+
+@wording(ek.UserKeyRemoved)
+def _key_removed(p: ek.UserKeyRemoved, texts: Texts) -> Said:
+    return Said("other", f"SSH key {p.fingerprint} removed from {_named('user', p.name)}")
+
+
+@wording(ek.GatewaySecretCreated)
+def _gateway_secret(p: ek.GatewaySecretCreated, texts: Texts) -> Said:
+    return Said("other", "SSH gateway ticket secret created")
+
+
 @wording(ek.WorldDemo)
 def _demo(p: ek.WorldDemo, texts: Texts) -> Said:
     return Said("other", "Demo world")

@@ -671,6 +671,33 @@ class UserBootstrapped(Payload):
 
 
 @event_kind
+class UserKeyAdded(Payload):
+    """An SSH public key registered for a user: it signs them in to ``pcso gateway``."""
+
+    kind = "user.key_added"
+    subject_type = "user"
+    name: str
+    fingerprint: str
+    algorithm: str
+
+
+@event_kind
+class UserKeyRemoved(Payload):
+    kind = "user.key_removed"
+    subject_type = "user"
+    name: str
+    fingerprint: str
+
+
+@event_kind
+class GatewaySecretCreated(Payload):
+    """``pcso gateway`` made the secret its session tickets are signed with (first start)."""
+
+    kind = "gateway.secret_created"
+    subject_type = "gateway"
+
+
+@event_kind
 class WorldDemo(Payload):
     """This database holds the demo world."""
 

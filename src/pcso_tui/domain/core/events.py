@@ -76,6 +76,7 @@ class Transaction:
             "actor_id": self.actor.user_id,
             "actor_name": self.actor.name,
             "impersonator": self.actor.impersonator,
+            "key_fingerprint": self.actor.key_fingerprint,
         }
         if self.dialect == "sqlite":
             await self._write_events_sqlite(common)
@@ -116,7 +117,7 @@ class Transaction:
                 raise DBAPIError.instance(insert_sql.sql, None, exc, sqlite3.Error, dialect=connection.dialect) from exc
 
 
-_EVENT_COMMON = ("at", "actor_id", "actor_name", "impersonator")
+_EVENT_COMMON = ("at", "actor_id", "actor_name", "impersonator", "key_fingerprint")
 _EVENT_OWN = ("kind", "subject_type", "subject_id", "payload")
 # Rows built on the event loop per chunk: ~3 µs each, so a chunk holds the loop ~3 ms.
 SQLITE_EVENT_CHUNK = 1000
@@ -152,6 +153,7 @@ def event_view(row: Any) -> EventView:
         at=row.at,
         actor_name=row.actor_name,
         impersonator=row.impersonator,
+        key_fingerprint=row.key_fingerprint,
         kind=row.kind,
         subject_type=row.subject_type,
         subject_id=row.subject_id,

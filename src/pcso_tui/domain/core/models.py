@@ -107,6 +107,25 @@ class User(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+class UserKey(Base):
+    """An SSH public key a user signs in to ``pcso gateway`` with (``pcso users keys``).
+
+    A key belongs to one user: the gateway finds the user by the key's fingerprint.
+    """
+
+    __tablename__ = "user_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    # "SHA256:" and the unpadded base64 of the key's SHA-256, as ssh-keygen -l prints it.
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    algorithm: Mapped[str] = mapped_column(String(64))
+    # The key in OpenSSH's one-line form ("ssh-ed25519 AAAA..."), without its comment.
+    public_key: Mapped[str] = mapped_column(Text)
+    comment: Mapped[str] = mapped_column(String(200), default="")
+    added_at: Mapped[datetime]
+
+
 # --- install base ---------------------------------------------------------------------------
 
 
@@ -687,6 +706,8 @@ class Event(Base):
     actor_name: Mapped[str] = mapped_column(String(64))
     # The admin who acted --as actor_name, if any.
     impersonator: Mapped[str | None] = mapped_column(String(64))
+    # The SSH key (its fingerprint) the actor signed in to ``pcso gateway`` with, if any.
+    key_fingerprint: Mapped[str | None] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(64))
     subject_type: Mapped[str] = mapped_column(String(32))
     subject_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))

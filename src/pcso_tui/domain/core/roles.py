@@ -130,6 +130,8 @@ class Actor:
     # A customer signed in on the web portal is one contact of their account (cases they
     # open name it); None for users of the terminal.
     contact_id: int | None = None
+    # The SSH key (fingerprint) the actor signed in to ``pcso gateway`` with; every event names it.
+    key_fingerprint: str | None = None
 
     def can(self, permission: Permission) -> bool:
         return permission in PERMISSIONS[self.role]

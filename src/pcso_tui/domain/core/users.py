@@ -35,13 +35,14 @@ def _view(user: User, account_number: str | None) -> UserView:
     )
 
 
-def _actor(user: User, impersonator: str | None = None) -> Actor:
+def _actor(user: User, impersonator: str | None = None, key_fingerprint: str | None = None) -> Actor:
     return Actor(
         user_id=user.id,
         name=user.name,
         role=Role(user.role),
         account_id=user.account_id,
         impersonator=impersonator,
+        key_fingerprint=key_fingerprint,
     )
 
 
@@ -63,8 +64,11 @@ async def mark_demo(domain: Domain, actor: Actor) -> None:
         tx.record(None, WorldDemo())
 
 
-async def sign_in(domain: Domain, name: str, *, as_name: str | None = None) -> Actor:
-    """The actor for OS user ``name`` (optionally acting as ``as_name``)."""
+async def sign_in(
+    domain: Domain, name: str, *, as_name: str | None = None, key_fingerprint: str | None = None
+) -> Actor:
+    """The actor for OS user ``name`` (optionally acting as ``as_name``); ``key_fingerprint`` is
+    the SSH key ``pcso gateway`` authenticated ``name`` with, written into every event."""
     async with domain.reading() as session:
         user = await session.scalar(select(User).where(User.name == name))
         demo = (await session.scalar(select(Setting.value).where(Setting.key == DEMO_SETTING))) is True
@@ -76,13 +80,13 @@ async def sign_in(domain: Domain, name: str, *, as_name: str | None = None) -> A
         if user is not None and not user.active:
             raise PermissionDenied(f"user {name!r} is deactivated")
         if user is not None and (not as_name or as_name == name):
-            return _actor(user)
+            return _actor(user, key_fingerprint=key_fingerprint)
         if not demo and (user is None or user.role != Role.ADMIN):
             raise PermissionDenied("only admins may act --as another user")
         target = await session.scalar(select(User).where(User.name == as_name))
         if target is None:
             raise UnknownUser(f"no pcso user named {as_name!r} to act as")
-        return _actor(target, impersonator=name)
+        return _actor(target, impersonator=name, key_fingerprint=key_fingerprint)
 
 
 def bootstrap_command(name: str) -> str:

@@ -57,6 +57,8 @@ class EventView:
     subject_type: str
     subject_id: int | None
     payload: dict[str, Any] = field(default_factory=dict)
+    # The SSH key the actor signed in to ``pcso gateway`` with (``SHA256:…``), if any.
+    key_fingerprint: str | None = None
 
     def typed(self) -> event_kinds.Payload | None:
         """The payload as its class in ``event_kinds`` (dispatch on its type); None for a kind
@@ -77,3 +79,14 @@ class UserView:
     account_number: str | None
     active: bool
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class UserKeyView:
+    """An SSH public key registered for a user (``pcso users keys``)."""
+
+    user: str
+    fingerprint: str
+    algorithm: str
+    comment: str
+    added_at: datetime

@@ -4,4 +4,4 @@
 and without importing Alembic (half a second); a test keeps it equal to Alembic's own head.
 """
 
-HEAD = "0008_knowledge"
+HEAD = "0009_user_keys"
