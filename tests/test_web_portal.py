@@ -403,6 +403,8 @@ async def every_page(client: TestClient[Any, Any], domain: Domain, pw: PortalWor
     csrf = csrf_of(pages["new-case"])
     pages["offer"] = await (await client.post("/cases/new", data={"csrf": csrf, "subject": "Down"})).text()
     pages["articles"] = await (await client.get("/articles")).text()
+    pages["search"] = await (await client.get("/articles", params={"q": "forwarding"})).text()
+    pages["search-none"] = await (await client.get("/articles", params={"q": "zzzz"})).text()
     pages["article"] = await (await client.get("/articles/KB-SHARED")).text()
     pages["missing"] = await (await client.get("/cases/99999999")).text()
     pages["not-allowed"] = await (await client.get("/sign-out")).text()
@@ -462,3 +464,36 @@ async def test_the_portal_serves_the_public_routes_beside_its_pages(client: Test
     assert search.status == 200
     page = await client.get("/cases", allow_redirects=False)
     assert page.status in (302, 303) and "Access-Control-Allow-Origin" not in page.headers
+
+
+async def test_search_finds_readable_articles_and_a_read_is_counted(
+    client: TestClient[Any, Any], domain: Domain, pw: PortalWorld, actors: Any
+) -> None:
+    from pcso_tui.domain.communications.articles import create_article
+    from pcso_tui.domain.core.roles import Role
+
+    manager = actors[Role.MANAGER]
+    await create_article(domain, manager, title="Reset a voicemail PIN", body="Dial 99, then <b>press</b> 4.")
+    await signed_in(client, domain)
+    page = await (await client.get("/articles", params={"q": "voicemail"})).text()
+    found = re.findall(r'href="/articles/([^"]+)"', page.split('id="yours"')[0])
+    assert len(found) == 1 and "<mark>voicemail</mark>" in page
+    # Another account's outage article is never found, even by its own words; nor is an
+    # internal one.
+    for number in ("KB-X", "KB-INTERNAL"):
+        async with domain.reading() as session:
+            from pcso_tui.domain.core.models import Article
+
+            title = await session.scalar(select(Article.title).where(Article.number == number))
+        page = await (await client.get("/articles", params={"q": title})).text()
+        assert f"/articles/{number}" not in page
+    # Hostile queries are words, never an error.
+    for query in ('"', "NEAR(", "title:*", "<script>", "x" * 5000):
+        response = await client.get("/articles", params={"q": query})
+        assert response.status == 200 and "<script>" not in (await response.text())
+    # Opening the article counts one customer read.
+    before = await count(domain, Event)
+    assert (await client.get(f"/articles/{found[0]}")).status == 200
+    async with domain.reading() as session:
+        kinds = (await session.scalars(select(Event.kind).order_by(Event.id.desc()).limit(1))).all()
+    assert await count(domain, Event) == before + 1 and kinds == ["article.viewed"]

@@ -33,6 +33,7 @@ import jinja2
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from pcso_tui.domain.communications.articles import open_article, search_articles
 from pcso_tui.domain.casework import portal
 from pcso_tui.domain.casework.web_access import (
     WEB,
@@ -53,6 +54,8 @@ log = logging.getLogger("pcso.web")
 SESSION_COOKIE = "pcso_session"
 CSRF_COOKIE = "pcso_csrf"
 MAX_FORM = 64 * 1024
+# A search query longer than this is cut (the search keeps a dozen words of it anyway).
+SEARCH_QUERY_MAX = 200
 
 _DOMAIN = web.AppKey("domain", Domain)
 _IDENTITY = web.RequestKey("identity", object)
@@ -465,17 +468,28 @@ async def new_case(request: web.Request, me: WebIdentity) -> web.StreamResponse:
 
 @_signed_in
 async def articles(request: web.Request, me: WebIdentity) -> web.StreamResponse:
+    """The account's articles, and a search over every article the contact may read (general
+    ones, those about the products the account has, those of its outages)."""
+    query = request.query.get("q", "")[:SEARCH_QUERY_MAX]
+    results = await search_articles(_domain(request), me.actor, query) if query.strip() else None
     found = await portal.list_articles(_domain(request), me.actor)
-    return await render(request, "articles.html", articles=found, section="articles")
+    return await render(request, "articles.html", articles=found, query=query, results=results, section="articles")
 
 
 @_signed_in
 async def article(request: web.Request, me: WebIdentity) -> web.StreamResponse:
     number = request.match_info["number"]
+    domain = _domain(request)
     try:
-        found = await portal.get_article(_domain(request), me.actor, number)
+        # Counted as a customer's read (the dashboard's self-service use); the same scope as
+        # the search, so whatever the search finds opens.
+        read = await open_article(domain, me.actor, number)
     except NotFound:
         raise _not_found() from None
+    try:
+        found: Any = await portal.get_article(domain, me.actor, number)
+    except NotFound:
+        found = read  # a general or product article: no outage of the account names it
     return await render(request, "article.html", article=found, section="articles")
 
 

@@ -6,8 +6,8 @@ Only ``customer_visible`` (published) articles ever leave the building.
 
 Self-service: ``search_articles`` finds published articles by full text (SQLite FTS5,
 PostgreSQL tsvector), best first, with the matched words as spans. A customer finds the
-general articles (no product), those about a product their account has, and those attached
-to their major cases; the public (no one signed in) finds the general ones; staff find every
+general articles (about no product and attached to no case), those about a product their
+account has, and those attached to their major cases; the public (no one signed in) finds the general ones; staff find every
 article. ``open_article`` hands one over and counts a customer's read.
 """
 
@@ -17,7 +17,7 @@ import re
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, column, delete, func, insert, literal, literal_column, or_, select, table
+from sqlalchemy import CursorResult, and_, column, delete, func, insert, literal, literal_column, or_, select, table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pcso_tui.domain.communications.views import (
@@ -364,8 +364,11 @@ def _search_scope(actor: Actor | None) -> list[Any]:
         require(actor, Permission.VIEW_CASES)
         return []
     published = Article.customer_visible.is_(True)
+    # General: about no product and attached to no case. An article attached to a major case
+    # belongs to that case's accounts (it would tell others about their outage).
+    general = and_(Article.product_id.is_(None), Article.id.not_in(select(CaseArticle.article_id)))
     if actor is None:
-        return [published, Article.product_id.is_(None)]
+        return [published, general]
     require(actor, Permission.VIEW_OWN_ACCOUNT)
     assert actor.account_id is not None
     owned = select(InstallBaseItem.product_id).where(
@@ -374,7 +377,7 @@ def _search_scope(actor: Actor | None) -> list[Any]:
     attached = select(CaseArticle.article_id).where(CaseArticle.case_id.in_(_cases_of_account(actor.account_id)))
     return [
         published,
-        or_(Article.product_id.is_(None), Article.product_id.in_(owned), Article.id.in_(attached)),
+        or_(general, Article.product_id.in_(owned), Article.id.in_(attached)),
     ]
 
 
