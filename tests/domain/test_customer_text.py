@@ -341,6 +341,9 @@ async def test_the_portal_carries_only_customer_facing_text(flow: Flow) -> None:
 
 async def test_a_customers_case_commands_carry_only_customer_facing_text(flow: Flow) -> None:
     assert leaks(flow.customer_cases) == []
+    # Nor our incident: its number and state are internal records.
+    lists = list(flow.customer_cases.values())
+    assert lists and not any(re.search(r"INC\d{7}", text) for text in lists), lists
 
 
 async def read_web_portal(domain: Domain, flow: Flow) -> dict[str, str]:

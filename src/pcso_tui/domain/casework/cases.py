@@ -665,8 +665,14 @@ async def list_cases(
         query = query.order_by(Case.priority, Case.opened_at, Case.id).limit(limit).offset(offset)
         views = [case_view_from_row(row, now) for row in await session.execute(query)]
         if scope is not None:
+            # A customer's list: the customer's words, and no incident (our internal record).
             words = await _customer_words(session, [v.id for v in views])
-            views = [replace(v, short_description=words[v.id][0]) for v in views]
+            views = [
+                replace(
+                    v, short_description=words[v.id][0], incident_id=None, incident_number=None, incident_state=None
+                )
+                for v in views
+            ]
         return views
 
 
@@ -732,7 +738,7 @@ async def get_case(
         description = case.description
         if customer:
             title, description = (await _customer_words(session, [case.id]))[case.id]
-            view = replace(view, short_description=title)
+            view = replace(view, short_description=title, incident_id=None, incident_number=None, incident_state=None)
 
         names = await _user_names(session, {case.proposed_by_id, case.decided_by_id} - {None})
         contact = await session.get(Contact, case.contact_id) if case.contact_id else None
