@@ -53,6 +53,7 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "catalogue.list_catalogue": STAFF,
     "catalogue.set_catalogue_entry": ADMIN,
     "cases.add_case_note": EVERYONE,
+    "duplicates.duplicate_proposals": STAFF,
     "cases.close_resolved_cases": MANAGERS,
     "cases.get_case": EVERYONE,
     "cases.list_cases": EVERYONE,

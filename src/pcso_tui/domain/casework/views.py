@@ -548,3 +548,15 @@ class PortalCaseDetail:
     articles: tuple[PortalArticle, ...]
     # Whether the case still takes replies (closed and canceled cases do not).
     open_for_replies: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateProposal:
+    """A proposal that looks like another open proposal or active major case: same incident,
+    or a near-identical title (``reason`` says which, with the score)."""
+
+    case_id: int
+    other_id: int
+    other_number: str
+    other_is_major: bool
+    reason: str

@@ -1,0 +1,124 @@
+"""Proposals that repeat another: the same outage proposed twice (a replayed rule, two agents).
+
+``duplicate_proposals`` flags each open proposal that shares its incident with another open
+proposal or active major case, or whose title is near-identical to one (rapidfuzz, the same
+normalisation as ``insight``); the manager and agent queues show the other's number.
+``proposal_refusal`` says at once why a case cannot be proposed, by the rules
+``major_cases.propose_case_in`` enforces, so a screen can refuse before opening a form.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rapidfuzz import fuzz, process
+from sqlalchemy import and_, or_, select
+
+from pcso_tui.domain.casework.insight import normalize
+from pcso_tui.domain.casework.records import ACTIVE
+from pcso_tui.domain.casework.views import CaseView, DuplicateProposal
+from pcso_tui.domain.core.models import Case
+from pcso_tui.domain.core.roles import Actor, Permission, require
+from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.core.states import MAJOR_CASE_TRANSITIONS, CaseKind, MajorCaseState
+from pcso_tui.domain.core.views import case_number, incident_number
+
+# Titles at least this similar (0–1, token sort ratio of the normalised words) name one outage.
+TITLE_THRESHOLD = 0.9
+# Open proposals and major cases compared at once (a queue, not the archive).
+MAX_COMPARED = 1000
+
+
+def proposal_refusal(case: CaseView) -> str | None:
+    """Why ``case`` cannot be proposed as a major case now (None: it can)."""
+    if case.parent_number is not None:
+        return f"{case.number} is already a child of {case.parent_number}; work on the major case instead"
+    if case.major_case_state == MajorCaseState.PROPOSED.value:
+        return f"{case.number} is already proposed as a major case; the manager decides"
+    if case.kind == CaseKind.MAJOR.value or case.major_case_state == MajorCaseState.ACCEPTED.value:
+        return f"{case.number} is already a major case"
+    if case.state not in ACTIVE:
+        return f"{case.number} is {case.state}: only new, open or awaiting_info cases can be proposed"
+    if MajorCaseState.PROPOSED not in MAJOR_CASE_TRANSITIONS[MajorCaseState(case.major_case_state)]:
+        return f"{case.number} is {case.major_case_state} as a major case: it cannot be proposed again"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Open:
+    id: int
+    proposal: bool
+    incident_id: int | None
+    text: str
+
+
+def _pairs(rows: Sequence[_Open]) -> dict[int, DuplicateProposal]:
+    """Runs on a worker thread: for each proposal, the earliest other it repeats (a major case first)."""
+    texts = [r.text for r in rows]
+    found: dict[int, DuplicateProposal] = {}
+    by_incident: dict[int, list[_Open]] = {}
+    for r in rows:
+        if r.incident_id is not None:
+            by_incident.setdefault(r.incident_id, []).append(r)
+    for r in rows:
+        if not r.proposal:
+            continue
+        candidates: list[tuple[_Open, str]] = [
+            (o, f"same incident {incident_number(r.incident_id)}")
+            for o in by_incident.get(r.incident_id, [])
+            if r.incident_id is not None and o.id != r.id
+        ]
+        if r.text:
+            hits = process.extract(
+                r.text,
+                texts,
+                scorer=fuzz.token_sort_ratio,
+                processor=None,
+                score_cutoff=TITLE_THRESHOLD * 100,
+                limit=None,
+            )
+            candidates += [
+                (rows[i], f"near-identical title ({score / 100:.2f})") for _, score, i in hits if rows[i].id != r.id
+            ]
+        if candidates:
+            other, reason = min(candidates, key=lambda c: (c[0].proposal, c[0].id))
+            found[r.id] = DuplicateProposal(
+                case_id=r.id,
+                other_id=other.id,
+                other_number=case_number(other.id),
+                other_is_major=not other.proposal,
+                reason=reason,
+            )
+    return found
+
+
+async def duplicate_proposals(domain: Domain, actor: Actor) -> dict[int, DuplicateProposal]:
+    """Each open proposal that repeats another open proposal or active major case, by its id."""
+    require(actor, Permission.VIEW_CASES)
+    proposal = and_(Case.major_case_state == MajorCaseState.PROPOSED.value, Case.state.in_(ACTIVE))
+    major = and_(
+        Case.kind == CaseKind.MAJOR.value,
+        Case.major_case_state == MajorCaseState.ACCEPTED.value,
+        Case.state.in_(ACTIVE),
+    )
+    query = (
+        select(Case.id, Case.major_case_state, Case.incident_id, Case.short_description)
+        .where(or_(proposal, major))
+        .order_by(Case.id.desc())
+        .limit(MAX_COMPARED)
+    )
+    async with domain.reading() as session:
+        result: list[Any] = list(await session.execute(query))
+    rows = [
+        _Open(
+            id=r.id,
+            proposal=r.major_case_state == MajorCaseState.PROPOSED.value,
+            incident_id=r.incident_id,
+            text=normalize(r.short_description),
+        )
+        for r in reversed(result)
+    ]
+    return await asyncio.to_thread(_pairs, rows)
