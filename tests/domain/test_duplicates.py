@@ -10,7 +10,8 @@ from sqlalchemy import insert
 from pcso_tui.domain.casework import cases
 from pcso_tui.domain.casework import insight as ins
 from pcso_tui.domain.casework import major_cases as mc
-from pcso_tui.domain.casework.duplicates import duplicate_proposals, proposal_refusal
+from pcso_tui.domain.casework.duplicates import duplicate_proposals
+from pcso_tui.domain.casework.proposal_rules import proposal_refusal
 from pcso_tui.domain.core.models import Incident
 from pcso_tui.domain.core.roles import SYSTEM, Actor, Role
 from pcso_tui.domain.core.service import Domain

@@ -3,8 +3,7 @@
 ``duplicate_proposals`` flags each open proposal that shares its incident with another open
 proposal or active major case, or whose title is near-identical to one (rapidfuzz, the same
 normalisation as ``insight``); the manager and agent queues show the other's number.
-``proposal_refusal`` says at once why a case cannot be proposed, by the rules
-``major_cases.propose_case_in`` enforces, so a screen can refuse before opening a form.
+(Why a case cannot be proposed at all: ``proposal_rules.proposal_refusal``.)
 """
 
 from __future__ import annotations
@@ -19,32 +18,17 @@ from sqlalchemy import and_, or_, select
 
 from pcso_tui.domain.casework.insight import normalize
 from pcso_tui.domain.casework.records import ACTIVE
-from pcso_tui.domain.casework.views import CaseView, DuplicateProposal
+from pcso_tui.domain.casework.views import DuplicateProposal
 from pcso_tui.domain.core.models import Case
 from pcso_tui.domain.core.roles import Actor, Permission, require
 from pcso_tui.domain.core.service import Domain
-from pcso_tui.domain.core.states import MAJOR_CASE_TRANSITIONS, CaseKind, MajorCaseState
+from pcso_tui.domain.core.states import CaseKind, MajorCaseState
 from pcso_tui.domain.core.views import case_number, incident_number
 
 # Titles at least this similar (0–1, token sort ratio of the normalised words) name one outage.
 TITLE_THRESHOLD = 0.9
 # Open proposals and major cases compared at once (a queue, not the archive).
 MAX_COMPARED = 1000
-
-
-def proposal_refusal(case: CaseView) -> str | None:
-    """Why ``case`` cannot be proposed as a major case now (None: it can)."""
-    if case.parent_number is not None:
-        return f"{case.number} is already a child of {case.parent_number}; work on the major case instead"
-    if case.major_case_state == MajorCaseState.PROPOSED.value:
-        return f"{case.number} is already proposed as a major case; the manager decides"
-    if case.kind == CaseKind.MAJOR.value or case.major_case_state == MajorCaseState.ACCEPTED.value:
-        return f"{case.number} is already a major case"
-    if case.state not in ACTIVE:
-        return f"{case.number} is {case.state}: only new, open or awaiting_info cases can be proposed"
-    if MajorCaseState.PROPOSED not in MAJOR_CASE_TRANSITIONS[MajorCaseState(case.major_case_state)]:
-        return f"{case.number} is {case.major_case_state} as a major case: it cannot be proposed again"
-    return None
 
 
 @dataclass(frozen=True, slots=True)
