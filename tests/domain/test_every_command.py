@@ -54,6 +54,7 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "catalogue.set_catalogue_entry": ADMIN,
     "cases.add_case_note": EVERYONE,
     "duplicates.duplicate_proposals": STAFF,
+    "lookup.find_records": EVERYONE,
     "cases.close_resolved_cases": MANAGERS,
     "cases.get_case": EVERYONE,
     "cases.list_cases": EVERYONE,
