@@ -363,6 +363,17 @@ class AgentScreen(CaseQueueScreen[CaseView, AgentDetail]):
         self.select(None)
         self.refresh_queue()
 
+    def go_to_case(self, case_id: int, case_kind: str | None) -> bool:
+        """Put the cursor on ``case_id`` (go-to), switching to the queue of its kind; False when
+        no queue of this screen lists it (not active, or a child of a major case)."""
+        if self.show_listed(case_id):
+            return True
+        if case_kind == self.queue_kind or case_kind not in dict(QUEUE_KINDS):
+            return False
+        self.action_switch_queue()  # the other queue: the cursor goes to it once it is read
+        self.select_when_listed(case_id)
+        return True
+
     def action_customer_view(self) -> None:
         """What the selected case's customer sees in the portal (read-only)."""
         case = self._need_case()

@@ -56,6 +56,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.dom import DOMNode
@@ -339,6 +340,8 @@ def apply_cursor_blink(screen: Screen[Any]) -> None:
 class ModeScreen(Screen[None]):
     MODE: ClassVar[str] = ""
 
+    BINDINGS = [Binding("ctrl+g", "goto", "Go to", show=False, id="workspace.goto")]
+
     DEFAULT_CSS = """
     ModeScreen #mode-body {
         height: 1fr;
@@ -398,6 +401,12 @@ class ModeScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         apply_cursor_blink(self)
+
+    def action_goto(self) -> None:
+        """A record by number or name (``screens.goto``), from any mode screen."""
+        from pcso_tui.screens.goto import GotoDialog
+
+        self.app.push_screen(GotoDialog())
 
     def on_events_arrived(self, message: EventsArrived) -> None:
         """New events (oldest first); screens override this to update their tables by key."""

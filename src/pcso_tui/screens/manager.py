@@ -296,6 +296,10 @@ class ManagerScreen(CaseQueueScreen[MajorQueueRow, ManagerDetail]):
     def _call(self, coro: Any, done: Any) -> None:
         self.work.run_command(coro, done, group="manager-action")
 
+    def go_to_case(self, case_id: int, case_kind: str | None = None) -> bool:
+        """Put the cursor on ``case_id`` (go-to); False when the queue does not list it."""
+        return self.show_listed(case_id)
+
     def action_approve(self) -> None:
         row = self.selected
         if row is None:

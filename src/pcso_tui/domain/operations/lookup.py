@@ -61,6 +61,8 @@ async def find_records(domain: Domain, actor: Actor, text: str, *, limit: int = 
             query = select(
                 Case.id, Case.kind, Case.major_case_state, Case.short_description, Case.public_title, Case.account_id
             ).where(Case.id == case_id)
+            if staff and not _may(actor, Permission.VIEW_CASES):
+                return ()
             if not staff:  # customers: their own account's cases, by the customer-facing title
                 query = query.where(Case.account_id == actor.account_id, Case.account_id.is_not(None))
             if (row := await first(query)) is not None:
