@@ -66,6 +66,7 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "dashboard.drill_down": STAFF,
     "dashboard.kpis": STAFF,
     "delivery.list_notices": EVERYONE,
+    "delivery.notice_message": EVERYONE,
     "delivery.notice_counts": EVERYONE,
     "delivery.retry_dead_notices": MANAGERS,
     "delivery.retry_notice": MANAGERS,

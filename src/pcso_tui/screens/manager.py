@@ -435,7 +435,9 @@ class ManagerScreen(CaseQueueScreen[MajorQueueRow, ManagerDetail]):
         """The notices: what went out, what waits, what died and why; retry the dead."""
         from pcso_tui.screens.outbox import OutboxScreen
 
-        self.app.push_screen(OutboxScreen(), callback=lambda _: self.changed())
+        row = self.selected
+        case_id = row.case.id if row is not None and is_major(row) else None  # its notices first
+        self.app.push_screen(OutboxScreen(case_id), callback=lambda _: self.changed())
 
     def action_note(self) -> None:
         row = self.selected
