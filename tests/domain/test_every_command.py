@@ -53,6 +53,7 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "catalogue.list_catalogue": STAFF,
     "catalogue.set_catalogue_entry": ADMIN,
     "cases.add_case_note": EVERYONE,
+    "replies.list_replies": AGENTS,
     "duplicates.duplicate_proposals": STAFF,
     "lookup.find_records": EVERYONE,
     "cases.close_resolved_cases": MANAGERS,

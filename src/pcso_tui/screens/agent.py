@@ -132,6 +132,7 @@ class AgentScreen(CaseQueueScreen[CaseView, AgentDetail]):
         Binding("k", "switch_queue", "Proactive/calls", id="agent.queue"),
         Binding("g", "focus_recommendation", "Recommendation", id="agent.recommendation"),
         Binding("w", "customer_view", "Customer's view", id="agent.preview"),
+        Binding("y", "replies", "Replies", id="agent.replies"),
         # Run only when the key's own action is not offered (check_action): they say why.
         Binding("p", "refuse('propose')", "Propose major", show=False),
         Binding("n", "refuse('note')", "Add note", show=False),
@@ -385,6 +386,12 @@ class AgentScreen(CaseQueueScreen[CaseView, AgentDetail]):
         from pcso_tui.screens.portal import PreviewScreen
 
         self.app.push_screen(PreviewScreen(case.account_number))
+
+    def action_replies(self) -> None:
+        """Customers' replies waiting for an answer, with account and case number."""
+        from pcso_tui.screens.replies import ReplyQueueScreen
+
+        self.app.push_screen(ReplyQueueScreen(), callback=lambda _: self.changed())
 
     def action_focus_recommendation(self) -> None:
         self.recommendation.focus()
