@@ -133,6 +133,7 @@ class AgentScreen(CaseQueueScreen[CaseView, AgentDetail]):
         Binding("g", "focus_recommendation", "Recommendation", id="agent.recommendation"),
         Binding("w", "customer_view", "Customer's view", id="agent.preview"),
         Binding("y", "replies", "Replies", id="agent.replies"),
+        Binding("A", "article", "Article", key_display="A", show=False, id="agent.article"),
         # Run only when the key's own action is not offered (check_action): they say why.
         Binding("p", "refuse('propose')", "Propose major", show=False),
         Binding("n", "refuse('note')", "Add note", show=False),
@@ -386,6 +387,25 @@ class AgentScreen(CaseQueueScreen[CaseView, AgentDetail]):
         from pcso_tui.screens.portal import PreviewScreen
 
         self.app.push_screen(PreviewScreen(case.account_number))
+
+    def action_article(self) -> None:
+        """A workaround article on the selected case's major case (managers write them)."""
+        case = self._need_case()
+        if case is None:
+            return
+        from pcso_tui.screens.article_dialogs import write_article
+
+        if case.kind == "major" and case.major_case_state == "accepted":
+            write_article(self, case.id, case.number)
+        elif case.parent_id is not None and case.parent_number is not None:
+            write_article(self, case.parent_id, case.parent_number)
+        else:
+            self.notify(
+                f"{case.number} is not under a major case: articles attach to major cases",
+                title="Refused",
+                severity="warning",
+                markup=False,
+            )
 
     def action_replies(self) -> None:
         """Customers' replies waiting for an answer, with account and case number."""

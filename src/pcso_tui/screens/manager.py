@@ -49,7 +49,18 @@ from pcso_tui.widgets.timeline import CaseTimelineView
 
 QUEUE_LIMIT = 200
 ACTIVE = ("new", "open", "awaiting_info")
-CASE_ACTIONS = ("approve", "reject", "statement", "resolve", "outage", "close_case", "note", "wording")
+CASE_ACTIONS = (
+    "approve",
+    "reject",
+    "statement",
+    "resolve",
+    "outage",
+    "close_case",
+    "note",
+    "wording",
+    "article",
+    "edit_article",
+)
 
 
 def is_proposal(row: MajorQueueRow) -> bool:
@@ -132,6 +143,10 @@ class ManagerScreen(CaseQueueScreen[MajorQueueRow, ManagerDetail]):
         Binding("t", "wording", "Customer wording", id="manager.wording"),
         Binding("i", "insight", "Insight", id="manager.insight"),
         Binding("o", "outbox", "Outbox", id="manager.outbox"),
+        Binding(
+            "w", "article", "Article", tooltip="Write a workaround article on the major case", id="manager.article"
+        ),
+        Binding("e", "edit_article", "Edit article", show=False, id="manager.edit_article"),
         # Run only when the key's own action is not offered (check_action): they say why.
         *(
             Binding(key, f"refuse('{action}')", description, show=False)
@@ -144,6 +159,8 @@ class ManagerScreen(CaseQueueScreen[MajorQueueRow, ManagerDetail]):
                 ("c", "close_case", "Close"),
                 ("n", "note", "Note"),
                 ("t", "wording", "Customer wording"),
+                ("w", "article", "Article"),
+                ("e", "edit_article", "Edit article"),
             )
         ),
     ]
@@ -281,6 +298,8 @@ class ManagerScreen(CaseQueueScreen[MajorQueueRow, ManagerDetail]):
                 return f"{number} is not an approved major case yet"
             if row.case.state not in ACTIVE:
                 return f"{number} is {row.case.state}"
+        if action in ("article", "edit_article") and not is_major(row):
+            return f"{number} is not an approved major case: articles attach to major cases"
         if action == "close_case" and (not is_major(row) or row.case.state != "resolved"):
             return f"{number} is not a resolved major case: resolve it first (r)"
         return None
@@ -419,6 +438,24 @@ class ManagerScreen(CaseQueueScreen[MajorQueueRow, ManagerDetail]):
             return await close_major_case(session.domain, session.actor, case_id)
 
         self.app.push_screen(close_dialog(row.case, row.children_active, submit), callback=self._done("Closed"))
+
+    def action_article(self) -> None:
+        """A new workaround article, attached to the highlighted major case when saved."""
+        row = self.selected
+        if row is None:
+            return
+        from pcso_tui.screens.article_dialogs import write_article
+
+        write_article(self, row.case.id, row.case.number)
+
+    def action_edit_article(self) -> None:
+        """Edit the newest article attached to the highlighted major case."""
+        row = self.selected
+        if row is None:
+            return
+        from pcso_tui.screens.article_dialogs import edit_article
+
+        edit_article(self, row.case.id, row.case.number)
 
     def action_insight(self) -> None:
         """Trending topics, and the accounts likely affected by the selected case too."""
