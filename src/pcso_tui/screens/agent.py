@@ -24,6 +24,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
+from textual.widget import Widget
 from textual.widgets import Static
 
 from pcso_tui.domain.casework.proposal_rules import proposal_refusal
@@ -172,7 +173,7 @@ class AgentScreen(CaseQueueScreen[CaseView, AgentDetail]):
         detail.mount(box)
         recommendations = self.query_one("#recommendations")
         recommendations.mount(RecommendationPanel(id="agent-recommendation"))
-        if recommendations.parent is not None:
+        if isinstance(recommendations.parent, Widget):
             recommendations.parent.mount(Static("", id="agent-duplicate"), before=recommendations)
         super().on_mount()
         self.set_interval(self.AGE_TICK_SECONDS, self.tick_ages, name="agent queue ages")

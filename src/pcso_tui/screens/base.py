@@ -53,6 +53,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
+from importlib import import_module
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from textual.app import ComposeResult
@@ -92,6 +93,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+GOTO_DIALOG = "pcso_tui.screens.goto:GotoDialog"
 log = logging.getLogger(__name__)
 
 
@@ -404,9 +406,10 @@ class ModeScreen(Screen[None]):
 
     def action_goto(self) -> None:
         """A record by number or name (``screens.goto``), from any mode screen."""
-        from pcso_tui.screens.goto import GotoDialog
-
-        self.app.push_screen(GotoDialog())
+        # By name, as modes.py names the screens: the go-to dialog opens screens built on this
+        # module, so a plain import here would be a cycle.
+        module, _, name = GOTO_DIALOG.partition(":")
+        self.app.push_screen(getattr(import_module(module), name)())
 
     def on_events_arrived(self, message: EventsArrived) -> None:
         """New events (oldest first); screens override this to update their tables by key."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import on
 from textual.app import ComposeResult
@@ -34,10 +34,26 @@ from textual.widgets.option_list import Option
 from pcso_tui.domain.core.errors import DomainError
 from pcso_tui.domain.core.text import one_line, printable
 from pcso_tui.domain.operations.views import RecordRef
-from pcso_tui.screens.base import signed_in, workspace
 
 if TYPE_CHECKING:
+    from textual.dom import DOMNode
+
     from pcso_tui.app import PcsoApp
+    from pcso_tui.screens.session import WorkspaceSession
+
+# Not screens.base's helpers: base binds the go-to key and imports this module.
+
+
+def workspace(node: DOMNode) -> PcsoApp:
+    return cast("PcsoApp", node.app)
+
+
+def signed_in(node: DOMNode) -> WorkspaceSession:
+    session = workspace(node).session
+    if session is None:
+        raise RuntimeError("go-to needs a signed-in session")
+    return session
+
 
 KIND_WORDS = {
     "case": "Case",

@@ -50,11 +50,10 @@ def _pairs(rows: Sequence[_Open]) -> dict[int, DuplicateProposal]:
     for r in rows:
         if not r.proposal:
             continue
-        candidates: list[tuple[_Open, str]] = [
-            (o, f"same incident {incident_number(r.incident_id)}")
-            for o in by_incident.get(r.incident_id, [])
-            if r.incident_id is not None and o.id != r.id
-        ]
+        candidates: list[tuple[_Open, str]] = []
+        if r.incident_id is not None:
+            same = f"same incident {incident_number(r.incident_id)}"
+            candidates += [(o, same) for o in by_incident.get(r.incident_id, []) if o.id != r.id]
         if r.text:
             hits = process.extract(
                 r.text,

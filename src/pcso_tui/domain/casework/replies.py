@@ -34,7 +34,7 @@ async def list_replies(domain: Domain, actor: Actor, *, unanswered: bool = True,
         select(
             JournalEntry.id,
             JournalEntry.created_at,
-            JournalEntry.case_id,
+            Case.id,
             Case.parent_id,
             Account.number,
             Account.name,
