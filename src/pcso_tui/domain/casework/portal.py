@@ -380,7 +380,9 @@ async def get_case(
             articles = (await _articles_of(session, {major: outage_numbers})).get(major, [])
     return PortalCaseDetail(
         case=_portal_case(row),
-        description=(row.description if row.kind == "reactive" else (row.public_summary or row.parent_summary or "")),
+        description=(
+            row.description if row.kind == "reactive" else (row.public_summary or row.parent_summary or "")
+        ),
         contact_name=row.contact_name,
         product_name=row.product_name,
         resolution_notes=row.resolution_notes,
