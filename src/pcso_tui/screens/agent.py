@@ -275,10 +275,11 @@ class AgentScreen(CaseQueueScreen[CaseView, AgentDetail]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # The footer offers what applies; pressed anyway, a key's twin in REFUSALS says why.
+        # None: shown dimmed; the key then falls through to its twin, which says why.
         if action in ("note", "wording"):
-            return self.selected is not None
+            return self.selected is not None or None
         if action == "propose":
-            return self.selected is not None and proposal_refusal(self.selected) is None
+            return (self.selected is not None and proposal_refusal(self.selected) is None) or None
         return True
 
     def refusal(self, action: str) -> str:
