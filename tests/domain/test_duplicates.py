@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from sqlalchemy import insert
 
 from pcso_tui.domain.casework import cases
 from pcso_tui.domain.casework import insight as ins
 from pcso_tui.domain.casework import major_cases as mc
-from pcso_tui.domain.casework.duplicates import duplicate_proposals
+from pcso_tui.domain.casework.duplicates import duplicate_proposals, merge_proposal
 from pcso_tui.domain.casework.proposal_rules import proposal_refusal
+from pcso_tui.domain.core.errors import InvalidInput, NotFound, PermissionDenied
 from pcso_tui.domain.core.models import Incident
 from pcso_tui.domain.core.roles import SYSTEM, Actor, Role
 from pcso_tui.domain.core.service import Domain
@@ -97,9 +99,42 @@ async def test_a_proposed_case_is_recommended_nothing_and_refuses_a_second_propo
 
 
 async def test_duplicates_are_for_staff_only(domain: Domain, actors: Actors) -> None:
-    import pytest
-
-    from pcso_tui.domain.core.errors import PermissionDenied
-
     with pytest.raises(PermissionDenied):
         await duplicate_proposals(domain, actors[Role.CUSTOMER])
+
+
+async def test_a_proposal_repeating_a_major_case_is_merged_into_it(domain: Domain, actors: Actors) -> None:
+    agent, manager = actors[Role.AGENT], actors[Role.MANAGER]
+    accounts = await add_accounts(domain, ["ACC-1", "ACC-2"])
+    first, replay = await add_cases(
+        domain,
+        [
+            {"account_id": accounts["ACC-1"], "short_description": "VPN tunnel drops every few minutes"},
+            {"account_id": accounts["ACC-2"], "short_description": "VPN tunnel drops every few minutes"},
+        ],
+    )
+    await mc.propose_major_case(domain, agent, first, reason="calls", business_impact="vpn")
+    approved = await mc.approve_major_case(domain, manager, first)
+    await mc.propose_major_case(domain, agent, replay, reason="calls", business_impact="vpn")
+    flag = (await duplicate_proposals(domain, agent))[replay]
+    assert flag.other_is_major and flag.other_id == approved.major_case_id
+
+    with pytest.raises(PermissionDenied):  # agents do not decide proposals
+        await merge_proposal(domain, agent, replay, approved.major_case_id)
+    merged = await merge_proposal(domain, manager, replay, approved.major_case_id)
+    assert merged.parent_id == approved.major_case_id and merged.major_case_state == "rejected"
+    assert await duplicate_proposals(domain, agent) == {}
+
+
+async def test_a_merge_that_cannot_attach_changes_nothing(domain: Domain, actors: Actors) -> None:
+    agent, manager = actors[Role.AGENT], actors[Role.MANAGER]
+    accounts = await add_accounts(domain, ["ACC-1"])
+    (case_id,) = await add_cases(domain, [{"account_id": accounts["ACC-1"], "short_description": "VPN drops"}])
+    await mc.propose_major_case(domain, agent, case_id, reason="calls", business_impact="vpn")
+    before = await cases.get_case(domain, agent, case_id)
+    with pytest.raises(NotFound):  # no such major case: the rejection is rolled back too
+        await merge_proposal(domain, manager, case_id, 999_999)
+    with pytest.raises(InvalidInput):  # into itself: the rejection is rolled back
+        await merge_proposal(domain, manager, case_id, case_id)
+    after = await cases.get_case(domain, agent, case_id)
+    assert (after.case.major_case_state, after.case.version) == ("proposed", before.case.version)

@@ -55,6 +55,7 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "cases.add_case_note": EVERYONE,
     "replies.list_replies": AGENTS,
     "duplicates.duplicate_proposals": STAFF,
+    "duplicates.merge_proposal": MANAGERS,
     "lookup.find_records": EVERYONE,
     "cases.close_resolved_cases": MANAGERS,
     "cases.get_case": EVERYONE,

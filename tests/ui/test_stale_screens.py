@@ -143,3 +143,35 @@ async def test_after_an_approval_the_detail_shows_the_major_case_and_keys_say_wh
             what="the refusal of x",
         )
         assert app.screen is screen
+
+
+async def test_a_proposal_repeating_a_major_case_is_merged_with_one_key(world_url: str, make_app: Any) -> None:
+    world = await build_case_world(world_url)
+    from pcso_tui.domain.casework.cases import open_reactive_case
+    from pcso_tui.domain.casework.major_cases import approve_major_case, propose_major_case
+
+    case = await case_row(world_url, world.case_id)
+    await as_user(
+        world_url, "agent", lambda d, a: propose_major_case(d, a, world.case_id, reason="r", business_impact="b")
+    )
+    approved = await as_user(world_url, "manager", lambda d, a: approve_major_case(d, a, world.case_id))
+    call = await as_user(
+        world_url,
+        "agent",
+        lambda d, a: open_reactive_case(d, a, account_number="ACC-T1", short_description=case.short_description),
+    )
+    await as_user(world_url, "agent", lambda d, a: propose_major_case(d, a, call.id, reason="r", business_impact="b"))
+
+    app = make_app(world_url, "manager")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until_ready(pilot)
+        screen = await showing(pilot, call.id)  # the proposal first
+        assert screen.queue.row_plain(call.id)[1] == f"◇ proposed ≈ {approved.major_case_number}"
+        await pilot.press("m")
+        dialog = await dialog_of(pilot, ConfirmDialog)
+        assert f"repeats major case {approved.major_case_number}" in str(dialog.about)
+        await pilot.press("y")
+        await closed(pilot, screen)
+        await wait_for(pilot, lambda: not screen.queue.has_row(call.id), what="the proposal gone from the queue")
+    merged = await case_row(world_url, call.id)
+    assert (merged.parent_id, merged.major_case_state) == (approved.major_case_id, "rejected")

@@ -33,6 +33,7 @@ from pcso_tui.domain.casework.views import CaseDetail, CaseTimeline, CaseView, D
 from pcso_tui.domain.core.text import one_line
 from pcso_tui.screens.agent import duplicate_line
 from pcso_tui.screens.case_dialogs import (
+    ConfirmDialog,
     approve_dialog,
     close_dialog,
     note_dialog,
@@ -60,6 +61,7 @@ CASE_ACTIONS = (
     "wording",
     "article",
     "edit_article",
+    "merge",
 )
 
 
@@ -147,6 +149,7 @@ class ManagerScreen(CaseQueueScreen[MajorQueueRow, ManagerDetail]):
             "w", "article", "Article", tooltip="Write a workaround article on the major case", id="manager.article"
         ),
         Binding("e", "edit_article", "Edit article", show=False, id="manager.edit_article"),
+        Binding("m", "merge", "Merge", tooltip="Fold a repeated proposal into its major case", id="manager.merge"),
         # Run only when the key's own action is not offered (check_action): they say why.
         *(
             Binding(key, f"refuse('{action}')", description, show=False)
@@ -161,6 +164,7 @@ class ManagerScreen(CaseQueueScreen[MajorQueueRow, ManagerDetail]):
                 ("t", "wording", "Customer wording"),
                 ("w", "article", "Article"),
                 ("e", "edit_article", "Edit article"),
+                ("m", "merge", "Merge"),
             )
         ),
     ]
@@ -298,6 +302,12 @@ class ManagerScreen(CaseQueueScreen[MajorQueueRow, ManagerDetail]):
                 return f"{number} is not an approved major case yet"
             if row.case.state not in ACTIVE:
                 return f"{number} is {row.case.state}"
+        if action == "merge":
+            duplicate = self.duplicates.get(row.case.id)
+            if not is_proposal(row) or duplicate is None:
+                return f"{number} repeats no open major case: nothing to merge"
+            if not duplicate.other_is_major:
+                return f"{number} repeats proposal {duplicate.other_number}: decide one, then merge the other"
         if action in ("article", "edit_article") and not is_major(row):
             return f"{number} is not an approved major case: articles attach to major cases"
         if action == "close_case" and (not is_major(row) or row.case.state != "resolved"):
@@ -438,6 +448,28 @@ class ManagerScreen(CaseQueueScreen[MajorQueueRow, ManagerDetail]):
             return await close_major_case(session.domain, session.actor, case_id)
 
         self.app.push_screen(close_dialog(row.case, row.children_active, submit), callback=self._done("Closed"))
+
+    def action_merge(self) -> None:
+        """Reject a repeated proposal as a duplicate and attach its case to the major case."""
+        row = self.selected
+        duplicate = self.duplicates.get(row.case.id) if row is not None else None
+        if row is None or duplicate is None:
+            return
+        from pcso_tui.domain.casework.duplicates import merge_proposal
+
+        session = self.session
+        case_id, major_id = row.case.id, duplicate.other_id
+
+        async def submit() -> CaseView:
+            return await merge_proposal(session.domain, session.actor, case_id, major_id)
+
+        about = (
+            f"{row.case.number} repeats major case {duplicate.other_number} ({duplicate.reason}).\n"
+            f"The proposal is rejected as a duplicate and {row.case.number} becomes a child of "
+            f"{duplicate.other_number}; its accounts join the major case."
+        )
+        dialog = ConfirmDialog(f"Merge {row.case.number}", about, submit, question="Merge it?")
+        self.app.push_screen(dialog, callback=self._done(f"Merged into {duplicate.other_number}"))
 
     def action_article(self) -> None:
         """A new workaround article, attached to the highlighted major case when saved."""

@@ -3,7 +3,9 @@
 ``duplicate_proposals`` flags each open proposal that shares its incident with another open
 proposal or active major case, or whose title is near-identical to one (rapidfuzz, the same
 normalisation as ``insight``); the manager and agent queues show the other's number.
-(Why a case cannot be proposed at all: ``proposal_rules.proposal_refusal``.)
+``merge_proposal`` folds a proposal into the active major case it repeats (rejected as a
+duplicate and attached, in one transaction). (Why a case cannot be proposed at all:
+``proposal_rules.proposal_refusal``.)
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from typing import Any
 from rapidfuzz import fuzz, process
 from sqlalchemy import and_, or_, select
 
+from pcso_tui.domain.casework import major_cases
 from pcso_tui.domain.casework.insight import normalize
-from pcso_tui.domain.casework.records import ACTIVE
-from pcso_tui.domain.casework.views import DuplicateProposal
+from pcso_tui.domain.casework.records import ACTIVE, load_case
+from pcso_tui.domain.casework.views import CaseView, DuplicateProposal
+from pcso_tui.domain.core.event_kinds import MajorCaseRejected
 from pcso_tui.domain.core.models import Case
 from pcso_tui.domain.core.roles import Actor, Permission, require
 from pcso_tui.domain.core.service import Domain
-from pcso_tui.domain.core.states import CaseKind, MajorCaseState
+from pcso_tui.domain.core.states import CaseKind, MajorCaseState, check_major_case
 from pcso_tui.domain.core.views import case_number, incident_number
 
 # Titles at least this similar (0–1, token sort ratio of the normalised words) name one outage.
@@ -105,3 +109,24 @@ async def duplicate_proposals(domain: Domain, actor: Actor) -> dict[int, Duplica
         for r in reversed(result)
     ]
     return await asyncio.to_thread(_pairs, rows)
+
+
+async def merge_proposal(domain: Domain, actor: Actor, case_id: int, major_case_id: int) -> CaseView:
+    """A proposal that repeats an active major case: reject it as a duplicate and attach its
+    case to that major case, in one transaction (both or neither)."""
+    require(actor, Permission.DECIDE_MAJOR_CASE)
+    require(actor, Permission.MANAGE_CHILD_CASES)
+    async with domain.transaction(actor) as tx:
+        case = await load_case(tx.session, case_id, lock=True)
+        number, major_no = case_number(case.id), case_number(major_case_id)
+        check_major_case(number, case.major_case_state, MajorCaseState.REJECTED)
+        reason = f"duplicate of major case {major_no}"
+        case.major_case_state = MajorCaseState.REJECTED.value
+        case.reject_reason = reason
+        case.decided_at = tx.now
+        case.decided_by_id = actor.user_id
+        case.updated_at = tx.now
+        major_cases.journal_line(tx, case.id, "state", "internal", f"Major case proposal rejected: {reason}")
+        tx.record(case.id, MajorCaseRejected(number=number, reason=reason))
+        await tx.session.flush()
+        return await major_cases.attach_case_in(tx, major_case_id, case.id)
