@@ -143,6 +143,12 @@ def _workspace_commands() -> type[Provider]:
     return WorkspaceCommands
 
 
+def _goto_commands() -> type[Provider]:
+    from pcso_tui.screens.goto import GotoCommands
+
+    return GotoCommands
+
+
 def _redact(url: str) -> str:
     """A URL without its password."""
     if "://" in url and "@" in url:
@@ -180,7 +186,7 @@ class PcsoApp(App[int]):
 
     TITLE = "pcso"
     SUB_TITLE = "proactive customer service operations"
-    COMMANDS = {_workspace_commands}
+    COMMANDS = {_workspace_commands, _goto_commands}
     COMMAND_PALETTE_BINDING = "ctrl+p"
     MODES = {name: _screen_factory(name) for name in workspace_modes.MODES}
     BINDINGS = [

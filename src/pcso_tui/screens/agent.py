@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -23,9 +24,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
+from textual.widget import Widget
 from textual.widgets import Static
 
-from pcso_tui.domain.casework.views import CaseDetail, CaseTimeline, CaseView, CaseWording, Recommendation
+from pcso_tui.domain.casework.proposal_rules import proposal_refusal
+from pcso_tui.domain.casework.views import (
+    CaseDetail,
+    CaseTimeline,
+    CaseView,
+    CaseWording,
+    DuplicateProposal,
+    Recommendation,
+)
 from pcso_tui.screens.case_dialogs import intake_dialog, note_dialog, propose_dialog
 from pcso_tui.screens.case_queue import CaseQueueScreen
 from pcso_tui.widgets.case_detail import CaseDetailView, age_label, major_label, state_label
@@ -39,19 +49,34 @@ QUEUE_LIMIT = 200
 QUEUE_KINDS = (("proactive", "Proactive cases"), ("reactive", "Customer calls (reactive cases)"))
 
 
-def queue_row(case: CaseView) -> tuple[Any, ...]:
+def queue_row(
+    case: CaseView, now: datetime | None = None, duplicate: DuplicateProposal | None = None
+) -> tuple[Any, ...]:
+    """The queue's cells; ``now`` ages the case by the clock (the age ticks between reads)."""
     incident = f"{case.incident_number} {case.incident_state}" if case.incident_number else "—"
+    age = case.age_seconds if now is None else max(0, int((now - case.opened_at).total_seconds()))
+    status = (
+        f"◆ {case.parent_number}"
+        if case.parent_number
+        else major_label(case.major_case_state) or state_label(case.state)
+    )
+    if duplicate is not None:
+        status += f" ≈ {duplicate.other_number}"
     return (
         case.number,
         f"P{case.priority} {case.priority_name}",
-        age_label(case.age_seconds),
+        age_label(age),
         case.affected_accounts,
         incident,
-        f"◆ {case.parent_number}"
-        if case.parent_number
-        else major_label(case.major_case_state) or state_label(case.state),
+        status,
         case.short_description,
     )
+
+
+def duplicate_line(duplicate: DuplicateProposal) -> str:
+    """``Repeats major case CS0000012 (same incident INC0000003)``."""
+    what = "major case" if duplicate.other_is_major else "proposal"
+    return f"Repeats {what} {duplicate.other_number} ({duplicate.reason})"
 
 
 @dataclass(frozen=True)
@@ -61,12 +86,15 @@ class AgentDetail:
     case: CaseDetail
     timeline: CaseTimeline | None
     advice: Recommendation | None
+    duplicate: DuplicateProposal | None = None
 
 
 class AgentScreen(CaseQueueScreen[CaseView, AgentDetail]):
     MODE = "agent"
     QUEUE_ID = "agent-queue"
     QUEUE_LIMIT = QUEUE_LIMIT
+    # The Age column is redrawn from the clock this often, between queue reads.
+    AGE_TICK_SECONDS = 5.0
 
     DEFAULT_CSS = """
     AgentScreen #agent-queue {
@@ -87,6 +115,14 @@ class AgentScreen(CaseQueueScreen[CaseView, AgentDetail]):
     AgentScreen #agent-timeline-box.-shown {
         display: block;
     }
+    AgentScreen #agent-duplicate {
+        height: auto;
+        display: none;
+        color: $text-warning;
+    }
+    AgentScreen #agent-duplicate.-shown {
+        display: block;
+    }
     """
 
     BINDINGS = [
@@ -97,11 +133,18 @@ class AgentScreen(CaseQueueScreen[CaseView, AgentDetail]):
         Binding("k", "switch_queue", "Proactive/calls", id="agent.queue"),
         Binding("g", "focus_recommendation", "Recommendation", id="agent.recommendation"),
         Binding("w", "customer_view", "Customer's view", id="agent.preview"),
+        Binding("y", "replies", "Replies", id="agent.replies"),
+        Binding("A", "article", "Article", key_display="A", show=False, id="agent.article"),
+        # Run only when the key's own action is not offered (check_action): they say why.
+        Binding("p", "refuse('propose')", "Propose major", show=False),
+        Binding("n", "refuse('note')", "Add note", show=False),
+        Binding("t", "refuse('wording')", "Customer wording", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.queue_kind = QUEUE_KINDS[0][0]
+        self.duplicates: dict[int, DuplicateProposal] = {}
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -128,8 +171,12 @@ class AgentScreen(CaseQueueScreen[CaseView, AgentDetail]):
             id="agent-timeline-box",
         )
         detail.mount(box)
-        self.query_one("#recommendations").mount(RecommendationPanel(id="agent-recommendation"))
+        recommendations = self.query_one("#recommendations")
+        recommendations.mount(RecommendationPanel(id="agent-recommendation"))
+        if isinstance(recommendations.parent, Widget):
+            recommendations.parent.mount(Static("", id="agent-duplicate"), before=recommendations)
         super().on_mount()
+        self.set_interval(self.AGE_TICK_SECONDS, self.tick_ages, name="agent queue ages")
 
     @property
     def detail(self) -> CaseDetailView:
@@ -147,15 +194,26 @@ class AgentScreen(CaseQueueScreen[CaseView, AgentDetail]):
 
     async def fetch_queue(self) -> Sequence[CaseView]:
         from pcso_tui.domain.casework.cases import list_cases
+        from pcso_tui.domain.casework.duplicates import duplicate_proposals
 
         session = self.session
-        return await list_cases(session.domain, session.actor, kind=self.queue_kind, active=True, limit=QUEUE_LIMIT)
+        rows = await list_cases(session.domain, session.actor, kind=self.queue_kind, active=True, limit=QUEUE_LIMIT)
+        if any(r.major_case_state == "proposed" for r in rows):
+            self.duplicates = await duplicate_proposals(session.domain, session.actor)
+        else:
+            self.duplicates = {}
+        return rows
 
     def row_id(self, row: CaseView) -> int:
         return row.id
 
     def row_cells(self, row: CaseView) -> tuple[Any, ...]:
-        return queue_row(row)
+        return queue_row(row, self.session.domain.clock(), self.duplicates.get(row.id))
+
+    def tick_ages(self) -> None:
+        """Redraw the Age column from the clock (no query; only changed cells are redrawn)."""
+        if self.rows:
+            self.queue.upsert_rows({key: self.row_cells(row) for key, row in self.rows.items()})
 
     async def fetch_detail(self, case_id: int) -> AgentDetail:
         from pcso_tui.domain.casework.cases import get_case
@@ -171,11 +229,15 @@ class AgentScreen(CaseQueueScreen[CaseView, AgentDetail]):
         elif detail.case.kind in ("reactive", "proactive"):
             # Known outages and similar cases: a case already under a major case needs neither.
             advice = await recommend(session.domain, session.actor, case_id)
-        return AgentDetail(detail, timeline, advice)
+        return AgentDetail(detail, timeline, advice, self.duplicates.get(case_id))
 
     def show_detail(self, detail: AgentDetail | None) -> None:
         self.detail.show(detail.case if detail else None)
         self.recommendation.show(detail.advice if detail else None)
+        duplicate = detail.duplicate if detail else None
+        banner = self.query_one("#agent-duplicate", Static)
+        banner.update(Content("⚠ " + duplicate_line(duplicate)) if duplicate else Content(""))
+        banner.set_class(duplicate is not None, "-shown")
         timeline = detail.timeline if detail else None
         self.timeline.show(timeline)
         self.query_one("#agent-timeline-box").set_class(timeline is not None, "-shown")
@@ -212,9 +274,25 @@ class AgentScreen(CaseQueueScreen[CaseView, AgentDetail]):
         )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("propose", "note", "wording"):
+        # The footer offers what applies; pressed anyway, a key's twin in REFUSALS says why.
+        # None: shown dimmed; the key then falls through to its twin, which says why.
+        if action in ("note", "wording"):
             return self.selected is not None or None
+        if action == "propose":
+            return (self.selected is not None and proposal_refusal(self.selected) is None) or None
         return True
+
+    def refusal(self, action: str) -> str:
+        case = self.selected
+        if case is None:
+            return "Pick a case in the queue first"
+        if action == "propose":
+            return proposal_refusal(case) or f"{case.number} cannot be proposed now"
+        return f"Not possible on {case.number} now"
+
+    def action_refuse(self, action: str) -> None:
+        """A key whose action does not apply now: say why at once."""
+        self.notify(self.refusal(action), title="Refused", severity="warning", markup=False)
 
     def _need_case(self) -> CaseView | None:
         case = self.selected
@@ -227,6 +305,11 @@ class AgentScreen(CaseQueueScreen[CaseView, AgentDetail]):
         if case is None:
             return
         from pcso_tui.domain.casework.major_cases import propose_major_case
+
+        refusal = proposal_refusal(case)
+        if refusal is not None:  # say why now, not after the form is filled in
+            self.notify(refusal, title="Refused", severity="warning", markup=False)
+            return
 
         session = self.session
 
@@ -284,6 +367,17 @@ class AgentScreen(CaseQueueScreen[CaseView, AgentDetail]):
         self.select(None)
         self.refresh_queue()
 
+    def go_to_case(self, case_id: int, case_kind: str | None) -> bool:
+        """Put the cursor on ``case_id`` (go-to), switching to the queue of its kind; False when
+        no queue of this screen lists it (not active, or a child of a major case)."""
+        if self.show_listed(case_id):
+            return True
+        if case_kind == self.queue_kind or case_kind not in dict(QUEUE_KINDS):
+            return False
+        self.action_switch_queue()  # the other queue: the cursor goes to it once it is read
+        self.select_when_listed(case_id)
+        return True
+
     def action_customer_view(self) -> None:
         """What the selected case's customer sees in the portal (read-only)."""
         case = self._need_case()
@@ -295,6 +389,31 @@ class AgentScreen(CaseQueueScreen[CaseView, AgentDetail]):
         from pcso_tui.screens.portal import PreviewScreen
 
         self.app.push_screen(PreviewScreen(case.account_number))
+
+    def action_article(self) -> None:
+        """A workaround article on the selected case's major case (managers write them)."""
+        case = self._need_case()
+        if case is None:
+            return
+        from pcso_tui.screens.article_dialogs import write_article
+
+        if case.kind == "major" and case.major_case_state == "accepted":
+            write_article(self, case.id, case.number)
+        elif case.parent_id is not None and case.parent_number is not None:
+            write_article(self, case.parent_id, case.parent_number)
+        else:
+            self.notify(
+                f"{case.number} is not under a major case: articles attach to major cases",
+                title="Refused",
+                severity="warning",
+                markup=False,
+            )
+
+    def action_replies(self) -> None:
+        """Customers' replies waiting for an answer, with account and case number."""
+        from pcso_tui.screens.replies import ReplyQueueScreen
+
+        self.app.push_screen(ReplyQueueScreen(), callback=lambda _: self.changed())
 
     def action_focus_recommendation(self) -> None:
         self.recommendation.focus()

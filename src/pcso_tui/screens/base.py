@@ -53,9 +53,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
+from importlib import import_module
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.dom import DOMNode
@@ -91,6 +93,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+GOTO_DIALOG = "pcso_tui.screens.goto:GotoDialog"
 log = logging.getLogger(__name__)
 
 
@@ -339,6 +342,8 @@ def apply_cursor_blink(screen: Screen[Any]) -> None:
 class ModeScreen(Screen[None]):
     MODE: ClassVar[str] = ""
 
+    BINDINGS = [Binding("ctrl+g", "goto", "Go to", show=False, id="workspace.goto")]
+
     DEFAULT_CSS = """
     ModeScreen #mode-body {
         height: 1fr;
@@ -398,6 +403,13 @@ class ModeScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         apply_cursor_blink(self)
+
+    def action_goto(self) -> None:
+        """A record by number or name (``screens.goto``), from any mode screen."""
+        # By name, as modes.py names the screens: the go-to dialog opens screens built on this
+        # module, so a plain import here would be a cycle.
+        module, _, name = GOTO_DIALOG.partition(":")
+        self.app.push_screen(getattr(import_module(module), name)())
 
     def on_events_arrived(self, message: EventsArrived) -> None:
         """New events (oldest first); screens override this to update their tables by key."""

@@ -105,6 +105,16 @@ class CaseQueueScreen(ModeScreen, Generic[RowT, DetailT]):
             self.select(key)
         self.refresh_bindings()
 
+    def show_listed(self, case_id: int) -> bool:
+        """Put the cursor on ``case_id`` if the queue lists it (False: it does not)."""
+        table = self.queue
+        if case_id not in self.rows or not table.has_row(case_id):
+            return False
+        table.move_cursor(row=table.row_keys().index(case_id), animate=False)
+        if self.selected_id != case_id:
+            self.select(case_id)
+        return True
+
     def select_when_listed(self, case_id: int) -> None:
         """Put the cursor on ``case_id`` once a queue read lists it."""
         self._select_next = case_id

@@ -29,9 +29,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from pcso_tui.domain.casework.views import CaseDetail, CaseTimeline, CaseView, MajorQueueRow
+from pcso_tui.domain.casework.views import CaseDetail, CaseTimeline, CaseView, DuplicateProposal, MajorQueueRow
 from pcso_tui.domain.core.text import one_line
+from pcso_tui.screens.agent import duplicate_line
 from pcso_tui.screens.case_dialogs import (
+    ConfirmDialog,
     approve_dialog,
     close_dialog,
     note_dialog,
@@ -48,6 +50,19 @@ from pcso_tui.widgets.timeline import CaseTimelineView
 
 QUEUE_LIMIT = 200
 ACTIVE = ("new", "open", "awaiting_info")
+CASE_ACTIONS = (
+    "approve",
+    "reject",
+    "statement",
+    "resolve",
+    "outage",
+    "close_case",
+    "note",
+    "wording",
+    "article",
+    "edit_article",
+    "merge",
+)
 
 
 def is_proposal(row: MajorQueueRow) -> bool:
@@ -58,9 +73,11 @@ def is_major(row: MajorQueueRow) -> bool:
     return row.case.kind == "major" and row.case.major_case_state == "accepted"
 
 
-def queue_row(row: MajorQueueRow) -> tuple[Any, ...]:
+def queue_row(row: MajorQueueRow, duplicate: DuplicateProposal | None = None) -> tuple[Any, ...]:
     case = row.case
     status = major_label(case.major_case_state) if is_proposal(row) else state_label(case.state)
+    if duplicate is not None:
+        status += f" ≈ {duplicate.other_number}"
     children = f"{row.children_active}/{row.children_total}" if is_major(row) else "—"
     return (
         case.number,
@@ -128,11 +145,34 @@ class ManagerScreen(CaseQueueScreen[MajorQueueRow, ManagerDetail]):
         Binding("t", "wording", "Customer wording", id="manager.wording"),
         Binding("i", "insight", "Insight", id="manager.insight"),
         Binding("o", "outbox", "Outbox", id="manager.outbox"),
+        Binding(
+            "w", "article", "Article", tooltip="Write a workaround article on the major case", id="manager.article"
+        ),
+        Binding("e", "edit_article", "Edit article", show=False, id="manager.edit_article"),
+        Binding("m", "merge", "Merge", tooltip="Fold a repeated proposal into its major case", id="manager.merge"),
+        # Run only when the key's own action is not offered (check_action): they say why.
+        *(
+            Binding(key, f"refuse('{action}')", description, show=False)
+            for key, action, description in (
+                ("a", "approve", "Approve"),
+                ("x", "reject", "Reject"),
+                ("s", "statement", "Statement"),
+                ("r", "resolve", "Resolve"),
+                ("u", "outage", "Status page"),
+                ("c", "close_case", "Close"),
+                ("n", "note", "Note"),
+                ("t", "wording", "Customer wording"),
+                ("w", "article", "Article"),
+                ("e", "edit_article", "Edit article"),
+                ("m", "merge", "Merge"),
+            )
+        ),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.detail: CaseDetail | None = None
+        self.duplicates: dict[int, DuplicateProposal] = {}
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -164,16 +204,21 @@ class ManagerScreen(CaseQueueScreen[MajorQueueRow, ManagerDetail]):
     # --- the queue and the highlighted case -----------------------------------------------
 
     async def fetch_queue(self) -> Sequence[MajorQueueRow]:
+        from pcso_tui.domain.casework.duplicates import duplicate_proposals
         from pcso_tui.domain.casework.timeline import list_major_queue
 
         session = self.session
-        return await list_major_queue(session.domain, session.actor, limit=QUEUE_LIMIT)
+        rows = await list_major_queue(session.domain, session.actor, limit=QUEUE_LIMIT)
+        self.duplicates = (
+            await duplicate_proposals(session.domain, session.actor) if any(map(is_proposal, rows)) else {}
+        )
+        return rows
 
     def row_id(self, row: MajorQueueRow) -> int:
         return row.case.id
 
     def row_cells(self, row: MajorQueueRow) -> tuple[Any, ...]:
-        return queue_row(row)
+        return queue_row(row, self.duplicates.get(row.case.id))
 
     async def fetch_detail(self, case_id: int) -> ManagerDetail:
         from pcso_tui.domain.casework.cases import get_case
@@ -194,6 +239,9 @@ class ManagerScreen(CaseQueueScreen[MajorQueueRow, ManagerDetail]):
             summary.update(Content.assemble(("No case selected.", "$text-muted")))
         else:
             parts = [summary_content(detail)]
+            duplicate = self.duplicates.get(detail.case.id)
+            if duplicate is not None:
+                parts.append(Content.assemble(("⚠ ", "$text-warning"), (duplicate_line(duplicate), "$text-warning")))
             for statement in detail.statements[-3:]:
                 parts.append(
                     Content.assemble(
@@ -239,20 +287,47 @@ class ManagerScreen(CaseQueueScreen[MajorQueueRow, ManagerDetail]):
                     getattr(self, f"action_{action}"),
                 )
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+    def refusal(self, action: str) -> str | None:
+        """Why ``action`` cannot apply to the highlighted case now (None: it can)."""
+        if action not in CASE_ACTIONS:
+            return None
         row = self.selected
-        if action in ("approve", "reject"):
-            return row is not None and is_proposal(row)
+        if row is None:
+            return "Pick a case in the queue first"
+        number = row.case.number
+        if action in ("approve", "reject") and not is_proposal(row):
+            return f"{number} is not a proposal: only proposals are approved or rejected"
         if action in ("statement", "resolve", "outage"):
-            return row is not None and is_major(row) and row.case.state in ACTIVE
-        if action == "close_case":
-            return row is not None and is_major(row) and row.case.state == "resolved"
-        if action in ("note", "wording"):
-            return row is not None
-        return True
+            if not is_major(row):
+                return f"{number} is not an approved major case yet"
+            if row.case.state not in ACTIVE:
+                return f"{number} is {row.case.state}"
+        if action == "merge":
+            duplicate = self.duplicates.get(row.case.id)
+            if not is_proposal(row) or duplicate is None:
+                return f"{number} repeats no open major case: nothing to merge"
+            if not duplicate.other_is_major:
+                return f"{number} repeats proposal {duplicate.other_number}: decide one, then merge the other"
+        if action in ("article", "edit_article") and not is_major(row):
+            return f"{number} is not an approved major case: articles attach to major cases"
+        if action == "close_case" and (not is_major(row) or row.case.state != "resolved"):
+            return f"{number} is not a resolved major case: resolve it first (r)"
+        return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The footer offers what applies; pressed anyway, a key's twin (refuse) says why.
+        return self.refusal(action) is None
+
+    def action_refuse(self, action: str) -> None:
+        """A key whose action does not apply to the highlighted case: say why at once."""
+        self.notify(self.refusal(action) or "Not possible now", title="Refused", severity="warning", markup=False)
 
     def _call(self, coro: Any, done: Any) -> None:
         self.work.run_command(coro, done, group="manager-action")
+
+    def go_to_case(self, case_id: int, case_kind: str | None = None) -> bool:
+        """Put the cursor on ``case_id`` (go-to); False when the queue does not list it."""
+        return self.show_listed(case_id)
 
     def action_approve(self) -> None:
         row = self.selected
@@ -280,8 +355,17 @@ class ManagerScreen(CaseQueueScreen[MajorQueueRow, ManagerDetail]):
             + (f"; {result.outage_number} on the status page" if result.outage_number else ""),
             markup=False,
         )
+        # The detail must not show the proposal it was: say what it is now, then read it.
+        self.query_one("#major-summary", Static).update(
+            Content.assemble(
+                (f"{result.candidate_number} approved", "bold"),
+                f": major case {result.major_case_number}, {result.children_created} child cases. Reading it…",
+            )
+        )
         self.select_when_listed(result.major_case_id)
-        self.changed()
+        self.work.wake_feed()
+        self.refresh_queue()
+        self.select(result.major_case_id)
 
     def action_reject(self) -> None:
         row = self.selected
@@ -365,6 +449,46 @@ class ManagerScreen(CaseQueueScreen[MajorQueueRow, ManagerDetail]):
 
         self.app.push_screen(close_dialog(row.case, row.children_active, submit), callback=self._done("Closed"))
 
+    def action_merge(self) -> None:
+        """Reject a repeated proposal as a duplicate and attach its case to the major case."""
+        row = self.selected
+        duplicate = self.duplicates.get(row.case.id) if row is not None else None
+        if row is None or duplicate is None:
+            return
+        from pcso_tui.domain.casework.duplicates import merge_proposal
+
+        session = self.session
+        case_id, major_id = row.case.id, duplicate.other_id
+
+        async def submit() -> CaseView:
+            return await merge_proposal(session.domain, session.actor, case_id, major_id)
+
+        about = (
+            f"{row.case.number} repeats major case {duplicate.other_number} ({duplicate.reason}).\n"
+            f"The proposal is rejected as a duplicate and {row.case.number} becomes a child of "
+            f"{duplicate.other_number}; its accounts join the major case."
+        )
+        dialog = ConfirmDialog(f"Merge {row.case.number}", about, submit, question="Merge it?")
+        self.app.push_screen(dialog, callback=self._done(f"Merged into {duplicate.other_number}"))
+
+    def action_article(self) -> None:
+        """A new workaround article, attached to the highlighted major case when saved."""
+        row = self.selected
+        if row is None:
+            return
+        from pcso_tui.screens.article_dialogs import write_article
+
+        write_article(self, row.case.id, row.case.number)
+
+    def action_edit_article(self) -> None:
+        """Edit the newest article attached to the highlighted major case."""
+        row = self.selected
+        if row is None:
+            return
+        from pcso_tui.screens.article_dialogs import edit_article
+
+        edit_article(self, row.case.id, row.case.number)
+
     def action_insight(self) -> None:
         """Trending topics, and the accounts likely affected by the selected case too."""
         from pcso_tui.screens.manager_insight import ManagerInsightScreen
@@ -380,7 +504,9 @@ class ManagerScreen(CaseQueueScreen[MajorQueueRow, ManagerDetail]):
         """The notices: what went out, what waits, what died and why; retry the dead."""
         from pcso_tui.screens.outbox import OutboxScreen
 
-        self.app.push_screen(OutboxScreen(), callback=lambda _: self.changed())
+        row = self.selected
+        case_id = row.case.id if row is not None and is_major(row) else None  # its notices first
+        self.app.push_screen(OutboxScreen(case_id), callback=lambda _: self.changed())
 
     def action_note(self) -> None:
         row = self.selected

@@ -487,6 +487,18 @@ async def _recommend(domain: Domain, session: AsyncSession, case_id: int) -> Rec
             **base,
         )
 
+    if case.major_case_state == MajorCaseState.PROPOSED.value:
+        # Already proposed (by the rule or a person): counting it against the thresholds for a
+        # new proposal would contradict the proposal itself.
+        accounts = await session.scalar(select(func.count()).where(CaseAccount.case_id == case.id)) or 0
+        return Recommendation(
+            action="none",
+            headline=f"{number} is already proposed as a major case, with {accounts:,} "
+            f"account{'' if accounts == 1 else 's'}: the manager decides",
+            reasons=(),
+            **base,
+        )
+
     major, major_score, major_terms = await _best_major(session, subject, settings)
     if major is not None and major_score >= settings.existing_major_threshold:
         reasons = [

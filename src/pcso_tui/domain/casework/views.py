@@ -591,3 +591,33 @@ class PortalOpenedCase:
     number: str
     deflected: bool
     major_number: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateProposal:
+    """A proposal that looks like another open proposal or active major case: same incident,
+    or a near-identical title (``reason`` says which, with the score)."""
+
+    case_id: int
+    other_id: int
+    other_number: str
+    other_is_major: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyView:
+    """A customer's reply on a case, for the agents' reply queue: which account, which case
+    (a major case's child: its major case too), and whether staff answered it since
+    (a customer-visible comment on the same case after it)."""
+
+    entry_id: int
+    at: datetime
+    case_id: int
+    case_number: str
+    major_case_number: str | None
+    account_number: str | None
+    account_name: str | None
+    author_name: str
+    body: str
+    answered: bool

@@ -120,9 +120,12 @@ async def create_article(
     kind: str = "workaround",
     customer_visible: bool = True,
     product_number: str | None = None,
+    attach_to: int | None = None,
 ) -> ArticleView:
     """A new article; numbered ``KB0000042`` from its id unless a number is given; about the
-    product ``product_number`` (for the customers who have it) or general."""
+    product ``product_number`` (for the customers who have it) or general. ``attach_to``: the
+    major case it is attached to in the same transaction (written from the case: both or
+    neither)."""
     require(actor, Permission.MANAGE_ARTICLES)
     title = _check_title(title)
     body = _check_body(body)
@@ -134,6 +137,8 @@ async def create_article(
     async with domain.transaction(actor) as tx:
         if number is not None and await tx.session.scalar(select(Article.id).where(Article.number == number)):
             raise Conflict(f"article {number!r} already exists")
+        if attach_to is not None:
+            await _major_case(tx, attach_to)
         product_id = await _product_id(tx, product_number)
         article = Article(
             number=number or f"new-{uuid.uuid4().hex[:24]}",
@@ -151,6 +156,9 @@ async def create_article(
             article.number = article_number(article.id)
             await tx.session.flush()
         tx.record(article.id, ArticleCreated(number=article.number, title=title, customer_visible=customer_visible))
+        if attach_to is not None:
+            await tx.session.execute(insert(CaseArticle).values(case_id=attach_to, article_id=article.id))
+            tx.record(attach_to, ArticleAttached(article=article.number, title=title))
         article_id = article.id
     return (await _views(domain, [Article.id == article_id]))[0]
 

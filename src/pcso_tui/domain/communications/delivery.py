@@ -37,7 +37,13 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, and_, bindparam, func, or_, select, update
 
-from pcso_tui.domain.communications.views import DeliveryReport, NoticeView, PublicArticle, PublicOutage
+from pcso_tui.domain.communications.views import (
+    DeliveryReport,
+    NoticeMessage,
+    NoticeView,
+    PublicArticle,
+    PublicOutage,
+)
 from pcso_tui.domain.core.channels import (
     DeliveryOutcome,
     NotificationChannel,
@@ -969,6 +975,24 @@ async def list_notices(
         _require_own_case(actor, case)
         where.append(_case_scope(case_id))
     return await _notice_views(domain, where, limit=limit, offset=offset)
+
+
+async def notice_message(domain: Domain, actor: Actor, notice_id: int) -> NoticeMessage:
+    """One notice and the message it carries (its contact's words). Customers: their own."""
+    _require_reader(actor)
+    where: list[Any] = [Notice.id == notice_id]
+    if actor.role is Role.CUSTOMER:
+        require_account(actor, actor.account_id)
+        where.append(Notice.account_id == actor.account_id)
+    found = await _notice_views(domain, where, limit=1, offset=0)
+    if not found:
+        raise NotFound(f"no notice {notice_id}")
+    async with domain.reading() as session:
+        rendered = await session.scalar(select(Notice.rendered).where(Notice.id == notice_id))
+    if rendered is None:
+        return NoticeMessage(found[0], None, None)
+    message = compose(json.loads(rendered))
+    return NoticeMessage(found[0], message["subject"], message["text"])
 
 
 async def notice_counts(domain: Domain, actor: Actor, case_id: int) -> dict[str, int]:

@@ -222,3 +222,13 @@ class ArticleSearch:
     # The words searched for, after the query was cleaned (empty: nothing to search for).
     terms: tuple[str, ...]
     hits: tuple[ArticleHit, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeMessage:
+    """One notice and the message its contact gets: ``subject``/``text`` as frozen before the
+    first send (None while it has not been rendered yet: it renders on its first attempt)."""
+
+    notice: NoticeView
+    subject: str | None
+    text: str | None

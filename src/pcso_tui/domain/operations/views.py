@@ -179,3 +179,21 @@ class MaintenanceWindowView:
     created_at: datetime
     # Open alerts on the CI flagged maintenance when the window was added (it was active).
     alerts_flagged: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRef:
+    """A record found by its number or name (``find_records``): what it is and where it lives.
+
+    ``kind``: case, incident, alert, account, ci or outage. ``title`` is the text the finder
+    shows (internal for staff; a customer only finds their own cases, by their customer-facing
+    title). ``case_id`` is an outage's major case; ``case_kind``/``major_case_state`` say which
+    queue a case sits in."""
+
+    kind: str
+    id: int
+    number: str
+    title: str
+    case_kind: str | None = None
+    major_case_state: str | None = None
+    case_id: int | None = None
