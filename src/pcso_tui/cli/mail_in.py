@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from pcso_tui.cli.common import CliContext, pass_cli, run
+from pcso_tui.cli.logs import configure_logging, log_format_option
 
 
 @click.command("mail-in")
@@ -16,20 +17,20 @@ from pcso_tui.cli.common import CliContext, pass_cli, run
     "--port", default=None, type=click.IntRange(0, 65535), help="Port to listen on.  [default: [mail_in] port, 8025]"
 )
 @click.option("--lmtp/--smtp", "lmtp", default=None, help="Speak LMTP or SMTP.  [default: [mail_in] protocol, smtp]")
+@log_format_option
 @pass_cli
-def mail_in(ctx: CliContext, host: str | None, port: int | None, lmtp: bool | None) -> None:
+def mail_in(ctx: CliContext, host: str | None, port: int | None, lmtp: bool | None, log_format: str) -> None:
     """Receive replies to notice emails from an MTA (SMTP or LMTP) and add them to their cases.
 
     Needs [mail_in] address in the config; see docs/mail-in.md for the Postfix wiring.
     Stops on Ctrl-C.
     """
     import asyncio
-    import logging
     import signal
 
     from pcso_tui.mail_in import serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    configure_logging(log_format)
     where = {"host": host or "127.0.0.1", "port": port}
 
     async def go() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from pcso_tui.cli.common import CliContext, pass_cli, run
+from pcso_tui.cli.logs import configure_logging, log_format_option
 from pcso_tui.domain.core.errors import DomainError
 from pcso_tui.domain.core.text import one_line
 
@@ -20,15 +21,22 @@ from pcso_tui.domain.core.text import one_line
     "--public-url", default=None, metavar="URL", help="Where customers reach the portal; sign-in links point there."
 )
 @click.option("--behind-proxy", is_flag=True, default=None, help="Trust X-Forwarded-Proto/-For from a reverse proxy.")
+@log_format_option
 @pass_cli
-def web(ctx: CliContext, host: str | None, port: int | None, public_url: str | None, behind_proxy: bool | None) -> None:
+def web(
+    ctx: CliContext,
+    host: str | None,
+    port: int | None,
+    public_url: str | None,
+    behind_proxy: bool | None,
+    log_format: str,
+) -> None:
     """Serve the customer portal on the web: contacts sign in with a link sent to them.
 
     Sign-in links are queued as notices: run `pcso worker` beside it to deliver them.
     Stops on Ctrl-C. Cookies, proxies, rate limits and the [web] keys: docs/web.md.
     """
     import asyncio
-    import logging
     import signal
 
     from pcso_tui.web import serve
@@ -51,7 +59,7 @@ def web(ctx: CliContext, host: str | None, port: int | None, public_url: str | N
         settings = replace(settings, **changes)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    configure_logging(log_format)
 
     async def go() -> None:
         domain = await ctx.open_domain()
