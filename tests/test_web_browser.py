@@ -1,7 +1,8 @@
 """The web portal in a real browser: Debian's Chromium driven by Playwright, JavaScript off.
 
-Sign in with the link the delivery worker sent, read the outage and a case, reply, and open a
-case that the known-outage offer attaches to the outage. Skipped when Chromium
+Sign in with the link the delivery worker sent, read the outage and a case, reply, open a
+case that the known-outage offer attaches to the outage, search the articles, then fetch the
+banner and the phone-queue text a customer-facing site embeds. Skipped when Chromium
 (/usr/bin/chromium) or Playwright is missing; no browser is ever downloaded.
 """
 
@@ -82,5 +83,26 @@ async def run_the_journey(page: Any, base: str, domain: Domain, pw: PortalWorld)
         row = (await session.execute(select(Case.parent_id, Case.deflected).where(Case.id == case_id))).one()
     assert tuple(row) == (pw.major_id, True)
 
+    # Search the articles: the matched word is marked, the article opens.
+    await page.get_by_role("link", name="Articles", exact=True).click()
+    await page.get_by_label("Search the articles").fill("forwarding")
+    await page.get_by_role("button", name="Search").click()
+    assert (await page.locator("#results ~ ol mark").first.inner_text()).lower().startswith("forward")  # stems match
+    await page.locator("#results ~ ol a").first.click()
+    assert "call forwarding" in await page.locator("main").inner_text()
+
     await page.get_by_role("button", name="Sign out").click()
     assert page.url.startswith(base + "/sign-in")
+
+    # The public pieces a customer-facing site embeds, as the browser gets them.
+    from pcso_tui.domain.communications.banners import public_services
+
+    services = [s for s in await public_services(domain) if s.name in body]
+    assert services, "the outage's service is in the public catalogue"
+    slug = services[0].slug
+    await page.goto(f"{base}/banner/{slug}.html")
+    banner = await page.locator("body").inner_text()
+    assert STATEMENT in banner
+    response = await page.goto(f"{base}/ivr/{slug}.txt")
+    spoken = await response.text()
+    assert 0 < len(spoken) <= 300 and "http" not in spoken
