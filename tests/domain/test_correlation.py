@@ -600,13 +600,23 @@ async def test_correlation_groups_exactly_the_related_alerts(domain: Domain, cas
         for i, j in itertools.combinations(range(n), 2):
             assert (owner[i] == owner[j]) == (component[i] == component[j]), (i, j, cis, times, edges)
     else:
-        # One at a time: a live incident is found by its probable root cause, so an alert joins
-        # an earlier incident only if it relates to one of that incident's alerts (never an
-        # unrelated one), and one that relates to no earlier alert opens its own. (Relating to
-        # a member is not enough to join: it must relate to the cause; see _anchors.)
+        # One at a time: a live incident is found by its probable root cause (see _anchors), so
+        # an alert joins an earlier incident only if it relates to one of its alerts or to a
+        # cause they all share; never an unrelated one.
+        def upstream_all(ci: int) -> set[int]:
+            seen, todo = {ci}, [ci]
+            while todo:
+                for parent in edges.get(todo.pop(), ()):
+                    if parent not in seen:
+                        seen.add(parent)
+                        todo.append(parent)
+            return seen
+
         for j in range(n):
-            earlier_related = [i for i in range(j) if related[i][j]]
-            if owner[j] in owner[:j]:
-                assert owner[j] in {owner[i] for i in earlier_related}, (j, cis, edges)
-            if not earlier_related:
-                assert owner[j] not in owner[:j], (j, cis, edges)
+            members = [i for i in range(j) if owner[i] == owner[j]]
+            if members:
+                # It relates to a member, or to a cause every member shares (the root cause).
+                common = set.intersection(*(upstream_all(cis[i]) for i in members))
+                assert any(related[i][j] for i in members) or any(
+                    related_by_bfs(edges, root, cis[j], max_hops) for root in common
+                ), (j, cis, edges)

@@ -529,10 +529,10 @@ def _retired(now: datetime, quiet_minutes: int) -> ColumnElement[bool]:
     )
     if not quiet_minutes:
         return over
-    recent = exists().where(
-        Alert.incident_id == Incident.id, Alert.last_change_at >= now - timedelta(minutes=quiet_minutes)
-    )
-    return or_(over, ~recent)
+    since = now - timedelta(minutes=quiet_minutes)
+    recent = exists().where(Alert.incident_id == Incident.id, Alert.last_change_at >= since)
+    # Quiet: no alert of it changed, and nobody touched it (one opened by hand has no alerts yet).
+    return or_(over, and_(~recent, Incident.updated_at < since))
 
 
 def _alert_columns() -> tuple[ColumnElement[Any] | InstrumentedAttribute[Any], ...]:
