@@ -15,6 +15,7 @@ from tests.ui.operator_world import HOSTILE, alert, build_service_map, send, sen
 from pcso_tui.domain.core.clock import FrozenClock
 from pcso_tui.domain.core.models import Case, Incident, JournalEntry
 from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.operations.alerts import AlertInput
 from pcso_tui.screens.incident_dialogs import ConfirmDialog, EtaDialog, NoteDialog, parse_eta
 from pcso_tui.screens.operator import OperatorScreen
 from pcso_tui.widgets.alert_table import AlertTable
@@ -338,6 +339,33 @@ async def test_hostile_alert_text_is_shown_literally(world_url: str, make_app: A
         await pilot.press("I")  # the form shows the title literally too
         await wait_for(pilot, lambda: type(app.screen).__name__ == "OpenIncidentDialog", what="the form")
         await pilot.press("escape")
+
+
+BIDI = "db\u202eevil\u202c\u200b\u2066x\u2069\ufeff"
+BIDI_RAW = ("\u202e", "\u202c", "\u200b", "\u2066", "\u2069", "\ufeff")
+
+
+async def test_bidi_and_zero_width_characters_never_reach_the_terminal_raw(world_url: str, make_app: Any) -> None:
+    labels = {"ci": BIDI, "team\u202e": "ops\u200b"}
+    hostile = AlertInput.build(BIDI, fingerprint="fp-bidi", severity="critical", summary=BIDI, labels=labels)
+    await send(world_url, [hostile])
+    app = make_app(world_url, "operator")
+    async with app.run_test(size=(140, 30)) as pilot:
+        screen = await until_alerts(pilot, 1)
+        table = screen.alert_table
+        cells = table.row_plain(table.cursor_key)
+        shown = "db\\u202eevil\\u202c\\u200b\\u2066x\\u2069\\ufeff"
+        assert cells[2] == f"{shown}: {shown}"
+        assert cells[3] == f"unmapped {shown}"
+        text = screen_text(app)
+        assert "\\u202e" in text
+        assert not any(c in text for c in BIDI_RAW)
+        await pilot.press("enter")  # the alert in full, labels too
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "AlertDetailDialog", what="the alert detail")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "team\\u202e" in text and "ops\\u200b" in text
+        assert not any(c in text for c in BIDI_RAW)
 
 
 async def test_ten_thousand_open_alerts_mount_one_page(world_url: str, make_app: Any, messages: Messages) -> None:
