@@ -286,8 +286,8 @@ async def test_an_incident_with_a_chosen_title_and_severity(world_url: str, make
         screen = await until_alerts(pilot, 1)
         await pilot.press("I")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "OpenIncidentDialog", what="the form")
-        await pilot.press(*" on db-01", "enter")  # the title is the alert's summary, to edit
-        await pilot.press("up", "enter")  # warning (the alert's) → minor
+        await pilot.press(*" on db-01", "tab")  # the title is the alert's summary, to edit
+        await pilot.press("up", "enter")  # warning (the alert's) → minor, and open it
         await wait_for(pilot, lambda: screen.detail is not None, what="the incident")
         incident = screen.detail.incident
         assert (incident.title, incident.severity, incident.alert_count) == ("/var at 97% on db-01", "minor", 1)
