@@ -162,7 +162,7 @@ class _Dialog(ModalScreen[T | None], Generic[T]):
         self.dismiss(None)
 
 
-FORM_HINT = "Ctrl+S or Enter sends · Space picks · Tab moves between fields · Esc cancels"
+FORM_HINT = "Ctrl+S or Enter sends · Space picks · Tab next field · Esc cancels"
 
 
 class FormDialog(_Dialog[T]):
