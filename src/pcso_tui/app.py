@@ -196,6 +196,11 @@ class PcsoApp(App[int]):
             )
             for mode in workspace_modes.MODES.values()
         ),
+        # The same keys for the screens the user may not open: they say why, never nothing.
+        *(
+            Binding(mode.key, f"mode_closed('{mode.name}')", show=False, id=f"app.mode_closed.{mode.name}")
+            for mode in workspace_modes.MODES.values()
+        ),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
@@ -482,18 +487,22 @@ class PcsoApp(App[int]):
         if action == "switch_to":
             mode = str(parameters[0]) if parameters else ""
             return self.may_open(mode) and self.current_mode != mode
+        if action == "mode_closed":
+            mode = str(parameters[0]) if parameters else ""
+            return self.session is not None and not self.may_open(mode)
         return True
+
+    def action_mode_closed(self, mode: str) -> None:
+        if self.session is not None:
+            reason = workspace_modes.closed_reason(self.session.actor.role, mode)
+            self.notify(reason, severity="warning", timeout=4, markup=False)
 
     async def action_switch_to(self, mode: str) -> None:
         session = self.session
         if session is None or mode not in workspace_modes.MODES:
             return
         if not self.may_open(mode):
-            self.notify(
-                f"{workspace_modes.MODES[mode].title} is not open to the {session.actor.role.value} role",
-                severity="warning",
-                markup=False,
-            )
+            self.action_mode_closed(mode)
             return
         if session.demo:
             role = workspace_modes.persona_role(mode, session.actor.role)

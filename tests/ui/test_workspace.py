@@ -144,6 +144,42 @@ async def test_outside_demo_worlds_everyone_stays_in_their_role(world_url, make_
         await wait_for(pilot, lambda: isinstance(app.screen, OperatorScreen), what="the operator screen")
 
 
+def notes(app) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+async def test_a_key_for_a_closed_screen_says_why_at_once(world_url, make_app) -> None:
+    app = make_app(world_url, "agent")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until_ready(pilot)
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: notes(app), what="the message")
+        assert notes(app) == ["F4 (Major cases) is the major case manager's screen; you are signed in as an agent"]
+        assert app.current_mode == "agent"
+        await pilot.press("f2")
+        await wait_for(pilot, lambda: len(notes(app)) == 2, what="the second message")
+        assert notes(app)[1].startswith("F2 (Operator) is the NOC operator's screen")
+        await pilot.press("f3")  # the screen shown: nothing to say
+        await pilot.pause()
+        assert len(notes(app)) == 2
+
+
+async def test_an_admin_opens_the_staff_screens_and_is_told_about_the_portal(world_url, make_app) -> None:
+    app = make_app(world_url, "admin")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until_ready(pilot)
+        assert app.current_mode == "operator"
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: isinstance(app.screen, AgentScreen), what="the agent screen")
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: isinstance(app.screen, ManagerScreen), what="the manager screen")
+        assert app.session.actor.name == "admin"  # as themselves: no persona outside demo worlds
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: notes(app), what="the message")
+        assert notes(app)[0].startswith("F5 (Customer portal) is the customer's portal; you are signed in as an admin")
+        assert isinstance(app.screen, ManagerScreen)
+
+
 async def test_a_customer_cannot_open_the_dashboard(world_url, make_app) -> None:
     app = make_app(world_url, "customer")
     async with app.run_test(size=(80, 24)) as pilot:
