@@ -188,12 +188,78 @@ async def test_a_new_alert_above_keeps_the_selected_row_where_it_is_on_screen(wo
         await pilot.pause()
         selected, row, top = table.cursor_key, table.cursor_row, table.scroll_y
         assert top > 0  # scrolled
+
+        def line_on_screen() -> int:
+            return int(table.scrollable_content_region.y + table.cursor_row - table.scroll_y)
+
+        line = line_on_screen()
         await send(world_url, [alert("fp-top", "Newest", severity="info", ci=None, minutes_ago=0)])
         await wait_for(pilot, lambda: table.row_count == 61, what="the new alert")
         await pilot.pause()
         assert table.row_keys()[0] != selected and table.alerts[table.row_keys()[0]].name == "Newest"
         assert (table.cursor_key, table.cursor_row) == (selected, row + 1)
-        assert table.scroll_y == top + 1  # the selected row did not move on screen
+        assert line_on_screen() == line  # the selected row did not move on screen (the marker took a line above)
+
+
+async def test_a_new_critical_above_a_scrolled_list_is_announced_and_home_jumps_to_it(
+    world_url: str, make_app: Any
+) -> None:
+    await send(
+        world_url, [alert(f"fp-{n:02d}", f"Alert{n}", severity="info", ci=None, minutes_ago=n) for n in range(60)]
+    )
+    app = make_app(world_url, "operator")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await until_alerts(pilot, 60)
+        table = screen.alert_table
+        assert "new above" not in screen_text(app)
+        await pilot.press(*["down"] * 40)
+        await pilot.pause()
+        selected = table.cursor_key
+        await send(world_url, [alert("fp-top", "DatacentrePower", severity="critical", ci=None, minutes_ago=0)])
+        await wait_for(pilot, lambda: "↑ 1 new above · Home: newest" in screen_text(app), what="the marker")
+        assert table.cursor_key == selected  # the cursor stays on its alert
+        assert table.new_above == 1
+        await pilot.press("home")  # one key to the newest
+        await wait_for(pilot, lambda: table.cursor_row == 0, what="the newest alert")
+        assert table.selected is not None and table.selected.name == "DatacentrePower"
+        await pilot.pause()
+        assert table.new_above == 0 and "new above" not in screen_text(app)
+        await pilot.press("end")
+        await wait_for(pilot, lambda: table.cursor_row == 60, what="the last alert")
+
+
+async def test_new_alerts_above_scrolled_into_view_are_no_longer_counted(world_url: str, make_app: Any) -> None:
+    await send(
+        world_url, [alert(f"fp-{n:02d}", f"Alert{n}", severity="info", ci=None, minutes_ago=n) for n in range(60)]
+    )
+    app = make_app(world_url, "operator")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await until_alerts(pilot, 60)
+        table = screen.alert_table
+        await pilot.press(*["down"] * 40)
+        await send(
+            world_url, [alert(f"fp-new{n}", f"New{n}", severity="major", ci=None, minutes_ago=0) for n in (1, 2)]
+        )
+        await wait_for(pilot, lambda: "↑ 2 new above" in screen_text(app), what="the marker")
+        await pilot.press(*["up"] * 60)  # scrolling up to them is seeing them
+        await wait_for(pilot, lambda: table.new_above == 0, what="the marker to go")
+        assert "new above" not in screen_text(app)
+
+
+async def test_at_the_top_a_new_alert_shows_at_once(world_url: str, make_app: Any) -> None:
+    await send(
+        world_url, [alert(f"fp-{n:02d}", f"Alert{n}", severity="info", ci=None, minutes_ago=n) for n in range(5)]
+    )
+    app = make_app(world_url, "operator")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await until_alerts(pilot, 5)
+        table = screen.alert_table
+        selected = table.cursor_key
+        await send(world_url, [alert("fp-top", "Newest", severity="critical", ci=None, minutes_ago=0)])
+        await wait_for(pilot, lambda: table.row_count == 6, what="the new alert")
+        await pilot.pause()
+        assert table.cursor_key == selected and table.scroll_y == 0
+        assert "Newest" in screen_text(app) and table.new_above == 0
 
 
 async def test_a_burst_of_alerts_is_read_in_a_few_queries(world_url: str, make_app: Any, messages: Messages) -> None:

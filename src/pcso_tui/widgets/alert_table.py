@@ -10,7 +10,8 @@
 - ``show_page`` diffs the new page against what is shown: rows whose alert did not change
   (same version, same age text) are not touched, changed cells are updated in place, rows no
   longer on the page are removed, and the rows are put in the query's order — the cursor stays
-  on its alert and that alert stays at the same height on screen. One call, one repaint.
+  on its alert and that alert stays at the same height on screen (at the top of the list, the
+  top stays in view and new alerts show above it). One call, one repaint.
 - What is mounted is bounded by the page size (``max_rows``): the screen pages in SQL.
 """
 
@@ -139,7 +140,8 @@ class AlertTable(FixedWidthTable):
         wanted = {alert.id: alert for alert in alerts}
         cursor_key = self.cursor_key
         cursor_row = self.cursor_row if cursor_key is not None else 0
-        screen_offset = cursor_row - int(self.scroll_y)
+        top = int(self.scroll_y)
+        screen_offset = cursor_row - top
         added = changed = removed = 0
         with self._batch():
             gone = [key for key in self.alerts if key not in wanted]
@@ -165,7 +167,10 @@ class AlertTable(FixedWidthTable):
                 index = order.index(cursor_key)  # type: ignore[arg-type]
                 if index != self.cursor_row:
                     self.move_cursor(row=index, animate=False, scroll=False)
-                    self.scroll_to(y=max(0, index - screen_offset), animate=False, immediate=True)
+                    # At the top, the top stays in view: new alerts show, the cursor moves down.
+                    keep_top = top == 0 and index < self.scrollable_content_region.height - self.header_height
+                    if not keep_top:
+                        self.scroll_to(y=max(0, index - screen_offset), animate=False, immediate=True)
         return added, changed, removed
 
     def update_alert(self, alert: AlertView, now: datetime) -> None:

@@ -12,6 +12,10 @@
   (``TableFull``) — page or filter in SQL instead. The built-in DataTable measures every
   cell on the event loop, so thousands of mounted rows freeze the screen (docs/performance.md).
 - Changes made in one call repaint once.
+- Nothing arrives unseen: rows added while the list is scrolled, that land above the rows on
+  screen, are counted until they are scrolled into view; the table's top border then says
+  "↑ 3 new above · Home: newest". Home and End go to the first and last row (Ctrl+Home and
+  Ctrl+End too).
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from rich.text import Text
+from textual.binding import Binding
+from textual.content import Content
+from textual.reactive import reactive
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
@@ -44,7 +51,21 @@ class SafeTable(DataTable[Any]):
     SafeTable {
         height: 1fr;
     }
+    SafeTable.-new-above {
+        border-top: solid $warning;
+        border-title-color: $warning;
+        border-title-style: bold;
+        border-title-align: left;
+    }
     """
+
+    BINDINGS = [
+        Binding("home", "first_row", "First row", show=False),
+        Binding("end", "last_row", "Last row", show=False),
+    ]
+
+    # Rows that arrived above the rows on screen and were not scrolled into view yet.
+    new_above: reactive[int] = reactive(0, init=False)
 
     def __init__(
         self,
@@ -69,6 +90,8 @@ class SafeTable(DataTable[Any]):
         self.max_rows = max_rows
         self._keys: dict[str, Hashable] = {}
         self._column_keys: list[ColumnKey] = []
+        self._arrived: set[str] = set()
+        self._unseen: set[str] = set()
         for spec in columns:
             self.add_safe_column(spec)
 
@@ -137,6 +160,12 @@ class SafeTable(DataTable[Any]):
                 "page or filter the query"
             )
         added = changed = 0
+        if new and self.row_count:  # the first rows of a table are not news
+            self._arrived.update(new)
+            if self.is_attached:
+                # Counted once the rows are in place and the view has settled (the caller
+                # may still sort them and keep the selected row where it was on screen).
+                self.call_after_refresh(self.count_new_above)
         with self._batch():
             for str_key, (original, safe) in prepared.items():
                 if str_key in self._keys:
@@ -159,6 +188,41 @@ class SafeTable(DataTable[Any]):
         if column is None or not isinstance(value, Text):
             return True
         return value.cell_len > column.content_width
+
+    # --- nothing arrives unseen -------------------------------------------------------------
+
+    def count_new_above(self) -> int:
+        """Count the rows that arrived above the rows on screen (and forget those now seen)."""
+        top = int(self.scroll_y)
+        for key in self._arrived:
+            if key in self._keys and self.get_row_index(key) < top:
+                self._unseen.add(key)
+        self._arrived.clear()
+        self._forget_seen(top)
+        return self.new_above
+
+    def _forget_seen(self, top: int) -> None:
+        self._unseen = {k for k in self._unseen if k in self._keys and self.get_row_index(k) < top}
+        self.new_above = len(self._unseen)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self._unseen and int(new_value) < int(old_value):
+            self._forget_seen(int(new_value))
+
+    def watch_new_above(self, count: int) -> None:
+        self.set_class(count > 0, "-new-above")
+        self.border_title = Content(f"↑ {count} new above · Home: newest") if count else None
+
+    def action_first_row(self) -> None:
+        """To the first row (the newest, in a list newest first)."""
+        if self.row_count:
+            self.move_cursor(row=0, animate=False)
+        self.scroll_to(y=0, animate=False, immediate=True)
+
+    def action_last_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1, animate=False)
 
     def remove_rows(self, keys: Iterable[Hashable]) -> int:
         """Remove rows by key (unknown keys are ignored). The cursor stays on its row."""
