@@ -79,14 +79,14 @@ from textual.worker import Worker
 
 from pcso_tui.connection import Connection
 from pcso_tui.domain.core.errors import DomainError, PermissionDenied
-from pcso_tui.domain.core.roles import Permission, Role
+from pcso_tui.domain.core.roles import STAFF_ROLES, Permission, Role
 from pcso_tui.domain.core.text import one_line
 from pcso_tui.domain.core.views import EventView
 from pcso_tui.screens import modes as workspace_modes
 from pcso_tui.screens.connecting import ConnectingScreen
 from pcso_tui.screens.session import WorkspaceSession
 from pcso_tui.widgets.cells import theme_variable_defaults
-from pcso_tui.widgets.feed import EventsArrived, FeedState
+from pcso_tui.widgets.feed import EventsArrived, FeedState, announcement
 from pcso_tui.widgets.themes import builtin_themes_dir, load_themes, user_themes_dir
 
 if TYPE_CHECKING:
@@ -418,11 +418,22 @@ class PcsoApp(App[int]):
 
     def on_events_arrived(self, message: EventsArrived) -> None:
         self.recent_events.extend(message.events)
+        self._announce(message.events)
         for node in list(self._subscribers):
             if not node.is_attached:
                 self._subscribers.pop(node, None)
                 continue
             node.post_message(EventsArrived(message.events))
+
+    def _announce(self, events: list[EventView]) -> None:
+        """``[workspace] bell``: ring and say so when a critical alert or an incident arrives."""
+        session, domain = self.session, self.domain
+        if session is None or domain is None or session.actor.role not in STAFF_ROLES:
+            return
+        words = announcement(events, domain.settings.workspace.bell)
+        if words is not None:
+            self.bell()
+            self.notify(words, title="New", severity="warning", timeout=8, markup=False)
 
     def subscribe_events(self, node: Any) -> None:
         """Deliver ``EventsArrived`` to ``node`` (a screen or widget) from now on."""

@@ -262,6 +262,31 @@ async def test_at_the_top_a_new_alert_shows_at_once(world_url: str, make_app: An
         assert "Newest" in screen_text(app) and table.new_above == 0
 
 
+@pytest.mark.parametrize("bell", ["critical", "never"])
+async def test_the_bell_rings_for_a_new_critical_when_the_user_asks_for_it(
+    world_url: str, make_app: Any, tmp_path: Any, bell: str
+) -> None:
+    (tmp_path / "no-config.toml").write_text(f'[workspace]\nbell = "{bell}"\n')  # the config file make_app reads
+    await send(world_url, [alert("fp-1", "Alert1", severity="info", ci=None)])
+    app = make_app(world_url, "operator")
+    rung: list[str] = []
+    app.bell = lambda: rung.append("bell")  # type: ignore[method-assign]  # the terminal is the test's
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await until_alerts(pilot, 1)
+        await send(world_url, [alert("fp-2", "Minor one", severity="minor", ci=None, minutes_ago=0)])
+        await send(world_url, [alert("fp-3", "Core router down", severity="critical", ci=None, minutes_ago=0)])
+        await wait_for(pilot, lambda: screen.alert_table.row_count == 3, what="the new alerts")
+        await pilot.pause()
+        notes = [str(n.message) for n in app._notifications]
+        if bell == "critical":
+            await wait_for(pilot, lambda: rung, what="the bell")
+            assert rung == ["bell"]
+            notes = [str(n.message) for n in app._notifications]
+            assert any(n.startswith("New critical alert: Core router down") for n in notes), notes
+        else:
+            assert rung == [] and not any("New critical" in n for n in notes)
+
+
 async def test_a_burst_of_alerts_is_read_in_a_few_queries(world_url: str, make_app: Any, messages: Messages) -> None:
     app = make_app(world_url, "operator")
     async with app.run_test(size=(100, 30), message_hook=messages) as pilot:

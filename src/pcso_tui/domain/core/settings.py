@@ -59,6 +59,24 @@ class CaseworkSettings:
         _check_template("public_summary", self.public_summary, 2000)
 
 
+BELLS = ("never", "critical", "incidents")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceSettings:
+    """``[workspace]``: the terminal workspace of the user whose config file this is.
+
+    ``bell``: ring the terminal bell and say so when something arrives that must not go unseen:
+    ``"critical"`` a new critical alert or critical incident, ``"incidents"`` those and every
+    new incident; ``"never"`` (the default) stays quiet."""
+
+    bell: str = "never"
+
+    def __post_init__(self) -> None:
+        if self.bell not in BELLS:
+            raise ValueError(f"bell = {self.bell!r} is not one of {', '.join(BELLS)}")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
@@ -69,6 +87,7 @@ class Settings:
     delivery: DeliverySettings = field(default_factory=lambda: DeliverySettings())
     ingest: IngestSettings = field(default_factory=lambda: IngestSettings())
     insight: InsightSettings = field(default_factory=lambda: InsightSettings())
+    workspace: WorkspaceSettings = field(default_factory=WorkspaceSettings)
     # The plugins' own sections, ``[plugins.NAME]``, each built into the dataclass its plugin
     # declares (``pcso_config_sections``); see :meth:`plugin`.
     plugins: dict[str, Any] = field(default_factory=dict)
@@ -326,12 +345,12 @@ def check_notify(value: Any) -> str | tuple[str, ...]:
         raise ValueError(f'notify = {value!r} must be "all", "primary" or a list of contact roles')
     roles = sorted({v.strip().lower() for v in value})
     if not roles:
-        raise ValueError("notify = [] would notify no one; name at least one role, or use \"primary\"")
+        raise ValueError('notify = [] would notify no one; name at least one role, or use "primary"')
     for role in roles:
         if not role or len(role) > ROLE_MAX or role == "all":
             raise ValueError(
                 f"notify = {list(value)!r}: {role!r} is not a contact role"
-                f" (a role is 1 to {ROLE_MAX} characters; \"all\" goes alone: notify = \"all\")"
+                f' (a role is 1 to {ROLE_MAX} characters; "all" goes alone: notify = "all")'
             )
     return tuple(roles)
 
