@@ -559,6 +559,7 @@ class PcsoApp(App[int]):
         return display.upper() if re.fullmatch(r"f\d{1,2}", display) else display
 
     def action_help(self) -> None:
+        from pcso_tui.screens.base import ModeScreen
         from pcso_tui.screens.help import HelpScreen, help_rows
 
         if isinstance(self.screen, HelpScreen):
@@ -566,8 +567,15 @@ class PcsoApp(App[int]):
         screen = self.screen
         title = "Keys"
         mode = workspace_modes.MODES.get(self.current_mode)
-        if mode is not None and self.session is not None:
+        own = getattr(screen, "HELP_TITLE", None)
+        if own:
+            title = f"Keys — {own}"
+        elif isinstance(screen, ModeScreen) and mode is not None and self.session is not None:
             title = f"Keys — {mode.title}"
+        elif self.session is not None:
+            # A screen opened on top of a mode (the outbox …): named after itself, not the mode.
+            name = re.sub(r"(?<!^)(?=[A-Z])", " ", type(screen).__name__.removesuffix("Screen")).capitalize()
+            title = f"Keys — {name}"
         self.push_screen(HelpScreen(help_rows(screen), title=title))
 
     def palette_commands(self, screen: Screen[Any]) -> list[PaletteCommand]:

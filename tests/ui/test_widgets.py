@@ -236,3 +236,25 @@ async def test_the_header_says_live_or_stale_in_words() -> None:
         assert "[b]x[/b] \\x1b[2J" in plain and "○ connecting" in plain
         header.feed_state = "stale"
         assert "◌ stale" in str(header.render())
+
+
+async def test_text_columns_share_the_width_left_over() -> None:
+    from textual.app import App, ComposeResult
+
+    from pcso_tui.widgets.safe_table import SafeTable
+
+    class Harness(App[None]):
+        def compose(self) -> ComposeResult:
+            yield SafeTable([("sev", "Sev", 8), ("name", "Name", 10, 3), ("ci", "CI", 10, 1)], id="t")
+
+    for width, name, ci in ((30, 10, 10), (80, 10 + 34, 10 + 12)):  # 80: 46 spare, 3 : 1
+        app = Harness()
+        async with app.run_test(size=(width, 10)) as pilot:
+            table = app.query_one(SafeTable)
+            table.upsert_rows({1: ("x", "atlas-fra1-000-db-primary", "atlas-fra1-000")})
+            await pilot.pause()
+            widths = [table.columns[key].width for key in table.columns]
+            assert widths[0] == 8  # fixed
+            assert (widths[1], widths[2]) == (name, ci)
+            used = sum(column.get_render_width(table) for column in table.columns.values())
+            assert used <= max(width, 8 + 10 + 10 + 6)

@@ -33,11 +33,13 @@ from pcso_tui.widgets.safe_table import SafeTable
 STATE_GLYPHS = {"open": "●", "flapping": "↯", "closed": "○"}
 ASCII_STATE_GLYPHS = {"open": "*", "flapping": "~", "closed": "-"}
 
+# Fixed minimums; the alert and the CI take the width left over (3 : 2), so wide terminals
+# show whole names.
 COLUMNS = (
     ("severity", "Severity", 10),
     ("state", "State", 10),
-    ("alert", "Alert", 22),
-    ("ci", "CI", 14),
+    ("alert", "Alert", 22, 3),
+    ("ci", "CI", 14, 2),
     ("count", "Count", 5),
     ("age", "Age", 4),
     ("marks", "Marks", 16),

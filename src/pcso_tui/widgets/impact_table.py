@@ -24,7 +24,7 @@ from pcso_tui.widgets.cells import SEVERITIES, severity_cell, severity_colour, u
 
 COLUMNS = (
     ("account", "Account", 10),
-    ("name", "Name", 18),
+    ("name", "Name", 18, 1),
     ("tier", "Tier", 8),
     ("region", "Region", 10),
     ("health", "Health", 10),

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from rich.text import Text
 from textual.binding import Binding
+from textual.geometry import Size
 from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import DataTable
@@ -32,7 +33,9 @@ from textual.widgets.data_table import ColumnKey, RowKey
 
 from pcso_tui.widgets.cells import safe_cell, safe_text
 
-ColumnSpec = str | tuple[str, str] | tuple[str, str, int]
+# "key", ("key", "Label"), ("key", "Label", width) or ("key", "Label", minimum width, share):
+# a column with a share grows with the table, taking that share of the width left over.
+ColumnSpec = str | tuple[str, str] | tuple[str, str, int] | tuple[str, str, int, int]
 
 DEFAULT_MAX_ROWS = 2000
 
@@ -90,6 +93,7 @@ class SafeTable(DataTable[Any]):
         self.max_rows = max_rows
         self._keys: dict[str, Hashable] = {}
         self._column_keys: list[ColumnKey] = []
+        self._shares: dict[ColumnKey, tuple[int, int]] = {}
         self._arrived: set[str] = set()
         self._unseen: set[str] = set()
         for spec in columns:
@@ -98,16 +102,47 @@ class SafeTable(DataTable[Any]):
     # --- columns -----------------------------------------------------------------------------
 
     def add_safe_column(self, spec: ColumnSpec) -> ColumnKey:
-        """Add a column: ``"key"``, ``("key", "Label")`` or ``("key", "Label", width)``."""
+        """Add a column: ``"key"``, ``("key", "Label")``, ``("key", "Label", width)`` or
+        ``("key", "Label", minimum width, share)``."""
+        share = 0
         if isinstance(spec, str):
             key, label, width = spec, spec, None
         elif len(spec) == 2:
             key, label, width = spec[0], spec[1], None
+        elif len(spec) == 3:
+            key, label, width = spec
         else:
-            key, label, width = spec  # type: ignore[misc]
+            key, label, width, share = spec
         column_key = self.add_column(safe_text(label), key=key, width=width)
         self._column_keys.append(column_key)
+        if share > 0 and width is not None:
+            self._shares[column_key] = (width, share)
         return column_key
+
+    # --- columns share the width ---------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        self.share_width()
+
+    def share_width(self) -> None:
+        """Give the width the columns' minimums leave over to the columns with a share, so text
+        columns grow with the terminal instead of cutting names short beside unused space."""
+        if not self._shares:
+            return
+        room = self.scrollable_content_region.width
+        for key, (minimum, _) in self._shares.items():
+            self.columns[key].width = minimum
+        spare = room - sum(column.get_render_width(self) for column in self.columns.values())
+        if spare > 0:
+            total = sum(share for _, share in self._shares.values())
+            given = 0
+            for n, (key, (minimum, share)) in enumerate(self._shares.items()):
+                extra = spare - given if n == len(self._shares) - 1 else spare * share // total
+                self.columns[key].width = minimum + extra
+                given += extra
+        width = sum(column.get_render_width(self) for column in self.columns.values())
+        self.virtual_size = Size(width, self.virtual_size.height)
+        self.refresh()
 
     # --- rows by key ----------------------------------------------------------------------------
 
