@@ -239,12 +239,14 @@ async def test_the_header_says_live_or_stale_in_words() -> None:
 
 
 async def test_text_columns_share_the_width_left_over() -> None:
-    from textual.app import App, ComposeResult
+    from collections.abc import Iterator
+
+    from textual.app import App
 
     from pcso_tui.widgets.safe_table import SafeTable
 
     class Harness(App[None]):
-        def compose(self) -> ComposeResult:
+        def compose(self) -> Iterator[SafeTable]:
             yield SafeTable([("sev", "Sev", 8), ("name", "Name", 10, 3), ("ci", "CI", 10, 1)], id="t")
 
     for width, name, ci in ((30, 10, 10), (80, 10 + 34, 10 + 12)):  # 80: 46 spare, 3 : 1
@@ -258,3 +260,55 @@ async def test_text_columns_share_the_width_left_over() -> None:
             assert (widths[1], widths[2]) == (name, ci)
             used = sum(column.get_render_width(table) for column in table.columns.values())
             assert used <= max(width, 8 + 10 + 10 + 6)
+
+
+def test_counts_say_one_thing_or_many() -> None:
+    from pcso_tui.widgets.cells import counted
+
+    assert counted(1, "topic") == "1 topic"
+    assert counted(0, "topic") == "0 topics"
+    assert counted(1200, "inbound case") == "1,200 inbound cases"
+
+
+def test_a_rule_proposal_says_rule_once() -> None:
+    from dataclasses import replace
+
+    from tests.ui.test_dialogs import AT, CASE
+
+    from pcso_tui.domain.casework.views import CaseDetail
+    from pcso_tui.widgets.case_detail import summary_content
+
+    detail = CaseDetail(
+        case=CASE,
+        description="",
+        contact_number=None,
+        contact_name=None,
+        contact_channel=None,
+        product_name=None,
+        propose_reason="rule: 3 accounts ≥ threshold 2",
+        business_impact=None,
+        proposed_at=AT,
+        proposed_by=None,
+        decided_at=None,
+        decided_by=None,
+        reject_reason=None,
+        resolution_code=None,
+        resolution_notes=None,
+        resolved_at=None,
+        closed_at=None,
+        accounts=(),
+        accounts_total=0,
+        items=(),
+        items_total=0,
+        incident=None,
+        alert=None,
+        journal=(),
+        children_by_state={},
+        children_total=0,
+        statements=(),
+        notices_by_state={},
+    )
+    text = summary_content(detail).plain
+    assert "by the workflow rule: 3 accounts ≥ threshold 2" in text and "rule: rule:" not in text
+    by_hand = summary_content(replace(detail, proposed_by="Adam", propose_reason="rule: of thumb")).plain
+    assert "by Adam: rule: of thumb" in by_hand

@@ -47,23 +47,22 @@ def _where(node: Any, screen: Screen[Any]) -> str:
     return "This screen"
 
 
-# Actions of Textual's own widgets and of the App, said the way a user would.
-NAMED_ACTIONS = {
-    "command_palette": "Command palette",
-    "focus_next": "Next field or list",
-    "focus_previous": "Previous field or list",
-    "copy_text": "Copy the selected text",
-    "cursor_up": "Up a row",
-    "cursor_down": "Down a row",
-    "cursor_left": "Scroll left",
-    "cursor_right": "Scroll right",
-    "page_up": "Up a page",
-    "page_down": "Down a page",
-    "scroll_top": "First row",
-    "scroll_bottom": "Last row",
-    "first_row": "First row (the newest)",
-    "last_row": "Last row",
-    "select_cursor": "Open the row",
+NAMED_ACTIONS = {"command_palette": "Command palette"}
+# Textual's own words for its widgets' keys, said the way a user would (a widget of ours that
+# names its key, "Drill down", keeps its name).
+TEXTUAL_WORDS = {
+    "Focus Next": "Next field or list",
+    "Focus Previous": "Previous field or list",
+    "Copy selected text": "Copy the selected text",
+    "Cursor up": "Up a row",
+    "Cursor down": "Down a row",
+    "Cursor left": "Scroll left",
+    "Cursor right": "Scroll right",
+    "Page up": "Up a page",
+    "Page down": "Down a page",
+    "Top": "First row",
+    "Bottom": "Last row",
+    "Select": "Open the row",
 }
 # Bindings that only explain themselves when pressed (a closed screen's F-key).
 HIDDEN_ACTIONS = {"mode_closed"}
@@ -94,9 +93,10 @@ def key_words(display: str) -> str | None:
 
 
 def _describe(binding: Binding) -> str:
-    action = binding.action.split(".", 1)[-1]  # "app.focus_next" is focus_next
-    if action in NAMED_ACTIONS:
-        return NAMED_ACTIONS[action]
+    if binding.action in NAMED_ACTIONS:
+        return NAMED_ACTIONS[binding.action]
+    if binding.description in TEXTUAL_WORDS:
+        return TEXTUAL_WORDS[binding.description]
     return binding.description or binding.tooltip or binding.action.replace("_", " ")
 
 

@@ -25,8 +25,8 @@ from typing import Any, TypeVar
 
 from rich.text import Text
 from textual.binding import Binding
-from textual.geometry import Size
 from textual.content import Content
+from textual.geometry import Size
 from textual.reactive import reactive
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
@@ -63,7 +63,7 @@ class SafeTable(DataTable[Any]):
     """
 
     BINDINGS = [
-        Binding("home", "first_row", "First row", show=False),
+        Binding("home", "first_row", "First row (the newest)", show=False),
         Binding("end", "last_row", "Last row", show=False),
     ]
 
