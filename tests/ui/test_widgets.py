@@ -312,3 +312,37 @@ def test_a_rule_proposal_says_rule_once() -> None:
     assert "by the workflow rule: 3 accounts ≥ threshold 2" in text and "rule: rule:" not in text
     by_hand = summary_content(replace(detail, proposed_by="Adam", propose_reason="rule: of thumb")).plain
     assert "by Adam: rule: of thumb" in by_hand
+
+
+async def test_any_table_counts_rows_sorted_in_above_the_rows_on_screen() -> None:
+    from collections.abc import Iterator
+
+    from textual.app import App
+
+    from pcso_tui.widgets.safe_table import SafeTable
+
+    class Harness(App[None]):
+        def compose(self) -> Iterator[SafeTable]:
+            yield SafeTable([("n", "N", 6), ("what", "What", 20)])
+
+    app = Harness()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(SafeTable)
+        table.upsert_rows({n: (n, f"row {n}") for n in range(50)})
+        table.focus()
+        await pilot.pause()
+        await pilot.press(*["down"] * 30)
+        await pilot.pause()
+        assert table.scroll_y > 0 and table.new_above == 0
+        table.upsert_rows({-1: (-1, "newest")})
+        rank = {id(table.get_row(str(k) if isinstance(k, str) else repr(k))[0]): k for k in table.row_keys()}
+        table.sort(key=lambda cells: rank[id(cells[0])])  # the newest first, as a live list sorts
+        await pilot.pause()
+        assert table.new_above == 1
+        assert str(table.border_title) == "↑ 1 new above · Home: newest"
+        assert table.cursor_key == 30  # still on its row
+        await pilot.press("home")
+        await pilot.pause()
+        assert table.cursor_key == -1 and table.new_above == 0 and not table.border_title
+        await pilot.press("end")
+        assert table.cursor_key == 49

@@ -14,14 +14,14 @@
 - Changes made in one call repaint once.
 - Nothing arrives unseen: rows added while the list is scrolled, that land above the rows on
   screen, are counted until they are scrolled into view; the table's top border then says
-  "↑ 3 new above · Home: newest". Home and End go to the first and last row (Ctrl+Home and
-  Ctrl+End too).
+  "↑ 3 new above · Home: newest"; a sort keeps the cursor on its row. Home and End go to the
+  first and last row (Ctrl+Home and Ctrl+End too).
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from rich.text import Text
 from textual.binding import Binding
@@ -223,6 +223,22 @@ class SafeTable(DataTable[Any]):
         if column is None or not isinstance(value, Text):
             return True
         return value.cell_len > column.content_width
+
+    def sort(self, *columns: Any, key: Any = None, reverse: bool = False) -> Self:
+        """Sort the rows; the cursor stays on its row, at the same height on screen (at the
+        top of the list the top stays in view, so rows sorted in above show at once)."""
+        cursor = self.coordinate_to_cell_key(self.cursor_coordinate).row_key if self.row_count else None
+        top = int(self.scroll_y)
+        offset = self.cursor_row - top
+        super().sort(*columns, key=key, reverse=reverse)
+        if cursor is not None and cursor.value in self._keys:
+            index = self.get_row_index(cursor)
+            if index != self.cursor_row:
+                self.move_cursor(row=index, animate=False, scroll=False)
+                keep_top = top == 0 and index < self.scrollable_content_region.height - self.header_height
+                if not keep_top:
+                    self.scroll_to(y=max(0, index - offset), animate=False, immediate=True)
+        return self
 
     # --- nothing arrives unseen -------------------------------------------------------------
 
