@@ -346,3 +346,32 @@ async def test_any_table_counts_rows_sorted_in_above_the_rows_on_screen() -> Non
         assert table.cursor_key == -1 and table.new_above == 0 and not table.border_title
         await pilot.press("end")
         assert table.cursor_key == 49
+
+
+def test_the_impact_totals_line_fits_its_width() -> None:
+    from pcso_tui.domain.install_base.views import ImpactView
+    from pcso_tui.widgets.impact_table import summary
+
+    impact = ImpactView(
+        ci_ids=(1,),
+        incident_id=7,
+        ci_count=2_345,
+        item_count=123_456,
+        account_count=12_345,
+        external_account_count=12_000,
+        contact_count=30_000,
+        cis=(),
+        accounts=(),
+        matched_accounts=12_345,
+        offset=0,
+        page_size=100,
+    )
+    full = summary(impact)
+    assert full == (
+        "INC0000007: 12,345 accounts (12,000 external), 123,456 items, 2,345 CIs, 30,000 contacts · 0–0 of 12,345"
+    )
+    for width in (60, 70, 80, 90, 100):
+        line = summary(impact, width)
+        assert len(line) <= width and "12,345 accounts (12,000 external)" in line, line
+    assert summary(impact, 80) == "INC0000007: 12,345 accounts (12,000 external), 123,456 items · 0–0 of 12,345"
+    assert summary(impact, 200) == full

@@ -86,4 +86,5 @@ class ImpactPanel(Vertical):
         self.impact = impact
         self.table.show_page(impact)
         more = " · n/p page" if impact.matched_accounts > self.page_size else ""
-        status.update(Content(summary(impact) + more))
+        room = status.size.width - len(more) if status.size.width else None
+        status.update(Content(summary(impact, room) + more))
