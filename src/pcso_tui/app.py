@@ -175,6 +175,11 @@ def database_label(url: str | None) -> str:
     return _redact(url)
 
 
+# The F-keys of the other screens share one footer entry ("F3 F4 F6 screens"), so at 80
+# columns an admin's footer still shows q Quit; help lists each by name.
+SCREEN_KEYS = Binding.Group("screens")
+
+
 class PcsoApp(App[int]):
     """The workspace. ``create_app(connection).run()``; see the module docstring."""
 
@@ -193,6 +198,7 @@ class PcsoApp(App[int]):
                 mode.name.capitalize(),
                 tooltip=mode.summary,
                 id=f"app.mode.{mode.name}",
+                group=SCREEN_KEYS,
             )
             for mode in workspace_modes.MODES.values()
         ),

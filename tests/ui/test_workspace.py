@@ -172,9 +172,11 @@ async def test_a_key_for_a_closed_screen_says_why_at_once(world_url, make_app) -
 
 async def test_an_admin_opens_the_staff_screens_and_is_told_about_the_portal(world_url, make_app) -> None:
     app = make_app(world_url, "admin")
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await until_ready(pilot)
         assert app.current_mode == "operator"
+        # The other screens share one footer entry, so the footer keeps q Quit at 80 columns.
+        await wait_for(pilot, lambda: "F3 F4 F6 screens q Quit" in screen_text(app).splitlines()[-1], what="footer")
         await pilot.press("f3")
         await wait_for(pilot, lambda: isinstance(app.screen, AgentScreen), what="the agent screen")
         await pilot.press("f4")

@@ -98,6 +98,12 @@ class WorkspaceFooter(Footer):
 
     PALETTE_FROM_WIDTH = 100
 
+    DEFAULT_CSS = """
+    WorkspaceFooter.-compact FooterLabel {
+        margin: 0 1 0 0;
+    }
+    """
+
     def on_resize(self, event: Resize) -> None:
         wanted = event.size.width >= self.PALETTE_FROM_WIDTH
         if wanted != self.show_command_palette:
