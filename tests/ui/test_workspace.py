@@ -362,3 +362,20 @@ async def test_the_header_says_stale_while_the_feed_fails_and_live_again_after(
         await wait_for(pilot, lambda: app.feed_state == "live", what="the feed to recover")
         await write_event(world_url, ArticleAttached(article="KB0000001", title="after the outage"))
         await wait_for(pilot, lambda: "article.attached" in ticker_kinds(app), what="events to flow again")
+
+
+async def test_the_help_of_a_screen_opened_on_top_is_titled_after_it(world_url, make_app) -> None:
+    from pcso_tui.screens.outbox import OutboxScreen
+
+    app = make_app(world_url, "manager")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until_ready(pilot)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help")
+        assert app.screen.title_text == "Keys — Major cases"
+        await pilot.press("escape")
+        await pilot.press("o")
+        await wait_for(pilot, lambda: isinstance(app.screen, OutboxScreen), what="the outbox")
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="the outbox's help")
+        assert app.screen.title_text == "Keys — Outbox"
