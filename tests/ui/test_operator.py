@@ -229,6 +229,30 @@ async def test_a_new_critical_above_a_scrolled_list_is_announced_and_home_jumps_
         await wait_for(pilot, lambda: table.cursor_row == 60, what="the last alert")
 
 
+async def test_a_new_incident_above_a_scrolled_incident_list_is_announced(world_url: str, make_app: Any) -> None:
+    await send(
+        world_url,
+        [alert(f"fp-{n:02d}", f"Outage{n}", severity="critical", ci=None, minutes_ago=30 - n) for n in range(20)],
+    )
+    app = make_app(world_url, "operator")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until_ready(pilot)
+        screen = operator_screen(app)
+        await pilot.press("2")
+        table = screen.incidents_view.table
+        await wait_for(pilot, lambda: table.row_count == 20, what="20 incidents")
+        table.focus()
+        await pilot.press(*["down"] * 15)
+        await pilot.pause()
+        selected = table.cursor_key
+        assert table.scroll_y > 0
+        await send(world_url, [alert("fp-new", "DatacentrePower", severity="critical", ci=None, minutes_ago=0)])
+        await wait_for(pilot, lambda: "↑ 1 new above · Home: newest" in screen_text(app), what="the marker")
+        assert table.cursor_key == selected
+        await pilot.press("home")
+        await wait_for(pilot, lambda: table.cursor_row == 0 and table.new_above == 0, what="the newest incident")
+
+
 async def test_new_alerts_above_scrolled_into_view_are_no_longer_counted(world_url: str, make_app: Any) -> None:
     await send(
         world_url, [alert(f"fp-{n:02d}", f"Alert{n}", severity="info", ci=None, minutes_ago=n) for n in range(60)]
