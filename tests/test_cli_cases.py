@@ -179,6 +179,8 @@ def test_notes_default_to_internal_for_staff_and_visible_for_customers(db: str) 
     assert ok(pcso(db, "customer", "case", "note", "CS1", "still down", "--json"))["customer_visible"] is True
     refused = pcso(db, "customer", "case", "note", "CS1", "psst", "--work-note")
     assert refused.exit_code == 4
+    said = pcso(db, "agent", "case", "note", "CS1", "rebooted")
+    assert said.exit_code == 0 and said.output.strip() == "added an internal work note to CS0000001"
 
 
 def test_auto_close_from_the_shell(db: str) -> None:

@@ -81,3 +81,14 @@ def test_a_bad_notify_is_refused_with_the_key_named(tmp_path: Path, value: str, 
     path.write_text(f"[delivery]\nnotify = {value}\n")
     with pytest.raises(InvalidInput, match=message):
         config.load(path)
+
+
+def test_the_workspace_bell_is_off_unless_asked_for(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("")
+    assert config.load(path).settings.workspace.bell == "never"
+    path.write_text('[workspace]\nbell = "incidents"\n')
+    assert config.load(path).settings.workspace.bell == "incidents"
+    path.write_text('[workspace]\nbell = "always"\n')
+    with pytest.raises(InvalidInput, match=r"workspace: bell = 'always' is not one of never, critical, incidents"):
+        config.load(path)

@@ -79,14 +79,14 @@ from textual.worker import Worker
 
 from pcso_tui.connection import Connection
 from pcso_tui.domain.core.errors import DomainError, PermissionDenied
-from pcso_tui.domain.core.roles import Permission, Role
+from pcso_tui.domain.core.roles import STAFF_ROLES, Permission, Role
 from pcso_tui.domain.core.text import one_line
 from pcso_tui.domain.core.views import EventView
 from pcso_tui.screens import modes as workspace_modes
 from pcso_tui.screens.connecting import ConnectingScreen
 from pcso_tui.screens.session import WorkspaceSession
 from pcso_tui.widgets.cells import theme_variable_defaults
-from pcso_tui.widgets.feed import EventsArrived, FeedState
+from pcso_tui.widgets.feed import EventsArrived, FeedState, announcement
 from pcso_tui.widgets.themes import builtin_themes_dir, load_themes, user_themes_dir
 
 if TYPE_CHECKING:
@@ -181,6 +181,11 @@ def database_label(url: str | None) -> str:
     return _redact(url)
 
 
+# The F-keys of the other screens share one footer entry ("F3 F4 F6 screens"), so at 80
+# columns an admin's footer still shows q Quit; help lists each by name.
+SCREEN_KEYS = Binding.Group("screens")
+
+
 class PcsoApp(App[int]):
     """The workspace. ``create_app(connection).run()``; see the module docstring."""
 
@@ -199,7 +204,13 @@ class PcsoApp(App[int]):
                 mode.name.capitalize(),
                 tooltip=mode.summary,
                 id=f"app.mode.{mode.name}",
+                group=SCREEN_KEYS,
             )
+            for mode in workspace_modes.MODES.values()
+        ),
+        # The same keys for the screens the user may not open: they say why, never nothing.
+        *(
+            Binding(mode.key, f"mode_closed('{mode.name}')", show=False, id=f"app.mode_closed.{mode.name}")
             for mode in workspace_modes.MODES.values()
         ),
         Binding("q", "quit", "Quit", id="app.quit"),
@@ -419,11 +430,22 @@ class PcsoApp(App[int]):
 
     def on_events_arrived(self, message: EventsArrived) -> None:
         self.recent_events.extend(message.events)
+        self._announce(message.events)
         for node in list(self._subscribers):
             if not node.is_attached:
                 self._subscribers.pop(node, None)
                 continue
             node.post_message(EventsArrived(message.events))
+
+    def _announce(self, events: list[EventView]) -> None:
+        """``[workspace] bell``: ring and say so when a critical alert or an incident arrives."""
+        session, domain = self.session, self.domain
+        if session is None or domain is None or session.actor.role not in STAFF_ROLES:
+            return
+        words = announcement(events, domain.settings.workspace.bell)
+        if words is not None:
+            self.bell()
+            self.notify(words, title="New", severity="warning", timeout=8, markup=False)
 
     def subscribe_events(self, node: Any) -> None:
         """Deliver ``EventsArrived`` to ``node`` (a screen or widget) from now on."""
@@ -488,18 +510,22 @@ class PcsoApp(App[int]):
         if action == "switch_to":
             mode = str(parameters[0]) if parameters else ""
             return self.may_open(mode) and self.current_mode != mode
+        if action == "mode_closed":
+            mode = str(parameters[0]) if parameters else ""
+            return self.session is not None and not self.may_open(mode)
         return True
+
+    def action_mode_closed(self, mode: str) -> None:
+        if self.session is not None:
+            reason = workspace_modes.closed_reason(self.session.actor.role, mode)
+            self.notify(reason, severity="warning", timeout=4, markup=False)
 
     async def action_switch_to(self, mode: str) -> None:
         session = self.session
         if session is None or mode not in workspace_modes.MODES:
             return
         if not self.may_open(mode):
-            self.notify(
-                f"{workspace_modes.MODES[mode].title} is not open to the {session.actor.role.value} role",
-                severity="warning",
-                markup=False,
-            )
+            self.action_mode_closed(mode)
             return
         if session.demo:
             role = workspace_modes.persona_role(mode, session.actor.role)
@@ -545,6 +571,7 @@ class PcsoApp(App[int]):
         return display.upper() if re.fullmatch(r"f\d{1,2}", display) else display
 
     def action_help(self) -> None:
+        from pcso_tui.screens.base import ModeScreen
         from pcso_tui.screens.help import HelpScreen, help_rows
 
         if isinstance(self.screen, HelpScreen):
@@ -552,8 +579,15 @@ class PcsoApp(App[int]):
         screen = self.screen
         title = "Keys"
         mode = workspace_modes.MODES.get(self.current_mode)
-        if mode is not None and self.session is not None:
+        own = getattr(screen, "HELP_TITLE", None)
+        if own:
+            title = f"Keys — {own}"
+        elif isinstance(screen, ModeScreen) and mode is not None and self.session is not None:
             title = f"Keys — {mode.title}"
+        elif self.session is not None:
+            # A screen opened on top of a mode (the outbox …): named after itself, not the mode.
+            name = re.sub(r"(?<!^)(?=[A-Z])", " ", type(screen).__name__.removesuffix("Screen")).capitalize()
+            title = f"Keys — {name}"
         self.push_screen(HelpScreen(help_rows(screen), title=title))
 
     def palette_commands(self, screen: Screen[Any]) -> list[PaletteCommand]:

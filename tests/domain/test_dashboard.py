@@ -553,6 +553,8 @@ async def test_an_empty_database_shows_no_value_rather_than_zero_division(domain
         else:
             assert set(kpi.series) == {None} and kpi.shown == NO_VALUE, kpi.key
     assert format_kpi_value(None, "%") == "—"
+    assert format_kpi_value(4 / 60, "h") == "4 min"  # not "0.0 h"
+    assert format_kpi_value(1.25, "h") == "1.2 h"
 
 
 async def test_a_future_period_has_no_days_yet(domain: Domain, actors: Actors, history: History) -> None:

@@ -3,6 +3,7 @@ filter and search, hostile text, and the page bound with 10,000 open alerts."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from tests.ui.operator_world import HOSTILE, alert, build_service_map, send, sen
 from pcso_tui.domain.core.clock import FrozenClock
 from pcso_tui.domain.core.models import Case, Incident, JournalEntry
 from pcso_tui.domain.core.service import Domain
+from pcso_tui.domain.operations.alerts import AlertInput
 from pcso_tui.screens.incident_dialogs import ConfirmDialog, EtaDialog, NoteDialog, parse_eta
 from pcso_tui.screens.operator import OperatorScreen
 from pcso_tui.widgets.alert_table import AlertTable
@@ -187,12 +189,127 @@ async def test_a_new_alert_above_keeps_the_selected_row_where_it_is_on_screen(wo
         await pilot.pause()
         selected, row, top = table.cursor_key, table.cursor_row, table.scroll_y
         assert top > 0  # scrolled
+
+        def line_on_screen() -> int:
+            return int(table.scrollable_content_region.y + table.cursor_row - table.scroll_y)
+
+        line = line_on_screen()
         await send(world_url, [alert("fp-top", "Newest", severity="info", ci=None, minutes_ago=0)])
         await wait_for(pilot, lambda: table.row_count == 61, what="the new alert")
         await pilot.pause()
         assert table.row_keys()[0] != selected and table.alerts[table.row_keys()[0]].name == "Newest"
         assert (table.cursor_key, table.cursor_row) == (selected, row + 1)
-        assert table.scroll_y == top + 1  # the selected row did not move on screen
+        assert line_on_screen() == line  # the selected row did not move on screen (the marker took a line above)
+
+
+async def test_a_new_critical_above_a_scrolled_list_is_announced_and_home_jumps_to_it(
+    world_url: str, make_app: Any
+) -> None:
+    await send(
+        world_url, [alert(f"fp-{n:02d}", f"Alert{n}", severity="info", ci=None, minutes_ago=n) for n in range(60)]
+    )
+    app = make_app(world_url, "operator")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await until_alerts(pilot, 60)
+        table = screen.alert_table
+        assert "new above" not in screen_text(app)
+        await pilot.press(*["down"] * 40)
+        await pilot.pause()
+        selected = table.cursor_key
+        await send(world_url, [alert("fp-top", "DatacentrePower", severity="critical", ci=None, minutes_ago=0)])
+        await wait_for(pilot, lambda: "↑ 1 new above · Home: newest" in screen_text(app), what="the marker")
+        assert table.cursor_key == selected  # the cursor stays on its alert
+        assert table.new_above == 1
+        await pilot.press("home")  # one key to the newest
+        await wait_for(pilot, lambda: table.cursor_row == 0, what="the newest alert")
+        assert table.selected is not None and table.selected.name == "DatacentrePower"
+        await pilot.pause()
+        assert table.new_above == 0 and "new above" not in screen_text(app)
+        await pilot.press("end")
+        await wait_for(pilot, lambda: table.cursor_row == 60, what="the last alert")
+
+
+async def test_a_new_incident_above_a_scrolled_incident_list_is_announced(world_url: str, make_app: Any) -> None:
+    await send(
+        world_url,
+        [alert(f"fp-{n:02d}", f"Outage{n}", severity="critical", ci=None, minutes_ago=30 - n) for n in range(20)],
+    )
+    app = make_app(world_url, "operator")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until_ready(pilot)
+        screen = operator_screen(app)
+        await pilot.press("2")
+        table = screen.incidents_view.table
+        await wait_for(pilot, lambda: table.row_count == 20, what="20 incidents")
+        table.focus()
+        await pilot.press(*["down"] * 15)
+        await pilot.pause()
+        selected = table.cursor_key
+        assert table.scroll_y > 0
+        await send(world_url, [alert("fp-new", "DatacentrePower", severity="critical", ci=None, minutes_ago=0)])
+        await wait_for(pilot, lambda: "↑ 1 new above · Home: newest" in screen_text(app), what="the marker")
+        assert table.cursor_key == selected
+        await pilot.press("home")
+        await wait_for(pilot, lambda: table.cursor_row == 0 and table.new_above == 0, what="the newest incident")
+
+
+async def test_new_alerts_above_scrolled_into_view_are_no_longer_counted(world_url: str, make_app: Any) -> None:
+    await send(
+        world_url, [alert(f"fp-{n:02d}", f"Alert{n}", severity="info", ci=None, minutes_ago=n) for n in range(60)]
+    )
+    app = make_app(world_url, "operator")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await until_alerts(pilot, 60)
+        table = screen.alert_table
+        await pilot.press(*["down"] * 40)
+        await send(
+            world_url, [alert(f"fp-new{n}", f"New{n}", severity="major", ci=None, minutes_ago=0) for n in (1, 2)]
+        )
+        await wait_for(pilot, lambda: "↑ 2 new above" in screen_text(app), what="the marker")
+        await pilot.press(*["up"] * 60)  # scrolling up to them is seeing them
+        await wait_for(pilot, lambda: table.new_above == 0, what="the marker to go")
+        assert "new above" not in screen_text(app)
+
+
+async def test_at_the_top_a_new_alert_shows_at_once(world_url: str, make_app: Any) -> None:
+    await send(
+        world_url, [alert(f"fp-{n:02d}", f"Alert{n}", severity="info", ci=None, minutes_ago=n) for n in range(5)]
+    )
+    app = make_app(world_url, "operator")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await until_alerts(pilot, 5)
+        table = screen.alert_table
+        selected = table.cursor_key
+        await send(world_url, [alert("fp-top", "Newest", severity="critical", ci=None, minutes_ago=0)])
+        await wait_for(pilot, lambda: table.row_count == 6, what="the new alert")
+        await pilot.pause()
+        assert table.cursor_key == selected and table.scroll_y == 0
+        assert "Newest" in screen_text(app) and table.new_above == 0
+
+
+@pytest.mark.parametrize("bell", ["critical", "never"])
+async def test_the_bell_rings_for_a_new_critical_when_the_user_asks_for_it(
+    world_url: str, make_app: Any, tmp_path: Any, bell: str
+) -> None:
+    (tmp_path / "no-config.toml").write_text(f'[workspace]\nbell = "{bell}"\n')  # the config file make_app reads
+    await send(world_url, [alert("fp-1", "Alert1", severity="info", ci=None)])
+    app = make_app(world_url, "operator")
+    rung: list[str] = []
+    app.bell = lambda: rung.append("bell")  # type: ignore[method-assign]  # the terminal is the test's
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await until_alerts(pilot, 1)
+        await send(world_url, [alert("fp-2", "Minor one", severity="minor", ci=None, minutes_ago=0)])
+        await send(world_url, [alert("fp-3", "Core router down", severity="critical", ci=None, minutes_ago=0)])
+        await wait_for(pilot, lambda: screen.alert_table.row_count == 3, what="the new alerts")
+        await pilot.pause()
+        notes = [str(n.message) for n in app._notifications]
+        if bell == "critical":
+            await wait_for(pilot, lambda: rung, what="the bell")
+            assert rung == ["bell"]
+            notes = [str(n.message) for n in app._notifications]
+            assert any(n.startswith("New critical alert: Core router down") for n in notes), notes
+        else:
+            assert rung == [] and not any("New critical" in n for n in notes)
 
 
 async def test_a_burst_of_alerts_is_read_in_a_few_queries(world_url: str, make_app: Any, messages: Messages) -> None:
@@ -285,8 +402,8 @@ async def test_an_incident_with_a_chosen_title_and_severity(world_url: str, make
         screen = await until_alerts(pilot, 1)
         await pilot.press("I")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "OpenIncidentDialog", what="the form")
-        await pilot.press(*" on db-01", "enter")  # the title is the alert's summary, to edit
-        await pilot.press("up", "enter")  # warning (the alert's) → minor
+        await pilot.press(*" on db-01", "tab")  # the title is the alert's summary, to edit
+        await pilot.press("up", "enter")  # warning (the alert's) → minor, and open it
         await wait_for(pilot, lambda: screen.detail is not None, what="the incident")
         incident = screen.detail.incident
         assert (incident.title, incident.severity, incident.alert_count) == ("/var at 97% on db-01", "minor", 1)
@@ -338,6 +455,36 @@ async def test_hostile_alert_text_is_shown_literally(world_url: str, make_app: A
         await pilot.press("I")  # the form shows the title literally too
         await wait_for(pilot, lambda: type(app.screen).__name__ == "OpenIncidentDialog", what="the form")
         await pilot.press("escape")
+
+
+BIDI = "db\u202eevil\u202c\u200b\u2066x\u2069\ufeff"
+BIDI_RAW = ("\u202e", "\u202c", "\u200b", "\u2066", "\u2069", "\ufeff")
+
+
+async def test_bidi_and_zero_width_characters_never_reach_the_terminal_raw(world_url: str, make_app: Any) -> None:
+    labels = {"ci": BIDI, "team\u202e": "ops\u200b"}
+    hostile = AlertInput.build(BIDI, fingerprint="fp-bidi", severity="critical", summary=BIDI, labels=labels)
+    await send(world_url, [hostile])
+    app = make_app(world_url, "operator")
+    async with app.run_test(size=(140, 30)) as pilot:
+        screen = await until_alerts(pilot, 1)
+        table = screen.alert_table
+        cells = table.row_plain(table.cursor_key)
+        shown = "db\\u202eevil\\u202c\\u200b\\u2066x\\u2069\\ufeff"
+        # Cut to their columns with an ellipsis, and never inside a shown escape.
+        assert cells[2].startswith(f"{shown}: ") and cells[2].endswith("…")
+        assert cells[3].startswith("unmapped db\\u202eevil") and cells[3].endswith("…")
+        whole_escapes = re.compile(r"(?:[^\\]|\\x[0-9a-f]{2}|\\u[0-9a-f]{4})*…?")
+        assert whole_escapes.fullmatch(cells[2]) and whole_escapes.fullmatch(cells[3]), cells
+        text = screen_text(app)
+        assert "\\u202e" in text
+        assert not any(c in text for c in BIDI_RAW)
+        await pilot.press("enter")  # the alert in full, labels too
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "AlertDetailDialog", what="the alert detail")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "team\\u202e" in text and "ops\\u200b" in text
+        assert not any(c in text for c in BIDI_RAW)
 
 
 async def test_ten_thousand_open_alerts_mount_one_page(world_url: str, make_app: Any, messages: Messages) -> None:

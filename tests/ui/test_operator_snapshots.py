@@ -1,4 +1,4 @@
-"""The operator screen at 80×24: the alert list, and an incident with its detail and impact.
+"""The operator screen at 80×24 and 140×45: the alert list, and an incident with its detail and impact.
 
 Frozen clock, UTC, no cursor blink, the same seeded world (``tests/ui/conftest.py``). Update after
 an intended change with ``pytest tests/ui/test_operator_snapshots.py --snapshot-update`` and look
@@ -76,3 +76,16 @@ def test_incident_detail(snap_compare: Any, make_app: Any, operator_world: str) 
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=open_incident)
+
+
+def test_alert_list_wide(snap_compare: Any, make_app: Any, operator_world: str) -> None:
+    """At 140 columns the alert and CI columns share the width left over: whole names."""
+    app = make_app(operator_world, "operator")
+
+    async def ready(pilot: Pilot[Any]) -> None:
+        await until_ready(pilot)
+        screen = _screen(app)
+        await wait_for(pilot, lambda: screen.alert_table.row_count == 4, what="the alerts")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(140, 45), run_before=ready)

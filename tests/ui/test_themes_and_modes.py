@@ -66,7 +66,22 @@ def test_outside_demo_worlds_each_role_keeps_to_its_own_mode(role: Role) -> None
     allowed = modes.openable_modes(role, demo=False)
     home = modes.home_mode(role)
     expected = [home] if role is Role.CUSTOMER else [home, "dashboard"]
+    if role is Role.ADMIN:  # the operator's and the manager's permissions, and the agent's with them
+        expected = ["operator", "agent", "manager", "dashboard"]
     assert sorted(allowed) == sorted(expected)
+
+
+def test_a_closed_screen_says_whose_it_is() -> None:
+    assert modes.closed_reason(Role.AGENT, "manager") == (
+        "F4 (Major cases) is the major case manager's screen; you are signed in as an agent"
+    )
+    assert modes.closed_reason(Role.OPERATOR, "portal") == (
+        "F5 (Customer portal) is the customer's portal; you are signed in as a NOC operator"
+    )
+    assert modes.closed_reason(Role.ADMIN, "portal").endswith("(pcso portal --preview ACCOUNT shows a customer's view)")
+    assert modes.closed_reason(Role.CUSTOMER, "dashboard") == (
+        "F6 (Dashboard) is for staff; you are signed in as a customer"
+    )
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -236,3 +236,142 @@ async def test_the_header_says_live_or_stale_in_words() -> None:
         assert "[b]x[/b] \\x1b[2J" in plain and "○ connecting" in plain
         header.feed_state = "stale"
         assert "◌ stale" in str(header.render())
+
+
+async def test_text_columns_share_the_width_left_over() -> None:
+    from collections.abc import Iterator
+
+    from textual.app import App
+
+    from pcso_tui.widgets.safe_table import SafeTable
+
+    class Harness(App[None]):
+        def compose(self) -> Iterator[SafeTable]:
+            yield SafeTable([("sev", "Sev", 8), ("name", "Name", 10, 3), ("ci", "CI", 10, 1)], id="t")
+
+    for width, name, ci in ((30, 10, 10), (80, 10 + 34, 10 + 12)):  # 80: 46 spare, 3 : 1
+        app = Harness()
+        async with app.run_test(size=(width, 10)) as pilot:
+            table = app.query_one(SafeTable)
+            table.upsert_rows({1: ("x", "atlas-fra1-000-db-primary", "atlas-fra1-000")})
+            await pilot.pause()
+            widths = [table.columns[key].width for key in table.columns]
+            assert widths[0] == 8  # fixed
+            assert (widths[1], widths[2]) == (name, ci)
+            used = sum(column.get_render_width(table) for column in table.columns.values())
+            assert used <= max(width, 8 + 10 + 10 + 6)
+
+
+def test_counts_say_one_thing_or_many() -> None:
+    from pcso_tui.widgets.cells import counted
+
+    assert counted(1, "topic") == "1 topic"
+    assert counted(0, "topic") == "0 topics"
+    assert counted(1200, "inbound case") == "1,200 inbound cases"
+
+
+def test_a_rule_proposal_says_rule_once() -> None:
+    from dataclasses import replace
+
+    from tests.ui.test_dialogs import AT, CASE
+
+    from pcso_tui.domain.casework.views import CaseDetail
+    from pcso_tui.widgets.case_detail import summary_content
+
+    detail = CaseDetail(
+        case=CASE,
+        description="",
+        contact_number=None,
+        contact_name=None,
+        contact_channel=None,
+        product_name=None,
+        propose_reason="rule: 3 accounts ≥ threshold 2",
+        business_impact=None,
+        proposed_at=AT,
+        proposed_by=None,
+        decided_at=None,
+        decided_by=None,
+        reject_reason=None,
+        resolution_code=None,
+        resolution_notes=None,
+        resolved_at=None,
+        closed_at=None,
+        accounts=(),
+        accounts_total=0,
+        items=(),
+        items_total=0,
+        incident=None,
+        alert=None,
+        journal=(),
+        children_by_state={},
+        children_total=0,
+        statements=(),
+        notices_by_state={},
+    )
+    text = summary_content(detail).plain
+    assert "by the workflow rule: 3 accounts ≥ threshold 2" in text and "rule: rule:" not in text
+    by_hand = summary_content(replace(detail, proposed_by="Adam", propose_reason="rule: of thumb")).plain
+    assert "by Adam: rule: of thumb" in by_hand
+
+
+async def test_any_table_counts_rows_sorted_in_above_the_rows_on_screen() -> None:
+    from collections.abc import Iterator
+
+    from textual.app import App
+
+    from pcso_tui.widgets.safe_table import SafeTable
+
+    class Harness(App[None]):
+        def compose(self) -> Iterator[SafeTable]:
+            yield SafeTable([("n", "N", 6), ("what", "What", 20)])
+
+    app = Harness()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(SafeTable)
+        table.upsert_rows({n: (n, f"row {n}") for n in range(50)})
+        table.focus()
+        await pilot.pause()
+        await pilot.press(*["down"] * 30)
+        await pilot.pause()
+        assert table.scroll_y > 0 and table.new_above == 0
+        table.upsert_rows({-1: (-1, "newest")})
+        rank = {id(table.get_row(str(k) if isinstance(k, str) else repr(k))[0]): k for k in table.row_keys()}
+        table.sort(key=lambda cells: rank[id(cells[0])])  # the newest first, as a live list sorts
+        await pilot.pause()
+        assert table.new_above == 1
+        assert str(table.border_title) == "↑ 1 new above · Home: newest"
+        assert table.cursor_key == 30  # still on its row
+        await pilot.press("home")
+        await pilot.pause()
+        assert table.cursor_key == -1 and table.new_above == 0 and not table.border_title
+        await pilot.press("end")
+        assert table.cursor_key == 49
+
+
+def test_the_impact_totals_line_fits_its_width() -> None:
+    from pcso_tui.domain.install_base.views import ImpactView
+    from pcso_tui.widgets.impact_table import summary
+
+    impact = ImpactView(
+        ci_ids=(1,),
+        incident_id=7,
+        ci_count=2_345,
+        item_count=123_456,
+        account_count=12_345,
+        external_account_count=12_000,
+        contact_count=30_000,
+        cis=(),
+        accounts=(),
+        matched_accounts=12_345,
+        offset=0,
+        page_size=100,
+    )
+    full = summary(impact)
+    assert full == (
+        "INC0000007: 12,345 accounts (12,000 external), 123,456 items, 2,345 CIs, 30,000 contacts · 0–0 of 12,345"
+    )
+    for width in (60, 70, 80, 90, 100):
+        line = summary(impact, width)
+        assert len(line) <= width and "12,345 accounts (12,000 external)" in line, line
+    assert summary(impact, 80) == "INC0000007: 12,345 accounts (12,000 external), 123,456 items · 0–0 of 12,345"
+    assert summary(impact, 200) == full

@@ -14,7 +14,7 @@ from pcso_tui.domain.core.event_kinds import ArticleAttached
 from pcso_tui.screens.agent import AgentScreen
 from pcso_tui.screens.connecting import ConnectingScreen
 from pcso_tui.screens.dashboard import DashboardScreen
-from pcso_tui.screens.help import HelpScreen
+from pcso_tui.screens.help import HelpScreen, key_words
 from pcso_tui.screens.manager import ManagerScreen
 from pcso_tui.screens.operator import OperatorScreen
 from pcso_tui.screens.portal import PortalScreen
@@ -81,10 +81,10 @@ async def test_help_lists_every_key_of_the_screen_and_app(world_url, make_app) -
         await until_ready(pilot)
         mode_screen = app.screen
         expected = {
-            app.get_key_display(active.binding)
+            key_words(app.get_key_display(active.binding))
             for active in mode_screen.active_bindings.values()
-            if not active.binding.system
-        }
+            if not active.binding.system and active.binding.action != "mode_closed"
+        } - {None}
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help screen")
         listed = app.screen.listed()
@@ -93,8 +93,14 @@ async def test_help_lists_every_key_of_the_screen_and_app(world_url, make_app) -
         described = {what for _, what, _ in listed}
         assert {"Help", "Quit", "Dashboard", "Command palette"} <= described
         assert ("? / F1", "Help", "Everywhere") in listed
-        # Modes this user may not open are not offered.
+        # Modes this user may not open are not offered; the one shown is listed.
         assert "Agent" not in described and "Manager" not in described
+        assert ("F2", "Operator (this screen)", "Everywhere") in listed
+        # In the user's words: no widget class, no key a terminal never sends.
+        text = " ".join(" ".join(row) for row in listed)
+        for internal in ("FixedWidthTable", "SafeTable", "AlertTable", "super+", "^c", "Focus Next"):
+            assert internal not in text, internal
+        assert ("Ctrl+C", "Copy the selected text", "This screen") in listed or "Ctrl+C" not in text
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is mode_screen, what="help to close")
 
@@ -142,6 +148,44 @@ async def test_outside_demo_worlds_everyone_stays_in_their_role(world_url, make_
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen), what="the dashboard")
         await pilot.press("f2")
         await wait_for(pilot, lambda: isinstance(app.screen, OperatorScreen), what="the operator screen")
+
+
+def notes(app) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+async def test_a_key_for_a_closed_screen_says_why_at_once(world_url, make_app) -> None:
+    app = make_app(world_url, "agent")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until_ready(pilot)
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: notes(app), what="the message")
+        assert notes(app) == ["F4 (Major cases) is the major case manager's screen; you are signed in as an agent"]
+        assert app.current_mode == "agent"
+        await pilot.press("f2")
+        await wait_for(pilot, lambda: len(notes(app)) == 2, what="the second message")
+        assert notes(app)[1].startswith("F2 (Operator) is the NOC operator's screen")
+        await pilot.press("f3")  # the screen shown: nothing to say
+        await pilot.pause()
+        assert len(notes(app)) == 2
+
+
+async def test_an_admin_opens_the_staff_screens_and_is_told_about_the_portal(world_url, make_app) -> None:
+    app = make_app(world_url, "admin")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until_ready(pilot)
+        assert app.current_mode == "operator"
+        # The other screens share one footer entry, so the footer keeps q Quit at 80 columns.
+        await wait_for(pilot, lambda: "F3 F4 F6 screens q Quit" in screen_text(app).splitlines()[-1], what="footer")
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: isinstance(app.screen, AgentScreen), what="the agent screen")
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: isinstance(app.screen, ManagerScreen), what="the manager screen")
+        assert app.session.actor.name == "admin"  # as themselves: no persona outside demo worlds
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: notes(app), what="the message")
+        assert notes(app)[0].startswith("F5 (Customer portal) is the customer's portal; you are signed in as an admin")
+        assert isinstance(app.screen, ManagerScreen)
 
 
 async def test_a_customer_cannot_open_the_dashboard(world_url, make_app) -> None:
@@ -318,3 +362,20 @@ async def test_the_header_says_stale_while_the_feed_fails_and_live_again_after(
         await wait_for(pilot, lambda: app.feed_state == "live", what="the feed to recover")
         await write_event(world_url, ArticleAttached(article="KB0000001", title="after the outage"))
         await wait_for(pilot, lambda: "article.attached" in ticker_kinds(app), what="events to flow again")
+
+
+async def test_the_help_of_a_screen_opened_on_top_is_titled_after_it(world_url, make_app) -> None:
+    from pcso_tui.screens.outbox import OutboxScreen
+
+    app = make_app(world_url, "manager")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until_ready(pilot)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help")
+        assert app.screen.title_text == "Keys — Major cases"
+        await pilot.press("escape")
+        await pilot.press("o")
+        await wait_for(pilot, lambda: isinstance(app.screen, OutboxScreen), what="the outbox")
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="the outbox's help")
+        assert app.screen.title_text == "Keys — Outbox"

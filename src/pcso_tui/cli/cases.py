@@ -297,8 +297,8 @@ def case_note(ctx: CliContext, case_id: int, body: str, visible: bool | None, as
     if as_json:
         emit_json(result)
     else:
-        what = "customer-visible comment" if result["customer_visible"] else "internal work note"
-        click.echo(f"added a {what} to CS{case_id:07d}")
+        what = "a customer-visible comment" if result["customer_visible"] else "an internal work note"
+        click.echo(f"added {what} to CS{case_id:07d}")
 
 
 @case_group.command("state")

@@ -65,7 +65,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import Worker
 
 from pcso_tui.domain.core.errors import DomainError
@@ -74,7 +74,7 @@ from pcso_tui.screens.modes import MODES, Mode
 from pcso_tui.screens.session import WorkspaceSession
 from pcso_tui.widgets.event_ticker import EventTicker
 from pcso_tui.widgets.feed import EventsArrived
-from pcso_tui.widgets.header import WorkspaceHeader
+from pcso_tui.widgets.header import WorkspaceFooter, WorkspaceHeader
 from pcso_tui.widgets.palette import PaletteCommand
 
 if TYPE_CHECKING:
@@ -385,7 +385,7 @@ class ModeScreen(Screen[None]):
         )
         with Vertical(id="mode-body"):
             yield from self.compose_body()
-        yield Footer(compact=True)
+        yield WorkspaceFooter(compact=True)
 
     def compose_body(self) -> ComposeResult:
         """What the mode shows between header and footer (the per-mode modules fill it)."""

@@ -3,8 +3,10 @@
 Every dialog is handed the domain call it makes (``submit``) and runs it itself, in a worker
 through ``app.domain_call``: on success it closes with the call's result; a ``DomainError``
 stays in the dialog as an inline line (and a notification) with its text, so nothing typed
-is lost. Required fields are checked before the call. Keys: Ctrl+S sends a form (Enter in the
-last one-line field too), Esc cancels; confirmations take y / Enter and n / Esc.
+is lost. Required fields are checked before the call. Keys, the same in every dialog: Ctrl+S
+sends a form (Enter too, except in a several-line field, where it starts a new line, and on a
+choice, where it picks), Space picks a choice, Tab moves between fields, Esc cancels;
+confirmations take y / Enter / Ctrl+S and n / Esc. Choices show their state by glyph, ``(•)``.
 
     self.app.push_screen(propose_dialog(case, submit), callback=self._proposed)
 """
@@ -21,13 +23,14 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Label, RadioButton, RadioSet, Static, TextArea
+from textual.widgets import Footer, Input, Label, RadioSet, Static, TextArea
 
 from pcso_tui.domain.casework.views import ApprovalPreview, CaseView, CaseWording
 from pcso_tui.domain.communications.views import OutageView
 from pcso_tui.domain.core.errors import DomainError
 from pcso_tui.domain.core.text import one_line, printable
 from pcso_tui.screens.base import DomainWork
+from pcso_tui.widgets.toggles import StateRadioButton
 
 T = TypeVar("T")
 
@@ -159,6 +162,9 @@ class _Dialog(ModalScreen[T | None], Generic[T]):
         self.dismiss(None)
 
 
+FORM_HINT = "Ctrl+S or Enter sends · Space picks · Tab next field · Esc cancels"
+
+
 class FormDialog(_Dialog[T]):
     """Fields (and, optionally, a choice between options) sent with Ctrl+S."""
 
@@ -186,7 +192,7 @@ class FormDialog(_Dialog[T]):
             name, options = self.choice
             with RadioSet(id=f"field-{name}"):
                 for n, (_value, label) in enumerate(options):
-                    yield RadioButton(label, value=n == 0)
+                    yield StateRadioButton(label, value=n == 0)
         for field in self.fields:
             yield Label(Content(field.label + ("" if field.required else " (optional)")))
             if field.multiline:
@@ -201,7 +207,7 @@ class FormDialog(_Dialog[T]):
                 yield Input(
                     printable(field.value), placeholder=field.placeholder, id=f"field-{field.name}", compact=True
                 )
-        yield Static(Content("Ctrl+S sends · Esc cancels · Tab moves between fields"), classes="dialog-hint")
+        yield Static(Content(FORM_HINT), classes="dialog-hint")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -224,11 +230,10 @@ class FormDialog(_Dialog[T]):
 
     @on(Input.Submitted)
     def _enter(self, event: Input.Submitted) -> None:
-        inputs = [f for f in self.fields if not f.multiline]
-        if inputs and event.input.id == f"field-{inputs[-1].name}":
-            self.action_send_form()
-        else:
-            self.focus_next()
+        # Enter in any one-line field sends, as Ctrl+S does; a required field left empty is
+        # named and focused, so nothing typed is lost.
+        event.stop()
+        self.action_send_form()
 
     def action_send_form(self) -> None:
         values = self.values()
@@ -245,7 +250,7 @@ class ConfirmDialog(_Dialog[T]):
 
     DEFAULT_CSS = DIALOG_CSS.format(name="ConfirmDialog")
     BINDINGS = [
-        Binding("y,enter", "confirm", "Yes", id="dialog.yes"),
+        Binding("y,enter,ctrl+s", "confirm", "Yes", key_display="y", id="dialog.yes"),
         Binding("n,escape", "cancel", "No", id="dialog.no"),
     ]
 

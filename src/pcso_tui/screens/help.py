@@ -15,8 +15,9 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Static
+from textual.widgets import DataTable, Input, Static, TextArea
 
+from pcso_tui.screens import modes as workspace_modes
 from pcso_tui.widgets.safe_table import SafeTable
 
 
@@ -29,20 +30,73 @@ class HelpRow:
 
 
 def _where(node: Any, screen: Screen[Any]) -> str:
+    """Where a key works, in the user's words: never a widget's class name."""
     if isinstance(node, App):
         return "Everywhere"
     if node is screen:
         return "This screen"
     title = getattr(node, "BINDING_GROUP_TITLE", None)
-    return title or type(node).__name__
+    if title:
+        return str(title)
+    if isinstance(node, DataTable):
+        return "The list"
+    if isinstance(node, Input):
+        return "Text field"
+    if isinstance(node, TextArea):
+        return "Text box"
+    return "This screen"
 
 
 NAMED_ACTIONS = {"command_palette": "Command palette"}
+# Textual's own words for its widgets' keys, said the way a user would (a widget of ours that
+# names its key, "Drill down", keeps its name).
+TEXTUAL_WORDS = {
+    "Focus Next": "Next field or list",
+    "Focus Previous": "Previous field or list",
+    "Copy selected text": "Copy the selected text",
+    "Cursor up": "Up a row",
+    "Cursor down": "Down a row",
+    "Cursor left": "Scroll left",
+    "Cursor right": "Scroll right",
+    "Page up": "Up a page",
+    "Page down": "Down a page",
+    "Top": "First row",
+    "Bottom": "Last row",
+    "Select": "Open the row",
+}
+# Bindings that only explain themselves when pressed (a closed screen's F-key).
+HIDDEN_ACTIONS = {"mode_closed"}
+_KEY_WORDS = {
+    "tab": "Tab",
+    "shift+tab": "Shift+Tab",
+    "enter": "Enter",
+    "esc": "Esc",
+    "escape": "Esc",
+    "home": "Home",
+    "end": "End",
+    "pgup": "PgUp",
+    "pgdn": "PgDn",
+    "space": "Space",
+}
+
+
+def key_words(display: str) -> str | None:
+    """A key as the help names it (``^c`` → ``Ctrl+C``); None for the macOS-only ``super+``
+    keys a terminal never sends."""
+    if display.startswith("super+"):
+        return None
+    if display.startswith("^") and len(display) > 1:
+        return "Ctrl+" + display[1:].upper()
+    if display.startswith("ctrl+"):
+        return "Ctrl+" + display[5:].upper()
+    return _KEY_WORDS.get(display.lower(), display)
 
 
 def _describe(binding: Binding) -> str:
     if binding.action in NAMED_ACTIONS:
         return NAMED_ACTIONS[binding.action]
+    if binding.description in TEXTUAL_WORDS:
+        return TEXTUAL_WORDS[binding.description]
     return binding.description or binding.tooltip or binding.action.replace("_", " ")
 
 
@@ -53,10 +107,12 @@ def help_rows(screen: Screen[Any]) -> list[HelpRow]:
     order: list[tuple[int, str]] = []
     for active in screen.active_bindings.values():
         binding = active.binding
-        if binding.system:
+        if binding.system or binding.action in HIDDEN_ACTIONS:
             continue
         ident = (id(active.node), binding.action)
-        key = app.get_key_display(binding)
+        key = key_words(app.get_key_display(binding))
+        if key is None:
+            continue
         if ident in merged:
             row = merged[ident]
             if key not in row.keys.split(" / "):
@@ -65,6 +121,12 @@ def help_rows(screen: Screen[Any]) -> list[HelpRow]:
         merged[ident] = HelpRow(_where(active.node, screen), key, _describe(binding), binding.action)
         order.append(ident)
     rows = [merged[i] for i in order]
+    # The key of the screen you are on does nothing now, but belongs in the list of screens.
+    here = workspace_modes.MODES.get(str(getattr(app, "current_mode", "")))
+    if here is not None and getattr(app, "session", None) is not None:
+        rows.append(
+            HelpRow("Everywhere", app.get_key_display(Binding(here.key, "")), f"{here.title} (this screen)", "")
+        )
     # The screen's own keys first, then the widgets', then those that work everywhere.
     rank = {"This screen": 0, "Everywhere": 2}
     return sorted(rows, key=lambda r: rank.get(r.where, 1))

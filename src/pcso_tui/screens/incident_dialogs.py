@@ -2,8 +2,9 @@
 before a proactive case is opened.
 
 Each is a ``ModalScreen`` that dismisses with what was entered (a frozen dataclass) or ``None``
-when cancelled; the operator screen sends the command. Keys: Tab moves between fields, Enter
-submits (on the last field, or in a list), Esc cancels. A value the form can check itself (an
+when cancelled; the operator screen sends the command. Keys, the same in every dialog: Ctrl+S
+saves (Enter too, except on a checkbox, which it ticks), Space ticks, Tab moves between
+fields, Esc cancels. A checkbox shows its state by glyph: ``[x]`` / ``[ ]``. A value the form can check itself (an
 empty note, an ETA that does not parse) is refused inline, one line, and the form stays open;
 everything else is the domain's to refuse.
 
@@ -22,10 +23,11 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Checkbox, Input, Label, OptionList, Static
+from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from pcso_tui.domain.core.text import one_line
+from pcso_tui.widgets.toggles import StateCheckbox
 
 T = TypeVar("T")
 
@@ -155,8 +157,11 @@ class FormDialog(ModalScreen[T | None], Generic[T]):
     }
     """
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="form.cancel")]
-    HINT = "Enter saves · Tab next field · Esc cancels"
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", id="form.save"),
+        Binding("escape", "cancel", "Cancel", id="form.cancel"),
+    ]
+    HINT = "Ctrl+S or Enter saves · Tab next field · Esc cancels"
 
     def __init__(self, title: str, context: Content | str = "") -> None:
         super().__init__()
@@ -180,7 +185,7 @@ class FormDialog(ModalScreen[T | None], Generic[T]):
         blink = getattr(self.app, "cursor_blink", True)
         for widget in self.query(Input):
             widget.cursor_blink = blink
-        focusable = self.query("Input, OptionList, Checkbox, Button")
+        focusable = self.query("Input, OptionList, StateCheckbox, Button")
         if focusable:
             focusable.first().focus()
 
@@ -197,12 +202,12 @@ class FormDialog(ModalScreen[T | None], Generic[T]):
     def value(self, widget_id: str) -> str:
         return self.query_one(f"#{widget_id}", Input).value
 
+    def action_save(self) -> None:
+        self.submit()
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        # Enter in any one-line field saves, as Ctrl+S does (a missing value is named inline).
         event.stop()
-        inputs = list(self.query(Input))
-        if event.input is not inputs[-1]:
-            self.focus_next()
-            return
         self.submit()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
@@ -230,19 +235,12 @@ class OpenIncidentDialog(FormDialog[NewIncident]):
     def compose_fields(self) -> ComposeResult:
         yield Label("Title", classes="form-label")
         yield Input(value=self.initial_title, id="title", max_length=500, select_on_focus=False)
-        yield Label("Severity (↑↓, Enter opens it)", classes="form-label")
+        yield Label("Severity (Tab here, ↑↓ picks)", classes="form-label")
         yield OptionList(*(Option(s, id=s) for s in INCIDENT_SEVERITIES), id="severity")
 
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#severity", OptionList).highlighted = INCIDENT_SEVERITIES.index(self.initial_severity)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        # Enter on the title moves to the severity; the form's own handler (which would save)
-        # is not run.
-        event.stop()
-        event.prevent_default()
-        self.query_one("#severity", OptionList).focus()
 
     def collect(self) -> NewIncident | None:
         title = self.value("title").strip()
@@ -257,24 +255,26 @@ class OpenIncidentDialog(FormDialog[NewIncident]):
 class NoteDialog(FormDialog[Note]):
     """A work note (staff only), or a customer-safe progress update when the box is ticked."""
 
+    HINT = "Ctrl+S or Enter saves · Space ticks · Tab next field · Esc cancels"
+
     def compose_fields(self) -> ComposeResult:
         yield Label("Note", classes="form-label")
         yield Input(id="body", placeholder="what was found or done", max_length=20_000)
-        yield Checkbox("Progress update (customer-safe: may be quoted to customers)", id="progress")
+        yield StateCheckbox("customer-safe: a progress update that may be quoted to customers", id="progress")
 
     def collect(self) -> Note | None:
         body = self.value("body").strip()
         if not body:
             self.show_error("the note is empty")
             return None
-        progress = self.query_one("#progress", Checkbox).value
+        progress = self.query_one("#progress", StateCheckbox).value
         return Note(body, "progress" if progress else "work_note")
 
 
 class StateDialog(FormDialog[StateChange]):
     """The incident's next state (resolving has its own form) and an optional note."""
 
-    HINT = "↑↓ pick · Enter saves · Tab to the note · Esc cancels"
+    HINT = "↑↓ pick · Ctrl+S or Enter saves · Tab to the note · Esc cancels"
 
     def __init__(self, current: str, context: Content | str = "") -> None:
         super().__init__(f"Change state (now {one_line(current)})", context)
@@ -338,9 +338,11 @@ class ResolveDialog(FormDialog[Resolution]):
         code, notes = self.value("code").strip(), self.value("notes").strip()
         if not code:
             self.show_error("the resolution code is empty")
+            self.query_one("#code").focus()
             return None
         if not notes:
             self.show_error("the resolution notes are empty")
+            self.query_one("#notes").focus()
             return None
         return Resolution(code, notes)
 
@@ -367,7 +369,7 @@ class ConfirmDialog(ModalScreen[bool]):
     """
 
     BINDINGS = [
-        Binding("y,enter", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("y,enter,ctrl+s", "answer(True)", "Yes", key_display="y", id="confirm.yes"),
         Binding("n,escape", "answer(False)", "No", id="confirm.no"),
     ]
 

@@ -8,7 +8,10 @@ One mode per role (Textual MODES: each keeps its own screen stack):
     portal     the customer's view of their own account
     dashboard  any staff member may open it
 
-Outside demo databases everyone stays in their role's mode (staff may also open the dashboard).
+Outside demo databases everyone stays in their role's mode (staff may also open the dashboard);
+an admin, who holds the operator's and the major case manager's permissions, opens the
+operator, agent and manager screens as themselves, but not the portal (an admin has no
+customer account). A key for a screen the user may not open says so (``closed_reason``).
 In a demo database anyone may switch to any mode; the workspace then signs in as the demo
 persona of that mode's role (``DEMO_PERSONAS``: the users ``pcso seed`` and ``pcso demo``
 create), so the commands a screen sends are checked against the role it shows.
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pcso_tui.domain.core.roles import STAFF_ROLES, Role
+from pcso_tui.domain.core.roles import PERMISSIONS, STAFF_ROLES, Permission, Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +113,43 @@ def may_open(role: Role, mode: str, *, demo: bool) -> bool:
         return True
     if mode == "dashboard":
         return role in STAFF_ROLES
+    if role is Role.ADMIN:
+        return mode in ADMIN_MODES
     return HOME[role] == mode
+
+
+# The staff screens: an admin may do all that each of them does (roles.PERMISSIONS).
+ADMIN_MODES = frozenset({"operator", "agent", "manager"})
+
+# Whose screen each mode is, in the words of the message a closed key shows.
+_WHOSE = {
+    "operator": "the NOC operator's screen",
+    "agent": "the customer service agent's screen",
+    "manager": "the major case manager's screen",
+    "portal": "the customer's portal",
+    "dashboard": "for staff",
+}
+_ROLE_WORDS = {
+    Role.OPERATOR: "a NOC operator",
+    Role.AGENT: "an agent",
+    Role.MANAGER: "a major case manager",
+    Role.CUSTOMER: "a customer",
+    Role.ADMIN: "an admin",
+}
+
+
+def closed_reason(role: Role, mode: str) -> str:
+    """Why ``mode`` does not open for ``role``: "F4 is the major case manager's screen; you
+    are signed in as an agent"."""
+    found = MODES.get(mode)
+    if found is None:
+        return f"there is no {mode} screen"
+    key = found.key.upper()
+    why = _WHOSE.get(mode, "not yours")
+    reason = f"{key} ({found.title}) is {why}; you are signed in as {_ROLE_WORDS[role]}"
+    if mode == "portal" and Permission.PREVIEW_ACCOUNT in PERMISSIONS[role]:
+        reason += " (pcso portal --preview ACCOUNT shows a customer's view)"
+    return reason
 
 
 def openable_modes(role: Role, *, demo: bool) -> list[str]:

@@ -10,20 +10,21 @@
 - ``show_page`` diffs the new page against what is shown: rows whose alert did not change
   (same version, same age text) are not touched, changed cells are updated in place, rows no
   longer on the page are removed, and the rows are put in the query's order — the cursor stays
-  on its alert and that alert stays at the same height on screen. One call, one repaint.
+  on its alert and that alert stays at the same height on screen (at the top of the list, the
+  top stays in view and new alerts show above it). One call, one repaint.
 - What is mounted is bounded by the page size (``max_rows``): the screen pages in SQL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from rich.style import Style
 from rich.text import Text
 
-from pcso_tui.domain.core.text import one_line
+from pcso_tui.domain.core.text import cut, one_line
 from pcso_tui.domain.core.views import incident_number
 from pcso_tui.domain.operations.views import AlertView
 from pcso_tui.widgets.cells import severity_cell, severity_colour, use_ascii
@@ -32,11 +33,13 @@ from pcso_tui.widgets.safe_table import SafeTable
 STATE_GLYPHS = {"open": "●", "flapping": "↯", "closed": "○"}
 ASCII_STATE_GLYPHS = {"open": "*", "flapping": "~", "closed": "-"}
 
+# Fixed minimums; the alert and the CI take the width left over (3 : 2), so wide terminals
+# show whole names.
 COLUMNS = (
     ("severity", "Severity", 10),
     ("state", "State", 10),
-    ("alert", "Alert", 22),
-    ("ci", "CI", 14),
+    ("alert", "Alert", 22, 3),
+    ("ci", "CI", 14, 2),
     ("count", "Count", 5),
     ("age", "Age", 4),
     ("marks", "Marks", 16),
@@ -65,13 +68,14 @@ def state_cell(state: str) -> Text:
     return Text(state_label(state), style=style, no_wrap=True, end="")
 
 
-def ci_cell(alert: AlertView) -> Text:
+def ci_cell(alert: AlertView, width: int | None = None) -> Text:
+    """The CI, cut to ``width`` (with an ellipsis, never inside a shown escape)."""
     if alert.ci_name is not None:
-        return Text(one_line(alert.ci_name), no_wrap=True, end="")
+        return Text(one_line(alert.ci_name, width), no_wrap=True, end="")
     colour = severity_colour("warning")
     return Text.assemble(
         ("unmapped ", Style(color=colour, italic=True)),
-        one_line(alert.ci_key or "(no CI label)"),
+        one_line(alert.ci_key or "(no CI label)", None if width is None else max(1, width - len("unmapped "))),
         no_wrap=True,
         end="",
     )
@@ -88,18 +92,22 @@ def marks_text(alert: AlertView) -> str:
     return " ".join(marks)
 
 
-def alert_text(alert: AlertView) -> str:
+def alert_text(alert: AlertView, width: int | None = None) -> str:
     name = one_line(alert.name)
     summary = one_line(alert.summary)
-    return f"{name}: {summary}" if summary else name
+    line = f"{name}: {summary}" if summary else name
+    return line if width is None else cut(line, width)
 
 
-def alert_cells(alert: AlertView, now: datetime) -> tuple[Any, ...]:
+def alert_cells(alert: AlertView, now: datetime, widths: Mapping[str, int] | None = None) -> tuple[Any, ...]:
+    """The row of ``alert``; ``widths`` cuts the alert and CI texts to their columns (the
+    table would crop them anywhere, even inside a shown ``\\u202e``)."""
+    widths = widths or {}
     return (
         severity_cell(alert.severity),
         state_cell(alert.state),
-        alert_text(alert),
-        ci_cell(alert),
+        alert_text(alert, widths.get("alert")),
+        ci_cell(alert, widths.get("ci")),
         alert.receive_count,
         format_age((now - alert.starts_at).total_seconds()),
         marks_text(alert),
@@ -128,6 +136,20 @@ class AlertTable(FixedWidthTable):
         super().__init__(COLUMNS, max_rows=page_size, id=id, classes=classes)
         self.alerts: dict[int, AlertView] = {}
         self._shown: dict[int, tuple[int, str]] = {}
+        self._now: datetime | None = None
+
+    def text_widths(self) -> dict[str, int]:
+        """The widths of the text columns now (they grow with the table)."""
+        return {key.value: column.width for key, column in self.columns.items() if key.value in ("alert", "ci")}
+
+    def share_width(self) -> None:
+        before = self.text_widths()
+        super().share_width()
+        widths = self.text_widths()
+        if widths != before and self.alerts and self._now is not None:
+            # The texts were cut for the old widths: cut them again for the new ones.
+            now = self._now
+            self.upsert_rows({key: alert_cells(alert, now, widths) for key, alert in self.alerts.items()})
 
     @property
     def selected(self) -> AlertView | None:
@@ -139,8 +161,11 @@ class AlertTable(FixedWidthTable):
         wanted = {alert.id: alert for alert in alerts}
         cursor_key = self.cursor_key
         cursor_row = self.cursor_row if cursor_key is not None else 0
-        screen_offset = cursor_row - int(self.scroll_y)
+        top = int(self.scroll_y)
+        screen_offset = cursor_row - top
         added = changed = removed = 0
+        self._now = now
+        widths = self.text_widths()
         with self._batch():
             gone = [key for key in self.alerts if key not in wanted]
             if gone:
@@ -152,7 +177,7 @@ class AlertTable(FixedWidthTable):
             for alert in alerts:
                 age = format_age((now - alert.starts_at).total_seconds())
                 if self._shown.get(alert.id) != (alert.version, age):
-                    rows[alert.id] = alert_cells(alert, now)
+                    rows[alert.id] = alert_cells(alert, now, widths)
                     self._shown[alert.id] = (alert.version, age)
                 self.alerts[alert.id] = alert
             if rows:
@@ -165,7 +190,10 @@ class AlertTable(FixedWidthTable):
                 index = order.index(cursor_key)  # type: ignore[arg-type]
                 if index != self.cursor_row:
                     self.move_cursor(row=index, animate=False, scroll=False)
-                    self.scroll_to(y=max(0, index - screen_offset), animate=False, immediate=True)
+                    # At the top, the top stays in view: new alerts show, the cursor moves down.
+                    keep_top = top == 0 and index < self.scrollable_content_region.height - self.header_height
+                    if not keep_top:
+                        self.scroll_to(y=max(0, index - screen_offset), animate=False, immediate=True)
         return added, changed, removed
 
     def update_alert(self, alert: AlertView, now: datetime) -> None:
@@ -174,7 +202,7 @@ class AlertTable(FixedWidthTable):
             return
         self.alerts[alert.id] = alert
         self._shown[alert.id] = (alert.version, format_age((now - alert.starts_at).total_seconds()))
-        self.upsert_rows({alert.id: alert_cells(alert, now)})
+        self.upsert_rows({alert.id: alert_cells(alert, now, self.text_widths())})
 
     def _reorder(self, order: Sequence[int]) -> None:
         # DataTable.sort hands the key function a row's cells, not its key: every row's first

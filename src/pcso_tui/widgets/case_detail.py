@@ -145,7 +145,8 @@ def summary_content(detail: CaseDetail) -> Content:
                 _muted(
                     f"Proposed {_when(detail.proposed_at)} by {one_line(detail.proposed_by or 'the workflow rule')}: "
                 ),
-                one_line(detail.propose_reason),
+                # The workflow rule's reasons start "rule:"; after "by the workflow rule:" once is enough.
+                one_line(detail.propose_reason if detail.proposed_by else detail.propose_reason.removeprefix("rule: ")),
             )
         )
     if detail.business_impact:

@@ -133,6 +133,11 @@ def severity_content(severity: str, *, ascii: bool | None = None) -> Content:
     return Content.assemble((severity_label(severity, ascii=ascii), style.strip()))
 
 
+def counted(n: int, word: str) -> str:
+    """``1 topic``, ``3 topics``: a count and its noun, plural when it is not one."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
 def format_time(value: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """An aware time in the local time zone (naive times are shown as they are)."""
     return (value.astimezone() if value.tzinfo else value).strftime(fmt)

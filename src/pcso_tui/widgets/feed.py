@@ -79,3 +79,27 @@ def describe_event(event: EventView, *, time_format: str = "%H:%M:%S") -> EventL
         kind=one_line(event.kind),
         subject=one_line(subject_of(event)),
     )
+
+
+def announcement(events: list[EventView], bell: str) -> str | None:
+    """What the bell announces in ``events`` (``[workspace] bell``), one line, or None.
+
+    ``"critical"``: a new critical alert or critical incident; ``"incidents"``: those and every
+    new incident; ``"never"``: nothing."""
+    if bell not in ("critical", "incidents"):
+        return None
+    from pcso_tui.domain.core.event_kinds import AlertOpened, IncidentOpened
+
+    lines: list[str] = []
+    for event in events:
+        payload = event.typed()
+        if isinstance(payload, IncidentOpened) and (bell == "incidents" or payload.severity == "critical"):
+            lines.append(
+                f"New {one_line(payload.severity, 12)} incident {payload.number}: {one_line(payload.title, 60)}"
+            )
+        elif isinstance(payload, AlertOpened) and payload.severity == "critical":
+            lines.append(f"New critical alert: {one_line(payload.name, 60)}")
+    if not lines:
+        return None
+    more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+    return lines[0] + more

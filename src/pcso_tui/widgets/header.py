@@ -1,4 +1,5 @@
 """``WorkspaceHeader``: one line — product, mode, user, role, database, live/stale feed.
+``WorkspaceFooter``: the keys of the screen; narrow, it leaves out the command palette's key.
 
 The feed state follows the App's ``feed_state`` reactive when the App has one. The state is
 written as a glyph and a word ("● live", "◌ stale"), never colour alone.
@@ -7,8 +8,10 @@ written as a glyph and a word ("● live", "◌ stale"), never colour alone.
 from __future__ import annotations
 
 from textual.content import Content
+from textual.events import Resize
 from textual.reactive import reactive
 from textual.widget import Widget
+from textual.widgets import Footer
 
 from pcso_tui.domain.core.text import one_line
 from pcso_tui.widgets.cells import use_ascii
@@ -71,7 +74,8 @@ class WorkspaceHeader(Widget):
         # Shrink the free-text parts to what fits; the product, mode and feed state always show.
         fixed = len(self.product) + len(self.mode_title) + len(self.role) + right.cell_length + 16
         room = max(8, width - fixed)
-        user = one_line(self.user, max(4, room * 3 // 5))
+        # Who is signed in matters more than where the database is: the path gives way first.
+        user = one_line(self.user, max(4, room - min(len(self.database), 12)))
         database = one_line(self.database, max(4, room - len(user)))
         left = Content.assemble(
             (f" {self.product} ", "bold reverse $primary"),
@@ -85,3 +89,23 @@ class WorkspaceHeader(Widget):
         )
         gap = max(1, width - left.cell_length - right.cell_length)
         return Content.assemble(left, " " * gap, right)
+
+
+class WorkspaceFooter(Footer):
+    """The footer of every mode. Below ``PALETTE_FROM_WIDTH`` columns the command palette's key
+    gives its room to the screen's own keys (the help names Ctrl+P): at 80 columns the palette
+    hint pushed "q Quit" off the line."""
+
+    PALETTE_FROM_WIDTH = 100
+
+    DEFAULT_CSS = """
+    WorkspaceFooter.-compact FooterLabel {
+        margin: 0 1 0 0;
+    }
+    """
+
+    def on_resize(self, event: Resize) -> None:
+        wanted = event.size.width >= self.PALETTE_FROM_WIDTH
+        if wanted != self.show_command_palette:
+            self.show_command_palette = wanted
+            self.refresh(recompose=True)

@@ -24,7 +24,7 @@ from pcso_tui.widgets.cells import SEVERITIES, severity_cell, severity_colour, u
 
 COLUMNS = (
     ("account", "Account", 10),
-    ("name", "Name", 18),
+    ("name", "Name", 18, 1),
     ("tier", "Tier", 8),
     ("region", "Region", 10),
     ("health", "Health", 10),
@@ -55,18 +55,26 @@ def account_cells(account: ImpactAccountView) -> tuple[Any, ...]:
     )
 
 
-def summary(impact: ImpactView) -> str:
-    """``INC0000001: 12 accounts (10 external), 340 items, 25 CIs, 30 contacts · 1–12 of 12``."""
+def summary(impact: ImpactView, width: int | None = None) -> str:
+    """``INC0000001: 12 accounts (10 external), 340 items, 25 CIs, 30 contacts · 1–12 of 12``.
+
+    Given the ``width`` of its line, the totals that matter least give way first (contacts,
+    then CIs, then items, then the incident's number), so the line is never cut."""
     what = incident_number(impact.incident_id) if impact.incident_id is not None else "these CIs"
     if impact.account_count == 0:
         return f"{what}: no install base item depends on its {impact.ci_count} CIs"
     first = impact.offset + 1 if impact.accounts else impact.offset
     last = impact.offset + len(impact.accounts)
-    return (
-        f"{what}: {impact.account_count:,} accounts ({impact.external_account_count:,} external), "
-        f"{impact.item_count:,} items, {impact.ci_count:,} CIs, {impact.contact_count:,} contacts"
-        f" · {first:,}–{last:,} of {impact.matched_accounts:,}"
-    )
+    accounts = f"{impact.account_count:,} accounts ({impact.external_account_count:,} external)"
+    totals = [f"{impact.item_count:,} items", f"{impact.ci_count:,} CIs", f"{impact.contact_count:,} contacts"]
+    page = f" · {first:,}–{last:,} of {impact.matched_accounts:,}"
+    line = f"{what}: {', '.join([accounts, *totals])}{page}"
+    while width is not None and len(line) > width and totals:
+        totals.pop()
+        line = f"{what}: {', '.join([accounts, *totals])}{page}"
+    if width is not None and len(line) > width:
+        line = f"{accounts}{page}"
+    return line
 
 
 class ImpactTable(FixedWidthTable):

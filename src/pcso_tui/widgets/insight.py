@@ -27,7 +27,7 @@ from textual.widgets import Static
 
 from pcso_tui.domain.casework.views import KnownOutageView, LikelyAffectedView, Recommendation, TopicsView, TopicView
 from pcso_tui.domain.core.text import one_line
-from pcso_tui.widgets.cells import format_time, use_ascii
+from pcso_tui.widgets.cells import counted, format_time, use_ascii
 from pcso_tui.widgets.safe_table import SafeTable
 
 MAX_REASONS = 6
@@ -242,7 +242,8 @@ class TrendingTopics(Vertical):
         rising = sum(1 for t in topics.values() if t.rising)
         self.query_one("#topics-summary", Static).update(
             Text(
-                f"{len(topics)} topics from {view.cases} inbound cases · {rising} rising · recent since "
+                f"{counted(len(topics), 'topic')} from {counted(view.cases, 'inbound case')} · {rising} rising"
+                " · recent since "
                 f"{format_time(view.recent_start)}"
             )
         )

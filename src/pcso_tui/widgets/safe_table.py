@@ -12,20 +12,30 @@
   (``TableFull``) — page or filter in SQL instead. The built-in DataTable measures every
   cell on the event loop, so thousands of mounted rows freeze the screen (docs/performance.md).
 - Changes made in one call repaint once.
+- Nothing arrives unseen: rows added while the list is scrolled, that land above the rows on
+  screen, are counted until they are scrolled into view; the table's top border then says
+  "↑ 3 new above · Home: newest"; a sort keeps the cursor on its row. Home and End go to the
+  first and last row (Ctrl+Home and Ctrl+End too).
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from rich.text import Text
+from textual.binding import Binding
+from textual.content import Content
+from textual.geometry import Size
+from textual.reactive import reactive
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
 from pcso_tui.widgets.cells import safe_cell, safe_text
 
-ColumnSpec = str | tuple[str, str] | tuple[str, str, int]
+# "key", ("key", "Label"), ("key", "Label", width) or ("key", "Label", minimum width, share):
+# a column with a share grows with the table, taking that share of the width left over.
+ColumnSpec = str | tuple[str, str] | tuple[str, str, int] | tuple[str, str, int, int]
 
 DEFAULT_MAX_ROWS = 2000
 
@@ -44,7 +54,21 @@ class SafeTable(DataTable[Any]):
     SafeTable {
         height: 1fr;
     }
+    SafeTable.-new-above {
+        border-top: solid $warning;
+        border-title-color: $warning;
+        border-title-style: bold;
+        border-title-align: left;
+    }
     """
+
+    BINDINGS = [
+        Binding("home", "first_row", "First row (the newest)", show=False),
+        Binding("end", "last_row", "Last row", show=False),
+    ]
+
+    # Rows that arrived above the rows on screen and were not scrolled into view yet.
+    new_above: reactive[int] = reactive(0, init=False)
 
     def __init__(
         self,
@@ -69,22 +93,56 @@ class SafeTable(DataTable[Any]):
         self.max_rows = max_rows
         self._keys: dict[str, Hashable] = {}
         self._column_keys: list[ColumnKey] = []
+        self._shares: dict[ColumnKey, tuple[int, int]] = {}
+        self._arrived: set[str] = set()
+        self._unseen: set[str] = set()
         for spec in columns:
             self.add_safe_column(spec)
 
     # --- columns -----------------------------------------------------------------------------
 
     def add_safe_column(self, spec: ColumnSpec) -> ColumnKey:
-        """Add a column: ``"key"``, ``("key", "Label")`` or ``("key", "Label", width)``."""
+        """Add a column: ``"key"``, ``("key", "Label")``, ``("key", "Label", width)`` or
+        ``("key", "Label", minimum width, share)``."""
+        share = 0
         if isinstance(spec, str):
             key, label, width = spec, spec, None
         elif len(spec) == 2:
             key, label, width = spec[0], spec[1], None
+        elif len(spec) == 3:
+            key, label, width = spec
         else:
-            key, label, width = spec  # type: ignore[misc]
+            key, label, width, share = spec
         column_key = self.add_column(safe_text(label), key=key, width=width)
         self._column_keys.append(column_key)
+        if share > 0 and width is not None:
+            self._shares[column_key] = (width, share)
         return column_key
+
+    # --- columns share the width ---------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        self.share_width()
+
+    def share_width(self) -> None:
+        """Give the width the columns' minimums leave over to the columns with a share, so text
+        columns grow with the terminal instead of cutting names short beside unused space."""
+        if not self._shares:
+            return
+        room = self.scrollable_content_region.width
+        for key, (minimum, _) in self._shares.items():
+            self.columns[key].width = minimum
+        spare = room - sum(column.get_render_width(self) for column in self.columns.values())
+        if spare > 0:
+            total = sum(share for _, share in self._shares.values())
+            given = 0
+            for n, (key, (minimum, share)) in enumerate(self._shares.items()):
+                extra = spare - given if n == len(self._shares) - 1 else spare * share // total
+                self.columns[key].width = minimum + extra
+                given += extra
+        width = sum(column.get_render_width(self) for column in self.columns.values())
+        self.virtual_size = Size(width, self.virtual_size.height)
+        self.refresh()
 
     # --- rows by key ----------------------------------------------------------------------------
 
@@ -137,6 +195,12 @@ class SafeTable(DataTable[Any]):
                 "page or filter the query"
             )
         added = changed = 0
+        if new and self.row_count:  # the first rows of a table are not news
+            self._arrived.update(new)
+            if self.is_attached:
+                # Counted once the rows are in place and the view has settled (the caller
+                # may still sort them and keep the selected row where it was on screen).
+                self.call_after_refresh(self.count_new_above)
         with self._batch():
             for str_key, (original, safe) in prepared.items():
                 if str_key in self._keys:
@@ -159,6 +223,57 @@ class SafeTable(DataTable[Any]):
         if column is None or not isinstance(value, Text):
             return True
         return value.cell_len > column.content_width
+
+    def sort(self, *columns: Any, key: Any = None, reverse: bool = False) -> Self:
+        """Sort the rows; the cursor stays on its row, at the same height on screen (at the
+        top of the list the top stays in view, so rows sorted in above show at once)."""
+        cursor = self.coordinate_to_cell_key(self.cursor_coordinate).row_key if self.row_count else None
+        top = int(self.scroll_y)
+        offset = self.cursor_row - top
+        super().sort(*columns, key=key, reverse=reverse)
+        if cursor is not None and cursor.value in self._keys:
+            index = self.get_row_index(cursor)
+            if index != self.cursor_row:
+                self.move_cursor(row=index, animate=False, scroll=False)
+                keep_top = top == 0 and index < self.scrollable_content_region.height - self.header_height
+                if not keep_top:
+                    self.scroll_to(y=max(0, index - offset), animate=False, immediate=True)
+        return self
+
+    # --- nothing arrives unseen -------------------------------------------------------------
+
+    def count_new_above(self) -> int:
+        """Count the rows that arrived above the rows on screen (and forget those now seen)."""
+        top = int(self.scroll_y)
+        for key in self._arrived:
+            if key in self._keys and self.get_row_index(key) < top:
+                self._unseen.add(key)
+        self._arrived.clear()
+        self._forget_seen(top)
+        return self.new_above
+
+    def _forget_seen(self, top: int) -> None:
+        self._unseen = {k for k in self._unseen if k in self._keys and self.get_row_index(k) < top}
+        self.new_above = len(self._unseen)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self._unseen and int(new_value) < int(old_value):
+            self._forget_seen(int(new_value))
+
+    def watch_new_above(self, count: int) -> None:
+        self.set_class(count > 0, "-new-above")
+        self.border_title = Content(f"↑ {count} new above · Home: newest") if count else None
+
+    def action_first_row(self) -> None:
+        """To the first row (the newest, in a list newest first)."""
+        if self.row_count:
+            self.move_cursor(row=0, animate=False)
+        self.scroll_to(y=0, animate=False, immediate=True)
+
+    def action_last_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1, animate=False)
 
     def remove_rows(self, keys: Iterable[Hashable]) -> int:
         """Remove rows by key (unknown keys are ignored). The cursor stays on its row."""

@@ -59,6 +59,24 @@ class CaseworkSettings:
         _check_template("public_summary", self.public_summary, 2000)
 
 
+BELLS = ("never", "critical", "incidents")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceSettings:
+    """``[workspace]``: the terminal workspace of the user whose config file this is.
+
+    ``bell``: ring the terminal bell and say so when something arrives that must not go unseen:
+    ``"critical"`` a new critical alert or critical incident, ``"incidents"`` those and every
+    new incident; ``"never"`` (the default) stays quiet."""
+
+    bell: str = "never"
+
+    def __post_init__(self) -> None:
+        if self.bell not in BELLS:
+            raise ValueError(f"bell = {self.bell!r} is not one of {', '.join(BELLS)}")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
@@ -71,6 +89,7 @@ class Settings:
     insight: InsightSettings = field(default_factory=lambda: InsightSettings())
     mail_in: MailInSettings = field(default_factory=lambda: MailInSettings())
     web: WebSettings = field(default_factory=lambda: WebSettings())
+    workspace: WorkspaceSettings = field(default_factory=WorkspaceSettings)
     # The plugins' own sections, ``[plugins.NAME]``, each built into the dataclass its plugin
     # declares (``pcso_config_sections``); see :meth:`plugin`.
     plugins: dict[str, Any] = field(default_factory=dict)

@@ -58,6 +58,8 @@ def format_kpi_value(value: float | None, unit: str) -> str:
         return NO_VALUE
     if unit == "%":
         return f"{value:.1f}%"
+    if unit == "h" and 0 < value < 1:
+        return f"{value * 60:.0f} min"  # a 4-minute case is "4 min", not "0.0 h"
     if unit in ("h", "min"):
         return f"{value:.1f} {unit}"
     if unit.startswith("per "):

@@ -204,7 +204,8 @@ class ImpactPanel(Vertical):
         age = self.cache.age(impact.incident_id, impact.offset)
         when = f" · computed {age_words(age)}" if age is not None else " · out of date (R recomputes)"
         more = " · n/p page" if impact.matched_accounts > self.page_size else ""
-        status.update(Content(summary(impact) + when + more))
+        room = status.size.width - len(when) - len(more) if status.size.width else None
+        status.update(Content(summary(impact, room) + when + more))
 
     async def _load_impact(self) -> None:
         from pcso_tui.domain.install_base.impact import impact_of

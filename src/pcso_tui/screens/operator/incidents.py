@@ -46,9 +46,9 @@ INCIDENT_COLUMNS = (
     ("number", "Incident", 10),
     ("severity", "Severity", 10),
     ("state", "State", 11),
-    ("title", "Title", 26),
+    ("title", "Title", 26, 3),
     ("alerts", "Alerts", 6),
-    ("root", "Root cause", 16),
+    ("root", "Root cause", 16, 1),
     ("eta", "ETA", 11),
 )
 JOURNAL_LINES = 8
