@@ -504,6 +504,7 @@ def test_the_gateway_refuses_to_start_with_one_line(tmp_path: Path) -> None:
     load_host_key(key)
     key.chmod(0o640)
     db = str(tmp_path / "pcso.db")
+    assert CliRunner().invoke(main, ["--db", db, "db", "upgrade"]).exit_code == 0  # pcso opens, never conjures
     result = CliRunner().invoke(main, ["--db", db, "gateway", "--port", "0", "--host-key", str(key)])
     assert (
         result.exit_code == 1 and result.stderr == f"pcso: host key {key} is open to others (mode 0640): chmod 600 it\n"
