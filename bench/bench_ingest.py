@@ -76,7 +76,9 @@ def build_bodies(alerts: int, batch: int, distinct: int, seed: int = 7) -> list[
                     },
                     "annotations": {"summary": f"{host} is unwell ({n})", "description": "see the runbook"},
                     "startsAt": starts,
-                    "endsAt": (start + timedelta(seconds=n + 30 + b)).isoformat().replace("+00:00", "Z") if resolved else ZERO,
+                    "endsAt": (
+                        (start + timedelta(seconds=n + 30 + b)).isoformat().replace("+00:00", "Z") if resolved else ZERO
+                    ),
                     "generatorURL": f"http://prometheus.example/graph?g0.expr=rule{n % 50}",
                     "fingerprint": f"{n:016x}",
                 }

@@ -78,9 +78,7 @@ async def test_planned_outage_tells_every_contact_of_dependent_accounts(
     }
     told = [n for n in rows if n.contact_id != world.contacts["E"]]
     pending = {(n.outage_id, n.state, n.channel, n.next_attempt_at) for n in told}
-    assert pending == {
-        (outage.id, "pending", "email", clock.now)
-    }
+    assert pending == {(outage.id, "pending", "email", clock.now)}
     (opted_out,) = [n for n in rows if n.contact_id == world.contacts["E"]]
     assert (opted_out.state, opted_out.last_error) == ("skipped", "contact opted out")
 

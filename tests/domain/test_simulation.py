@@ -313,7 +313,10 @@ async def test_the_customers_leave_the_alerts_alone(sqlite_template: Path, tmp_p
             await seeded(domain)
             agent = await sign_in(domain, "adam") if with_agent else None
             sim = OutageSimulation(
-                domain, seed=11, operator=await sign_in(domain, "olivia"), agent=agent,
+                domain,
+                seed=11,
+                operator=await sign_in(domain, "olivia"),
+                agent=agent,
                 settings=SimulationSettings(call_median=1),
             )
             await run_steps(sim, clock, 8)

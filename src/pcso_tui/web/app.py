@@ -33,7 +33,6 @@ import jinja2
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from pcso_tui.domain.communications.articles import open_article, search_articles
 from pcso_tui.domain.casework import portal
 from pcso_tui.domain.casework.web_access import (
     WEB,
@@ -44,6 +43,7 @@ from pcso_tui.domain.casework.web_access import (
     request_sign_in_link,
     session_identity,
 )
+from pcso_tui.domain.communications.articles import open_article, search_articles
 from pcso_tui.domain.core.errors import DomainError, IllegalTransition, InvalidInput, NotFound
 from pcso_tui.domain.core.service import Domain
 from pcso_tui.domain.core.settings import WebSettings

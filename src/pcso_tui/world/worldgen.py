@@ -1073,6 +1073,7 @@ class WorldGenerator:
         eta = max(eta, at(0.15) + timedelta(minutes=5))
         code, notes = rng.choice(W.RESOLUTIONS)
         closed_at = resolved_at + timedelta(hours=rng.randint(12, 72))
+
         def change(
             when: datetime, actor: tuple[int | None, str], sid: int, previous: str, state: str, extra: dict[str, Any]
         ) -> Payload:

@@ -387,9 +387,7 @@ async def queue_closed_notices(tx: Transaction, case_ids: list[int]) -> int:
     names, and its caller (opted-in contacts of external accounts), keyed
     ``closed:<case>:<contact>``. One INSERT … SELECT … RETURNING per 5,000 cases."""
     c = _case.alias("c")
-    key = (
-        literal("closed:", String()) + cast(c.c.id, String()) + literal(":", String()) + cast(_contact.c.id, String())
-    )
+    key = literal("closed:", String()) + cast(c.c.id, String()) + literal(":", String()) + cast(_contact.c.id, String())
     existing = _notice.alias("existing")
     queued = 0
     for start in range(0, len(case_ids), _ACCOUNT_CHUNK):

@@ -7,8 +7,9 @@ Only ``customer_visible`` (published) articles ever leave the building.
 Self-service: ``search_articles`` finds published articles by full text (SQLite FTS5,
 PostgreSQL tsvector), best first, with the matched words as spans. A customer finds the
 general articles (about no product and attached to no case), those about a product their
-account has, and those attached to their major cases; the public (no one signed in) finds the general ones; staff find every
-article. ``open_article`` hands one over and counts a customer's read.
+account has, and those attached to their major cases; the public (no one signed in) finds
+the general ones; staff find every article. ``open_article`` hands one over and counts a
+customer's read.
 """
 
 from __future__ import annotations

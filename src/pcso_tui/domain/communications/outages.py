@@ -145,9 +145,7 @@ async def case_service(
     customer-facing; else its CI when customers may know it by name; else the customer-facing
     service CI holding most of its affected items; else the customer-facing product most of
     its affected items are (what the affected accounts bought). ``service_of`` names it."""
-    if product_id is not None and await session.scalar(
-        select(Product.customer_facing).where(Product.id == product_id)
-    ):
+    if product_id is not None and await session.scalar(select(Product.customer_facing).where(Product.id == product_id)):
         return product_id, ci_id
     if ci_id is not None and await session.scalar(
         select(ConfigurationItem.id).where(ConfigurationItem.id == ci_id, _CI_NAMEABLE)
