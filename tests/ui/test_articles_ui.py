@@ -99,3 +99,33 @@ async def test_an_agent_is_told_at_once_that_managers_write_articles(world_url: 
         )
         assert app.screen is screen
     assert await _articles(world_url) == []
+
+
+async def test_an_agent_writes_an_article_on_a_childs_major_case(world_url: str, make_app: Any) -> None:
+    world = await build_case_world(world_url)
+    await as_user(
+        world_url, "agent", lambda d, a: mc.propose_major_case(d, a, world.case_id, reason="r", business_impact="b")
+    )
+    result = await as_user(world_url, "manager", lambda d, a: mc.approve_major_case(d, a, world.case_id))
+    app = make_app(world_url, "agent")
+    async with app.run_test(size=(120, 34)) as pilot:
+        await until_ready(pilot)
+        screen = app.screen
+        # The case the agent proposed is now under the major case: its article goes there.
+        await wait_for(
+            pilot,
+            lambda: (
+                screen.detail.case is not None
+                and screen.detail.case.id == world.case_id
+                and screen.detail.case.parent_id == result.major_case_id
+            ),
+            what="the proposed case, under its major case",
+        )
+        await pilot.press("A")
+        await wait_for(pilot, lambda: isinstance(app.screen, ArticleDialog), what="the editor")
+        await type_text(pilot, "Restart the router")
+        await pilot.press("enter")
+        await type_text(pilot, "Then wait two minutes")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen is screen, what="the editor to close")
+    assert await _articles(world_url) == [("Restart the router", "Then wait two minutes", result.major_case_id)]

@@ -391,7 +391,8 @@ class AgentScreen(CaseQueueScreen[CaseView, AgentDetail]):
         self.app.push_screen(PreviewScreen(case.account_number))
 
     def action_article(self) -> None:
-        """A workaround article on the selected case's major case (managers write them)."""
+        """A workaround article on the selected case's major case (the editor, with the
+        customer's view beside it)."""
         case = self._need_case()
         if case is None:
             return

@@ -182,7 +182,7 @@ def _may_write(screen: ModeScreen) -> bool:
     if Permission.MANAGE_ARTICLES in PERMISSIONS[actor.role]:
         return True
     screen.notify(
-        f"{actor.name} ({actor.role.value}) may not manage knowledge articles: ask a major case manager",
+        f"{actor.name} ({actor.role.value}) may not manage knowledge articles: ask an agent or a manager",
         title="Refused",
         severity="warning",
         markup=False,

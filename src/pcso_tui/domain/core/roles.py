@@ -82,6 +82,9 @@ _AGENT = {
     Permission.PREVIEW_ACCOUNT,
     Permission.VIEW_DASHBOARD,
     Permission.VIEW_EVENTS,
+    # Agents write the knowledge (workarounds, known issues) as they work cases; what customers
+    # are *told* — statements, approval, resolution — stays the manager's.
+    Permission.MANAGE_ARTICLES,
 }
 # A major case manager does everything an agent does, and decides.
 _MANAGER = _AGENT | {
@@ -90,7 +93,6 @@ _MANAGER = _AGENT | {
     Permission.WRITE_STATEMENT,
     Permission.RESOLVE_MAJOR_CASE,
     Permission.MANAGE_OUTAGES,
-    Permission.MANAGE_ARTICLES,
     Permission.MANAGE_NOTICES,
 }
 _CUSTOMER = {Permission.VIEW_OWN_ACCOUNT, Permission.COMMENT_OWN_CASE, Permission.OPEN_OWN_CASE}
