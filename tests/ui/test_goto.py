@@ -143,3 +143,25 @@ async def test_an_operator_sees_a_case_read_only_and_a_customer_finds_no_other_a
         dialog = await goto(pilot, number)
         await wait_for(pilot, lambda: dialog.error is not None, what="nothing found")
         assert dialog.error == f"Nothing found for {number!r}"
+
+
+async def test_an_agent_goes_to_an_incident_read_only(world_url: str, make_app: Any) -> None:
+    """An agent has no operator screen: the incident opens read-only over the agent's screen."""
+    await build_service_map(world_url)
+    domain = await Domain.open(world_url, clock=FrozenClock(FROZEN_AT))
+    try:
+        from pcso_tui.domain.operations.incidents import open_incident
+
+        incident = await open_incident(domain, SYSTEM, title="Latency [bold]x", severity="minor", ci_names=["host-1"])
+    finally:
+        await domain.close()
+    app = make_app(world_url, "agent")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until_ready(pilot)
+        agent_screen = app.screen
+        await goto(pilot, incident.number)
+        await wait_for(pilot, lambda: isinstance(app.screen, AlertDetailDialog), what="the incident, read-only")
+        text = screen_text(app)
+        assert incident.number in text and "Latency [bold]x" in text and "host-1" in text
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is agent_screen, what="back on the agent's screen")

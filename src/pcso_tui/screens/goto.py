@@ -120,9 +120,18 @@ async def _open_case(app: PcsoApp, ref: RecordRef, *, case_id: int | None = None
 
 
 async def _open_incident(app: PcsoApp, ref: RecordRef) -> None:
-    screen = await _switch(app, "operator")
+    screen = await _switch(app, "operator") if app.may_open("operator") else None
     if screen is None:
-        _cannot(app, ref)
+        # No operator screen for this role (an agent): the incident read-only, over this screen.
+        from pcso_tui.domain.core.text import one_line
+        from pcso_tui.domain.operations.incidents import get_incident
+        from pcso_tui.screens.incident_dialogs import AlertDetailDialog
+        from pcso_tui.screens.operator.incidents import detail_content
+
+        session = signed_in(app.screen)
+        detail = await app.domain_call(get_incident(session.domain, session.actor, ref.id))
+        title = f"Incident {ref.number}: {one_line(detail.incident.title, 60)} (read-only)"
+        await app.push_screen(AlertDetailDialog(title, detail_content(detail)))
         return
     screen.action_show_view("incidents")
     table = screen.incident_table
