@@ -126,18 +126,18 @@ class AgentScreen(CaseQueueScreen[CaseView, AgentDetail]):
     """
 
     BINDINGS = [
-        Binding("p", "propose", "Propose major", id="agent.propose"),
-        Binding("n", "note", "Add note", id="agent.note"),
-        Binding("t", "wording", "Customer wording", id="agent.wording"),
-        Binding("o", "intake", "Log a call", id="agent.intake"),
-        Binding("k", "switch_queue", "Proactive/calls", id="agent.queue"),
-        Binding("g", "focus_recommendation", "Recommendation", id="agent.recommendation"),
-        Binding("w", "customer_view", "Customer's view", id="agent.preview"),
+        Binding("p", "propose", "Propose", id="agent.propose"),
+        Binding("n", "note", "Note", id="agent.note"),
+        Binding("t", "wording", "Customer wording", show=False, id="agent.wording"),
+        Binding("o", "intake", "Log call", id="agent.intake"),
+        Binding("k", "switch_queue", "Other queue", id="agent.queue"),
+        Binding("g", "focus_recommendation", "Recommendation", show=False, id="agent.recommendation"),
+        Binding("w", "customer_view", "Customer's view", show=False, id="agent.preview"),
         Binding("y", "replies", "Replies", id="agent.replies"),
         Binding("A", "article", "Article", key_display="A", show=False, id="agent.article"),
         # Run only when the key's own action is not offered (check_action): they say why.
-        Binding("p", "refuse('propose')", "Propose major", show=False),
-        Binding("n", "refuse('note')", "Add note", show=False),
+        Binding("p", "refuse('propose')", "Propose", show=False),
+        Binding("n", "refuse('note')", "Note", show=False),
         Binding("t", "refuse('wording')", "Customer wording", show=False),
     ]
 
