@@ -53,8 +53,8 @@ class Connection:
 
     @staticmethod
     def os_user() -> str:
-        """The OS account running this process. Not ``getpass.getuser()``: it believes
-        ``LOGNAME``/``USER``, which anyone can set."""
+        """The OS account running this process, from its user id: never from the process's
+        environment, which anyone can set."""
         return pwd.getpwuid(os.getuid()).pw_name
 
     def user_name(self) -> str:

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, run, run_command, with_domain
+from pcso_tui.cli.common import (
+    CliContext,
+    cannot_listen,
+    emit_json,
+    emit_table,
+    json_option,
+    listening_on,
+    pass_cli,
+    run,
+    run_command,
+    stop_on_signals,
+    with_domain,
+)
 from pcso_tui.cli.logs import configure_logging, log_format_option
 from pcso_tui.domain.core.text import one_line
 
@@ -37,8 +48,6 @@ def serve(ctx: CliContext, host: str, port: int, token: str | None, log_format: 
 
     POST /api/v1/alerts/alertmanager and /api/v1/alerts; GET /healthz. Stops on Ctrl-C.
     """
-    import asyncio
-    import signal
 
     from pcso_tui.receiver import serve as run_receiver
 
@@ -50,15 +59,13 @@ def serve(ctx: CliContext, host: str, port: int, token: str | None, log_format: 
 
     async def go() -> None:
         domain = await ctx.open_domain()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
 
         def ready(addresses: list[Any]) -> None:
             for address in addresses:
-                shown = f"[{address[0]}]" if ":" in str(address[0]) else address[0]
-                click.echo(f"pcso: receiving alerts on http://{shown}:{address[1]} ({domain.db.describe()})", err=True)
+                click.echo(
+                    f"pcso: receiving alerts on http://{listening_on(address)} ({domain.db.describe()})", err=True
+                )
 
         try:
             await run_receiver(
@@ -70,8 +77,7 @@ def serve(ctx: CliContext, host: str, port: int, token: str | None, log_format: 
     try:
         run(go())
     except OSError as exc:
-        click.echo(f"pcso: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
-        sys.exit(1)
+        cannot_listen(host, port, exc)
 
 
 def _print_result(result: IngestResult) -> None:

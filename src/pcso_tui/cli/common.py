@@ -38,6 +38,30 @@ def run(coro: Awaitable[T]) -> T:
         sys.exit(130)
 
 
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM: how every long-running command learns to stop
+    (called on the running loop)."""
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+def listening_on(address: Sequence[Any]) -> str:
+    """``host:port`` of a listening socket's address, an IPv6 host in brackets."""
+    host = str(address[0])
+    return f"[{host}]:{address[1]}" if ":" in host else f"{host}:{address[1]}"
+
+
+def cannot_listen(host: object, port: object, exc: OSError) -> None:
+    """The one line a server command ends with when its port cannot be had (exit 1)."""
+    click.echo(f"pcso: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+    sys.exit(1)
+
+
 def with_domain(
     ctx: CliContext, action: Callable[[Domain, Actor], Awaitable[T]], *, sign_in: bool = True, create: bool = False
 ) -> T:

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from pcso_tui.cli.common import CliContext, emit_table, json_option, pass_cli, run, run_command, with_domain
+from pcso_tui.cli.common import (
+    CliContext,
+    emit_table,
+    json_option,
+    pass_cli,
+    run,
+    run_command,
+    stop_on_signals,
+    with_domain,
+)
 from pcso_tui.cli.logs import configure_logging, log_format_option
 from pcso_tui.domain.core.text import one_line
 
@@ -74,10 +82,7 @@ def worker(ctx: CliContext, once: bool, status_dir: Path | None, verbose: bool, 
                     if domain.settings.delivery.status_page_dir:
                         await delivery.publish_status_page()
                     return report
-                stop = asyncio.Event()
-                loop = asyncio.get_running_loop()
-                for signum in (signal.SIGTERM, signal.SIGINT):
-                    loop.add_signal_handler(signum, stop.set)
+                stop = stop_on_signals()
                 # Like `pcso serve`, say on stderr when it is running: supervisors and scripts wait for it.
                 click.echo(f"pcso worker: delivering notices ({domain.db.describe()})", err=True)
                 return await delivery.run(stop)

@@ -9,7 +9,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pcso_tui.cli.common import CliContext, emit_json, emit_table, json_option, pass_cli, run, run_command, with_domain
+from pcso_tui.cli.common import (
+    CliContext,
+    emit_json,
+    emit_table,
+    json_option,
+    pass_cli,
+    run,
+    run_command,
+    stop_on_signals,
+    with_domain,
+)
 from pcso_tui.cli.logs import configure_logging, log_format_option
 from pcso_tui.domain.core.text import one_line, printable
 
@@ -376,8 +386,6 @@ def healthcheck_run(ctx: CliContext, once: bool, forget: tuple[str, ...], as_jso
     configure_logging(log_format)
 
     async def go() -> list[dict[str, Any]]:
-        import asyncio
-        import signal
 
         from pcso_tui.domain.core.errors import InvalidInput
         from pcso_tui.domain.core.roles import Permission, require
@@ -405,10 +413,7 @@ def healthcheck_run(ctx: CliContext, once: bool, forget: tuple[str, ...], as_jso
             if once:
                 async with runner:
                     return await runner.run_once()
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(signum, stop.set)
+            stop = stop_on_signals()
             n = len(checks.http) + len(checks.tcp) + len(checks.heartbeat)
             click.echo(f"running {n} health check{'s' if n != 1 else ''}; Ctrl-C to stop", err=True)
             await runner.run(stop)

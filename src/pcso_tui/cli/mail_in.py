@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 
-from pcso_tui.cli.common import CliContext, pass_cli, run
+from pcso_tui.cli.common import CliContext, cannot_listen, listening_on, pass_cli, run, stop_on_signals
 from pcso_tui.cli.logs import configure_logging, log_format_option
 
 
@@ -25,8 +24,6 @@ def mail_in(ctx: CliContext, host: str | None, port: int | None, lmtp: bool | No
     Needs [mail_in] address in the config; see docs/mail-in.md for the Postfix wiring.
     Stops on Ctrl-C.
     """
-    import asyncio
-    import signal
 
     from pcso_tui.mail_in import serve
 
@@ -42,16 +39,12 @@ def mail_in(ctx: CliContext, host: str | None, port: int | None, lmtp: bool | No
         if listen_host not in ("127.0.0.1", "localhost", "::1"):
             click.echo(f"pcso: warning: listening on {listen_host}; only your MTA should reach this port", err=True)
         domain = await ctx.open_domain()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
 
         def ready(addresses: list[Any]) -> None:
             for address in addresses:
-                shown = f"[{address[0]}]" if ":" in str(address[0]) else address[0]
                 click.echo(
-                    f"pcso: receiving replies for {settings.address} over {protocol} on {shown}:{address[1]}"
+                    f"pcso: receiving replies for {settings.address} over {protocol} on {listening_on(address)}"
                     f" ({domain.db.describe()})",
                     err=True,
                 )
@@ -64,8 +57,7 @@ def mail_in(ctx: CliContext, host: str | None, port: int | None, lmtp: bool | No
     try:
         run(go())
     except OSError as exc:
-        click.echo(f"pcso: cannot listen on {where['host']}:{where['port']}: {exc.strerror or exc}", err=True)
-        sys.exit(1)
+        cannot_listen(where["host"], where["port"], exc)
 
 
 commands = (mail_in,)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from pcso_tui.cli.common import CliContext, pass_cli, run
+from pcso_tui.cli.common import CliContext, cannot_listen, listening_on, pass_cli, run, stop_on_signals
 from pcso_tui.cli.logs import configure_logging, log_format_option
 from pcso_tui.domain.core.errors import DomainError
 from pcso_tui.domain.core.text import one_line
@@ -36,8 +36,6 @@ def web(
     Sign-in links are queued as notices: run `pcso worker` beside it to deliver them.
     Stops on Ctrl-C. Cookies, proxies, rate limits and the [web] keys: docs/web.md.
     """
-    import asyncio
-    import signal
 
     from pcso_tui.web import serve
 
@@ -63,15 +61,13 @@ def web(
 
     async def go() -> None:
         domain = await ctx.open_domain()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
 
         def ready(addresses: list[Any]) -> None:
             for address in addresses:
-                shown = f"[{address[0]}]" if ":" in str(address[0]) else address[0]
-                click.echo(f"pcso: customer portal on http://{shown}:{address[1]} ({domain.db.describe()})", err=True)
+                click.echo(
+                    f"pcso: customer portal on http://{listening_on(address)} ({domain.db.describe()})", err=True
+                )
 
         try:
             await serve(domain, settings, behind_proxy=settings.behind_proxy, ready=ready, stop=stop)
@@ -81,8 +77,7 @@ def web(
     try:
         run(go())
     except OSError as exc:
-        click.echo(f"pcso: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", err=True)
-        sys.exit(1)
+        cannot_listen(settings.host, settings.port, exc)
 
 
 commands = (web,)
